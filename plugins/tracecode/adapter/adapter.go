@@ -261,6 +261,10 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			Diagnostics: sdk.Diagnostics{{Rule: "state", Summary: "the record changed concurrently too often", Detail: "the message is retried"}}}, nil
 	}
+	if errors.Is(err, errDocChanged) {
+		return sdk.Wait(sdk.Diagnostic{Rule: "state", Summary: err.Error(),
+			Detail: "the message is retried and reads the document as it is now; nothing of the version it began to read is kept"}), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Type, err)
 	}
@@ -304,6 +308,16 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	}
 	if children != nil {
 		published += "; " + children.summary()
+	}
+	// So are the parents that stock-in listings gave their codes.
+	listed, lds, err := h.recoverListingChildren(ctx, childRecoveryNodes)
+	rds = append(rds, lds...)
+	if err != nil {
+		rds.Error("", "state", "the one-time child index of stock-in listings kept before it stopped",
+			fmt.Sprintf("%v; the next run of %s continues from the last document read", err, JobStockInSync))
+	}
+	if listed != nil {
+		published += "; " + listed.summary()
 	}
 	// Receipts whose confirming message could not publish them are
 	// published first, whatever the platform's state and the sync setting.

@@ -61,12 +61,18 @@ type childRecovery struct {
 	Runs       int       `json:"runs"`
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	DoneAt     time.Time `json:"doneAt,omitzero"`
+	// source names what the recovery reads (not stored).
+	source string
 }
 
 func (r *childRecovery) summary() string {
 	state := "continues next run"
 	if r.Done {
 		state = "done"
+	}
+	if r.source == "document" {
+		return fmt.Sprintf("child index of stock-in listings kept before it (read once) %s after %d run(s): %d day(s), %d document(s), %d code(s) read, %d unreadable",
+			state, r.Runs, r.Days, r.Answers, r.Nodes, r.Unreadable)
 	}
 	return fmt.Sprintf("child index of hierarchy answers kept before it (read once) %s after %d run(s): %d day(s), %d answer(s), %d node(s) read, %d unreadable",
 		state, r.Runs, r.Days, r.Answers, r.Nodes, r.Unreadable)
@@ -75,15 +81,132 @@ func (r *childRecovery) summary() string {
 // errChildBudget stops a run of the recovery that read its nodes.
 var errChildBudget = errors.New("the run's node budget is spent")
 
+// childSource is what one child index recovery reads: the records of a
+// daily log (count/<kind>/<day>, log/<kind>/<day>/<%08d>), each giving
+// child → parent pairs.
+type childSource struct {
+	// key is where the progress is kept; what names the recovery and item
+	// a record, in messages; again says how to have a record read again.
+	key, kind, what, item, again string
+	// pairs returns the child → parent pairs of the record at key (its
+	// value) and how many codes it read; an error: the record cannot be
+	// read, it is skipped with a warning.
+	pairs func(ctx context.Context, key string, value []byte) ([][2]string, int, error)
+}
+
+// answerChildren reads the hierarchy answers kept (storeQuery).
+func answerChildren(host sdk.Host) childSource {
+	return childSource{key: childRecoveryKey, kind: kindQuery, what: "the child index recovery", item: "hierarchy answer",
+		again: "ask the platform again about its codes (" + OpCodeSmallest + ") so they are indexed",
+		pairs: func(ctx context.Context, key string, value []byte) ([][2]string, int, error) {
+			var q queryRecord
+			if err := json.Unmarshal(value, &q); err != nil {
+				return nil, 0, err
+			}
+			var pairs [][2]string
+			err := queryChunks(ctx, host, key, &q, func(rows []queryNode) error {
+				for _, r := range rows {
+					pairs = append(pairs, [2]string{r.Code, r.Parent})
+				}
+				return nil
+			})
+			return pairs, len(pairs), err
+		}}
+}
+
+// listingChildRecoveryKey keeps the progress of the child index of the
+// parents that stock-in listings gave their codes, kept before it existed.
+const listingChildRecoveryKey = "recovery/codechild-listings"
+
+// listingChildren reads the fetched documents stored (saveDoc): the
+// parent the platform's listing gave each code.
+func listingChildren(host sdk.Host) childSource {
+	return childSource{key: listingChildRecoveryKey, kind: kindDoc, what: "the child index recovery of stock-in listings", item: "document",
+		again: "fetch the document's day again (" + OpStockInFetch + ") after it changed on the platform, or ask the platform about its codes (" + OpCodesSmallest + ")",
+		pairs: func(ctx context.Context, key string, value []byte) ([][2]string, int, error) {
+			var d docRecord
+			if err := json.Unmarshal(value, &d); err != nil {
+				return nil, 0, err
+			}
+			if d.Source != sourcePlatform || d.MovedTo != "" {
+				return nil, 0, nil
+			}
+			var pairs [][2]string
+			n := 0
+			err := readCodes(ctx, host, &d, func(r codeRow) error {
+				n++
+				if r.Parent != "" {
+					pairs = append(pairs, [2]string{r.Code, r.Parent})
+				}
+				return nil
+			})
+			if errors.Is(err, errDocChanged) {
+				// Saved again meanwhile: that save indexed its children.
+				return nil, n, nil
+			}
+			return pairs, n, err
+		}}
+}
+
+// childIndexReady reports whether both child index recoveries are done,
+// running them (resuming where they stopped) with at most budget codes
+// read when they are not. A confirmation walks down the packages a draft
+// lists through the child index: it must not check a draft before the
+// relations kept before the index existed are in it.
+func (h *handler) childIndexReady(ctx context.Context, budget int) (bool, sdk.Diagnostics, error) {
+	var all sdk.Diagnostics
+	for _, src := range []childSource{answerChildren(h.req.Host), listingChildren(h.req.Host)} {
+		done := false
+		// A run that finds another run (a concurrent confirmation)
+		// advanced the recovery reads the progress again and goes on from
+		// there: each try advances it, whoever stores the step.
+		for range 20 {
+			var rec childRecovery
+			progress := recoveryProgress{host: h.req.Host, key: src.key, what: src.what}
+			if err := progress.load(ctx, &rec); err != nil {
+				return false, all, err
+			}
+			if rec.Done {
+				done = true
+				break
+			}
+			got, ds, err := h.recoverChildren(ctx, budget, src)
+			all = append(all, ds...)
+			if err != nil {
+				return false, all, err
+			}
+			if got != nil {
+				done = got.Done
+				break
+			}
+		}
+		if !done {
+			return false, all, nil
+		}
+	}
+	return true, all, nil
+}
+
 // recoverChildIndex runs (or continues) the recovery above, reading at
 // most budget nodes. It returns the progress, or nil when it was done
 // before this run or another run advanced it meanwhile; err is for the
 // state store (the progress so far is kept).
 func (h *handler) recoverChildIndex(ctx context.Context, budget int) (*childRecovery, sdk.Diagnostics, error) {
+	return h.recoverChildren(ctx, budget, answerChildren(h.req.Host))
+}
+
+// recoverListingChildren is recoverChildIndex for the parents stock-in
+// listings gave their codes (the fetched documents stored).
+func (h *handler) recoverListingChildren(ctx context.Context, budget int) (*childRecovery, sdk.Diagnostics, error) {
+	return h.recoverChildren(ctx, budget, listingChildren(h.req.Host))
+}
+
+// recoverChildren runs (or continues) one child index recovery.
+func (h *handler) recoverChildren(ctx context.Context, budget int, src childSource) (*childRecovery, sdk.Diagnostics, error) {
 	host := h.req.Host
-	var rec childRecovery
-	progress := recoveryProgress{host: host, key: childRecoveryKey, what: "the child index recovery",
-		again: "writing a child twice changes nothing", item: "hierarchy answer"}
+	rec := childRecovery{source: src.item}
+	progress := recoveryProgress{host: host, key: src.key, what: src.what,
+		again: "writing a child twice changes nothing", item: src.item}
 	if err := progress.load(ctx, &rec); err != nil {
 		return nil, nil, err
 	}
@@ -110,46 +233,34 @@ func (h *handler) recoverChildIndex(ctx context.Context, budget int) (*childReco
 	}
 	read := 0
 	answer := func(day string, i int64) error {
-		key := fmt.Sprintf("log/%s/%s/%08d", kindQuery, day, i)
+		key := fmt.Sprintf("log/%s/%s/%08d", src.kind, day, i)
 		e, err := host.Get(ctx, key)
 		switch {
 		case errors.Is(err, sdk.ErrNotFound):
 			return nil // a record reserved and never written
 		case err != nil:
-			return fmt.Errorf("read the hierarchy answer %s: %w", key, err)
+			return fmt.Errorf("read the %s %s: %w", src.item, key, err)
 		}
-		var q queryRecord
-		if err := json.Unmarshal(e.Value, &q); err != nil {
-			warn(fmt.Sprintf("hierarchy answer %s cannot be decoded; the child index recovery skipped it", key),
-				fmt.Sprintf("%v; ask the platform again about its codes (%s) so they are indexed", err, OpCodeSmallest))
-			return nil
-		}
-		var pairs [][2]string
-		if err := queryChunks(ctx, host, key, &q, func(rows []queryNode) error {
-			for _, r := range rows {
-				pairs = append(pairs, [2]string{r.Code, r.Parent})
-			}
-			return nil
-		}); err != nil {
-			warn(fmt.Sprintf("the nodes of hierarchy answer %s (%s%s) cannot be read; the child index recovery skipped it", key, q.BillNo, q.Code),
-				fmt.Sprintf("%v; ask the platform again about its codes (%s) so they are indexed", err, OpCodeSmallest))
+		pairs, n, err := src.pairs(ctx, key, e.Value)
+		if err != nil {
+			warn(fmt.Sprintf("%s %s cannot be read; %s skipped it", src.item, key, src.what), fmt.Sprintf("%v; %s", err, src.again))
 			return nil
 		}
 		if err := indexChildren(ctx, host, pairs); err != nil {
-			return fmt.Errorf("index the children of hierarchy answer %s: %w", key, err)
+			return fmt.Errorf("index the children of %s %s: %w", src.item, key, err)
 		}
 		rec.Answers++
-		rec.Nodes += len(pairs)
-		read += len(pairs)
+		rec.Nodes += n
+		read += max(n, 1)
 		return nil
 	}
 	page := func(es []sdk.Entry) error {
 		for _, e := range es {
-			day := strings.TrimPrefix(e.Key, "count/"+kindQuery+"/")
+			day := strings.TrimPrefix(e.Key, "count/"+src.kind+"/")
 			n, err := strconv.ParseInt(string(e.Value), 10, 64)
 			if err != nil {
-				warn(fmt.Sprintf("the hierarchy answer counter %s is not a number; the child index recovery skipped day %s", e.Key, day),
-					fmt.Sprintf("%v; ask the platform again about the codes of that day's documents (%s)", err, OpCodesSmallest))
+				warn(fmt.Sprintf("the %s counter %s is not a number; %s skipped day %s", src.item, e.Key, src.what, day),
+					fmt.Sprintf("%v; %s", err, src.again))
 				n = 0
 			}
 			first := int64(1)
@@ -177,7 +288,7 @@ func (h *handler) recoverChildIndex(ctx context.Context, budget int) (*childReco
 		return nil
 	}
 	w := prefixWalk{host: host, page: logGroup - 1, budget: childRecoveryScans, after: rec.After, fn: page}
-	done, err := w.walk(ctx, "count/"+kindQuery+"/")
+	done, err := w.walk(ctx, "count/"+src.kind+"/")
 	switch {
 	case errors.Is(err, errOther):
 		return nil, ds, nil
@@ -196,7 +307,7 @@ func (h *handler) recoverChildIndex(ctx context.Context, budget int) (*childReco
 		return &rec, ds, err
 	}
 	if rec.Unreadable > maxRecoveryDiags {
-		ds.Warn("", "state", fmt.Sprintf("%d hierarchy answers in all the child index recovery could not read", rec.Unreadable), "see the recovery's progress ("+childRecoveryKey+") for the counts")
+		ds.Warn("", "state", fmt.Sprintf("%d %ss in all %s could not read", rec.Unreadable, src.item, src.what), "see the recovery's progress ("+src.key+") for the counts")
 	}
 	return &rec, ds, nil
 }

@@ -116,6 +116,7 @@ func expected(t *testing.T, e *env, source string) map[string][][]string {
 			DocNo, Source, Direction, BillType, BillTime, FromOrgCode, FromOrgName, ToOrgCode, ToOrgName, Operator, Status, StatusText, MIStatus string
 			Duplicate, Scoped                                                                                                                    bool
 			Chunks                                                                                                                               int
+			CodesVersion                                                                                                                         string
 			Lines                                                                                                                                []struct {
 				LineNo                                                                                                      int
 				ItemCode, MedListCode, ItemName, Spec, Manufacturer, BatchNo, ProduceDate, ExpiryDate, Qty, Unit, PackRatio string
@@ -150,7 +151,11 @@ func expected(t *testing.T, e *env, source string) map[string][][]string {
 			if d.Scoped {
 				scope = "/" + d.FromOrgCode
 			}
-			for _, ch := range e.state(fmt.Sprintf("codes/%s/%s%s/%05d", d.Source, d.DocNo, scope, c)) {
+			version := "" // the chunks of the record's version: codes/…/;<version>/<%05d>
+			if d.CodesVersion != "" {
+				version = ";" + d.CodesVersion + "/"
+			}
+			for _, ch := range e.state(fmt.Sprintf("codes/%s/%s%s/%s%05d", d.Source, d.DocNo, scope, version, c)) {
 				var rows []struct {
 					L int    `json:"l"`
 					C string `json:"c"`
@@ -378,6 +383,7 @@ func TestExportSkipsRecordsOfFailedWrites(t *testing.T) {
 		}
 		return hit
 	}
+	host.casFail = host.putFail // the index is written with compare-and-set
 	host.mu.Unlock()
 	doc := bill("RK-X", "102", line(1, "2", drugCode("8100001", 1), drugCode("8100001", 2)))
 	payload, _ := json.Marshal(doc)

@@ -934,6 +934,19 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 		return invalid(ds)
 	}
 	host := h.req.Host
+	// The packages a draft lists are walked down through the child index:
+	// the relations kept before it existed must be in it first. Normally
+	// the stock-in sync did it; else the first confirmation does (or, for
+	// a large store, waits while it is done over several tries).
+	ready, cds, err := h.childIndexReady(ctx, childRecoveryNodes)
+	if err != nil {
+		return nil, fmt.Errorf("complete the child index of code relations kept before it, before checking draft %s: %w", p.DraftID, err)
+	}
+	if !ready {
+		return sdk.Wait(append(cds, sdk.Diagnostic{Field: "$.draftId", Rule: "state",
+			Summary: "代码层级子码索引正在补建，确认稍后自动重试 (the index of the codes inside packages, kept before it existed, is still being built)",
+			Detail:  "the confirmation is retried and goes ahead once it is built (job " + JobStockInSync + " and each confirmation build it further); until then a package's units could not be checked against other receipts"})...), nil
+	}
 	receiptNo := ""
 	for range 10 {
 		d, ver, err := loadDraft(ctx, host, p.DraftID)

@@ -369,9 +369,26 @@ func (h *handler) tokenRows(ctx context.Context, sh *export.Sheet, f filter) err
 }
 
 // docs calls fn for every stored document the filter keeps, in date
-// order.
+// order, once each.
+//
+// A document whose date moves while the export reads the days is stored
+// anew on its new day and its index names the new record; a forwarding
+// record stays at the old place (saveDoc). So a record the index does not
+// name is passed over when the document is now on a day still to be read
+// (it is met there), and stands for it when the document is now on a day
+// read already (it moved back behind the export): then the record the
+// index names is the document. A document already given to fn (before
+// it moved ahead) is not given again. A document moved out of the range
+// meanwhile is not in it.
 func (h *handler) docs(ctx context.Context, f filter, fn func(*docRecord) error) error {
-	return scanLog(ctx, h.req.Host, kindDoc, f.from, f.to, func(key string, v []byte) error {
+	host := h.req.Host
+	done := map[string]bool{} // index keys of the documents given to fn
+	first, last := f.from.Format(dayLayout), f.to.Format(dayLayout)
+	inRange := func(key string) bool {
+		day, ok := strings.CutPrefix(key, "log/"+kindDoc+"/")
+		return ok && len(day) > len(dayLayout) && day[:len(dayLayout)] >= first && day[:len(dayLayout)] <= last
+	}
+	return scanLog(ctx, host, kindDoc, f.from, f.to, func(key string, v []byte) error {
 		var rec docRecord
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
@@ -379,11 +396,14 @@ func (h *handler) docs(ctx context.Context, f filter, fn func(*docRecord) error)
 		if f.source != "" && rec.Source != f.source || !f.doc(rec.DocNo) {
 			return nil
 		}
+		idx := rec.indexKey()
+		if done[idx] {
+			return nil
+		}
 		// Only the record the index names is the document: a store that
-		// failed between appending a record and indexing it, or between
-		// moving a record and removing the old one, left another one that
-		// the retry did not reuse.
-		e, err := h.req.Host.Get(ctx, rec.indexKey())
+		// failed between appending a record and indexing it, or a record
+		// moved to another day, left another one.
+		e, err := host.Get(ctx, idx)
 		if errors.Is(err, sdk.ErrNotFound) {
 			return nil
 		}
@@ -395,8 +415,26 @@ func (h *handler) docs(ctx context.Context, f filter, fn func(*docRecord) error)
 			return fmt.Errorf("decode the index of %s: %w", rec.DocNo, err)
 		}
 		if ref.Key != key {
-			return nil
+			// Log keys sort in the order the days are read.
+			if ref.Key > key || !inRange(ref.Key) {
+				return nil
+			}
+			d, err := host.Get(ctx, ref.Key)
+			if errors.Is(err, sdk.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("read %s (%s): %w", rec.DocNo, ref.Key, err)
+			}
+			rec = docRecord{}
+			if err := json.Unmarshal(d.Value, &rec); err != nil {
+				return fmt.Errorf("decode %s: %w", ref.Key, err)
+			}
+			if rec.MovedTo != "" || rec.indexKey() != idx {
+				return nil
+			}
 		}
+		done[idx] = true
 		return fn(&rec)
 	})
 }

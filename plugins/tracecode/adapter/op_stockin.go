@@ -319,9 +319,8 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 		sum.Warnings = append(sum.Warnings, firstRepeat)
 	}
 	sum.Codes += len(rows)
-	prevChunks, change := 0, ""
+	change := ""
 	if prev != nil {
-		prevChunks = prev.Chunks
 		rec.MIStatus, rec.DraftID = prev.MIStatus, prev.DraftID
 		// What changed, for the draft made from the earlier version; read
 		// before the new version's codes replace the old ones.
@@ -360,7 +359,7 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s of %s changed on the platform (%s); its draft receipt %s is flagged and cannot be confirmed until reviewed and the change acknowledged (ackPlatformChange)", b.BillNo, b.FromOrgCode, short, d.ID))
 		}
 	}
-	newKey, err := saveDoc(ctx, host, rec, rows, day, key, prevChunks)
+	newKey, err := saveDoc(ctx, host, rec, rows, day, key)
 	if err != nil {
 		return err
 	}

@@ -185,6 +185,14 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	case err != nil:
 		return nil, err
 	}
+	// The codes of an earlier attempt under this number with other
+	// content, read now: saving this attempt replaces them (saveDoc).
+	var earlier []string
+	if direction == "out" && prev != nil && prev.Direction == "out" && prev.Hash != hash {
+		if err := readCodes(ctx, host, prev, func(r codeRow) error { earlier = append(earlier, r.Code); return nil }); err != nil {
+			return nil, err
+		}
+	}
 	// release puts back in stock the codes of a stock-out that did not
 	// happen: this document's, and those of an earlier attempt under its
 	// number with other content (reconciled as not on the platform).
@@ -192,14 +200,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		if direction != "out" {
 			return nil
 		}
-		bg := context.WithoutCancel(ctx)
-		var extra []string
-		if prev != nil && prev.Direction == "out" && prev.Hash != hash {
-			if err := readCodes(bg, host, prev, func(r codeRow) error { extra = append(extra, r.Code); return nil }); err != nil {
-				return err
-			}
-		}
-		return h.releaseStockOut(bg, &bill, extra)
+		return h.releaseStockOut(context.WithoutCancel(ctx), &bill, earlier)
 	}
 	// reject records the platform's refusal; a refused stock-out took no
 	// code out of stock.
@@ -303,12 +304,10 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	}
 	rec := recordOf(&bill, direction, hash, h.req.MessageID)
 	rec.Status, rec.StatusAt, rec.StockNote = statusSending, h.a.now(), stockNote
-	prevChunks := 0
 	if prev != nil {
-		prevChunks = prev.Chunks
 		rec.MIStatus = prev.MIStatus
 	}
-	if key, err = saveDoc(ctx, host, rec, rows, day, key, prevChunks); err != nil {
+	if key, err = saveDoc(ctx, host, rec, rows, day, key); err != nil {
 		return nil, err
 	}
 	if direction == "in" {

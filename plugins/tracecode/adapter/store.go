@@ -2,6 +2,8 @@ package adapter
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,8 +19,12 @@ import (
 //
 //	count/<kind>/<yyyymmdd>              last index of a daily log
 //	log/<kind>/<yyyymmdd>/<%08d index>   one record; kind token | doc | mi
+//	                                     (a moved document's old record
+//	                                     forwards: movedTo, saveDoc)
 //	docidx/<source>/<docNo>[/<supplier>] {"key": <log key of the document>}
-//	codes/<source>/<docNo>[/<supplier>]/<%05d chunk>  up to chunkSize code rows
+//	codes/<source>/<docNo>[/<supplier>]/;<version>/<%05d chunk>  up to
+//	                                     chunkSize code rows of one version
+//	                                     (codes/…/<%05d> before versions)
 //	draft/<id>                           a draft receipt (compare-and-set)
 //	draftidx/<id>                        {"key": the draft's log/draft key}
 //	draftopen/<id>                       present while the draft is open
@@ -239,6 +245,15 @@ type docRecord struct {
 	// was created (empty before, and in records stored before it was
 	// kept: see draftIDFor).
 	DraftID string `json:"draftId,omitempty"`
+	// CodesVersion names the chunks of this version's codes
+	// (codes/…/;<version>/<%05d>, saveDoc); empty in records stored
+	// before versions, whose chunks are codes/…/<%05d>.
+	CodesVersion string `json:"codesVersion,omitempty"`
+	// MovedTo is set on the forwarding record left at a document's old
+	// log key when its date moved: the log key it moved to. A forwarding
+	// record is never indexed; an export that meets it looks the document
+	// up (docs).
+	MovedTo string `json:"movedTo,omitempty"`
 }
 
 // scope is the part of a scoped document's keys after its number.
@@ -257,6 +272,16 @@ func (rec *docRecord) indexKey() string {
 // codesBase is the key prefix of the document's code chunks.
 func (rec *docRecord) codesBase() string {
 	return "codes/" + rec.Source + "/" + esc(rec.DocNo) + rec.scope() + "/"
+}
+
+// chunkKey is the key of the i-th chunk of the document's codes. The
+// version's segment starts with ';', which esc never leaves in a number or
+// a supplier code, so it is no other document's key.
+func (rec *docRecord) chunkKey(i int) string {
+	if rec.CodesVersion == "" {
+		return fmt.Sprintf("%s%05d", rec.codesBase(), i)
+	}
+	return fmt.Sprintf("%s;%s/%05d", rec.codesBase(), rec.CodesVersion, i)
 }
 
 // miKey is the key of the document's medical-insurance upload state.
@@ -362,54 +387,160 @@ func loadIndexed(ctx context.Context, h sdk.Host, indexKey, docNo string) (*docR
 	return &rec, ref.Key, d.Version, nil
 }
 
-// saveDoc writes a document with its codes. A new document is appended to
-// the daily log of its date and indexed; an existing one (key != "") is
-// rewritten in place, or moved when its date changed. Stale code chunks
-// of the previous version are removed.
-func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string, prevChunks int) (string, error) {
+// saveDoc writes a document with its codes and returns its log key. A new
+// document is appended to the daily log of its date and indexed; an
+// existing one (key != "") is rewritten in place, or moved when its date
+// changed.
+//
+// Readers (an export, a stock-out, a medical-insurance upload) read the
+// record, then its chunks, while a fetch or an upload may save a new
+// version of the same document: so the codes of every version are written
+// under keys of their own (codesVersion) before the record that names them
+// replaces the old one (with compare-and-set, so the version replaced is
+// the one whose chunks are removed), and the old version's chunks are
+// removed only then. A reader sees the whole version its record names, or
+// finds a chunk gone and is told the document changed (readChunks), never
+// the chunks of two versions. A record moved to another day leaves a
+// forwarding record (movedTo) where it was, so that an export that read
+// the new day already finds the document at the old place (docs).
+func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string) (string, error) {
 	rec.CodeCount = len(rows)
 	rec.Chunks = (len(rows) + chunkSize - 1) / chunkSize
-	base := rec.codesBase()
+	rec.CodesVersion = newCodesVersion()
+	rec.MovedTo = ""
 	for i := 0; i < rec.Chunks; i++ {
 		end := min((i+1)*chunkSize, len(rows))
 		b, err := json.Marshal(rows[i*chunkSize : end])
 		if err != nil {
 			return "", fmt.Errorf("encode codes of %s: %w", rec.DocNo, err)
 		}
-		if _, err := h.Put(ctx, fmt.Sprintf("%s%05d", base, i), b); err != nil {
+		if _, err := h.Put(ctx, rec.chunkKey(i), b); err != nil {
 			return "", fmt.Errorf("store codes of %s: %w", rec.DocNo, err)
 		}
 	}
-	for i := rec.Chunks; i < prevChunks; i++ {
-		if err := h.Delete(ctx, fmt.Sprintf("%s%05d", base, i)); err != nil {
-			return "", fmt.Errorf("remove old codes of %s: %w", rec.DocNo, err)
-		}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return "", err
 	}
 	wantDay := "log/" + kindDoc + "/" + day.Format(dayLayout) + "/"
-	if key != "" && len(key) > len(wantDay) && key[:len(wantDay)] == wantDay {
-		b, err := json.Marshal(rec)
+	if key != "" && strings.HasPrefix(key, wantDay) {
+		replaced, err := casReplace(ctx, h, key, b, func(old []byte) error { return notMoved(old, rec.DocNo, key) })
 		if err != nil {
-			return "", err
-		}
-		if _, err := h.Put(ctx, key, b); err != nil {
+			// The codes written for this version are named by no record.
+			_ = removeChunks(context.WithoutCancel(ctx), h, b)
 			return "", fmt.Errorf("store %s: %w", rec.DocNo, err)
 		}
-		return key, nil
+		return key, removeChunks(ctx, h, replaced)
 	}
 	newKey, err := appendLog(ctx, h, kindDoc, day, rec)
 	if err != nil {
 		return "", err
 	}
 	ref, _ := json.Marshal(docRef{Key: newKey})
-	if _, err := h.Put(ctx, rec.indexKey(), ref); err != nil {
+	replacedRef, err := casReplace(ctx, h, rec.indexKey(), ref, nil)
+	if err != nil {
 		return "", fmt.Errorf("index %s: %w", rec.DocNo, err)
 	}
-	if key != "" {
-		if err := h.Delete(ctx, key); err != nil {
-			return "", fmt.Errorf("remove the moved record %s: %w", key, err)
+	oldKey := key
+	if replacedRef != nil {
+		var r docRef
+		if json.Unmarshal(replacedRef, &r) == nil && r.Key != "" {
+			oldKey = r.Key
 		}
 	}
-	return newKey, nil
+	if oldKey == "" || oldKey == newKey {
+		return newKey, nil
+	}
+	// The record at the old place is no longer indexed: it becomes a
+	// forwarding record, and its codes go.
+	e, err := h.Get(ctx, oldKey)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		return newKey, nil
+	case err != nil:
+		return "", fmt.Errorf("read the moved record %s: %w", oldKey, err)
+	}
+	stub := docRecord{DocNo: rec.DocNo, Source: rec.Source, Direction: rec.Direction, BillTime: rec.BillTime, FromOrgCode: rec.FromOrgCode,
+		Scoped: rec.Scoped, Status: rec.Status, MovedTo: newKey, Lines: []docLine{}}
+	sb, err := json.Marshal(&stub)
+	if err != nil {
+		return "", err
+	}
+	if _, err := h.Put(ctx, oldKey, sb); err != nil {
+		return "", fmt.Errorf("leave a forwarding record at %s for %s, moved to %s: %w", oldKey, rec.DocNo, newKey, err)
+	}
+	return newKey, removeChunks(ctx, h, e.Value)
+}
+
+// casReplace writes value at key with compare-and-set on the entry it
+// replaces and returns that entry's value (nil: there was none). guard,
+// if not nil, may refuse the entry found.
+func casReplace(ctx context.Context, h sdk.Host, key string, value []byte, guard func(old []byte) error) ([]byte, error) {
+	for range 20 {
+		var old []byte
+		var ver int64
+		e, err := h.Get(ctx, key)
+		switch {
+		case errors.Is(err, sdk.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			old, ver = e.Value, e.Version
+			if guard != nil {
+				if err := guard(old); err != nil {
+					return nil, err
+				}
+			}
+		}
+		_, err = h.CompareAndSet(ctx, key, ver, value)
+		if errors.Is(err, sdk.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return old, nil
+	}
+	return nil, errBusy
+}
+
+// notMoved returns errDocChanged when a document record read at key (its
+// JSON) is the forwarding record of a document moved to another day: the
+// key was read before the move, and the message reads the document again.
+func notMoved(value []byte, docNo, key string) error {
+	var r struct {
+		MovedTo string `json:"movedTo"`
+	}
+	if json.Unmarshal(value, &r) == nil && r.MovedTo != "" {
+		return fmt.Errorf("%w: document %s moved from %s to %s (its date changed) while it was handled; it is read again there", errDocChanged, docNo, key, r.MovedTo)
+	}
+	return nil
+}
+
+// removeChunks removes the code chunks of a replaced document record (its
+// JSON; nil or undecodable: nothing to remove).
+func removeChunks(ctx context.Context, h sdk.Host, replaced []byte) error {
+	if replaced == nil {
+		return nil
+	}
+	var old docRecord
+	if json.Unmarshal(replaced, &old) != nil || old.MovedTo != "" {
+		return nil
+	}
+	for i := 0; i < old.Chunks; i++ {
+		if err := h.Delete(ctx, old.chunkKey(i)); err != nil {
+			return fmt.Errorf("remove the replaced codes of %s: %w", old.DocNo, err)
+		}
+	}
+	return nil
+}
+
+// newCodesVersion returns a fresh name for the chunks of one version of a
+// document's codes.
+func newCodesVersion() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 // updateDoc applies fn to a stored document with compare-and-set.
@@ -422,6 +553,9 @@ func updateDoc(ctx context.Context, h sdk.Host, key string, fn func(*docRecord))
 		var rec docRecord
 		if err := json.Unmarshal(e.Value, &rec); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		if err := notMoved(e.Value, rec.DocNo, key); err != nil {
+			return err
 		}
 		fn(&rec)
 		b, err := json.Marshal(&rec)
@@ -453,12 +587,20 @@ func readCodes(ctx context.Context, h sdk.Host, rec *docRecord, fn func(codeRow)
 }
 
 // readChunks calls fn with each chunk of a document's code rows, in order.
-// Each call gets a slice of its own, which fn may keep.
+// Each call gets a slice of its own, which fn may keep. A chunk gone
+// because another version of the document replaced the one rec is
+// (saveDoc) is an errDocChanged: the rows read so far and those of the
+// new version must not be mixed, so the caller reads the document again.
+// A chunk missing from the version still stored (left so by a version
+// before codesVersion that stopped mid-write) is skipped, as it was.
 func readChunks(ctx context.Context, h sdk.Host, rec *docRecord, fn func([]codeRow) error) error {
-	base := rec.codesBase()
 	for i := 0; i < rec.Chunks; i++ {
-		e, err := h.Get(ctx, fmt.Sprintf("%s%05d", base, i))
+		key := rec.chunkKey(i)
+		e, err := h.Get(ctx, key)
 		if errors.Is(err, sdk.ErrNotFound) {
+			if err := stillStored(ctx, h, rec); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {
@@ -473,6 +615,24 @@ func readChunks(ctx context.Context, h sdk.Host, rec *docRecord, fn func([]codeR
 		}
 	}
 	return nil
+}
+
+// errDocChanged: a document was saved again while its codes were read.
+var errDocChanged = errors.New("the document changed while its codes were read")
+
+// stillStored returns errDocChanged unless the version of the document
+// its index names now is rec's.
+func stillStored(ctx context.Context, h sdk.Host, rec *docRecord) error {
+	cur, _, _, err := loadIndexed(ctx, h, rec.indexKey(), rec.DocNo)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+	case err != nil:
+		return err
+	case cur.CodesVersion == rec.CodesVersion:
+		return nil
+	}
+	return fmt.Errorf("%w: document %s (%s) was saved again (a later fetch or upload of it) while its codes were read; it is read again as it is now",
+		errDocChanged, rec.DocNo, rec.indexKey())
 }
 
 // dayOf returns the start of the day of a "2006-01-02[ 15:04:05]" time in
