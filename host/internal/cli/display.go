@@ -11,30 +11,34 @@ import (
 
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/console"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // showReply shows the reply of a remote command as its Display says. A
 // reply that is not ok shows its errors and the external system's answer.
-// Values of the fields and columns d declares personal are masked as the
-// console masks them, unless reveal (granted by the running medgate: see
-// grantReveal).
+// What the plugin and the external system wrote is shown as the console
+// shows it (shownReply): values of the fields and columns d declares
+// personal masked (console.MaskPersonal), the errors, warnings and the
+// external system's message with ID and mobile numbers and named personal
+// values masked (logging.Mask), a payload printed as JSON masked as the
+// console's message page masks it (logging.MaskJSON), unless reveal
+// (granted by the running medgate: see grantReveal), which shows them as
+// they came with secrets still redacted. r itself is not changed.
 func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON, reveal bool) error {
-	if !reveal && declaresPersonal(d) && len(r.Payload) > 0 {
-		masked, err := maskPayload(d, r.Payload)
-		if err != nil {
-			return err
-		}
-		rr := *r
-		rr.Payload = masked
-		r = &rr
+	r, err := shownReply(d, r, reveal)
+	if err != nil {
+		return err
 	}
 	switch {
 	case d.JSON:
+		if len(r.Payload) > 0 {
+			r.Payload = jsonShown(r.Payload, reveal)
+		}
 		return printJSON(w, r)
 	case asJSON:
-		return printRawJSON(w, r.Payload)
+		return printRawJSON(w, jsonShown(r.Payload, reveal))
 	}
 	if r.Status != message.StatusOK {
 		fmt.Fprintf(w, "%s: %s\n", r.Type, r.Status)
@@ -56,7 +60,68 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON,
 		return nil
 	}
 	_ = raw
-	return showPayload(w, d, r.Payload, true) // masked above unless reveal
+	return showPayload(w, d, r.Payload, reveal)
+}
+
+// shownReply returns a copy of r as the command line shows it: the
+// values d declares personal masked in its payload, the messages of its
+// errors and warnings and the external system's message masked as the
+// console masks them (logging.Mask); revealed, those texts with their
+// secrets redacted (logging.Redact), as the console's reveal shows them.
+func shownReply(d sdk.Display, r *message.Reply, reveal bool) (*message.Reply, error) {
+	rr := *r
+	text := textShown(reveal)
+	if !reveal && declaresPersonal(d) && len(r.Payload) > 0 {
+		masked, err := maskPayload(d, r.Payload)
+		if err != nil {
+			return nil, err
+		}
+		rr.Payload = masked
+	}
+	rr.Errors, rr.Warnings = shownErrors(r.Errors, text), shownErrors(r.Warnings, text)
+	if r.External != nil {
+		x := *r.External
+		x.Message = text(x.Message)
+		rr.External = &x
+	}
+	return &rr, nil
+}
+
+// shownErrors returns a copy of errs with each message passed through
+// text.
+func shownErrors(errs []message.ReplyError, text func(string) string) []message.ReplyError {
+	if errs == nil {
+		return nil
+	}
+	out := make([]message.ReplyError, len(errs))
+	for i, e := range errs {
+		e.Message = text(e.Message)
+		out[i] = e
+	}
+	return out
+}
+
+// textShown is how a text of a plugin or an external system is shown:
+// masked as the console masks it (logging.Mask), or, revealed, with only
+// its secrets redacted (logging.Redact).
+func textShown(reveal bool) func(string) string {
+	if reveal {
+		return logging.Redact
+	}
+	return logging.Mask
+}
+
+// jsonShown is how a JSON payload printed whole is shown: masked as the
+// console's message page masks a reply (logging.MaskJSON), or, revealed,
+// with only its secrets redacted (logging.RedactJSON).
+func jsonShown(b []byte, reveal bool) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	if reveal {
+		return logging.RedactJSON(b)
+	}
+	return logging.MaskJSON(b)
 }
 
 // showPayload shows a JSON payload: the headline, the single fields, then
