@@ -60,7 +60,7 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON,
 		return nil
 	}
 	_ = raw
-	return showPayload(w, d, r.Payload, reveal)
+	return showPayload(w, d, r.Payload, reveal) // masking again what shownReply masked changes nothing
 }
 
 // shownReply returns a copy of r as the command line shows it: the
@@ -126,9 +126,13 @@ func jsonShown(b []byte, reveal bool) []byte {
 
 // showPayload shows a JSON payload: the headline, the single fields, then
 // the table of rows; a value whose column declares its code
-// (sdk.Column.Codes) as "meaning (code)"; a value of a field or column
-// declared personal (sdk.Column.Personal) masked unless reveal. With
-// nothing declared it prints the payload as JSON.
+// (sdk.Column.Codes) as "meaning (code)". Unless reveal, every value is
+// masked as the console masks a cell (logging.Mask: ID and mobile numbers,
+// a name after 姓名, whatever column holds them) and a value of a field
+// or column declared personal (sdk.Column.Personal) masked whole
+// (console.MaskPersonal). With nothing declared it prints the payload as
+// JSON, masked as the console shows such a result (logging.MaskJSON)
+// unless reveal.
 func showPayload(w io.Writer, d sdk.Display, payload []byte, reveal bool) error {
 	if !reveal && declaresPersonal(d) {
 		masked, err := maskPayload(d, payload)
@@ -138,33 +142,35 @@ func showPayload(w io.Writer, d sdk.Display, payload []byte, reveal bool) error 
 		payload = masked
 	}
 	if d.Headline == "" && len(d.Fields) == 0 && d.Rows == "" {
-		return printRawJSON(w, payload)
+		return printRawJSON(w, jsonShown(payload, reveal))
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return fmt.Errorf("the reply payload is not a JSON object (%w); run with -json to see it", err)
 	}
+	shown := textShown(reveal)
 	if d.Headline != "" {
-		if h := text(field(obj, d.Headline)); h != "" {
+		if h := shown(text(field(obj, d.Headline))); h != "" {
 			fmt.Fprintln(w, h)
 		}
 	}
 	for _, f := range d.Fields {
 		if v := text(field(obj, f.Field)); v != "" {
-			fmt.Fprintf(w, "%s: %s\n", f.Title, f.Shown(v, v))
+			fmt.Fprintf(w, "%s: %s\n", f.Title, f.Shown(v, shown(v)))
 		}
 	}
 	if d.Rows == "" {
 		return nil
 	}
 	rows, _ := field(obj, d.Rows).([]any)
-	return table(w, d.Columns, rows)
+	return table(w, d.Columns, rows, shown)
 }
 
 // table prints rows under the columns, aligned by display width (see
-// writeTable); a column empty in every row is left out, an empty cell
-// shows as "-", a code the column declares as "meaning (code)".
-func table(w io.Writer, cols []sdk.Column, rows []any) error {
+// writeTable), each value as shown says; a column empty in every row is
+// left out, an empty cell shows as "-", a code the column declares as
+// "meaning (code)".
+func table(w io.Writer, cols []sdk.Column, rows []any, shown func(string) string) error {
 	cells := make([][]string, len(rows))
 	used := make([]bool, len(cols))
 	for i, r := range rows {
@@ -172,7 +178,7 @@ func table(w io.Writer, cols []sdk.Column, rows []any) error {
 		cells[i] = make([]string, len(cols))
 		for j, c := range cols {
 			v := text(field(m, c.Field))
-			cells[i][j] = c.Shown(v, v)
+			cells[i][j] = c.Shown(v, shown(v))
 			used[j] = used[j] || cells[i][j] != ""
 		}
 	}
