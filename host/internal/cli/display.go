@@ -17,7 +17,8 @@ import (
 )
 
 // showReply shows the reply of a remote command as its Display says. A
-// reply that is not ok shows its errors and the external system's answer.
+// reply that is not ok shows its errors and the external system's answer;
+// any reply its warnings, last.
 // What the plugin and the external system wrote is shown as the console
 // shows it (shownReply): values of the fields and columns d declares
 // personal masked (console.MaskPersonal), the errors, warnings and the
@@ -46,8 +47,9 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON,
 			fmt.Fprintf(w, "  %s answered %s: %s\n", r.External.System, r.External.Code, r.External.Message)
 		}
 		for _, e := range r.Errors {
-			fmt.Fprintf(w, "  %s\n", strings.TrimSpace(strings.Join([]string{e.Field, e.Rule, e.Message}, ": ")))
+			fmt.Fprintf(w, "  %s\n", errorLine(e))
 		}
+		showWarnings(w, r.Warnings)
 		return nil
 	}
 	if r.External != nil && r.External.MsgID != "" {
@@ -57,10 +59,29 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON,
 		if r.External == nil {
 			fmt.Fprintf(w, "%s: ok\n", r.Type)
 		}
+		showWarnings(w, r.Warnings)
 		return nil
 	}
 	_ = raw
-	return showPayload(w, d, r.Payload, reveal) // masking again what shownReply masked changes nothing
+	if err := showPayload(w, d, r.Payload, reveal); err != nil { // masking again what shownReply masked changes nothing
+		return err
+	}
+	showWarnings(w, r.Warnings)
+	return nil
+}
+
+// errorLine is one error or warning of a reply: "field: rule: message".
+func errorLine(e message.ReplyError) string {
+	return strings.TrimSpace(strings.Join([]string{e.Field, e.Rule, e.Message}, ": "))
+}
+
+// showWarnings prints a reply's warnings (what the plugin noticed without
+// refusing), one "warning: …" line each, as a local command's diagnostics
+// are printed.
+func showWarnings(w io.Writer, warnings []message.ReplyError) {
+	for _, e := range warnings {
+		fmt.Fprintf(w, "warning: %s\n", errorLine(e))
+	}
 }
 
 // shownReply returns a copy of r as the command line shows it: the
