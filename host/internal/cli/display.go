@@ -11,30 +11,35 @@ import (
 
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/console"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // showReply shows the reply of a remote command as its Display says. A
-// reply that is not ok shows its errors and the external system's answer.
-// Values of the fields and columns d declares personal are masked as the
-// console masks them, unless reveal (granted by the running medgate: see
-// grantReveal).
+// reply that is not ok shows its errors and the external system's answer;
+// any reply its warnings, last.
+// What the plugin and the external system wrote is shown as the console
+// shows it (shownReply): values of the fields and columns d declares
+// personal masked (console.MaskPersonal), the errors, warnings and the
+// external system's message with ID and mobile numbers and named personal
+// values masked (logging.Mask), a payload printed as JSON masked as the
+// console's message page masks it (logging.MaskJSON), unless reveal
+// (granted by the running medgate: see grantReveal), which shows them as
+// they came with secrets still redacted. r itself is not changed.
 func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON, reveal bool) error {
-	if !reveal && declaresPersonal(d) && len(r.Payload) > 0 {
-		masked, err := maskPayload(d, r.Payload)
-		if err != nil {
-			return err
-		}
-		rr := *r
-		rr.Payload = masked
-		r = &rr
+	r, err := shownReply(d, r, reveal)
+	if err != nil {
+		return err
 	}
 	switch {
 	case d.JSON:
+		if len(r.Payload) > 0 {
+			r.Payload = jsonShown(r.Payload, reveal)
+		}
 		return printJSON(w, r)
 	case asJSON:
-		return printRawJSON(w, r.Payload)
+		return printRawJSON(w, jsonShown(r.Payload, reveal))
 	}
 	if r.Status != message.StatusOK {
 		fmt.Fprintf(w, "%s: %s\n", r.Type, r.Status)
@@ -42,8 +47,9 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON,
 			fmt.Fprintf(w, "  %s answered %s: %s\n", r.External.System, r.External.Code, r.External.Message)
 		}
 		for _, e := range r.Errors {
-			fmt.Fprintf(w, "  %s\n", strings.TrimSpace(strings.Join([]string{e.Field, e.Rule, e.Message}, ": ")))
+			fmt.Fprintf(w, "  %s\n", errorLine(e))
 		}
+		showWarnings(w, r.Warnings)
 		return nil
 	}
 	if r.External != nil && r.External.MsgID != "" {
@@ -53,17 +59,101 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON,
 		if r.External == nil {
 			fmt.Fprintf(w, "%s: ok\n", r.Type)
 		}
+		showWarnings(w, r.Warnings)
 		return nil
 	}
 	_ = raw
-	return showPayload(w, d, r.Payload, true) // masked above unless reveal
+	if err := showPayload(w, d, r.Payload, reveal); err != nil { // masking again what shownReply masked changes nothing
+		return err
+	}
+	showWarnings(w, r.Warnings)
+	return nil
+}
+
+// errorLine is one error or warning of a reply: "field: rule: message".
+func errorLine(e message.ReplyError) string {
+	return strings.TrimSpace(strings.Join([]string{e.Field, e.Rule, e.Message}, ": "))
+}
+
+// showWarnings prints a reply's warnings (what the plugin noticed without
+// refusing), one "warning: …" line each, as a local command's diagnostics
+// are printed.
+func showWarnings(w io.Writer, warnings []message.ReplyError) {
+	for _, e := range warnings {
+		fmt.Fprintf(w, "warning: %s\n", errorLine(e))
+	}
+}
+
+// shownReply returns a copy of r as the command line shows it: the
+// values d declares personal masked in its payload, the messages of its
+// errors and warnings and the external system's message masked as the
+// console masks them (logging.Mask); revealed, those texts with their
+// secrets redacted (logging.Redact), as the console's reveal shows them.
+func shownReply(d sdk.Display, r *message.Reply, reveal bool) (*message.Reply, error) {
+	rr := *r
+	text := textShown(reveal)
+	if !reveal && declaresPersonal(d) && len(r.Payload) > 0 {
+		masked, err := maskPayload(d, r.Payload)
+		if err != nil {
+			return nil, err
+		}
+		rr.Payload = masked
+	}
+	rr.Errors, rr.Warnings = shownErrors(r.Errors, text), shownErrors(r.Warnings, text)
+	if r.External != nil {
+		x := *r.External
+		x.Message = text(x.Message)
+		rr.External = &x
+	}
+	return &rr, nil
+}
+
+// shownErrors returns a copy of errs with each message passed through
+// text.
+func shownErrors(errs []message.ReplyError, text func(string) string) []message.ReplyError {
+	if errs == nil {
+		return nil
+	}
+	out := make([]message.ReplyError, len(errs))
+	for i, e := range errs {
+		e.Message = text(e.Message)
+		out[i] = e
+	}
+	return out
+}
+
+// textShown is how a text of a plugin or an external system is shown:
+// masked as the console masks it (logging.Mask), or, revealed, with only
+// its secrets redacted (logging.Redact).
+func textShown(reveal bool) func(string) string {
+	if reveal {
+		return logging.Redact
+	}
+	return logging.Mask
+}
+
+// jsonShown is how a JSON payload printed whole is shown: masked as the
+// console's message page masks a reply (logging.MaskJSON), or, revealed,
+// with only its secrets redacted (logging.RedactJSON).
+func jsonShown(b []byte, reveal bool) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	if reveal {
+		return logging.RedactJSON(b)
+	}
+	return logging.MaskJSON(b)
 }
 
 // showPayload shows a JSON payload: the headline, the single fields, then
 // the table of rows; a value whose column declares its code
-// (sdk.Column.Codes) as "meaning (code)"; a value of a field or column
-// declared personal (sdk.Column.Personal) masked unless reveal. With
-// nothing declared it prints the payload as JSON.
+// (sdk.Column.Codes) as "meaning (code)". Unless reveal, every value is
+// masked as the console masks a cell (logging.Mask: ID and mobile numbers,
+// a name after 姓名, whatever column holds them) and a value of a field
+// or column declared personal (sdk.Column.Personal) masked whole
+// (console.MaskPersonal). With nothing declared it prints the payload as
+// JSON, masked as the console shows such a result (logging.MaskJSON)
+// unless reveal.
 func showPayload(w io.Writer, d sdk.Display, payload []byte, reveal bool) error {
 	if !reveal && declaresPersonal(d) {
 		masked, err := maskPayload(d, payload)
@@ -73,33 +163,35 @@ func showPayload(w io.Writer, d sdk.Display, payload []byte, reveal bool) error 
 		payload = masked
 	}
 	if d.Headline == "" && len(d.Fields) == 0 && d.Rows == "" {
-		return printRawJSON(w, payload)
+		return printRawJSON(w, jsonShown(payload, reveal))
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return fmt.Errorf("the reply payload is not a JSON object (%w); run with -json to see it", err)
 	}
+	shown := textShown(reveal)
 	if d.Headline != "" {
-		if h := text(field(obj, d.Headline)); h != "" {
+		if h := shown(text(field(obj, d.Headline))); h != "" {
 			fmt.Fprintln(w, h)
 		}
 	}
 	for _, f := range d.Fields {
 		if v := text(field(obj, f.Field)); v != "" {
-			fmt.Fprintf(w, "%s: %s\n", f.Title, f.Shown(v, v))
+			fmt.Fprintf(w, "%s: %s\n", f.Title, f.Shown(v, shown(v)))
 		}
 	}
 	if d.Rows == "" {
 		return nil
 	}
 	rows, _ := field(obj, d.Rows).([]any)
-	return table(w, d.Columns, rows)
+	return table(w, d.Columns, rows, shown)
 }
 
 // table prints rows under the columns, aligned by display width (see
-// writeTable); a column empty in every row is left out, an empty cell
-// shows as "-", a code the column declares as "meaning (code)".
-func table(w io.Writer, cols []sdk.Column, rows []any) error {
+// writeTable), each value as shown says; a column empty in every row is
+// left out, an empty cell shows as "-", a code the column declares as
+// "meaning (code)".
+func table(w io.Writer, cols []sdk.Column, rows []any, shown func(string) string) error {
 	cells := make([][]string, len(rows))
 	used := make([]bool, len(cols))
 	for i, r := range rows {
@@ -107,7 +199,7 @@ func table(w io.Writer, cols []sdk.Column, rows []any) error {
 		cells[i] = make([]string, len(cols))
 		for j, c := range cols {
 			v := text(field(m, c.Field))
-			cells[i][j] = c.Shown(v, v)
+			cells[i][j] = c.Shown(v, shown(v))
 			used[j] = used[j] || cells[i][j] != ""
 		}
 	}

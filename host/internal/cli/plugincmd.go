@@ -313,7 +313,7 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 	if err != nil {
 		return err
 	}
-	r, raw, err := sendCommand(ctx, cfg, plugin, code, id, c, payload, timeout, *brokers, stderr)
+	r, raw, err := sendCommand(ctx, cfg, plugin, code, id, c, payload, timeout, *brokers, *reveal, stderr)
 	if err != nil {
 		return err
 	}
@@ -417,7 +417,7 @@ func commandPayload(decl []sdk.Argument, vals map[string]string) ([]byte, error)
 
 // sendCommand sends the command's operation through the running medgate
 // and returns its reply, following the declared progress events.
-func sendCommand(ctx context.Context, cfg *config.Config, plugin, site, id string, c sdk.Command, payload []byte, timeout time.Duration, brokers string, stderr io.Writer) (*message.Reply, []byte, error) {
+func sendCommand(ctx context.Context, cfg *config.Config, plugin, site, id string, c sdk.Command, payload []byte, timeout time.Duration, brokers string, reveal bool, stderr io.Writer) (*message.Reply, []byte, error) {
 	cl, err := newClient(cfg, "medgate-"+plugin, brokers)
 	if err != nil {
 		return nil, nil, err
@@ -430,17 +430,18 @@ func sendCommand(ctx context.Context, cfg *config.Config, plugin, site, id strin
 		}}
 	if p := c.Result.Progress; p != nil {
 		rq.progress = func(ctx context.Context, events *bus.Tail, done chan<- struct{}) {
-			followProgress(ctx, events, *p, env.ID, stderr, done)
+			followProgress(ctx, events.Next, *p, env.ID, stderr, reveal, done)
 		}
 	}
 	return cl.do(ctx, rq)
 }
 
-// followProgress prints the Line of each progress event of message id and
-// closes done after the one marked Done.
-func followProgress(ctx context.Context, events *bus.Tail, p sdk.Progress, id string, w io.Writer, done chan<- struct{}) {
+// followProgress prints the Line of each progress event of message id,
+// the plugin's words masked as the console masks them unless reveal
+// (textShown), and closes done after the one marked Done.
+func followProgress(ctx context.Context, next func(context.Context) (*bus.Message, error), p sdk.Progress, id string, w io.Writer, reveal bool, done chan<- struct{}) {
 	for {
-		m, err := events.Next(ctx)
+		m, err := next(ctx)
 		if err != nil || m == nil {
 			return
 		}
@@ -452,7 +453,7 @@ func followProgress(ctx context.Context, events *bus.Tail, p sdk.Progress, id st
 			continue
 		}
 		if line, ok := ev.Payload[p.Line].(string); ok && line != "" {
-			fmt.Fprintf(w, "  %s\n", line)
+			fmt.Fprintf(w, "  %s\n", textShown(reveal)(line))
 		}
 		if d, _ := ev.Payload[p.Done].(bool); d {
 			close(done)
@@ -508,17 +509,26 @@ func runLocal(ctx context.Context, cfg *config.Config, proc *pluginhost.Process,
 	if err != nil {
 		return err
 	}
+	return showLocal(stdout, stderr, plugin, c.Name, site, c.Result, r, reveal)
+}
+
+// showLocal shows what local command name of plugin answered at site:
+// its output, its diagnostics and its payload as d says. The output and
+// the diagnostics are the plugin's words, which may quote a patient:
+// masked as the console masks them unless reveal (textShown).
+func showLocal(stdout, stderr io.Writer, plugin, name, site string, d sdk.Display, r *sdk.RunCommandResponse, reveal bool) error {
+	text := textShown(reveal)
 	if r.Output != "" {
-		fmt.Fprint(stdout, strings.TrimRight(r.Output, "\n")+"\n")
+		fmt.Fprint(stdout, text(strings.TrimRight(r.Output, "\n"))+"\n")
 	}
 	for _, d := range r.Diagnostics {
-		fmt.Fprintln(stderr, diagnosticLine(d))
+		fmt.Fprintln(stderr, text(diagnosticLine(d)))
 	}
 	if r.Diagnostics.HasError() {
-		return fmt.Errorf("%s %s at site %s failed", plugin, c.Name, site)
+		return fmt.Errorf("%s %s at site %s failed", plugin, name, site)
 	}
 	if len(r.Payload) > 0 {
-		return showPayload(stdout, c.Result, r.Payload, reveal)
+		return showPayload(stdout, d, r.Payload, reveal)
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func TestOutbound(t *testing.T) {
 
 	for name, tc := range map[string]struct{ kind, site, typ string }{
 		"event type not listed":  {"event", "demo", "workinjury.admission.downloaded"},
-		"event type not mapped":  {"event", "demo", "ecard.linked"},
+		"event type not mapped":  {"event", "demo", "ecard.nomapping"}, // listed by ecard.*, no mapping
 		"site without outbound:": {"reply", "other", "ecard.register"},
 	} {
 		h := map[string]string{}
