@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -77,14 +78,16 @@ func Listen(addr string, l ConnLimits) (net.Listener, error) {
 }
 
 // Bounds of the answers to refused connections: at most maxRefusing are
-// answered at once (others are closed without an answer), each within
-// refuseGrace, reading at most refuseDrain bytes of what the client sent
-// so that closing does not reset the connection before it reads the
-// answer.
+// answered at once (others are closed without an answer), each after
+// the request's head (at most refuseHead bytes, or refuseGrace of
+// waiting for it) and within refuseGrace, reading at most refuseDrain
+// bytes of what the client sent so that closing does not reset the
+// connection before it reads the answer.
 const (
 	maxRefusing = 64
 	refuseGrace = time.Second
 	refuseDrain = 64 << 10
+	refuseHead  = 16 << 10
 )
 
 // perAddrListener caps the connections open at once from each address.
@@ -151,6 +154,12 @@ func (l *perAddrListener) refuse(c net.Conn, a netip.Addr) {
 	go func() {
 		defer func() { <-l.refusing }()
 		defer c.Close()
+		// Read the request's head first (or wait refuseGrace for one):
+		// an HTTP client takes an answer that comes before its request
+		// as unsolicited and drops it with the connection (Go's
+		// Transport does), so the client would see a reset, not 429.
+		_ = c.SetReadDeadline(time.Now().Add(refuseGrace))
+		readHead(c)
 		_ = c.SetDeadline(time.Now().Add(refuseGrace))
 		_, _ = io.WriteString(c, tooManyConnections(l.limits.PerAddress))
 		if cw, ok := c.(interface{ CloseWrite() error }); ok {
@@ -158,6 +167,20 @@ func (l *perAddrListener) refuse(c net.Conn, a netip.Addr) {
 		}
 		_, _ = io.CopyN(io.Discard, c, refuseDrain)
 	}()
+}
+
+// readHead reads from c until the end of an HTTP request head, an error
+// (a read deadline) or refuseHead bytes, whichever comes first.
+func readHead(c net.Conn) {
+	buf := make([]byte, 0, 1024)
+	chunk := make([]byte, 1024)
+	for len(buf) < refuseHead {
+		n, err := c.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		if bytes.Contains(buf, []byte("\r\n\r\n")) || err != nil {
+			return
+		}
+	}
 }
 
 // tooManyConnections is the whole HTTP answer to a connection past the
