@@ -553,8 +553,7 @@ func (l *lifecycle) openVisit(ykc700, rule string) (visitState, bool, error) {
 		l.fail("$.ykc700", "state", "rule "+rule+": the admission of visit "+ykc700+" was revoked", "admit the patient again with GYU101")
 		return v, false, nil
 	case visitSettled:
-		l.fail("$.ykc700", "state", "rule "+rule+": visit "+ykc700+" is already settled (settlement "+v.SettleNo+")", "revoke the settlement with GYR003 first")
-		return v, false, nil
+		return v, false, l.settledVisit(ykc700, rule, v)
 	}
 	if a := str(l.doc, "akc190"); a != "" && a != v.AKC190 {
 		l.fail("$.akc190", "consistency", fmt.Sprintf("rule visit-number: visit %s has inpatient number %s, not %s", ykc700, v.AKC190, a), "")
@@ -563,6 +562,42 @@ func (l *lifecycle) openVisit(ykc700, rule string) (visitState, bool, error) {
 		return v, false, err
 	}
 	return v, true, nil
+}
+
+// settledVisit refuses a message of openVisit that meets a settled stay,
+// naming the settlement with its figures. Fee lines (GYU102) are refused
+// by rule not-settled: a settlement is made once every fee line is
+// uploaded (GYU103 前置校验「费用明细全部上传完成」), and a line sent after it
+// would be in none of its sums. A settlement (GYU103) meeting one is most
+// often the same settlement sent again (a second cashier, a platform that
+// lost the reply): the settlement is its answer, and revoking it (GYR003
+// revokes the admission, fee lines and attachments too) is the fix only
+// when it is wrong.
+func (l *lifecycle) settledVisit(ykc700, rule string, v visitState) error {
+	var s settleState
+	ver, err := getJSON(l.ctx, l.h, "settle/"+v.SettleNo, &s)
+	if err != nil {
+		return err
+	}
+	settled := "settlement " + v.SettleNo
+	if ver > 0 {
+		settled += fmt.Sprintf(": akc264 %s, fund_pay %s, self_pay %s, settle_time %s", s.Total, s.Fund, s.Self, s.SettleTime)
+	}
+	redo := "GYR003 撤销结算时国家系统同时撤销入院登记、费用明细及附件，之后用 GYU101 重新入院登记、GYU102 上传全部费用明细，再用 GYU103 结算"
+	redoEn := "GYR003 revokes the admission, every fee line and the attachments with the settlement; then admit the patient again with GYU101, upload every fee line with GYU102 and settle with GYU103"
+	switch rule {
+	case "admission-uploaded": // GYU102
+		l.fail("$.ykc700", "state", fmt.Sprintf("rule not-settled: visit %s is already settled (%s); a fee line uploaded now would be in none of its sums", ykc700, settled),
+			"已结算的就诊不再上传费用明细；结算有误（漏传明细）时："+redo+"（含本次明细）；a settled stay takes no more fee lines: if the settlement is wrong (lines missing), "+redoEn+" (these lines included)")
+	case "settle-open-visit": // GYU103
+		l.fail("$.ykc700", "state", fmt.Sprintf("rule %s: visit %s is already settled (%s)", rule, ykc700, settled),
+			"若本消息是同一结算的再次发送（另一收费员，或平台未收到应答），结算 "+v.SettleNo+" 即其结果，无需任何操作；仅当该结算有误时："+redo+
+				"；if this message is the same settlement sent again (a second cashier, or a platform that lost the reply), settlement "+v.SettleNo+
+				" is its answer and nothing is to be done; only if that settlement is wrong: "+redoEn)
+	default:
+		l.fail("$.ykc700", "state", fmt.Sprintf("rule %s: visit %s is already settled (%s)", rule, ykc700, settled), "revoke the settlement with GYR003 first")
+	}
+	return nil
 }
 
 // lineCheck checks one priced line: qty > 0, price ≥ 0, amount ≥ 0,

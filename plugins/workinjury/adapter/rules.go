@@ -411,6 +411,7 @@ var checkTexts = map[string]checkText{
 	"admission-revocable":        {preCheck, "已上传入院信息、职工未结算", "已结算的入院登记随结算撤销（GYR003）；an admission of a settled stay is revoked with its settlement (GYR003)"},
 	"visit-number":               {bizRule, "住院号与入院信息一致", "发送入院信息的住院号与机构；send the inpatient number and institution of the admission"},
 	"all-details-uploaded":       {preCheck, "费用明细全部上传完成", "先用 GYU102 上传全部费用明细并等待应答；upload every fee detail with GYU102 first and wait for its answer"},
+	"GYU102/not-settled":         {bizRule, "职工未结算", "已结算的就诊不再上传费用明细，结算有误时先用 GYR003 撤销结算；a settled stay takes no more fee lines: revoke a wrong settlement with GYR003 first"},
 	"not-settled":                {preCheck, "人员未结算", "已结算的费用明细随结算撤销（GYR003）；fee details of a settled stay are revoked with the settlement (GYR003)"},
 	"details-exist":              {preCheck, "存在费用明细", "只撤销已上传且未撤销的明细（detail_no）；list only fee details uploaded with GYU102 and not revoked"},
 	"details-known":              {preCheck, "存在费用明细", "等待该就诊的全部 GYU102 应答；wait until every GYU102 of the stay is answered, or list the details to revoke"},

@@ -37,7 +37,7 @@ func TestSettlementAndFeesCheckedAtTheSameInstant(t *testing.T) {
 		"settlement without an outcome while fee details are checked": {first: "GYU102", at: "fees-checked", fault: wisim.Fault5xx,
 			rule: "rule settlement-outcome-known", thenRule: "rule settlement-outcome-known", thenWait: true},
 		"settlement accepted while fee details are checked": {first: "GYU102", at: "fees-checked",
-			rule: "rule stay-unchanged", thenRule: "rule admission-uploaded"},
+			rule: "rule stay-unchanged", thenRule: "rule not-settled"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

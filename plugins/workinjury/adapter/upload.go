@@ -483,7 +483,11 @@ func msgIDOf(key string) string { return strings.TrimPrefix(key, "msg/") }
 // recordResponse rebuilds the response of a finished upload.
 func recordResponse(code string, rec sentRecord) *sdk.HandleResponse {
 	if rec.Status == string(sdk.StatusRejected) {
-		return rejected(code, rec.Serial, rec.ExtCode, rec.ExtMsg)
+		resp := rejected(code, rec.Serial, rec.ExtCode, rec.ExtMsg)
+		if rec.Reconciled {
+			resp.Diagnostics = append(resp.Diagnostics, reconciledNote(code, rec, false))
+		}
+		return resp
 	}
 	payload := rec.Output
 	if len(payload) == 0 {
@@ -491,12 +495,35 @@ func recordResponse(code string, rec sentRecord) *sdk.HandleResponse {
 	}
 	resp := &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload,
 		External: &sdk.External{System: systemName, Code: rec.ExtCode, Message: rec.ExtMsg, MsgID: rec.Serial}}
+	if rec.Reconciled {
+		resp.Diagnostics = append(resp.Diagnostics, reconciledNote(code, rec, true))
+	}
 	if code == "GYU102" {
 		if w := refusedWarning(rec.Output); w != nil {
 			resp.Diagnostics = append(resp.Diagnostics, *w)
 		}
 	}
 	return resp
+}
+
+// reconciledNote is the warning of a reply whose outcome was found with
+// GYD053: the answer of the attempt that reached the national system was
+// lost (timeout, 5xx, unreadable or unsigned answer, crash), the next
+// attempt asked about its serial, and the reply is that outcome. The
+// clerk learns that nothing was sent twice and that the figures are the
+// national system's, not a second settlement's.
+func reconciledNote(code string, rec sentRecord, accepted bool) sdk.Diagnostic {
+	zh, en := "已受理", "accepted"
+	detail := "无需重发；nothing to do: do not send it again under a new message id, the national system holds this outcome"
+	if !accepted {
+		zh, en = "已拒绝", "refused"
+		detail = "按拒绝原因更正后以新消息发送；the refusal is the national system's answer to that attempt: correct what it names and send a new message"
+	}
+	return sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: "$", Rule: "reconciled",
+		Summary: fmt.Sprintf("%s 首次发送（流水号 %s）的应答丢失，经通用交易查询 GYD053 确认国家系统%s：本应答即该次结果，未重复发送；"+
+			"the answer to %s serial %s was lost, and GYD053 shows the national system %s it: this reply is that outcome, nothing was sent again",
+			code, rec.Serial, zh, code, rec.Serial, en),
+		Detail: detail}
 }
 
 // Transaction states reported by GYD053 (codes/transStatus.yaml).
