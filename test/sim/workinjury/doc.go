@@ -129,6 +129,12 @@
 // as failed is offered again in a later batch; a changed record (a
 // settlement revoked or put in a monthly settlement) is offered again.
 // full_flag "1" of GYD102/GYD004 hands out every valid record again.
+// Config.OverBatchLimit plays a national system that breaks the limit:
+// its batches carry more than MaxBatch records, and since GYU008 still
+// takes at most MaxBatch records a call, such a batch is fed back in
+// parts, each naming records of the batch not fed back yet (E2004
+// otherwise), and acknowledged once all were; GYR005 for it starts its
+// feedback over.
 // GYD104 answers one person's settlements at once, without feedback.
 //
 // The ledger records every accepted state change (code, serial, business
