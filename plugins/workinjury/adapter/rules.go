@@ -105,17 +105,11 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 							"approve the filing at an institution in "+st.AAB299+" (akb020), or refuse the application (audit_result 2) so that the worker applies for the other place")
 					}
 				}
-				it, err := a.instType(ctx, h, akb020, st.FilingType)
-				if err != nil {
-					return nil, err
-				}
-				fno, f, err := a.validFiling(ctx, h, aac002, it)
-				if err != nil {
-					return nil, err
-				}
-				if fno != "" {
+				if err := a.oneValidFiling(ctx, h, &ds, aac002, akb020, st.FilingType, func(fno, it string, f filingState) {
 					ds.Error("$.aac002", "state", "the applicant of application "+no+" already has a valid filing "+fno+" for institution type "+it,
 						fmt.Sprintf("one valid filing per person per institution type (valid until %s): refuse the application (audit_result 2, with an audit_opinion), or change or terminate filing %s with GYU007 first", orOpen(f.AAE031), fno))
+				}); err != nil {
+					return nil, err
 				}
 			}
 		}
@@ -228,17 +222,11 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			}
 		}
 		if person := str(doc, "aac002"); person != "" {
-			it, err := a.instType(ctx, h, str(doc, "akb020"), str(doc, "filing_type"))
-			if err != nil {
-				return nil, err
-			}
-			no, f, err := a.validFiling(ctx, h, person, it)
-			if err != nil {
-				return nil, err
-			}
-			if no != "" {
+			if err := a.oneValidFiling(ctx, h, &ds, person, str(doc, "akb020"), str(doc, "filing_type"), func(no, it string, f filingState) {
 				ds.Error("$.aac002", "state", "this person already has a valid filing "+no+" for institution type "+it,
 					fmt.Sprintf("one valid filing per person per institution type (valid until %s): change it with GYU007 or terminate it (change_type 5) first", orOpen(f.AAE031)))
+			}); err != nil {
+				return nil, err
 			}
 		}
 	case "GYU007":
@@ -536,6 +524,74 @@ func (a *Adapter) instType(ctx context.Context, h sdk.Host, akb020, filingType s
 		return "3", nil
 	}
 	return "1", nil
+}
+
+// filingInstTypes returns the institution types a filing of filingType at
+// akb020 can be of: the type an institution
+// download or upload told; for an institution not known here (or none
+// named), 3 for an assistive-device filing (辅助器具配置, made only at such
+// an institution) and 1 or 2 for any other, since the filing type does not
+// tell a medical institution from a rehabilitation one.
+func (a *Adapter) filingInstTypes(ctx context.Context, h sdk.Host, akb020, filingType string) ([]string, error) {
+	if akb020 != "" {
+		var st instState
+		ver, err := getJSON(ctx, h, "inst/"+akb020, &st)
+		if err != nil {
+			return nil, err
+		}
+		if ver > 0 && st.Type != "" {
+			return []string{st.Type}, nil
+		}
+	}
+	if filingType == "3" {
+		return []string{"3"}, nil
+	}
+	return []string{"1", "2"}, nil
+}
+
+// oneValidFiling checks the rule 同一人员同一机构类型仅保留一条有效备案 for a new
+// filing of person at akb020 (GYU006, a GYU001 approval): refuse is called
+// with the person's valid filing when there is one of every type the
+// filing can be of (filingInstTypes). A filing that may be right – at an
+// institution not known here, the person holding a valid filing of one of
+// its possible types only – is not refused on a guess: ds gets a warning
+// (rule not-checked, at $.akb020) naming the institution and that filing,
+// and the national system, which knows the institution, decides.
+func (a *Adapter) oneValidFiling(ctx context.Context, h sdk.Host, ds *sdk.Diagnostics, person, akb020, filingType string, refuse func(no, instType string, f filingState)) error {
+	types, err := a.filingInstTypes(ctx, h, akb020, filingType)
+	if err != nil {
+		return err
+	}
+	var taken []string
+	var first filingState
+	firstNo, firstType := "", ""
+	for _, it := range types {
+		no, f, err := a.validFiling(ctx, h, person, it)
+		if err != nil {
+			return err
+		}
+		if no == "" {
+			continue
+		}
+		taken = append(taken, no+" (institution type "+it+")")
+		if firstNo == "" {
+			firstNo, firstType, first = no, it, f
+		}
+	}
+	switch {
+	case len(taken) == 0:
+	case len(taken) == len(types):
+		refuse(firstNo, firstType, first)
+	default:
+		inst := "institution " + akb020 + " is not known at this site"
+		if akb020 == "" {
+			inst = "the filing names no institution"
+		}
+		ds.Warn("$.akb020", "not-checked", fmt.Sprintf("%s, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against this person's valid filing %s; the filing is sent, since at an institution of another type it is right, and the national system checks it",
+			inst, strings.Join(taken, ", ")),
+			"download the institutions with a workinjury.GYD009 message (or upload this one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending; if the national system refuses the filing as a second one of the type, change or terminate filing "+firstNo+" with GYU007 (change_type 5) first")
+	}
+	return nil
 }
 
 // changedInstType is the institution type of filing f once it names
