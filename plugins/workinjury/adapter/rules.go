@@ -41,7 +41,10 @@ import (
 //	GYU008  record_count equals the records given; a failure has a reason;
 //	        not a batch the download workflow holds (it feeds it back), nor
 //	        any batch of a code whose workflow awaits its download's answer
-//	GYR005  a batch number or a date range
+//	GYR005  a batch number or a date range; a batch_no the download
+//	        workflow holds (stored) or acknowledged (its cursor) has nothing
+//	        to download again by number
+//	GYD054  not an attachment uploaded here and revoked with its settlement
 //	GYD053  the earlier transaction's code is one of the 39
 //	GYU009  only approved institutions (audit_status, when given, is 1)
 //	dates   an end date is not before its start date
@@ -354,6 +357,41 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			ds.Error("$.batch_no", "required", "rule redownload-data: neither a batch (batch_no) nor a date range (aae030 and aae031) says what to download again",
 				"give the batch to download again (batch_no, as GYD008 lists it) or the dates it was downloaded (aae030 and aae031)")
 		}
+		// What the download workflow holds of the batch: one stored here
+		// lost nothing, one acknowledged here is no longer handed out by
+		// its number. A batch it does not know (lost with the local data,
+		// or downloaded elsewhere) is the national system's to judge.
+		if code, no := str(doc, "download_code"), str(doc, "batch_no"); code != "" && no != "" {
+			var st dlState
+			if _, err := getJSON(ctx, h, "dl/"+code, &st); err != nil {
+				return nil, err
+			}
+			switch {
+			case st.BatchNo == no && (st.Step == stepStored || st.Step == stepFeedback):
+				ds.Error("$.batch_no", "precondition", "rule redownload-data: batch "+no+" of "+code+" is stored here, and the download workflow is delivering it and feeding it back: none of its records is lost",
+					"nothing to download again: let the workflow finish (run the "+code+" job with medgate job run, or send the download again); 无需重复下载")
+			case st.LastBatchNo == no:
+				ds.Error("$.batch_no", "precondition", "rule redownload-data: batch "+no+" of "+code+" was stored, delivered and acknowledged (GYU008) here; the national system hands a batch out again by its number only while it is unacknowledged",
+					"if its records were lost after delivery, ask for them by the dates they were downloaded (aae030 and aae031, without batch_no); 按起止日期申请重复下载")
+			}
+		}
+	case "GYD054":
+		// An attachment this site uploaded (GYU002) and the national
+		// system revoked with the settlement it served (GYR003) is no
+		// longer a valid attachment id. Others (a filing application's,
+		// listed by GYD001) are not kept here: the national system checks
+		// them.
+		if id := str(doc, "attachment_id"); id != "" {
+			var att attachmentState
+			ver, err := getJSON(ctx, h, "att/"+id, &att)
+			if err != nil {
+				return nil, err
+			}
+			if ver > 0 && att.Revoked {
+				ds.Error("$.attachment_id", "precondition", "rule attachment-valid: attachment "+id+" was uploaded here (GYU002) and revoked with the settlement it served (GYR003)",
+					"a revoked attachment cannot be downloaded: give the id of a valid attachment (a filing application's, as GYD001 lists them); 请使用有效的附件ID")
+			}
+		}
 	case "GYD053":
 		if oc := str(doc, "orig_code"); oc != "" {
 			if _, ok := c.schemas.Get(Name, oc); !ok {
@@ -434,6 +472,7 @@ var checkTexts = map[string]checkText{
 	"approved-institution":       {bizRule, "仅上传审核通过的协议机构", "机构审核通过后再上传；send the institution once it is approved"},
 	"transaction-code":           {preCheck, "交易编号合规", "填写原交易的交易编号；give the code of the earlier transaction"},
 	"redownload-data":            {preCheck, "存在需要重复下载的数据", "填写批次号或起止日期；give batch_no or aae030 and aae031"},
+	"attachment-valid":           {preCheck, "附件ID有效", "请使用有效的附件ID；give the id of a valid attachment"},
 }
 
 // zhFirst starts every error of a rule in checkTexts with the check in the

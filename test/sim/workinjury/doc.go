@@ -181,7 +181,8 @@
 //	                                     outside the place of treatment
 //	E3012 备案类型与协议机构类型不符     GYU006 of a device filing elsewhere than at a device institution,
 //	                                     or of another filing at one
-//	E4001 附件不存在                     GYD054 of an unknown attachment
+//	E4001 附件不存在                     GYD054 of an unknown attachment, or of one revoked
+//	                                     with the settlement it served (GYR003)
 //	E5001 二维码无效或已过期             GYU010 of an unknown or expired code
 //	E6001 无审核通过的有效备案           filing unknown, not approved, or none for the person
 //	E6002 不在备案有效期内               admission / configuration date outside the filing

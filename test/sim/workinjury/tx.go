@@ -136,6 +136,10 @@ func (s *Server) gyd054(_ *simspec.Tx, _ string, in map[string]any, _ time.Time)
 	if a == nil {
 		return nil, bizErr("E4001", "附件 %s 不存在", str(in, "attachment_id"))
 	}
+	if a.revokedBy != "" {
+		// 附件ID有效 (requirement 34): revoked with the settlement it served.
+		return nil, bizErr("E4001", "附件 %s 已随结算撤销（%s）作废", a.ID, a.revokedBy)
+	}
 	return map[string]any{"attachment_id": a.ID, "attachment_type": a.Type, "file_name": a.Name, "file_format": a.Format,
 		"file_size": len(a.Content), "file_content": base64.StdEncoding.EncodeToString(a.Content)}, nil
 }
