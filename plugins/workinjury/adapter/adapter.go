@@ -543,6 +543,8 @@ func (a *Adapter) cardAuthenticated(ctx context.Context, h sdk.Host, doc map[str
 // late flags an upload past its deadline (occurredAt + uploadDeadline):
 // the response carries a warning, and the first time an event
 // (workinjury.upload.late) is published and an error logged for alerting.
+// An upload whose outcome comes from a send made within the deadline is
+// not late, however late its message comes again.
 // A late upload is never given up by the adapter: its failures stay
 // retryable. An upload without occurredAt is timed from when medgate first
 // received the message (req.ReceivedAt, the same on every redelivery), and
@@ -564,6 +566,16 @@ func (a *Adapter) late(ctx context.Context, req *sdk.HandleRequest, c *siteConfi
 	now := a.now()
 	if !now.After(deadline) {
 		return resp
+	}
+	if resp.Status == sdk.StatusOK || resp.Status == sdk.StatusRejected {
+		// The rule is about when the upload reached the national system:
+		// one whose answer is known from a send within the deadline – a
+		// message redelivered, or an answer lost and reconciled with
+		// GYD053 after it – was on time.
+		var rec sentRecord
+		if ver, err := getJSON(ctx, req.Host, "msg/"+req.MessageID, &rec); err == nil && ver > 0 && rec.Done && !rec.SentAt.IsZero() && !rec.SentAt.After(deadline) {
+			return resp
+		}
 	}
 	over := now.Sub(deadline).Round(time.Second)
 	at := from.In(cst).Format("2006-01-02 15:04:05")
