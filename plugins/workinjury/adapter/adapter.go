@@ -32,7 +32,17 @@ const (
 	JobFilingApplications = "GYD001"
 	JobFilings            = "GYD006"
 	JobInstitutions       = "GYU009"
+	// JobFeedback finishes the batches of on-demand downloads (asked for
+	// by a message, which no other job runs) left stored without their
+	// download-result feedback (GYU008), e.g. by a message the host gave
+	// up: the feedback is due within 30 minutes of the download.
+	JobFeedback = "GYU008"
 )
+
+// feedbackJobInterval is the period of JobFeedback: it only reads the
+// workflow state of each download code unless a batch awaits its
+// feedback, and that feedback is due within 30 minutes.
+const feedbackJobInterval = 5 * time.Minute
 
 // jobInterval is the period of every scheduled job (the requirements ask
 // for at least every 30 minutes).
@@ -176,6 +186,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			{Name: JobFilingApplications, Interval: jobInterval, Summary: "download filing applications (GYD001, ≤500 per batch, with GYD054 attachments) and acknowledge them (GYU008)"},
 			{Name: JobFilings, Interval: jobInterval, Summary: "download filings (GYD006) and acknowledge them (GYU008)"},
 			{Name: JobInstitutions, Interval: jobInterval, Summary: "upload new and changed approved institutions from institutionsFile (GYU009)"},
+			{Name: JobFeedback, Interval: feedbackJobInterval, Summary: "feed back (GYU008) the stored batches of downloads asked for by messages whose feedback is still due, fetching nothing new"},
 		},
 		Settings: settings(),
 		Commands: commands(),
