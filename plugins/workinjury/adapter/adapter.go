@@ -32,7 +32,17 @@ const (
 	JobFilingApplications = "GYD001"
 	JobFilings            = "GYD006"
 	JobInstitutions       = "GYU009"
+	// JobFeedback finishes the batches of on-demand downloads (asked for
+	// by a message, which no other job runs) left stored without their
+	// download-result feedback (GYU008), e.g. by a message the host gave
+	// up: the feedback is due within 30 minutes of the download.
+	JobFeedback = "GYU008"
 )
+
+// feedbackJobInterval is the period of JobFeedback: it only reads the
+// workflow state of each download code unless a batch awaits its
+// feedback, and that feedback is due within 30 minutes.
+const feedbackJobInterval = 5 * time.Minute
 
 // jobInterval is the period of every scheduled job (the requirements ask
 // for at least every 30 minutes).
@@ -176,6 +186,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			{Name: JobFilingApplications, Interval: jobInterval, Summary: "download filing applications (GYD001, ≤500 per batch, with GYD054 attachments) and acknowledge them (GYU008)"},
 			{Name: JobFilings, Interval: jobInterval, Summary: "download filings (GYD006) and acknowledge them (GYU008)"},
 			{Name: JobInstitutions, Interval: jobInterval, Summary: "upload new and changed approved institutions from institutionsFile (GYU009)"},
+			{Name: JobFeedback, Interval: feedbackJobInterval, Summary: "feed back (GYU008) the stored batches of downloads asked for by messages whose feedback is still due, fetching nothing new"},
 		},
 		Settings: settings(),
 		Commands: commands(),
@@ -543,6 +554,8 @@ func (a *Adapter) cardAuthenticated(ctx context.Context, h sdk.Host, doc map[str
 // late flags an upload past its deadline (occurredAt + uploadDeadline):
 // the response carries a warning, and the first time an event
 // (workinjury.upload.late) is published and an error logged for alerting.
+// An upload whose outcome comes from a send made within the deadline is
+// not late, however late its message comes again.
 // A late upload is never given up by the adapter: its failures stay
 // retryable. An upload without occurredAt is timed from when medgate first
 // received the message (req.ReceivedAt, the same on every redelivery), and
@@ -564,6 +577,16 @@ func (a *Adapter) late(ctx context.Context, req *sdk.HandleRequest, c *siteConfi
 	now := a.now()
 	if !now.After(deadline) {
 		return resp
+	}
+	if resp.Status == sdk.StatusOK || resp.Status == sdk.StatusRejected {
+		// The rule is about when the upload reached the national system:
+		// one whose answer is known from a send within the deadline – a
+		// message redelivered, or an answer lost and reconciled with
+		// GYD053 after it – was on time.
+		var rec sentRecord
+		if ver, err := getJSON(ctx, req.Host, "msg/"+req.MessageID, &rec); err == nil && ver > 0 && rec.Done && !rec.SentAt.IsZero() && !rec.SentAt.After(deadline) {
+			return resp
+		}
 	}
 	over := now.Sub(deadline).Round(time.Second)
 	at := from.In(cst).Format("2006-01-02 15:04:05")

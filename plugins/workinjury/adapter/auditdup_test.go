@@ -32,6 +32,9 @@ func TestAuditKeepsOneValidFiling(t *testing.T) {
 		s.AddApplication(second(3))
 		s.AddApplication(second(4, "filing_type", "3", "akb020", "F35020300789", "akb021", "厦门市示例辅具中心"))
 	}))
+	// The applications' institution is known here: the type of one not
+	// known here is not guessed (TestUnknownInstitutionTypeIsNotGuessedOnApproval).
+	e.mustOK(e.send("GYU009", map[string]any{"akb020": "H35020300123", "akb021": "厦门市第一示例医院", "institution_type": "1", "aab299": "350200", "aae030": "2024-01-01", "valid_flag": "1"}))
 	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() || r.Processed != 4 {
 		t.Fatalf("GYD001 job: %s, processed %d", r.Diagnostics, r.Processed)
 	}

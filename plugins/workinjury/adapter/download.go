@@ -92,7 +92,13 @@ type dlState struct {
 	FeedbackSent   bool   `json:"feedbackSent,omitempty"`
 	FeedbackSerial string `json:"feedbackSerial,omitempty"`
 	FeedbackDate   string `json:"feedbackDate,omitempty"`
-	LastBatchNo    string `json:"lastBatchNo,omitempty"`
+	// FeedbackParts is how many parts of the feedback the national system
+	// accepted: a batch above the GYU008 limit (the national system broke
+	// its own, 单次最多下载500条) is fed back in parts of at most that many
+	// records, in the batch's order (feedbackPart); FeedbackSerial is the
+	// serial of the part after them. 0 for a batch within the limit.
+	FeedbackParts int    `json:"feedbackParts,omitempty"`
+	LastBatchNo   string `json:"lastBatchNo,omitempty"`
 	// StoredAt is when the batch was stored: its feedback is due within
 	// uploadDeadline of it.
 	StoredAt    time.Time `json:"storedAt,omitempty"`
@@ -145,6 +151,9 @@ type batchSummary struct {
 	Published   int    `json:"published"`
 	Failed      int    `json:"failed"`
 	HasMore     bool   `json:"has_more"`
+	// FeedbackParts is the number of GYU008 calls that acknowledged a
+	// batch above the limit (0: one, the batch within it).
+	FeedbackParts int `json:"feedback_parts,omitempty"`
 	// Undelivered are the records fed back as failed: record id
 	// (stay/detail_no for GYD102) → why it could not be delivered.
 	Undelivered map[string]string `json:"undelivered,omitempty"`
@@ -154,9 +163,14 @@ type batchSummary struct {
 // follow-ups) with records that could not be delivered, naming them and
 // why: they were fed back as failed, and the national system offers them
 // again, so a record that cannot be delivered at all fails on every run
-// until staff see to it.
+// until staff see to it. A batch above the batch limit, delivered and fed
+// back in parts, is warned of too (rule over-limit).
 func warnUndelivered(s dlSummary, ds *sdk.Diagnostics) {
 	for _, b := range s.Batches {
+		if b.FeedbackParts > 1 {
+			ds.Warn("", "over-limit", fmt.Sprintf("%s batch %s carried %d records, more than the %d a download may carry (单次最多下载500条): a fault of the national system; every record was stored and published, and the batch was fed back in %d GYU008 calls of at most %d records",
+				s.Code, b.BatchNo, b.RecordCount, maxBatch, b.FeedbackParts, maxBatch), "nothing to do here; report the batch to the national system's operators (see the workinjury.download.batch_over_limit event)")
+		}
 		if len(b.Undelivered) == 0 {
 			continue
 		}
@@ -661,6 +675,7 @@ func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key
 	}
 	st.Step, st.Input, st.FetchSerial, st.FetchDate = stepFetching, in, serial, a.now().In(cst).Format("2006-01-02")
 	st.BatchNo, st.HasMore, st.Records, st.Failed, st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = "", false, nil, nil, false, "", ""
+	st.FeedbackParts = 0
 	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount, st.Parts = nil, "", nil, 0, nil
 	return a.save(ctx, h, key, st, ver)
 }
@@ -712,17 +727,13 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 	if err := dec.Decode(&o); err != nil {
 		return &dlError{err: fmt.Errorf("the %s answer (serial %s) is not readable: %w", st.Code, out.serial, err)}
 	}
-	if limit := batchLimit(c, st.Code); len(o.Records) > limit {
-		// The national system broke its own limit: the feedback of such a
-		// batch (GYU008, at most 500 records, one per batch) would be
-		// refused on every run. Nothing of it is stored or published;
-		// the step stays fetching, so the next run finds the batch with
-		// GYD008 and asks for it again with GYR005.
-		a.log.Error("ALERT: the national system handed out a download batch above the batch limit; not stored", "site", c.code,
-			"code", st.Code, "batch", o.BatchNo, "records", len(o.Records), "limit", limit, "serial", out.serial)
-		return &dlError{err: fmt.Errorf("the %s answer (serial %s) hands out batch %s of %d records, more than %d a download may carry (a protocol error of the national system); nothing of it was stored, published or fed back; the next run asks for it again with GYD008 and GYR005",
-			st.Code, out.serial, o.BatchNo, len(o.Records), limit)}
-	}
+	// A batch above the limit (the national system broke its own) is
+	// stored and delivered all the same: refusing it would gain nothing,
+	// since asking for it again (GYR005) hands out the same batch, and the
+	// national system refuses every other download of the code while it is
+	// unacknowledged. Its feedback goes in parts within the GYU008 limit
+	// (feedbackPart), and operators are told once it is stored.
+	overLimit := len(o.Records) > batchLimit(c, st.Code)
 	st.BatchNo, st.HasMore, st.Records = o.BatchNo, o.HasMore.String() == "1", o.Records
 	end, err := a.redeliveryOfBatch(ctx, h, c, st)
 	if err != nil {
@@ -761,6 +772,9 @@ func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		if err := end(); err != nil {
 			return err
 		}
+	}
+	if overLimit {
+		a.overLimit(ctx, h, c, st, out.serial)
 	}
 	a.log.Info("download batch stored", "site", c.code, "code", st.Code, "batch", st.BatchNo, "records", len(st.Records), "hasMore", st.HasMore)
 	return a.at("stored")
@@ -1602,8 +1616,9 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		}
 		switch r.status {
 		case transOK:
-			a.log.Info("feedback of an interrupted run was accepted (GYD053); not sending it again", "site", c.code, "code", st.Code, "batch", st.BatchNo)
-			return a.batchDone(ctx, h, key, st, ver, pr, sum)
+			a.log.Info("feedback of an interrupted run was accepted (GYD053); not sending it again", "site", c.code, "code", st.Code, "batch", st.BatchNo,
+				"part", st.FeedbackParts+1)
+			return a.fedBack(ctx, h, c, key, st, ver, pr, sum, feedbackRecords(c, st, pr))
 		case transPending:
 			return &dlError{unknown: true, err: fmt.Errorf("the feedback of batch %s (serial %s) is still being processed; the next run asks again", st.BatchNo, st.FeedbackSerial)}
 		}
@@ -1623,6 +1638,69 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		st.Step, st.FeedbackSent = stepStored, false
 		return a.save(ctx, h, key, st, ver)
 	}
+	records := feedbackRecords(c, st, pr)
+	part, n, parts := feedbackPart(c, st, records)
+	in := map[string]any{"download_code": st.Code, "batch_no": st.BatchNo, "record_count": len(part), "records": part}
+	if parts > 1 {
+		a.log.Info("feeding back a batch above the limit in parts", "site", c.code, "code", st.Code, "batch", st.BatchNo, "part", n, "parts", parts, "records", len(part))
+	}
+	if now := a.now(); !st.StoredAt.IsZero() && now.After(st.StoredAt.Add(c.deadline)) {
+		// Sent past its deadline (the run that stored the batch stopped
+		// before its feedback, and nothing failed since): late all the
+		// same, and flagged before it goes.
+		a.feedbackLate(ctx, h, c, st, now, fmt.Errorf("the feedback of batch %s is sent %s after the batch was stored, past the %s deadline",
+			st.BatchNo, now.Sub(st.StoredAt).Round(time.Second), c.deadline))
+	}
+	if err := a.at("feedback:sending"); err != nil {
+		return err
+	}
+	// The day GYD053 is asked about is the day the feedback goes out, not
+	// the day its serial was drawn (a run stopped before sending it, or a
+	// refusal, may lie across midnight).
+	st.FeedbackSent, st.FeedbackDate = true, a.now().In(cst).Format("2006-01-02")
+	if err := a.save(ctx, h, key, st, ver); err != nil {
+		return err
+	}
+	out := a.call(ctx, h, c, messageID, "GYU008", st.FeedbackSerial, in)
+	if err := a.at("feedback:answered"); err != nil {
+		return err
+	}
+	switch out.kind {
+	case kindOK:
+		return a.fedBack(ctx, h, c, key, st, ver, pr, sum, records)
+	case kindRejected, kindLocal:
+		st.FeedbackSent = false
+		if out.kind == kindRejected {
+			// The refused serial is spent: the next try needs a new one.
+			serial, err := a.newSerial(ctx, h, c)
+			if err != nil {
+				return err
+			}
+			st.FeedbackSerial, st.FeedbackDate = serial, a.now().In(cst).Format("2006-01-02")
+		}
+		if err := a.save(ctx, h, key, st, ver); err != nil {
+			return err
+		}
+		if out.kind == kindLocal {
+			return &dlError{err: out.err}
+		}
+		// A batch acknowledged some other way is refused on every try:
+		// GYD008 tells whether it is still outstanding; if not, it is
+		// closed instead of sending the feedback again and again.
+		if b, err := a.outstanding(ctx, h, c, messageID, st.Code); err == nil && b != st.BatchNo {
+			a.log.Warn("the feedback was refused and GYD008 no longer lists the batch (acknowledged some other way); closing it",
+				"site", c.code, "code", st.Code, "batch", st.BatchNo, "serial", out.serial, "extCode", out.code, "extMsg", pii.Text(out.message), "failedRecords", len(pr.Failed))
+			return a.batchDone(ctx, h, key, st, ver, pr, sum)
+		}
+		return &dlError{rejected: true, feedbackOf: st.BatchNo, serial: out.serial, code: out.code, message: out.message}
+	default:
+		return &dlError{unknown: true, err: fmt.Errorf("feedback of batch %s: %w", st.BatchNo, out.err)}
+	}
+}
+
+// feedbackRecords are the GYU008 records of the batch of st, one per
+// record id, flagged with what pr says was delivered.
+func feedbackRecords(c *siteConfig, st *dlState, pr dlProgress) []map[string]any {
 	records := make([]map[string]any, 0, len(st.Records))
 	withStay := st.Code == "GYD102" && feedbackHasStay(c)
 	reasonField := feedbackField(c, "fail_reason")
@@ -1664,63 +1742,73 @@ func (a *Adapter) feedback(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		}
 		records = append(records, r)
 	}
-	in := map[string]any{"download_code": st.Code, "batch_no": st.BatchNo, "record_count": len(records), "records": records}
-	if now := a.now(); !st.StoredAt.IsZero() && now.After(st.StoredAt.Add(c.deadline)) {
-		// Sent past its deadline (the run that stored the batch stopped
-		// before its feedback, and nothing failed since): late all the
-		// same, and flagged before it goes.
-		a.feedbackLate(ctx, h, c, st, now, fmt.Errorf("the feedback of batch %s is sent %s after the batch was stored, past the %s deadline",
-			st.BatchNo, now.Sub(st.StoredAt).Round(time.Second), c.deadline))
+	return records
+}
+
+// feedbackPart returns the records the next GYU008 of st carries: all of
+// them, or, for a batch above the GYU008 limit (a national system that
+// broke its own, 单次最多下载500条), part n of parts, at most the limit
+// each, in the batch's order (st.FeedbackParts parts accepted before it).
+func feedbackPart(c *siteConfig, st *dlState, records []map[string]any) (part []map[string]any, n, parts int) {
+	limit := batchLimit(c, "GYU008")
+	parts = max(1, (len(records)+limit-1)/limit)
+	if parts == 1 {
+		return records, 1, 1
 	}
-	if err := a.at("feedback:sending"); err != nil {
+	from := min(st.FeedbackParts*limit, len(records))
+	return records[from:min(from+limit, len(records))], st.FeedbackParts + 1, parts
+}
+
+// fedBack moves the feedback of st on once the national system accepted
+// its GYU008 (or the part of it feedbackPart named): to the next part,
+// under a serial of its own, else the batch is done.
+func (a *Adapter) fedBack(ctx context.Context, h sdk.Host, c *siteConfig, key string, st *dlState, ver *int64, pr dlProgress, sum *dlSummary, records []map[string]any) error {
+	_, n, parts := feedbackPart(c, st, records)
+	if parts == 1 {
+		return a.batchDone(ctx, h, key, st, ver, pr, sum)
+	}
+	st.FeedbackParts = n
+	if n >= parts {
+		return a.batchDone(ctx, h, key, st, ver, pr, sum)
+	}
+	serial, err := a.newSerial(ctx, h, c)
+	if err != nil {
 		return err
 	}
-	// The day GYD053 is asked about is the day the feedback goes out, not
-	// the day its serial was drawn (a run stopped before sending it, or a
-	// refusal, may lie across midnight).
-	st.FeedbackSent, st.FeedbackDate = true, a.now().In(cst).Format("2006-01-02")
+	st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = false, serial, a.now().In(cst).Format("2006-01-02")
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err
 	}
-	out := a.call(ctx, h, c, messageID, "GYU008", st.FeedbackSerial, in)
-	if err := a.at("feedback:answered"); err != nil {
-		return err
+	a.log.Info("feedback part accepted", "site", c.code, "code", st.Code, "batch", st.BatchNo, "part", n, "parts", parts)
+	return nil
+}
+
+// overLimit tells operators of a batch above the batch limit, stored and
+// delivered all the same (an ALERT line, a
+// workinjury.download.batch_over_limit event, never a record): the
+// national system broke its own limit, and only its operators can see
+// why.
+func (a *Adapter) overLimit(ctx context.Context, h sdk.Host, c *siteConfig, st *dlState, serial string) {
+	limit := batchLimit(c, st.Code)
+	fbLimit := batchLimit(c, "GYU008")
+	parts := (len(st.Records) + fbLimit - 1) / fbLimit
+	fix := fmt.Sprintf("every record is stored and published, and the batch is fed back in %d GYU008 calls of at most %d records (单次最多上传500条); report the batch to the national system's operators, and, should they refuse a feedback in parts, ask them how to acknowledge it", parts, fbLimit)
+	a.log.Error("ALERT: the national system handed out a download batch above the batch limit (单次最多下载500条); it is delivered and fed back in parts",
+		"site", c.code, "code", st.Code, "batch", st.BatchNo, "records", len(st.Records), "limit", limit, "serial", serial, "fix", fix)
+	payload, err := marshal(map[string]any{"site": c.code, "downloadCode": st.Code, "batchNo": st.BatchNo, "serial": serial,
+		"records": len(st.Records), "limit": limit, "feedbackParts": parts, "fix": fix})
+	if err == nil {
+		err = h.Publish(ctx, sdk.Event{ID: Name + "/" + c.code + "/batch-over-limit/" + st.Code + "/" + st.BatchNo,
+			Type: "workinjury.download.batch_over_limit", Key: st.BatchNo, Payload: payload, OccurredAt: a.now()})
 	}
-	switch out.kind {
-	case kindOK:
-		return a.batchDone(ctx, h, key, st, ver, pr, sum)
-	case kindRejected, kindLocal:
-		st.FeedbackSent = false
-		if out.kind == kindRejected {
-			// The refused serial is spent: the next try needs a new one.
-			serial, err := a.newSerial(ctx, h, c)
-			if err != nil {
-				return err
-			}
-			st.FeedbackSerial, st.FeedbackDate = serial, a.now().In(cst).Format("2006-01-02")
-		}
-		if err := a.save(ctx, h, key, st, ver); err != nil {
-			return err
-		}
-		if out.kind == kindLocal {
-			return &dlError{err: out.err}
-		}
-		// A batch acknowledged some other way is refused on every try:
-		// GYD008 tells whether it is still outstanding; if not, it is
-		// closed instead of sending the feedback again and again.
-		if b, err := a.outstanding(ctx, h, c, messageID, st.Code); err == nil && b != st.BatchNo {
-			a.log.Warn("the feedback was refused and GYD008 no longer lists the batch (acknowledged some other way); closing it",
-				"site", c.code, "code", st.Code, "batch", st.BatchNo, "serial", out.serial, "extCode", out.code, "extMsg", pii.Text(out.message), "failedRecords", len(pr.Failed))
-			return a.batchDone(ctx, h, key, st, ver, pr, sum)
-		}
-		return &dlError{rejected: true, feedbackOf: st.BatchNo, serial: out.serial, code: out.code, message: out.message}
-	default:
-		return &dlError{unknown: true, err: fmt.Errorf("feedback of batch %s: %w", st.BatchNo, out.err)}
+	if err != nil {
+		a.log.Warn("cannot publish workinjury.download.batch_over_limit; the ALERT above stands for it", "site", c.code, "code", st.Code, "batch", st.BatchNo, "err", err)
 	}
 }
 
 func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlState, ver *int64, pr dlProgress, sum *dlSummary) error {
-	bs := batchSummary{BatchNo: st.BatchNo, RecordCount: len(st.Records), Published: len(st.Records) - len(pr.Failed), Failed: len(pr.Failed), HasMore: st.HasMore}
+	bs := batchSummary{BatchNo: st.BatchNo, RecordCount: len(st.Records), Published: len(st.Records) - len(pr.Failed), Failed: len(pr.Failed), HasMore: st.HasMore,
+		FeedbackParts: st.FeedbackParts}
 	if len(pr.Failed) > 0 {
 		bs.Undelivered = maps.Clone(pr.Failed)
 	}
@@ -1731,6 +1819,7 @@ func (a *Adapter) batchDone(ctx context.Context, h sdk.Host, key string, st *dlS
 	chunks := st.ChunkPrefix
 	st.Step, st.LastBatchNo, st.Records, st.Failed, st.FeedbackSent = stepDone, st.BatchNo, nil, nil, false
 	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount, st.Parts = nil, "", nil, 0, nil
+	st.FeedbackParts = 0
 	st.Batches++
 	if err := a.save(ctx, h, key, st, ver); err != nil {
 		return err

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,8 +57,45 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 		return resp, nil
 	case JobInstitutions:
 		return a.uploadInstitutions(ctx, req.Host, c), nil
+	case JobFeedback:
+		return a.finishStored(ctx, req.Host, c, msgID), nil
 	}
-	return nil, fmt.Errorf("workinjury: unknown job %q (jobs: GYD001, GYD006, GYU009)", req.Job)
+	return nil, fmt.Errorf("workinjury: unknown job %q (jobs: GYD001, GYD006, GYU009, GYU008)", req.Job)
+}
+
+// finishStored finishes the stored batches of the downloads no other job
+// runs (GYD009, GYD101 … asked for by messages): a message whose feedback
+// failed replies a retryable failure, but the host gives a download up
+// after its retry budget, and the next message of the code may be days
+// away, while the feedback is due within 30 minutes and the national
+// system hands out nothing more of the code meanwhile. Only a batch
+// stored or being fed back is taken up; nothing new is fetched.
+func (a *Adapter) finishStored(ctx context.Context, h sdk.Host, c *siteConfig, msgID string) *sdk.RunJobResponse {
+	resp := &sdk.RunJobResponse{}
+	finished := 0
+	for _, code := range slices.Sorted(maps.Keys(eventTypes)) {
+		if code == JobFilingApplications || code == JobFilings {
+			continue // their own jobs finish them
+		}
+		var st dlState
+		if _, err := getJSON(ctx, h, "dl/"+code, &st); err != nil {
+			resp.Diagnostics.Error("", "state", "cannot read the "+code+" download workflow", err.Error())
+			continue
+		}
+		if st.Step != stepStored && st.Step != stepFeedback {
+			continue
+		}
+		a.log.Info("finishing a stored download batch whose feedback is due", "site", c.code, "code", code, "batch", st.BatchNo, "step", st.Step)
+		sum, err := a.downloadCode(ctx, h, c, msgID, code, nil, 0, feedbackRefusedTries)
+		finished += len(sum.Batches)
+		resp.Processed += sum.published()
+		warnUndelivered(sum, &resp.Diagnostics)
+		if err != nil {
+			resp.Diagnostics.Error("", "download", fmt.Sprintf("%s batch %s: its feedback is still not accepted; the next run of this job tries again", code, st.BatchNo), err.Error())
+		}
+	}
+	resp.Summary = fmt.Sprintf("%s: %d stored batch(es) fed back", JobFeedback, finished)
+	return resp
 }
 
 // uploadInstitutions uploads (GYU009) every institution of institutionsFile

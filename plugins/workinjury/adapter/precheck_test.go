@@ -171,6 +171,40 @@ func TestEveryPreCheckRefused(t *testing.T) {
 		"GYR005 nothing named to download again": {code: "GYR005", prepare: func(c *chain) map[string]any {
 			return map[string]any{"download_code": "GYD001", "reason": "丢失"}
 		}, field: "$.batch_no", rule: "redownload-data", zh: "存在需要重复下载的数据"},
+		"GYR005 of a batch acknowledged here": {code: "GYR005", prepare: func(c *chain) map[string]any {
+			// newChain downloaded the institutions (GYD009) and fed them back.
+			b := nonEmpty(c.sim.Batches("GYD009"))
+			if len(b) != 1 || !b[0].Acked {
+				c.t.Fatalf("GYD009 batches %+v; want one acknowledged", b)
+			}
+			return map[string]any{"download_code": "GYD009", "batch_no": b[0].No, "reason": "丢失"}
+		}, field: "$.batch_no", rule: "redownload-data", zh: "存在需要重复下载的数据", fix: "aae030"},
+		"GYR005 of a batch stored here": {code: "GYR005", prepare: func(c *chain) map[string]any {
+			c.impl.hook = func(p string) error {
+				if p == "stored" {
+					return errCrash
+				}
+				return nil
+			}
+			c.runJob(JobFilings)
+			c.impl.hook = nil
+			b := nonEmpty(c.sim.Batches("GYD006"))
+			if len(b) != 1 || b[0].Acked {
+				c.t.Fatalf("GYD006 batches %+v; want one stored, not acknowledged", b)
+			}
+			return map[string]any{"download_code": "GYD006", "batch_no": b[0].No, "reason": "丢失"}
+		}, field: "$.batch_no", rule: "redownload-data", zh: "存在需要重复下载的数据", fix: "job"},
+		// 34. GYD054 前置校验（文件信息存在、附件ID有效）
+		"GYD054 attachment revoked with its settlement": {code: "GYD054", prepare: func(c *chain) map[string]any {
+			lines := []map[string]any{line("0001", "100", "1", "0")}
+			v := c.mustOK(c.send("GYU101", with(c.admission("ZY0301"), "aka130", "2")))["ykc700"].(string)
+			plan := c.uploadPlan(v)
+			c.mustOK(c.send("GYU102", fees(v, "ZY0301", lines...)))
+			s := c.mustOK(c.send("GYU103", with(c.settlementOf(v, "ZY0301", lines), "rehab_plan_id", plan)))["settle_no"].(string)
+			c.mustOK(c.send("GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误",
+				"revoke_time": stampT(admitDay.Add(100 * time.Hour)), "aae011": "王五"}))
+			return map[string]any{"attachment_id": plan}
+		}, field: "$.attachment_id", rule: "attachment-valid", zh: "附件ID有效", fix: "GYD001"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

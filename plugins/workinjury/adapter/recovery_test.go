@@ -510,45 +510,6 @@ func TestAttachmentFilesDoNotCollide(t *testing.T) {
 	}
 }
 
-// TestOversizedBatchIsNotStored: a download batch of more than 500
-// records breaks the national system's own limit, and its GYU008 (at most
-// 500 records) would be refused on every run. It is reported, nothing of
-// it is stored, published or fed back, and the next run asks for the
-// batch again (GYD008, GYR005) and completes once the answer is within
-// the limit.
-func TestOversizedBatchIsNotStored(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, withSeed(func(s *wisim.Server) {
-		for i := 1; i <= 2; i++ {
-			s.AddApplication(wisim.SampleApplication("OV", i, "350200"))
-		}
-	}))
-	e.sim.Inject(wisim.Fault{Code: "GYD001", Kind: wisim.FaultOversize})
-	r := e.runJob(JobFilingApplications)
-	if !r.Diagnostics.HasError() || !strings.Contains(r.Diagnostics.String(), "more than 500") {
-		t.Fatalf("first run: the oversized batch was not reported: %s", r.Diagnostics)
-	}
-	if n := len(e.events("workinjury.filing_application.downloaded")); n != 0 {
-		t.Fatalf("%d records of the oversized batch were published", n)
-	}
-	if n := len(e.sim.Received("GYU008")); n != 0 {
-		t.Fatalf("GYU008 sent %d times for an oversized batch", n)
-	}
-	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() {
-		t.Fatalf("second run: %s", r.Diagnostics)
-	}
-	if n := len(e.events("workinjury.filing_application.downloaded")); n != 2 {
-		t.Fatalf("%d events, want 2", n)
-	}
-	b := nonEmpty(e.sim.Batches("GYD001"))
-	if len(b) != 1 || b[0].Feedbacks != 1 || b[0].Deliveries != 2 || e.sim.Pending("GYD001") != 0 {
-		t.Fatalf("batches %+v, pending %d; want the batch handed out again and acknowledged", b, e.sim.Pending("GYD001"))
-	}
-	if n := len(e.sim.Received("GYR005")); n != 1 {
-		t.Fatalf("GYR005 sent %d times, want 1", n)
-	}
-}
-
 // TestFeedbackOfABatchAcknowledgedElsewhere: when the batch was
 // acknowledged some other way (here out of band, straight at the national
 // system), the workflow's own GYU008 is refused; GYD008 then shows the

@@ -41,7 +41,10 @@ import (
 //	GYU008  record_count equals the records given; a failure has a reason;
 //	        not a batch the download workflow holds (it feeds it back), nor
 //	        any batch of a code whose workflow awaits its download's answer
-//	GYR005  a batch number or a date range
+//	GYR005  a batch number or a date range; a batch_no the download
+//	        workflow holds (stored) or acknowledged (its cursor) has nothing
+//	        to download again by number
+//	GYD054  not an attachment uploaded here and revoked with its settlement
 //	GYD053  the earlier transaction's code is one of the 39
 //	GYU009  only approved institutions (audit_status, when given, is 1)
 //	dates   an end date is not before its start date
@@ -105,17 +108,11 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 							"approve the filing at an institution in "+st.AAB299+" (akb020), or refuse the application (audit_result 2) so that the worker applies for the other place")
 					}
 				}
-				it, err := a.instType(ctx, h, akb020, st.FilingType)
-				if err != nil {
-					return nil, err
-				}
-				fno, f, err := a.validFiling(ctx, h, aac002, it)
-				if err != nil {
-					return nil, err
-				}
-				if fno != "" {
+				if err := a.oneValidFiling(ctx, h, &ds, aac002, akb020, st.FilingType, func(fno, it string, f filingState) {
 					ds.Error("$.aac002", "state", "the applicant of application "+no+" already has a valid filing "+fno+" for institution type "+it,
 						fmt.Sprintf("one valid filing per person per institution type (valid until %s): refuse the application (audit_result 2, with an audit_opinion), or change or terminate filing %s with GYU007 first", orOpen(f.AAE031), fno))
+				}); err != nil {
+					return nil, err
 				}
 			}
 		}
@@ -228,17 +225,11 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			}
 		}
 		if person := str(doc, "aac002"); person != "" {
-			it, err := a.instType(ctx, h, str(doc, "akb020"), str(doc, "filing_type"))
-			if err != nil {
-				return nil, err
-			}
-			no, f, err := a.validFiling(ctx, h, person, it)
-			if err != nil {
-				return nil, err
-			}
-			if no != "" {
+			if err := a.oneValidFiling(ctx, h, &ds, person, str(doc, "akb020"), str(doc, "filing_type"), func(no, it string, f filingState) {
 				ds.Error("$.aac002", "state", "this person already has a valid filing "+no+" for institution type "+it,
 					fmt.Sprintf("one valid filing per person per institution type (valid until %s): change it with GYU007 or terminate it (change_type 5) first", orOpen(f.AAE031)))
+			}); err != nil {
+				return nil, err
 			}
 		}
 	case "GYU007":
@@ -366,6 +357,41 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			ds.Error("$.batch_no", "required", "rule redownload-data: neither a batch (batch_no) nor a date range (aae030 and aae031) says what to download again",
 				"give the batch to download again (batch_no, as GYD008 lists it) or the dates it was downloaded (aae030 and aae031)")
 		}
+		// What the download workflow holds of the batch: one stored here
+		// lost nothing, one acknowledged here is no longer handed out by
+		// its number. A batch it does not know (lost with the local data,
+		// or downloaded elsewhere) is the national system's to judge.
+		if code, no := str(doc, "download_code"), str(doc, "batch_no"); code != "" && no != "" {
+			var st dlState
+			if _, err := getJSON(ctx, h, "dl/"+code, &st); err != nil {
+				return nil, err
+			}
+			switch {
+			case st.BatchNo == no && (st.Step == stepStored || st.Step == stepFeedback):
+				ds.Error("$.batch_no", "precondition", "rule redownload-data: batch "+no+" of "+code+" is stored here, and the download workflow is delivering it and feeding it back: none of its records is lost",
+					"nothing to download again: let the workflow finish (run the "+code+" job with medgate job run, or send the download again); 无需重复下载")
+			case st.LastBatchNo == no:
+				ds.Error("$.batch_no", "precondition", "rule redownload-data: batch "+no+" of "+code+" was stored, delivered and acknowledged (GYU008) here; the national system hands a batch out again by its number only while it is unacknowledged",
+					"if its records were lost after delivery, ask for them by the dates they were downloaded (aae030 and aae031, without batch_no); 按起止日期申请重复下载")
+			}
+		}
+	case "GYD054":
+		// An attachment this site uploaded (GYU002) and the national
+		// system revoked with the settlement it served (GYR003) is no
+		// longer a valid attachment id. Others (a filing application's,
+		// listed by GYD001) are not kept here: the national system checks
+		// them.
+		if id := str(doc, "attachment_id"); id != "" {
+			var att attachmentState
+			ver, err := getJSON(ctx, h, "att/"+id, &att)
+			if err != nil {
+				return nil, err
+			}
+			if ver > 0 && att.Revoked {
+				ds.Error("$.attachment_id", "precondition", "rule attachment-valid: attachment "+id+" was uploaded here (GYU002) and revoked with the settlement it served (GYR003)",
+					"a revoked attachment cannot be downloaded: give the id of a valid attachment (a filing application's, as GYD001 lists them); 请使用有效的附件ID")
+			}
+		}
 	case "GYD053":
 		if oc := str(doc, "orig_code"); oc != "" {
 			if _, ok := c.schemas.Get(Name, oc); !ok {
@@ -447,6 +473,7 @@ var checkTexts = map[string]checkText{
 	"approved-institution":       {bizRule, "仅上传审核通过的协议机构", "机构审核通过后再上传；send the institution once it is approved"},
 	"transaction-code":           {preCheck, "交易编号合规", "填写原交易的交易编号；give the code of the earlier transaction"},
 	"redownload-data":            {preCheck, "存在需要重复下载的数据", "填写批次号或起止日期；give batch_no or aae030 and aae031"},
+	"attachment-valid":           {preCheck, "附件ID有效", "请使用有效的附件ID；give the id of a valid attachment"},
 }
 
 // zhFirst starts every error of a rule in checkTexts with the check in the
@@ -537,6 +564,74 @@ func (a *Adapter) instType(ctx context.Context, h sdk.Host, akb020, filingType s
 		return "3", nil
 	}
 	return "1", nil
+}
+
+// filingInstTypes returns the institution types a filing of filingType at
+// akb020 can be of: the type an institution
+// download or upload told; for an institution not known here (or none
+// named), 3 for an assistive-device filing (辅助器具配置, made only at such
+// an institution) and 1 or 2 for any other, since the filing type does not
+// tell a medical institution from a rehabilitation one.
+func (a *Adapter) filingInstTypes(ctx context.Context, h sdk.Host, akb020, filingType string) ([]string, error) {
+	if akb020 != "" {
+		var st instState
+		ver, err := getJSON(ctx, h, "inst/"+akb020, &st)
+		if err != nil {
+			return nil, err
+		}
+		if ver > 0 && st.Type != "" {
+			return []string{st.Type}, nil
+		}
+	}
+	if filingType == "3" {
+		return []string{"3"}, nil
+	}
+	return []string{"1", "2"}, nil
+}
+
+// oneValidFiling checks the rule 同一人员同一机构类型仅保留一条有效备案 for a new
+// filing of person at akb020 (GYU006, a GYU001 approval): refuse is called
+// with the person's valid filing when there is one of every type the
+// filing can be of (filingInstTypes). A filing that may be right – at an
+// institution not known here, the person holding a valid filing of one of
+// its possible types only – is not refused on a guess: ds gets a warning
+// (rule not-checked, at $.akb020) naming the institution and that filing,
+// and the national system, which knows the institution, decides.
+func (a *Adapter) oneValidFiling(ctx context.Context, h sdk.Host, ds *sdk.Diagnostics, person, akb020, filingType string, refuse func(no, instType string, f filingState)) error {
+	types, err := a.filingInstTypes(ctx, h, akb020, filingType)
+	if err != nil {
+		return err
+	}
+	var taken []string
+	var first filingState
+	firstNo, firstType := "", ""
+	for _, it := range types {
+		no, f, err := a.validFiling(ctx, h, person, it)
+		if err != nil {
+			return err
+		}
+		if no == "" {
+			continue
+		}
+		taken = append(taken, no+" (institution type "+it+")")
+		if firstNo == "" {
+			firstNo, firstType, first = no, it, f
+		}
+	}
+	switch {
+	case len(taken) == 0:
+	case len(taken) == len(types):
+		refuse(firstNo, firstType, first)
+	default:
+		inst := "institution " + akb020 + " is not known at this site"
+		if akb020 == "" {
+			inst = "the filing names no institution"
+		}
+		ds.Warn("$.akb020", "not-checked", fmt.Sprintf("%s, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against this person's valid filing %s; the filing is sent, since at an institution of another type it is right, and the national system checks it",
+			inst, strings.Join(taken, ", ")),
+			"download the institutions with a workinjury.GYD009 message (or upload this one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending; if the national system refuses the filing as a second one of the type, change or terminate filing "+firstNo+" with GYU007 (change_type 5) first")
+	}
+	return nil
 }
 
 // changedInstType is the institution type of filing f once it names

@@ -158,7 +158,11 @@ func TestLocalFilingRules(t *testing.T) {
 	if n := e.sim.Accepted("GYU006", filingNo); n != 1 {
 		t.Fatalf("simulator ledger has %d GYU006 for %s", n, filingNo)
 	}
-	// The same person, same institution type: refused before sending.
+	// The same person, same institution type – known here: an institution
+	// not known here may be of another type, and is left to the national
+	// system (TestUnknownInstitutionTypeIsNotGuessed) – refused before
+	// sending.
+	e.mustOK(e.send("GYU009", map[string]any{"akb020": "H44030000001", "akb021": "深圳市示例医院", "institution_type": "1", "aab299": "440300", "aae030": "2024-01-01", "valid_flag": "1"}))
 	if r := e.send("GYU006", localFiling(1, ids...)); r.Status != sdk.StatusInvalid || !hasField(r, "$.aac002", "state") {
 		t.Fatalf("second filing of the same type: %s %v", r.Status, fields(r))
 	}

@@ -534,6 +534,9 @@ func TestRehabilitationPlan(t *testing.T) {
 	// GYR003 revokes the settlement's attachments with it (requirement
 	// 18): the plan cannot serve the next settlement of a new stay.
 	c.must("GYR003", with(revokeTime(day0.AddDate(0, 0, 21)), "settle_no", st, "akb020", rehab))
+	if code, _ := c.call("GYD054", map[string]any{"attachment_id": id}); code != "E4001" {
+		t.Fatalf("GYD054 of the plan revoked by GYR003 answered %s, want E4001 (附件ID有效)", code)
+	}
 	v2 := c.must("GYU101", with(SampleAdmission(c.filing, rehab, "KF2", day0.AddDate(0, 0, 22)), "aka130", "2"))["ykc700"].(string)
 	ls2 := lines("R2", 1, 2)
 	c.must("GYU102", map[string]any{"ykc700": v2, "akc190": "KF2", "fee": anys(ls2)})

@@ -129,6 +129,12 @@
 // as failed is offered again in a later batch; a changed record (a
 // settlement revoked or put in a monthly settlement) is offered again.
 // full_flag "1" of GYD102/GYD004 hands out every valid record again.
+// Config.OverBatchLimit plays a national system that breaks the limit:
+// its batches carry more than MaxBatch records, and since GYU008 still
+// takes at most MaxBatch records a call, such a batch is fed back in
+// parts, each naming records of the batch not fed back yet (E2004
+// otherwise), and acknowledged once all were; GYR005 for it starts its
+// feedback over.
 // GYD104 answers one person's settlements at once, without feedback.
 //
 // The ledger records every accepted state change (code, serial, business
@@ -175,7 +181,8 @@
 //	                                     outside the place of treatment
 //	E3012 备案类型与协议机构类型不符     GYU006 of a device filing elsewhere than at a device institution,
 //	                                     or of another filing at one
-//	E4001 附件不存在                     GYD054 of an unknown attachment
+//	E4001 附件不存在                     GYD054 of an unknown attachment, or of one revoked
+//	                                     with the settlement it served (GYR003)
 //	E5001 二维码无效或已过期             GYU010 of an unknown or expired code
 //	E6001 无审核通过的有效备案           filing unknown, not approved, or none for the person
 //	E6002 不在备案有效期内               admission / configuration date outside the filing

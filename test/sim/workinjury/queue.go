@@ -53,6 +53,9 @@ type batch struct {
 	deliveries int
 	acked      bool
 	feedbacks  int
+	// fed are the records (record id → result_flag) fed back so far of a
+	// batch above MaxBatch, which is acknowledged in parts.
+	fed map[string]string
 	// pass is, for a batch of a complete re-download (full_flag), the
 	// items handed out in that pass up to and including this batch: a
 	// full download naming it as last_batch_no goes on after them.
@@ -78,7 +81,7 @@ type BatchInfo struct {
 	Records    int
 	Deliveries int // times it was handed out (more than 1 after GYR005)
 	Acked      bool
-	Feedbacks  int      // accepted GYU008 for it (at most 1)
+	Feedbacks  int      // accepted GYU008 for it (at most 1; one per part for a batch above MaxBatch)
 	IDs        []string // the record ids, as fed back with GYU008
 	Sender     string   // the sender code of the envelope that downloaded it
 }
@@ -149,7 +152,7 @@ func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[
 	b := &batch{no: s.batchNo(now), code: q.code, sender: s.sender, at: now, deliveries: 1}
 	inBatch := map[string]bool{}
 	for _, id := range q.order {
-		if len(b.ids) == s.cfg.BatchSize {
+		if len(b.ids) == s.batchSize() {
 			break
 		}
 		if (!full && q.version[id] <= v.acked[id]) || prior[id] {
@@ -187,6 +190,15 @@ func (s *Server) download(q *queue, now time.Time, snapshot func(id string) map[
 		b.acked = true // nothing to acknowledge
 	}
 	return b, s.hasMore(q, v, snapshot, b), nil
+}
+
+// batchSize is the most records a download batch carries: BatchSize, or
+// OverBatchLimit when the simulator breaks the limit.
+func (s *Server) batchSize() int {
+	if s.cfg.OverBatchLimit > 0 {
+		return s.cfg.OverBatchLimit
+	}
+	return s.cfg.BatchSize
 }
 
 func (s *Server) hasMore(q *queue, v *view, snapshot func(id string) map[string]any, b *batch) bool {

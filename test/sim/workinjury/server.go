@@ -63,6 +63,15 @@ type Config struct {
 	// BatchSize is the most records per download batch (default and
 	// maximum MaxBatch).
 	BatchSize int
+	// OverBatchLimit, when set (above MaxBatch), plays a national system
+	// that breaks its own limit (单次最多下载500条): download batches carry
+	// up to this many records instead of BatchSize. Every other rule
+	// stays: GYU008 takes at most MaxBatch records a call (its field
+	// list's batch limit, E1001), so such a batch is acknowledged in parts
+	// (see gyu008), and the code stays held (E2001) until every record of
+	// it was fed back. The answers breaking the limit are not reported
+	// as OutputErrors.
+	OverBatchLimit int
 	// AmountTolerance is how many fen beyond half a fen a line's amount
 	// may differ from its unit price × quantity (default 0: the amount is
 	// the product rounded to the fen).
@@ -166,6 +175,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.BatchSize < 1 || cfg.BatchSize > MaxBatch {
 		return nil, fmt.Errorf("workinjury simulator: BatchSize %d is not between 1 and %d", cfg.BatchSize, MaxBatch)
+	}
+	if cfg.OverBatchLimit != 0 && cfg.OverBatchLimit <= MaxBatch {
+		return nil, fmt.Errorf("workinjury simulator: OverBatchLimit %d is not above %d: leave it 0, or set it above the limit it is to break", cfg.OverBatchLimit, MaxBatch)
 	}
 	if cfg.Spec == nil {
 		if cfg.Spec, err = simspec.RepoFiles(); err != nil {
@@ -484,6 +496,9 @@ func (s *Server) run(sc *simspec.Tx, code, serial, sender string, input map[stri
 			s.outputErrs = append(s.outputErrs, code+": the output does not encode as JSON: "+err.Error())
 		}
 		for _, e := range sc.CheckOutput(wire) {
+			if e.Rule == simspec.RuleBatch && s.cfg.OverBatchLimit > 0 {
+				continue // broken on purpose (Config.OverBatchLimit)
+			}
 			s.outputErrs = append(s.outputErrs, code+": "+e.Error())
 		}
 	}

@@ -136,6 +136,10 @@ func (s *Server) gyd054(_ *simspec.Tx, _ string, in map[string]any, _ time.Time)
 	if a == nil {
 		return nil, bizErr("E4001", "附件 %s 不存在", str(in, "attachment_id"))
 	}
+	if a.revokedBy != "" {
+		// 附件ID有效 (requirement 34): revoked with the settlement it served.
+		return nil, bizErr("E4001", "附件 %s 已随结算撤销（%s）作废", a.ID, a.revokedBy)
+	}
 	return map[string]any{"attachment_id": a.ID, "attachment_type": a.Type, "file_name": a.Name, "file_format": a.Format,
 		"file_size": len(a.Content), "file_content": base64.StdEncoding.EncodeToString(a.Content)}, nil
 }
@@ -159,6 +163,9 @@ func (s *Server) gyu008(_ *simspec.Tx, serial string, in map[string]any, now tim
 		r, _ := x.(map[string]any)
 		flags[str(r, "record_id")] = str(r, "result_flag")
 	}
+	if len(b.rids) > MaxBatch {
+		return s.gyu008Part(serial, v, b, recs, flags, now)
+	}
 	if len(flags) != len(b.rids) || len(flags) != len(recs) {
 		return nil, bizErr("E2004", "反馈 %d 条记录（%d 个不同的 record_id），批次 %s 有 %d 条", len(recs), len(flags), no, len(b.rids))
 	}
@@ -179,6 +186,53 @@ func (s *Server) gyu008(_ *simspec.Tx, serial string, in map[string]any, now tim
 	b.acked, b.feedbacks = true, b.feedbacks+1
 	v.outstanding, v.redeliver = nil, false
 	s.record("GYU008", serial, no, now)
+	return map[string]any{"accepted_count": accepted}, nil
+}
+
+// gyu008Part takes one part of the feedback of a batch above MaxBatch
+// (Config.OverBatchLimit): no GYU008 may carry more than MaxBatch records
+// (单次最多上传500条), so such a batch cannot be fed back in one call. Each
+// part names records of the batch not fed back yet, each once; the batch
+// is acknowledged, and its records with result 1 with it, once every
+// record was fed back. Until then it stays outstanding (GYD008 lists it,
+// a new download is E2001).
+func (s *Server) gyu008Part(serial string, v *view, b *batch, recs []any, flags map[string]string, now time.Time) (map[string]any, *bizError) {
+	if len(flags) != len(recs) {
+		return nil, bizErr("E2004", "反馈 %d 条记录，其中 record_id 重复（%d 个不同）", len(recs), len(flags))
+	}
+	inBatch := make(map[string]bool, len(b.rids))
+	for _, rid := range b.rids {
+		inBatch[rid] = true
+	}
+	for _, rid := range sortedKeys(flags) {
+		if !inBatch[rid] {
+			return nil, bizErr("E2004", "记录 %s 不属于批次 %s", rid, b.no)
+		}
+		if _, done := b.fed[rid]; done {
+			return nil, bizErr("E2004", "批次 %s 的记录 %s 已反馈", b.no, rid)
+		}
+	}
+	if b.fed == nil {
+		b.fed = map[string]string{}
+	}
+	accepted := 0
+	for rid, flag := range flags {
+		b.fed[rid] = flag
+		if flag == "1" {
+			accepted++
+		}
+	}
+	b.feedbacks++
+	s.record("GYU008", serial, b.no, now)
+	if len(b.fed) == len(b.rids) {
+		for i, id := range b.ids {
+			if b.fed[b.rids[i]] == "1" && b.versions[i] > v.acked[id] {
+				v.acked[id] = b.versions[i]
+			}
+		}
+		b.acked = true
+		v.outstanding, v.redeliver = nil, false
+	}
 	return map[string]any{"accepted_count": accepted}, nil
 }
 
@@ -211,6 +265,8 @@ func (s *Server) gyr005(_ *simspec.Tx, serial string, in map[string]any, now tim
 			return map[string]any{"accept_flag": "0", "message": "批次 " + no + " 不存在或已确认"}, nil
 		}
 		v.redeliver = true
+		// Handed out again in full: fed back in full again.
+		v.outstanding.fed = nil
 		s.record("GYR005", serial, no, now)
 		return map[string]any{"accept_flag": "1", "message": "下次下载将重新下发批次 " + no}, nil
 	}

@@ -75,7 +75,7 @@ func (s *Server) ledgerDownload(sc *simspec.Tx, in map[string]any, now time.Time
 	if be != nil {
 		return nil, be
 	}
-	if all && len(b.ids) == s.cfg.BatchSize {
+	if all && len(b.ids) == s.batchSize() {
 		more = true
 	}
 	return batchOutput(b, more), nil

@@ -1,0 +1,116 @@
+package adapter
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	wisim "github.com/medgate/medgate/test/sim/workinjury"
+)
+
+// TestUnknownInstitutionTypeIsNotGuessed: one valid filing per person per
+// institution type (GYU006). The type of an institution known here (GYD009,
+// GYU009) decides; for one not known here the filing type tells only an
+// assistive-device filing's (3): any other may be at a medical (1) or a
+// rehabilitation (2) institution. A filing that may be correct is sent, with
+// a not-checked warning naming the institution and the filing it may
+// duplicate; it is refused only when the person has a valid filing of every
+// type it can be of.
+func TestUnknownInstitutionTypeIsNotGuessed(t *testing.T) {
+	t.Parallel()
+	const (
+		medical = "H44030000001" // type 1, known here
+		rehab   = "R44030000002" // type 2, known here
+		unknown = "R44030099998" // type 2 at the national system, not known here
+	)
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+		s.AddInstitution(wisim.SampleInstitution(rehab, "深圳市示例康复医院", "2", "440300"))
+		s.AddInstitution(wisim.SampleInstitution(unknown, "深圳市另一康复医院", "2", "440300"))
+	}))
+	for _, i := range []struct{ akb020, name, typ string }{{medical, "深圳市示例医院", "1"}, {rehab, "深圳市示例康复医院", "2"}} {
+		e.mustOK(e.send("GYU009", map[string]any{"akb020": i.akb020, "akb021": i.name, "institution_type": i.typ, "aab299": "440300", "aae030": "2024-01-01", "valid_flag": "1"}))
+	}
+	ids := e.uploadAttachments(1)
+	tests := map[string]struct {
+		person int
+		prior  []string // institutions of the person's valid filings
+		at     string   // the new filing's institution
+		want   string   // field:rule of an error, "" for ok
+		warn   string   // what a not-checked warning must name
+	}{
+		"unknown institution beside a valid medical filing":       {person: 81, prior: []string{medical}, at: unknown, warn: unknown},
+		"known medical institution beside a valid medical filing": {person: 82, prior: []string{medical}, at: medical, want: "$.aac002:state"},
+		"unknown institution beside valid filings of both types":  {person: 83, prior: []string{medical, rehab}, at: unknown, want: "$.aac002:state"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var priorNos []string
+			for _, akb020 := range tc.prior {
+				f := localFiling(tc.person, ids...)
+				f["akb020"] = akb020
+				priorNos = append(priorNos, e.mustOK(e.send("GYU006", f))["filing_no"].(string))
+			}
+			f := localFiling(tc.person, ids...)
+			f["akb020"] = tc.at
+			before := len(e.sim.Received("GYU006"))
+			r := e.send("GYU006", f)
+			if tc.want != "" {
+				if r.Status != sdk.StatusInvalid || !contains(fields(r), tc.want) {
+					t.Fatalf("status %s %v (external %+v), want invalid with %s", r.Status, fields(r), r.External, tc.want)
+				}
+				if n := len(e.sim.Received("GYU006")); n != before {
+					t.Fatalf("GYU006 reached the national system although invalid")
+				}
+				return
+			}
+			if r.Status != sdk.StatusOK {
+				t.Fatalf("status %s %s (external %+v), want ok: a filing that may be correct is refused on a guess of its institution type", r.Status, r.Diagnostics, r.External)
+			}
+			var warned bool
+			for _, d := range r.Diagnostics {
+				m := d.Message()
+				warned = warned || (d.Severity == sdk.SeverityWarning && d.Rule == "not-checked" && strings.Contains(m, tc.warn) && strings.Contains(m, priorNos[0]))
+			}
+			if !warned {
+				t.Fatalf("no not-checked warning naming institution %s and the valid filing %s: %s", tc.warn, priorNos[0], r.Diagnostics)
+			}
+		})
+	}
+}
+
+// TestUnknownInstitutionTypeIsNotGuessedOnApproval: the same rule for a
+// GYU001 approval of an application whose institution is not known here
+// (a rehabilitation institution at the national system), the applicant
+// holding a valid filing at a medical institution known here: sent, with
+// a not-checked warning naming the institution and that filing.
+func TestUnknownInstitutionTypeIsNotGuessedOnApproval(t *testing.T) {
+	t.Parallel()
+	const medical, unknown = "H44030000001", "R35020300777"
+	app := wisim.SampleApplication("UIT", 1, "350200")
+	app["akb020"] = unknown
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+		s.AddInstitution(wisim.SampleInstitution(unknown, "厦门市示例康复医院", "2", "350200"))
+		s.AddApplication(app, wisim.SampleAttachment("FJUIT1"))
+	}))
+	e.mustOK(e.send("GYU009", map[string]any{"akb020": medical, "akb021": "深圳市示例医院", "institution_type": "1", "aab299": "440300", "aae030": "2024-01-01", "valid_flag": "1"}))
+	prior := localFiling(91, e.uploadAttachments(1)...)
+	prior["aac002"], prior["aac044"], prior["aac003"] = app["aac002"], app["aac002"], app["aac003"]
+	priorNo := e.mustOK(e.send("GYU006", prior))["filing_no"].(string)
+	if r := e.runJob(JobFilingApplications); r.Diagnostics.HasError() || r.Processed != 1 {
+		t.Fatalf("GYD001 job: %s, processed %d", r.Diagnostics, r.Processed)
+	}
+	r := e.send("GYU001", map[string]any{"apply_no": app["apply_no"], "aac002": app["aac002"], "aac003": app["aac003"], "audit_result": "1",
+		"auditor": "李四", "audit_time": "2025-04-01 09:30:00", "aae030": "2025-04-01", "aae031": "2026-12-31"})
+	if r.Status != sdk.StatusOK {
+		t.Fatalf("status %s %s (external %+v), want ok: an approval that may be correct is refused on a guess of its institution type", r.Status, r.Diagnostics, r.External)
+	}
+	var warned bool
+	for _, d := range r.Diagnostics {
+		warned = warned || (d.Rule == "not-checked" && strings.Contains(d.Message(), unknown) && strings.Contains(d.Message(), priorNo))
+	}
+	if !warned {
+		t.Fatalf("no not-checked warning naming institution %s and the valid filing %s: %s", unknown, priorNo, r.Diagnostics)
+	}
+}
