@@ -304,8 +304,11 @@ func finishedElsewhere(t *testing.T, g *Ingress, pub *publisher, cs *countingSto
 	t.Helper()
 	id := "m" + n
 	go func() {
-		for pub.sent.Load() == 0 {
-			runtime.Gosched()
+		for deadline := time.Now().Add(30 * time.Second); pub.sent.Load() == 0; runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Errorf("%s was not handed to Kafka within 30s", id)
+				return
+			}
 		}
 		if taken {
 			g.Taken(id)
@@ -848,9 +851,7 @@ func TestTwoMessagesOneIDWaiting(t *testing.T) {
 		r, err := g.Process(ctx, a)
 		ac <- result{r, err}
 	}()
-	for sends.Load() == 0 {
-		runtime.Gosched()
-	}
+	waitFor(t, 30*time.Second, "the first message was not handed to Kafka", func() bool { return sends.Load() > 0 })
 	rb, err := g.Process(ctx, b)
 	if err != nil || rb.Status != message.StatusInvalid || len(rb.Errors) != 1 || rb.Errors[0].Rule != pipeline.RuleIDReused {
 		t.Errorf("the second message got %+v, %v; want an invalid reply with rule %s", rb, err, pipeline.RuleIDReused)

@@ -169,8 +169,10 @@ func inGroup(s *Postgres, writes ...func() error) error {
 	var wg sync.WaitGroup
 	for i, w := range writes {
 		wg.Go(func() { errs[i] = w() })
-		for len(s.group.reqs) < i+1 {
-			runtime.Gosched()
+		if err := waitQueued(s, i+1); err != nil {
+			close(rel)
+			wg.Wait()
+			return errors.Join(append(errs, err, <-held)...)
 		}
 	}
 	close(rel)
@@ -265,4 +267,16 @@ func TestCrossedStateWritesDoNotDeadlockPostgres(t *testing.T) {
 		})
 	}
 	t.Logf("deadlocks counted by PostgreSQL: %d", deadlocks(t, dsn, 0))
+}
+
+// waitQueued polls until at least n writes wait in the queue of s's
+// committer (held by a write of the test), and says how many did after
+// 30 seconds if they do not.
+func waitQueued(s *Postgres, n int) error {
+	for deadline := time.Now().Add(30 * time.Second); len(s.group.reqs) < n; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d writes queued for the held group commit after 30s", len(s.group.reqs), n)
+		}
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -250,8 +249,9 @@ func TestGroupCommitMergesPostgres(t *testing.T) {
 			mu.Unlock()
 		})
 	}
-	for len(s.group.reqs) < len(begins)+len(finishes) {
-		runtime.Gosched()
+	if err := waitQueued(s, len(begins)+len(finishes)); err != nil {
+		close(release)
+		t.Fatal(err)
 	}
 	close(release)
 	wg.Wait()
@@ -341,8 +341,9 @@ func TestGroupCommitMergesFinishAndBeginPostgres(t *testing.T) {
 	}
 	var plainErr error
 	wg.Go(func() { plainErr = s.FinishMessage(ctx, "p3", "ok", []byte(`{}`), 1) })
-	for len(s.group.reqs) < len(pairs)+1 {
-		runtime.Gosched()
+	if err := waitQueued(s, len(pairs)+1); err != nil {
+		close(release)
+		t.Fatal(err)
 	}
 	close(release)
 	wg.Wait()

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -167,8 +166,10 @@ func holdCommitter(t *testing.T, s *Postgres) (queued func(n int), release func(
 	}()
 	<-started
 	return func(n int) {
-			for len(s.group.reqs) < n {
-				runtime.Gosched()
+			t.Helper()
+			if err := waitQueued(s, n); err != nil {
+				close(rel)
+				t.Fatal(err)
 			}
 		}, func() {
 			close(rel)
