@@ -289,6 +289,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc.MaxBufferedBytes = int64(cfg.Kafka.MaxBufferedMB) << 20
 	bc.ReleaseGrace = cfg.Kafka.ReleaseGrace.D()
 	bc.OnOffsetReset = d.metrics.OffsetReset
+	// Calls the release grace cut off at a shutdown or rebalance are
+	// counted for MedgateReleaseGraceCut.
+	bc.OnReleaseCut = d.metrics.ReleaseCut
 	// A broker certificate the consumer does not trust, or SASL
 	// credentials the brokers refuse, are retried, with an ALERT, the
 	// reason in /readyz and this count.

@@ -174,6 +174,34 @@ func TestOffsetReset(t *testing.T) {
 	}
 }
 
+// TestReleaseCut: the messages a partition's release grace cut off
+// (bus.Config.OnReleaseCut) are counted by topic, each report adding its
+// count, so MedgateReleaseGraceCut sees calls cut off mid-flight.
+func TestReleaseCut(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		reports []int
+		want    float64
+	}{
+		"one call cut":              {[]int{1}, 1},
+		"two releases, three calls": {[]int{1, 2}, 3},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m := New(noPending, time.Now)
+			for i, n := range tc.reports {
+				m.ReleaseCut("medgate.requests", int32(i), n)
+			}
+			got := series(t, m)["medgate_kafka_release_cut_total"]
+			want := map[string]float64{"topic=medgate.requests,": tc.want}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("medgate_kafka_release_cut_total = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
 // TestJobIntervalExported: each scheduled job's interval is a series of
 // medgate_job_interval_seconds (the stalled-job alert compares with it); a
 // reload changes it, and a job a reload dropped loses its series, so the
