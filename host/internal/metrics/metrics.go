@@ -115,21 +115,82 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 			Help: "Messages still unfinished when their partition's release grace (kafka.releaseGrace) passed, at shutdown or a rebalance, by topic: a plugin call cancelled mid-flight, or a reply not yet acknowledged. Nothing is lost: each is delivered again and reconciled with the external system before any resend.",
 		}, []string{"topic"}),
 	}
+	probe := &pendingProbe{oldest: oldest, now: now}
 	oldestGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "medgate_oldest_pending_seconds",
-		Help: "Age of the oldest unfinished message (from its occurredAt): alert well before 1800 (the 30-minute upload rule).",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		t, ok, err := oldest(ctx)
-		if err != nil || !ok {
-			return 0
-		}
-		return now().Sub(t).Seconds()
-	})
-	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.JobInterval, m.Reloads, m.WritesRefused, m.KafkaOffsetResets, m.KafkaReleaseCuts, oldestGauge,
+		Help: "Age of the oldest unfinished message (from its occurredAt): alert well before 1800 (the 30-minute upload rule). While the store does not answer, the age of the oldest one last seen, still growing (no message can finish without the store).",
+	}, probe.age)
+	storeUp := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "medgate_store_up",
+		Help: "1 when the store answered this scrape's query of the oldest unfinished message, 0 when it failed or took over 2 seconds: its database down, unreachable or not answering (the medgate log and /readyz say why).",
+	}, probe.up)
+	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.JobInterval, m.Reloads, m.WritesRefused, m.KafkaOffsetResets, m.KafkaReleaseCuts, oldestGauge, storeUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// pendingProbe asks the store for the oldest unfinished message once per
+// scrape, for both medgate_oldest_pending_seconds and medgate_store_up
+// (gathered concurrently: the second within probeReuse reuses the first's
+// answer).
+type pendingProbe struct {
+	oldest OldestPending
+	now    func() time.Time
+
+	mu sync.Mutex
+	at time.Time // when the store was last asked
+	// err is its last answer's error; t and ok the oldest unfinished
+	// message's time and whether there is one, as last answered without
+	// error (kept through an outage).
+	err   error
+	t     time.Time
+	ok    bool
+	asked bool
+}
+
+// probeReuse is how long an answer serves both gauges of one scrape.
+const probeReuse = time.Second
+
+// ask queries the store unless it was asked within probeReuse. The
+// caller holds p.mu.
+func (p *pendingProbe) ask() {
+	now := p.now()
+	if p.asked && now.Sub(p.at) >= 0 && now.Sub(p.at) < probeReuse {
+		return
+	}
+	p.asked, p.at = true, now
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	t, ok, err := p.oldest(ctx)
+	p.err = err
+	if err == nil {
+		p.t, p.ok = t, ok
+	}
+}
+
+// age is medgate_oldest_pending_seconds: from the store's answer, or,
+// while the store fails, from the oldest unfinished message it last
+// named, which cannot have finished since (finishing writes its outcome
+// to the store), so the 30-minute alerts are not silenced by the outage.
+func (p *pendingProbe) age() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ask()
+	if !p.ok {
+		return 0
+	}
+	return p.now().Sub(p.t).Seconds()
+}
+
+// up is medgate_store_up.
+func (p *pendingProbe) up() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ask()
+	if p.err != nil {
+		return 0
+	}
+	return 1
 }
 
 // SetTypes declares the operation types the running plugins offer (at

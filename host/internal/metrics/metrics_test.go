@@ -308,3 +308,78 @@ func TestJobDroppedLosesLastSuccess(t *testing.T) {
 		}
 	}
 }
+
+// gauges gathers the registry's gauges without labels: name → value.
+func gauges(t *testing.T, m *Metrics) map[string]float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			if g := s.GetGauge(); g != nil && len(s.GetLabel()) == 0 {
+				out[mf.GetName()] = g.GetValue()
+			}
+		}
+	}
+	return out
+}
+
+// TestOldestPendingDuringStoreOutage: while the store does not answer,
+// medgate_oldest_pending_seconds goes on growing from the oldest pending
+// message last seen (none can finish without the store), rather than
+// reading 0 and silencing the 30-minute alerts when they matter most,
+// and medgate_store_up is 0 (MedgateStoreUnavailable); once the store
+// answers again both are current.
+func TestOldestPendingDuringStoreOutage(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	type scrape struct {
+		at      time.Duration // since t0
+		oldest  time.Duration // the store's answer: its oldest pending, since t0; -1 none
+		down    bool          // the store fails
+		wantAge float64
+		wantUp  float64
+	}
+	cases := map[string][]scrape{
+		"outage with a message pending": {
+			{at: 5 * time.Minute, oldest: 0, wantAge: 300, wantUp: 1},
+			{at: 10 * time.Minute, down: true, wantAge: 600, wantUp: 0},
+			{at: 25 * time.Minute, down: true, wantAge: 1500, wantUp: 0},
+			{at: 26 * time.Minute, oldest: -1, wantAge: 0, wantUp: 1},
+		},
+		"outage with nothing pending": {
+			{at: time.Minute, oldest: -1, wantAge: 0, wantUp: 1},
+			{at: 2 * time.Minute, down: true, wantAge: 0, wantUp: 0},
+		},
+		"outage since the start": {
+			{at: time.Minute, down: true, wantAge: 0, wantUp: 0},
+		},
+	}
+	for name, scrapes := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var cur scrape
+			oldest := func(context.Context) (time.Time, bool, error) {
+				switch {
+				case cur.down:
+					return time.Time{}, false, fmt.Errorf("the store (PostgreSQL): connection refused")
+				case cur.oldest < 0:
+					return time.Time{}, false, nil
+				}
+				return t0.Add(cur.oldest), true, nil
+			}
+			m := New(oldest, func() time.Time { return t0.Add(cur.at) })
+			for _, s := range scrapes {
+				cur = s
+				g := gauges(t, m)
+				if g["medgate_oldest_pending_seconds"] != s.wantAge || g["medgate_store_up"] != s.wantUp {
+					t.Errorf("at %v (store down %v): medgate_oldest_pending_seconds %v, medgate_store_up %v; want %v, %v",
+						s.at, s.down, g["medgate_oldest_pending_seconds"], g["medgate_store_up"], s.wantAge, s.wantUp)
+				}
+			}
+		})
+	}
+}
