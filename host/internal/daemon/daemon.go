@@ -424,8 +424,9 @@ func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config, running m
 func (d *Daemon) launch() sites.Launch {
 	return func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
 		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, d.services.For(p.Name), pluginhost.Options{
-			Logger:       d.log,
-			PluginLogs:   d.log,
+			Logger: d.log,
+			// The plugin's ALERT lines are counted for MedgatePluginAlert.
+			PluginLogs:   slog.New(d.metrics.PluginAlerts(d.log.Handler(), p.Name)),
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
 			OnHealth:     d.metrics.SetPluginUp,
 			Artifacts:    d.arts,

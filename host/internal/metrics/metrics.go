@@ -4,7 +4,9 @@ package metrics
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,9 @@ type Metrics struct {
 	// or acknowledgement a partition's release grace cut off (see
 	// ReleaseCut).
 	KafkaReleaseCuts *prometheus.CounterVec
+	// PluginAlertLines counts the ALERT lines each plugin logged (see
+	// PluginAlerts).
+	PluginAlertLines *prometheus.CounterVec
 
 	// types are the declared operation types (see SetTypes).
 	types atomic.Pointer[map[string]bool]
@@ -114,6 +119,10 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 			Name: "medgate_kafka_release_cut_total",
 			Help: "Messages still unfinished when their partition's release grace (kafka.releaseGrace) passed, at shutdown or a rebalance, by topic: a plugin call cancelled mid-flight, or a reply not yet acknowledged. Nothing is lost: each is delivered again and reconciled with the external system before any resend.",
 		}, []string{"topic"}),
+		PluginAlertLines: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_plugin_alerts_total",
+			Help: "Log lines a plugin wrote as ALERT (at ERROR, the message starting \"ALERT\"), by plugin: a condition the plugin says an operator must act on (an upload past its 30-minute deadline, download feedback late, a re-download refused, a QR key removed while its codes are valid, …); the medgate log has each line with the plugin, what happened and what to do.",
+		}, []string{"plugin"}),
 	}
 	probe := &pendingProbe{oldest: oldest, now: now}
 	oldestGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -124,7 +133,7 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 		Name: "medgate_store_up",
 		Help: "1 when the store answered this scrape's query of the oldest unfinished message, 0 when it failed or took over 2 seconds: its database down, unreachable or not answering (the medgate log and /readyz say why).",
 	}, probe.up)
-	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.JobInterval, m.Reloads, m.WritesRefused, m.KafkaOffsetResets, m.KafkaReleaseCuts, oldestGauge, storeUp,
+	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.JobInterval, m.Reloads, m.WritesRefused, m.KafkaOffsetResets, m.KafkaReleaseCuts, m.PluginAlertLines, oldestGauge, storeUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -257,6 +266,38 @@ func (m *Metrics) OffsetReset(topic string, partition int32, reason string) {
 // label (the medgate log names it).
 func (m *Metrics) ReleaseCut(topic string, _ int32, n int) {
 	m.KafkaReleaseCuts.WithLabelValues(topic).Add(float64(n))
+}
+
+// PluginAlerts wraps h, the handler of the plugin's re-logged lines
+// (pluginhost.Options.PluginLogs), to count each line the plugin wrote as
+// an ALERT (level ERROR or above, the message starting "ALERT") in
+// medgate_plugin_alerts_total{plugin}; every line still goes to h. The
+// plugin's series exists at 0 from then on. plugin is a name of the
+// configuration, so the series stay few; plugins need no metrics of
+// their own for their ALERTs to page.
+func (m *Metrics) PluginAlerts(h slog.Handler, plugin string) slog.Handler {
+	return &alertCounter{Handler: h, c: m.PluginAlertLines.WithLabelValues(plugin)}
+}
+
+// alertCounter is the handler PluginAlerts returns.
+type alertCounter struct {
+	slog.Handler
+	c prometheus.Counter
+}
+
+func (a *alertCounter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError && strings.HasPrefix(r.Message, "ALERT") {
+		a.c.Inc()
+	}
+	return a.Handler.Handle(ctx, r)
+}
+
+func (a *alertCounter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &alertCounter{Handler: a.Handler.WithAttrs(attrs), c: a.c}
+}
+
+func (a *alertCounter) WithGroup(name string) slog.Handler {
+	return &alertCounter{Handler: a.Handler.WithGroup(name), c: a.c}
 }
 
 // PluginsRunning takes the plugins running now (the daemon's, at each

@@ -1,11 +1,16 @@
 package metrics
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/medgate/medgate/host/internal/logging"
 )
 
 func noPending(context.Context) (time.Time, bool, error) { return time.Time{}, false, nil }
@@ -379,6 +384,53 @@ func TestOldestPendingDuringStoreOutage(t *testing.T) {
 					t.Errorf("at %v (store down %v): medgate_oldest_pending_seconds %v, medgate_store_up %v; want %v, %v",
 						s.at, s.down, g["medgate_oldest_pending_seconds"], g["medgate_store_up"], s.wantAge, s.wantUp)
 				}
+			}
+		})
+	}
+}
+
+// TestPluginAlertsCounted: the plugin's log lines the host re-logs
+// (pluginhost.Options.PluginLogs) pass through PluginAlerts, which counts
+// each ERROR whose message starts "ALERT" in
+// medgate_plugin_alerts_total{plugin}, so a condition a plugin raises as
+// an ALERT (an upload past its deadline, a QR key removed while its codes
+// are valid) reaches Prometheus without the plugin knowing of metrics;
+// every line still reaches the log.
+func TestPluginAlertsCounted(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		log  func(l *slog.Logger)
+		want float64
+	}{
+		"no line": {func(*slog.Logger) {}, 0},
+		"an ALERT": {func(l *slog.Logger) {
+			l.Error("ALERT: upload past its 30-minute deadline; still retrying", "site", "xm01")
+		}, 1},
+		"two, with attributes first": {func(l *slog.Logger) {
+			l = l.With("site", "xm01").WithGroup("g")
+			l.Error("ALERT: a")
+			l.Error("ALERT: b")
+		}, 2},
+		"through go-plugin's stderr logger": {func(l *slog.Logger) {
+			// go-plugin re-emits a JSON line of the plugin's stderr
+			// through the logger named after the binary (logging.Plugin).
+			logging.Plugin(l, "workinjury").Named("workinjury").Error("ALERT: download feedback (GYU008) past its 30-minute deadline", "site", "xm01")
+		}, 1},
+		"an ERROR that is no ALERT": {func(l *slog.Logger) { l.Error("plugin call failed") }, 0},
+		"a WARN naming ALERT":       {func(l *slog.Logger) { l.Warn("ALERT: not at error level") }, 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m := New(noPending, time.Now)
+			var buf bytes.Buffer
+			tc.log(slog.New(m.PluginAlerts(slog.NewTextHandler(&buf, nil), "workinjury")))
+			got := series(t, m)["medgate_plugin_alerts_total"]["plugin=workinjury,"]
+			if got != tc.want {
+				t.Errorf("medgate_plugin_alerts_total{plugin=workinjury} = %v, want %v", got, tc.want)
+			}
+			if tc.want > 0 && strings.Count(buf.String(), "ALERT") != int(tc.want) {
+				t.Errorf("the log has %q; want every ALERT line in it", buf.String())
 			}
 		})
 	}
