@@ -32,6 +32,8 @@ type Lockout struct {
 
 	userFailures int
 	userMaxWait  time.Duration
+	// onLock, when set, is told each lockout as it begins (see OnLock).
+	onLock func(kind string)
 
 	mu    sync.Mutex
 	m     map[lockKey]*lockState
@@ -104,6 +106,26 @@ func (l *Lockout) PerUser(failures int, maxWait time.Duration) *Lockout {
 		maxWait = DefaultUserMaxWait
 	}
 	l.userFailures, l.userMaxWait = failures, max(maxWait, firstUserWait)
+	return l
+}
+
+// Kinds of lockout OnLock is told.
+const (
+	// LockAddress: a user's failed sign-ins from one address reached the
+	// limit; that address waits out the window.
+	LockAddress = "address"
+	// LockUser: a user's failed sign-ins from every address together
+	// reached the per-user limit; addresses the user never signed in
+	// from wait their turn (someone guessing from many addresses).
+	LockUser = "user"
+)
+
+// OnLock sets f to be told each lockout as it begins, with its kind
+// (LockAddress, LockUser), once: further failures while locked are not
+// told. f is called with the lockout's lock held: it must be quick and
+// not call l. It returns l; call it before l is used.
+func (l *Lockout) OnLock(f func(kind string)) *Lockout {
+	l.onLock = f
 	return l
 }
 
@@ -228,9 +250,13 @@ func (l *Lockout) Fail(user, addr string) bool {
 		st = &lockState{}
 		l.m[k] = st
 	}
+	wasLocked := len(st.times) >= l.failures
 	st.times = append(st.times, now)
 	if len(st.times) > l.failures {
 		st.times = st.times[len(st.times)-l.failures:]
+	}
+	if !wasLocked && len(st.times) >= l.failures && l.onLock != nil {
+		l.onLock(LockAddress)
 	}
 	u := l.user(user, now)
 	if u == nil {
@@ -242,6 +268,9 @@ func (l *Lockout) Fail(user, addr string) bool {
 	}
 	u.failures++
 	u.last = now
+	if u.failures == l.userFailures && l.onLock != nil {
+		l.onLock(LockUser)
+	}
 	if u.failures >= l.userFailures {
 		u.turn = now.Add(l.userWait(u.failures))
 	}

@@ -123,6 +123,14 @@ type Config struct {
 	// credentials (reason RefusedSASL); the consumer keeps retrying. It
 	// must not block.
 	OnRefused func(reason string)
+	// OnReleaseCut, when set, is called when a released partition's
+	// release grace (ReleaseGrace; none when the member has left the
+	// group already) passes while n of its messages are unfinished: n
+	// handlers still running, whose context is then cancelled, plus the
+	// deferred messages still waiting for their acknowledgement. Each of
+	// them stays uncommitted and is reconciled at its next delivery. It
+	// must not block.
+	OnReleaseCut func(topic string, partition int32, n int)
 	// History, when set, remembers durably which partitions have had a
 	// committed offset, so that a Consumer can tell a partition whose
 	// group lost its offsets from one never consumed (see

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -44,6 +45,9 @@ type partition struct {
 	cut bool
 	// retries keeps the WARNs of handler retries from flooding the log.
 	retries retryLog
+	// running counts the handlers running now (see work), reported with
+	// the deferred messages when the release grace cuts them off.
+	running atomic.Int32
 }
 
 type entry struct {
@@ -127,7 +131,15 @@ read:
 	giveUp := time.AfterFunc(grace, func() {
 		p.mu.Lock()
 		p.cut = true
+		unfinished := int(p.running.Load()) + p.laters
 		p.mu.Unlock()
+		if unfinished > 0 {
+			p.h.c.log.Warn("partition released with messages unfinished when its release grace passed; their plugin calls are cancelled (or their replies' acknowledgements given up), and each is delivered again and reconciled with the external system before any resend: if this recurs, raise kafka.releaseGrace or find out why the calls take long (GET /admin/exchanges)",
+				"topic", p.topic, "partition", p.id, "unfinished", unfinished, "grace", grace.String())
+			if f := p.h.c.cfg.OnReleaseCut; f != nil {
+				f(p.topic, p.id, unfinished)
+			}
+		}
 		close(graceOver)
 		p.cancel()
 	})
@@ -240,7 +252,9 @@ func (p *partition) work(key string, q *keyQueue, keyed bool) {
 			<-p.h.c.inFlight
 			continue
 		}
+		p.running.Add(1)
 		finished, later := p.call(e, q)
+		p.running.Add(-1)
 		<-p.h.c.inFlight
 		if later == nil {
 			p.release(e)

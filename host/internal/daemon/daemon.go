@@ -289,6 +289,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	bc.MaxBufferedBytes = int64(cfg.Kafka.MaxBufferedMB) << 20
 	bc.ReleaseGrace = cfg.Kafka.ReleaseGrace.D()
 	bc.OnOffsetReset = d.metrics.OffsetReset
+	// Calls the release grace cut off at a shutdown or rebalance are
+	// counted for MedgateReleaseGraceCut.
+	bc.OnReleaseCut = d.metrics.ReleaseCut
 	// A broker certificate the consumer does not trust, or SASL
 	// credentials the brokers refuse, are retried, with an ALERT, the
 	// reason in /readyz and this count.
@@ -306,6 +309,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	}
 	if d.consumer, err = bus.NewConsumer(bc, []string{cfg.Kafka.Topics.Requests}, d.handleKafka); err != nil {
 		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+	if err := kafkaConsumerUpGauge(d.metrics.Registry, d.consumer.Ready); err != nil {
+		return nil, err
 	}
 	if err := stall.Register(d.metrics.Registry, stall.Sources{Holds: d.holds, Unpublishable: d.proc.Unpublishable}); err != nil {
 		return nil, err
@@ -418,8 +424,9 @@ func (d *Daemon) startPlugins(ctx context.Context, cfg *config.Config, running m
 func (d *Daemon) launch() sites.Launch {
 	return func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
 		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, d.services.For(p.Name), pluginhost.Options{
-			Logger:       d.log,
-			PluginLogs:   d.log,
+			Logger: d.log,
+			// The plugin's ALERT lines are counted for MedgatePluginAlert.
+			PluginLogs:   slog.New(d.metrics.PluginAlerts(d.log.Handler(), p.Name)),
 			OnRestart:    func(name string) { d.metrics.PluginRestarts.WithLabelValues(name).Inc() },
 			OnHealth:     d.metrics.SetPluginUp,
 			Artifacts:    d.arts,
@@ -533,6 +540,26 @@ func kafkaRefusedCounter(reg prometheus.Registerer) (func(reason string), error)
 		return nil, fmt.Errorf("register medgate_kafka_refused_total: %w", err)
 	}
 	return func(reason string) { c.WithLabelValues(reason).Inc() }, nil
+}
+
+// kafkaConsumerUpGauge registers medgate_kafka_consumer_up in reg: 1
+// while the consumer is in its group and consuming (ready), 0 while it
+// is not (the brokers cannot be reached or refuse it, it retries after
+// an error, or it has not joined yet), read at each scrape.
+func kafkaConsumerUpGauge(reg prometheus.Registerer, ready func() bool) error {
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "medgate_kafka_consumer_up",
+		Help: "1 while the Kafka consumer is in its group and consuming, 0 while it is not: the brokers cannot be reached or refuse it, it retries after an error, or it has not joined yet (/readyz and the medgate log say why). Nothing is consumed meanwhile.",
+	}, func() float64 {
+		if ready() {
+			return 1
+		}
+		return 0
+	})
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("register medgate_kafka_consumer_up: %w", err)
+	}
+	return nil
 }
 
 // requeueAtStart runs the requeue job (requeueJob) once as soon as this

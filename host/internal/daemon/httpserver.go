@@ -61,7 +61,8 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	rec := audit.New(d.store, d.log)
 	// One lockout for the console and the admin API: failures add up,
 	// per user and address and per user across addresses.
-	lockout := access.NewLockout(cs.Lockout.Failures, cs.Lockout.Duration.D(), nil).PerUser(cs.Lockout.UserFailures, cs.Lockout.UserMaxWait.D())
+	lockout := access.NewLockout(cs.Lockout.Failures, cs.Lockout.Duration.D(), nil).PerUser(cs.Lockout.UserFailures, cs.Lockout.UserMaxWait.D()).
+		OnLock(d.signInLockouts())
 	siteAdmin := siteadmin.New(siteHost{d})
 	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
 		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins,
@@ -83,6 +84,25 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		Users: users, Lockout: lockout, Proxy: proxy, Audit: rec, Sites: siteAdmin,
 	}), api.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()}), ln)
 	return nil
+}
+
+// signInLockouts registers medgate_signin_lockouts_total{kind} and
+// returns the lockout's access.Lockout.OnLock, which counts each lockout
+// as it begins. Both kinds exist at 0 from the start.
+func (d *Daemon) signInLockouts() func(kind string) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "medgate_signin_lockouts_total",
+		Help: "Sign-in lockouts begun (console and admin API users), by kind: address (a user's failed sign-ins from one address reached console.lockout.failures; that address waits console.lockout.duration) or user (a user's failed sign-ins from every address reached console.lockout.userFailures: someone guessing from many addresses). The medgate log and the audit log name the user and addresses.",
+	}, []string{"kind"})
+	if err := d.metrics.Registry.Register(c); err != nil {
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			c = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	for _, k := range []string{access.LockAddress, access.LockUser} {
+		c.WithLabelValues(k)
+	}
+	return func(kind string) { c.WithLabelValues(kind).Inc() }
 }
 
 // connRefusals counts and logs the HTTP connections refused for too many

@@ -4,7 +4,9 @@ package metrics
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,13 @@ type Metrics struct {
 	// their oldest record because their committed offset was outside the
 	// log or lost (see OffsetReset).
 	KafkaOffsetResets *prometheus.CounterVec
+	// KafkaReleaseCuts counts the messages whose handler (plugin call)
+	// or acknowledgement a partition's release grace cut off (see
+	// ReleaseCut).
+	KafkaReleaseCuts *prometheus.CounterVec
+	// PluginAlertLines counts the ALERT lines each plugin logged (see
+	// PluginAlerts).
+	PluginAlertLines *prometheus.CounterVec
 
 	// types are the declared operation types (see SetTypes).
 	types atomic.Pointer[map[string]bool]
@@ -106,22 +115,91 @@ func New(oldest OldestPending, now func() time.Time) *Metrics {
 			Name: "medgate_kafka_offset_resets_total",
 			Help: "Consumed partitions read again from the oldest record, by topic, partition and reason: out_of_range (the committed offset was outside the log: broker data lost, or records deleted before they were read) or offsets_lost (the group had no committed offset for a partition consumed before: offsets expired or group deleted; a changed kafka.groupId is not counted, only logged as a WARN).",
 		}, []string{"topic", "partition", "reason"}),
+		KafkaReleaseCuts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_kafka_release_cut_total",
+			Help: "Messages still unfinished when their partition's release grace (kafka.releaseGrace) passed, at shutdown or a rebalance, by topic: a plugin call cancelled mid-flight, or a reply not yet acknowledged. Nothing is lost: each is delivered again and reconciled with the external system before any resend.",
+		}, []string{"topic"}),
+		PluginAlertLines: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medgate_plugin_alerts_total",
+			Help: "Log lines a plugin wrote as ALERT (at ERROR, the message starting \"ALERT\"), by plugin: a condition the plugin says an operator must act on (an upload past its 30-minute deadline, download feedback late, a re-download refused, a QR key removed while its codes are valid, …); the medgate log has each line with the plugin, what happened and what to do.",
+		}, []string{"plugin"}),
 	}
+	probe := &pendingProbe{oldest: oldest, now: now}
 	oldestGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "medgate_oldest_pending_seconds",
-		Help: "Age of the oldest unfinished message (from its occurredAt): alert well before 1800 (the 30-minute upload rule).",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		t, ok, err := oldest(ctx)
-		if err != nil || !ok {
-			return 0
-		}
-		return now().Sub(t).Seconds()
-	})
-	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.JobInterval, m.Reloads, m.WritesRefused, m.KafkaOffsetResets, oldestGauge,
+		Help: "Age of the oldest unfinished message (from its occurredAt): alert well before 1800 (the 30-minute upload rule). While the store does not answer, the age of the oldest one last seen, still growing (no message can finish without the store).",
+	}, probe.age)
+	storeUp := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "medgate_store_up",
+		Help: "1 when the store answered this scrape's query of the oldest unfinished message, 0 when it failed or took over 2 seconds: its database down, unreachable or not answering (the medgate log and /readyz say why).",
+	}, probe.up)
+	r.MustRegister(m.Messages, m.Latency, m.DLQ, m.PluginRestarts, m.PluginUp, m.JobRuns, m.JobLastSuccess, m.JobInterval, m.Reloads, m.WritesRefused, m.KafkaOffsetResets, m.KafkaReleaseCuts, m.PluginAlertLines, oldestGauge, storeUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// pendingProbe asks the store for the oldest unfinished message once per
+// scrape, for both medgate_oldest_pending_seconds and medgate_store_up
+// (gathered concurrently: the second within probeReuse reuses the first's
+// answer).
+type pendingProbe struct {
+	oldest OldestPending
+	now    func() time.Time
+
+	mu sync.Mutex
+	at time.Time // when the store was last asked
+	// err is its last answer's error; t and ok the oldest unfinished
+	// message's time and whether there is one, as last answered without
+	// error (kept through an outage).
+	err   error
+	t     time.Time
+	ok    bool
+	asked bool
+}
+
+// probeReuse is how long an answer serves both gauges of one scrape.
+const probeReuse = time.Second
+
+// ask queries the store unless it was asked within probeReuse. The
+// caller holds p.mu.
+func (p *pendingProbe) ask() {
+	now := p.now()
+	if p.asked && now.Sub(p.at) >= 0 && now.Sub(p.at) < probeReuse {
+		return
+	}
+	p.asked, p.at = true, now
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	t, ok, err := p.oldest(ctx)
+	p.err = err
+	if err == nil {
+		p.t, p.ok = t, ok
+	}
+}
+
+// age is medgate_oldest_pending_seconds: from the store's answer, or,
+// while the store fails, from the oldest unfinished message it last
+// named, which cannot have finished since (finishing writes its outcome
+// to the store), so the 30-minute alerts are not silenced by the outage.
+func (p *pendingProbe) age() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ask()
+	if !p.ok {
+		return 0
+	}
+	return p.now().Sub(p.t).Seconds()
+}
+
+// up is medgate_store_up.
+func (p *pendingProbe) up() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ask()
+	if p.err != nil {
+		return 0
+	}
+	return 1
 }
 
 // SetTypes declares the operation types the running plugins offer (at
@@ -179,6 +257,47 @@ func (m *Metrics) WriteRefused(plugin, limit string) {
 // theirs and reasons two, so the series stay few.
 func (m *Metrics) OffsetReset(topic string, partition int32, reason string) {
 	m.KafkaOffsetResets.WithLabelValues(topic, strconv.Itoa(int(partition)), reason).Inc()
+}
+
+// ReleaseCut counts n messages of a partition of topic whose handler
+// was still running, or whose reply was still unacknowledged, when the
+// partition's release grace passed (bus.Config.OnReleaseCut). Topics are
+// the configured ones, so the series stay few; the partition is not a
+// label (the medgate log names it).
+func (m *Metrics) ReleaseCut(topic string, _ int32, n int) {
+	m.KafkaReleaseCuts.WithLabelValues(topic).Add(float64(n))
+}
+
+// PluginAlerts wraps h, the handler of the plugin's re-logged lines
+// (pluginhost.Options.PluginLogs), to count each line the plugin wrote as
+// an ALERT (level ERROR or above, the message starting "ALERT") in
+// medgate_plugin_alerts_total{plugin}; every line still goes to h. The
+// plugin's series exists at 0 from then on. plugin is a name of the
+// configuration, so the series stay few; plugins need no metrics of
+// their own for their ALERTs to page.
+func (m *Metrics) PluginAlerts(h slog.Handler, plugin string) slog.Handler {
+	return &alertCounter{Handler: h, c: m.PluginAlertLines.WithLabelValues(plugin)}
+}
+
+// alertCounter is the handler PluginAlerts returns.
+type alertCounter struct {
+	slog.Handler
+	c prometheus.Counter
+}
+
+func (a *alertCounter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError && strings.HasPrefix(r.Message, "ALERT") {
+		a.c.Inc()
+	}
+	return a.Handler.Handle(ctx, r)
+}
+
+func (a *alertCounter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &alertCounter{Handler: a.Handler.WithAttrs(attrs), c: a.c}
+}
+
+func (a *alertCounter) WithGroup(name string) slog.Handler {
+	return &alertCounter{Handler: a.Handler.WithGroup(name), c: a.c}
 }
 
 // PluginsRunning takes the plugins running now (the daemon's, at each

@@ -1,11 +1,16 @@
 package metrics
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/medgate/medgate/host/internal/logging"
 )
 
 func noPending(context.Context) (time.Time, bool, error) { return time.Time{}, false, nil }
@@ -174,6 +179,34 @@ func TestOffsetReset(t *testing.T) {
 	}
 }
 
+// TestReleaseCut: the messages a partition's release grace cut off
+// (bus.Config.OnReleaseCut) are counted by topic, each report adding its
+// count, so MedgateReleaseGraceCut sees calls cut off mid-flight.
+func TestReleaseCut(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		reports []int
+		want    float64
+	}{
+		"one call cut":              {[]int{1}, 1},
+		"two releases, three calls": {[]int{1, 2}, 3},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m := New(noPending, time.Now)
+			for i, n := range tc.reports {
+				m.ReleaseCut("medgate.requests", int32(i), n)
+			}
+			got := series(t, m)["medgate_kafka_release_cut_total"]
+			want := map[string]float64{"topic=medgate.requests,": tc.want}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("medgate_kafka_release_cut_total = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
 // TestJobIntervalExported: each scheduled job's interval is a series of
 // medgate_job_interval_seconds (the stalled-job alert compares with it); a
 // reload changes it, and a job a reload dropped loses its series, so the
@@ -278,5 +311,127 @@ func TestJobDroppedLosesLastSuccess(t *testing.T) {
 		if got := lastSuccess(); !maps.Equal(got, step.want) {
 			t.Errorf("%s: medgate_job_last_success_timestamp_seconds = %v, want %v", step.name, got, step.want)
 		}
+	}
+}
+
+// gauges gathers the registry's gauges without labels: name → value.
+func gauges(t *testing.T, m *Metrics) map[string]float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			if g := s.GetGauge(); g != nil && len(s.GetLabel()) == 0 {
+				out[mf.GetName()] = g.GetValue()
+			}
+		}
+	}
+	return out
+}
+
+// TestOldestPendingDuringStoreOutage: while the store does not answer,
+// medgate_oldest_pending_seconds goes on growing from the oldest pending
+// message last seen (none can finish without the store), rather than
+// reading 0 and silencing the 30-minute alerts when they matter most,
+// and medgate_store_up is 0 (MedgateStoreUnavailable); once the store
+// answers again both are current.
+func TestOldestPendingDuringStoreOutage(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	type scrape struct {
+		at      time.Duration // since t0
+		oldest  time.Duration // the store's answer: its oldest pending, since t0; -1 none
+		down    bool          // the store fails
+		wantAge float64
+		wantUp  float64
+	}
+	cases := map[string][]scrape{
+		"outage with a message pending": {
+			{at: 5 * time.Minute, oldest: 0, wantAge: 300, wantUp: 1},
+			{at: 10 * time.Minute, down: true, wantAge: 600, wantUp: 0},
+			{at: 25 * time.Minute, down: true, wantAge: 1500, wantUp: 0},
+			{at: 26 * time.Minute, oldest: -1, wantAge: 0, wantUp: 1},
+		},
+		"outage with nothing pending": {
+			{at: time.Minute, oldest: -1, wantAge: 0, wantUp: 1},
+			{at: 2 * time.Minute, down: true, wantAge: 0, wantUp: 0},
+		},
+		"outage since the start": {
+			{at: time.Minute, down: true, wantAge: 0, wantUp: 0},
+		},
+	}
+	for name, scrapes := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var cur scrape
+			oldest := func(context.Context) (time.Time, bool, error) {
+				switch {
+				case cur.down:
+					return time.Time{}, false, fmt.Errorf("the store (PostgreSQL): connection refused")
+				case cur.oldest < 0:
+					return time.Time{}, false, nil
+				}
+				return t0.Add(cur.oldest), true, nil
+			}
+			m := New(oldest, func() time.Time { return t0.Add(cur.at) })
+			for _, s := range scrapes {
+				cur = s
+				g := gauges(t, m)
+				if g["medgate_oldest_pending_seconds"] != s.wantAge || g["medgate_store_up"] != s.wantUp {
+					t.Errorf("at %v (store down %v): medgate_oldest_pending_seconds %v, medgate_store_up %v; want %v, %v",
+						s.at, s.down, g["medgate_oldest_pending_seconds"], g["medgate_store_up"], s.wantAge, s.wantUp)
+				}
+			}
+		})
+	}
+}
+
+// TestPluginAlertsCounted: the plugin's log lines the host re-logs
+// (pluginhost.Options.PluginLogs) pass through PluginAlerts, which counts
+// each ERROR whose message starts "ALERT" in
+// medgate_plugin_alerts_total{plugin}, so a condition a plugin raises as
+// an ALERT (an upload past its deadline, a QR key removed while its codes
+// are valid) reaches Prometheus without the plugin knowing of metrics;
+// every line still reaches the log.
+func TestPluginAlertsCounted(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		log  func(l *slog.Logger)
+		want float64
+	}{
+		"no line": {func(*slog.Logger) {}, 0},
+		"an ALERT": {func(l *slog.Logger) {
+			l.Error("ALERT: upload past its 30-minute deadline; still retrying", "site", "xm01")
+		}, 1},
+		"two, with attributes first": {func(l *slog.Logger) {
+			l = l.With("site", "xm01").WithGroup("g")
+			l.Error("ALERT: a")
+			l.Error("ALERT: b")
+		}, 2},
+		"through go-plugin's stderr logger": {func(l *slog.Logger) {
+			// go-plugin re-emits a JSON line of the plugin's stderr
+			// through the logger named after the binary (logging.Plugin).
+			logging.Plugin(l, "workinjury").Named("workinjury").Error("ALERT: download feedback (GYU008) past its 30-minute deadline", "site", "xm01")
+		}, 1},
+		"an ERROR that is no ALERT": {func(l *slog.Logger) { l.Error("plugin call failed") }, 0},
+		"a WARN naming ALERT":       {func(l *slog.Logger) { l.Warn("ALERT: not at error level") }, 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m := New(noPending, time.Now)
+			var buf bytes.Buffer
+			tc.log(slog.New(m.PluginAlerts(slog.NewTextHandler(&buf, nil), "workinjury")))
+			got := series(t, m)["medgate_plugin_alerts_total"]["plugin=workinjury,"]
+			if got != tc.want {
+				t.Errorf("medgate_plugin_alerts_total{plugin=workinjury} = %v, want %v", got, tc.want)
+			}
+			if tc.want > 0 && strings.Count(buf.String(), "ALERT") != int(tc.want) {
+				t.Errorf("the log has %q; want every ALERT line in it", buf.String())
+			}
+		})
 	}
 }
