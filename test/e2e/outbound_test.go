@@ -90,7 +90,8 @@ func header(m kafka.Message, key string) string {
 // reply to an e-card registration as an HL7 ACK carrying the card number,
 // and the ecard.registered and ecard.revoked events as ADT^A28 and
 // ADT^A31 with the card number in PID-3, all parsed with an independent
-// splitter. A reply whose site mapping fails (an overlay mapping reads a
+// splitter; a wrongId mark made after the revocation as a second A31 with
+// ZEC-5 WRONGID. A reply whose site mapping fails (an overlay mapping reads a
 // field the reply does not have) still arrives, in medgate's JSON, with
 // headers naming the mapping and the field, and is counted in
 // medgate_outbound_mapping_failures_total.
@@ -174,6 +175,34 @@ func TestOutboundHL7(t *testing.T) {
 	zqr := hl7Segments(t, byType["ecard.qrcode.issued"])
 	if field(zqr, "MSH", 9, 0) != "ADT^A31^ADT_A05" || field(zqr, "ZQR", 1, 0) != cardNo || len(field(zqr, "ZQR", 3, 0)) != 14 {
 		t.Fatalf("ecard.qrcode.issued = %q", byType["ecard.qrcode.issued"])
+	}
+	if field(a31, "ZEC", 5, 0) != "" {
+		t.Fatalf("a plain revocation says WRONGID: %q", byType["ecard.revoked"])
+	}
+
+	// Found out later: the card was registered with another person's ID
+	// number. The mark reaches the platform as a second A31 with ZEC-5
+	// WRONGID, the revocation's reason kept (before, no event at all).
+	p.Send(cardNo, harness.Request{ID: "ob-wrongid", Site: "demo", Type: "ecard.revoke", Payload: map[string]any{"cardNo": cardNo, "reason": "证件号输错", "wrongId": true}})
+	var wrongID []byte
+	harness.Eventually(t, 60*time.Second, "a second ecard.revoked, marked WRONGID", func() bool {
+		got, _ := harness.ReadTopic(cfg.Brokers, cfg.Topics().Events, 0, 10*time.Second)
+		wrongID = nil
+		n := 0
+		for _, m := range got {
+			if header(m, "medgate-type") == "ecard.revoked" {
+				n++
+				if field(hl7Segments(t, m.Value), "ZEC", 5, 0) == "WRONGID" {
+					wrongID = m.Value
+				}
+			}
+		}
+		return n == 2 && wrongID != nil
+	})
+	mark := hl7Segments(t, wrongID)
+	if field(mark, "MSH", 9, 0) != "ADT^A31^ADT_A05" || field(mark, "EVN", 4, 0) != "REVOKE" || field(mark, "PID", 3, 1) != cardNo ||
+		field(mark, "ZEC", 1, 0) != "revoked" || field(mark, "ZEC", 4, 0) != "本人申请注销" {
+		t.Fatalf("the wrongId mark = %q", wrongID)
 	}
 
 	// medgate's own CLI still reads its reply: it asks for medgate's JSON.

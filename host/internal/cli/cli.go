@@ -47,8 +47,8 @@ var commands = []command{
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return checkConfig(ctx, args, stdout)
 		}},
-	{"send", "[-config FILE] [-brokers B] -site S -type T (-payload JSON | -payload-file F) [-format json|hl7v2] [-key K] [-id ID] [-occurred-at T] [-timeout D]",
-		"put one message on the request topic and print its reply",
+	{"send", "[-config FILE] [-brokers B] -site S -type T (-payload JSON | -payload-file F) [-format json|hl7v2] [-key K] [-id ID] [-occurred-at T] [-timeout D] [-reveal]",
+		"put one message on the request topic and print its reply (personal data masked unless -reveal is granted)",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return send(ctx, args, stdout) }},
 	{"reload", "[-config FILE]", "ask the running medgate to reload its configuration (same as SIGHUP)",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {

@@ -62,16 +62,6 @@ func targetFlags(fs *flag.FlagSet, timeout time.Duration, timeoutUsage string) t
 	}
 }
 
-// client loads the configuration and makes a client of it that names
-// itself clientID to Kafka.
-func (t target) client(clientID string) (*client, error) {
-	cfg, err := loadConfig(*t.cfgPath)
-	if err != nil {
-		return nil, err
-	}
-	return newClient(cfg, clientID, *t.brokers)
-}
-
 // client talks to a running medgate the way the hospital systems do: it
 // puts a request envelope on the request topic and waits for the reply
 // with the same requestId on the replies topic. `medgate send`, `ping`,

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -294,6 +295,7 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 		}
 		return usageError{fmt.Sprintf("medgate %s %s: the arguments have problems:\n%s\n(see -h)", plugin, c.Name, strings.Join(msgs, "\n"))}
 	}
+	noteRunningPlugin(ctx, cfg, plugin, proc.Description().Version, c.Local, stderr)
 	id := newID("cli-")
 	if *reveal {
 		// Granted (and audited) before anything is sent or run: a
@@ -460,6 +462,65 @@ func followProgress(ctx context.Context, next func(context.Context) (*bus.Messag
 			return
 		}
 	}
+}
+
+// runningCheckTimeout bounds noteRunningPlugin's question to the running
+// medgate.
+const runningCheckTimeout = 3 * time.Second
+
+// noteRunningPlugin warns on w when the running medgate (its admin API at
+// http.listen of cfg, GET /admin/plugins/status) runs another binary of
+// plugin than cfg names, which this command launched (checksum verified
+// against cfg's pin, version its Describe answer), or runs no such plugin:
+// the file was changed and not reloaded, or its reload was refused and the
+// previous configuration stays in force. It asks only when it can without
+// a password (MEDGATE_USER unset: http.adminToken, if any) and says
+// nothing when medgate cannot be asked (not running, other credentials):
+// the command runs as before either way.
+func noteRunningPlugin(ctx context.Context, cfg *config.Config, plugin, version string, local bool, w io.Writer) {
+	if os.Getenv("MEDGATE_USER") != "" {
+		return
+	}
+	var path, sum string
+	for _, p := range cfg.Plugins {
+		if p.Name == plugin {
+			path = p.Path
+			sum, _ = cfg.Checksum(p)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, runningCheckTimeout)
+	defer cancel()
+	a, err := adminRequest(ctx, cfg.File, "", "GET", "/admin/plugins/status")
+	if err != nil || a.status != http.StatusOK {
+		return
+	}
+	var running []struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+		Path    string `json:"path"`
+		SHA256  string `json:"sha256"`
+	}
+	if json.Unmarshal(a.body, &running) != nil {
+		return
+	}
+	what := "This command runs the one the file names, on this machine."
+	if !local {
+		what = "This command's arguments are those the file's binary declares; the running medgate serves it with its own."
+	}
+	fix := fmt.Sprintf("The file was changed and not reloaded, or its reload was refused and the previous configuration stays in force: run `medgate reload -config %s` to reload it or see why it is refused (the medgate log says it too).", cfg.File)
+	for _, r := range running {
+		if r.Name != plugin {
+			continue
+		}
+		if strings.EqualFold(r.SHA256, sum) {
+			return
+		}
+		fmt.Fprintf(w, "warning: the running medgate (http.listen %s) runs another %s plugin than %s names: it runs version %s, %s (sha256 %s); the file names version %s, %s (sha256 %s). %s %s\n",
+			cfg.HTTP.Listen, plugin, cfg.File, r.Version, r.Path, r.SHA256, version, path, sum, fix, what)
+		return
+	}
+	fmt.Fprintf(w, "warning: the running medgate (http.listen %s) has no plugin %s, which %s names (version %s, %s, sha256 %s). %s %s\n",
+		cfg.HTTP.Listen, plugin, cfg.File, version, path, sum, fix, what)
 }
 
 // grantReveal asks the running medgate, through its admin API with the

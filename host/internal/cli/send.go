@@ -24,6 +24,8 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 	key := fs.String("key", "", "Kafka key: business key such as a visit number (default: the message id)")
 	id := fs.String("id", "", "message id (default: a new random id)")
 	occurred := fs.String("occurred-at", "", "RFC 3339 time of the business event (default: now)")
+	reveal := fs.Bool("reveal", false, "show the personal data of the reply (names, ID and phone numbers) unmasked; "+
+		"the running medgate must grant it (an admin: MEDGATE_USER=NAME, else http.adminToken) and records it in its audit log (personal.reveal) first")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -69,22 +71,59 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 		*occurred = time.Now().Format(time.RFC3339)
 	}
 	env := message.Envelope{ID: *id, Site: *tg.site, Type: *typ, OccurredAt: *occurred, Format: *format, Payload: raw}
-	_, value, err := sendEnvelope(ctx, tg, env, *key)
+	cfg, err := loadConfig(*tg.cfgPath)
 	if err != nil {
 		return err
 	}
-	return printRawJSON(stdout, value)
+	if *reveal {
+		// Granted (and audited) before anything is sent: a refusal
+		// leaves nothing done.
+		if err := grantReveal(ctx, cfg, env.Site, env.ID); err != nil {
+			return err
+		}
+	}
+	c, err := newClient(cfg, "medgate-send", *tg.brokers)
+	if err != nil {
+		return err
+	}
+	_, value, err := sendEnvelope(ctx, c, *tg.timeout, env, *key)
+	if err != nil {
+		return err
+	}
+	return printRawJSON(stdout, shownRawReply(value, *reveal))
 }
 
-// sendEnvelope is the Kafka half of `medgate send` (and `medgate ping`):
-// it sends env with the Kafka key (default: env.ID) and returns the reply,
-// decoded and raw.
-func sendEnvelope(ctx context.Context, tg target, env message.Envelope, key string) (*message.Reply, []byte, error) {
-	c, err := tg.client("medgate-send")
-	if err != nil {
-		return nil, nil, err
+// shownRawReply is a reply as `medgate send` prints it, every field it
+// has kept (a decoded message.Reply would drop those it does not know):
+// medgate's own fields (the message ids, site, type, status, attempts,
+// completion time) as they are, and everything else (payload, errors,
+// warnings, the external system's answer, any other field) as the
+// console's message page shows a reply: masked (logging.MaskJSON), or,
+// revealed, with only its secrets redacted (jsonShown).
+func shownRawReply(raw []byte, reveal bool) []byte {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return jsonShown(raw, reveal)
 	}
-	return c.do(ctx, call{env: env, key: key, timeout: *tg.timeout,
+	for k, v := range fields {
+		switch k {
+		case "id", "requestId", "site", "type", "status", "attempts", "completedAt":
+			continue
+		}
+		fields[k] = jsonShown(v, reveal)
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return jsonShown(raw, reveal)
+	}
+	return b
+}
+
+// sendEnvelope is the Kafka half of `medgate send`: it sends env with the
+// Kafka key (default: env.ID) through c and returns the reply, decoded and
+// raw.
+func sendEnvelope(ctx context.Context, c *client, timeout time.Duration, env message.Envelope, key string) (*message.Reply, []byte, error) {
+	return c.do(ctx, call{env: env, key: key, timeout: timeout,
 		hint: "is medgate running? (`medgate run`)",
 		sent: func(topic string) {
 			fmt.Fprintf(os.Stderr, "sent %s to %s; waiting for the reply…\n", env.ID, topic)

@@ -64,7 +64,7 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 			// Found out after the revocation: marked so while no card
 			// replaces it yet.
 			if p.WrongID && !r.WrongID && r.ReplacedBy == "" {
-				r.WrongID = true
+				r.WrongID, r.WrongIDMarkedAt = true, &now
 				return true
 			}
 			return false
@@ -86,24 +86,8 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 	if rec.RevokedAt != nil {
 		revokedAt = *rec.RevokedAt
 	}
-	if !rec.RevocationAnnounced {
-		payload := map[string]any{"cardNo": rec.CardNo, "status": rec.Status, "revokedAt": revokedAt, "reason": rec.RevokeReason}
-		if rec.WrongID {
-			payload["wrongId"] = true
-		}
-		ev, _ := json.Marshal(payload)
-		if err := host.Publish(ctx, sdk.Event{ID: "ecard.revoked/" + rec.CardNo, Type: "ecard.revoked", Key: rec.CardNo, Payload: ev, OccurredAt: revokedAt}); err != nil {
-			return nil, fmt.Errorf("publish ecard.revoked for card %s: %w", rec.CardNo, err)
-		}
-		if _, err := updateCard(ctx, host, rec.CardNo, func(r *cardRecord) bool {
-			if r.RevocationAnnounced {
-				return false
-			}
-			r.RevocationAnnounced = true
-			return true
-		}); err != nil {
-			return nil, fmt.Errorf("mark the revocation of card %s as announced: %w", rec.CardNo, err)
-		}
+	if err := h.announceRevocation(ctx, host, rec, revokedAt); err != nil {
+		return nil, err
 	}
 	reply := revokeReply{CardNo: rec.CardNo, Status: rec.Status, RevokedAt: revokedAt, Reason: rec.RevokeReason, AlreadyRevoked: already, WrongID: rec.WrongID}
 	if err := h.journal(ctx, "revoke", rec.CardNo, map[string]any{"cardNo": p.CardNo, "reason": p.Reason, "wrongId": p.WrongID}, reply, start); err != nil {
@@ -116,6 +100,56 @@ func (h handler) revoke(ctx context.Context) (*sdk.HandleResponse, error) {
 			fmt.Sprintf("the two cards stay linked as a replacement; if card %s is not the person of card %s, have the HIS keep their records apart and do not move temporary cards between them", rec.ReplacedBy, rec.CardNo))
 	}
 	return ok(reply, warnings...)
+}
+
+// announceRevocation publishes what of rec's revocation is not announced
+// yet: the revocation (ecard.revoked, id ecard.revoked/<cardNo>), and a
+// wrongId mark made after it (ecard.revoked with wrongId, id
+// ecard.revoked/<cardNo>/wrongId), so the platform learns that the card
+// was registered with another person's ID number also when that was found
+// out later. Each event is published until it is recorded as announced, so
+// a crash in between publishes it again under the same id and with the
+// same payload, which consumers deduplicate; each id has one payload
+// whatever the order of the calls: the revocation's says wrongId only when
+// the card was revoked so at once.
+func (h handler) announceRevocation(ctx context.Context, host sdk.Host, rec cardRecord, revokedAt time.Time) error {
+	payload := map[string]any{"cardNo": rec.CardNo, "status": rec.Status, "revokedAt": revokedAt, "reason": rec.RevokeReason}
+	if !rec.RevocationAnnounced {
+		if rec.WrongID && rec.WrongIDMarkedAt == nil {
+			payload["wrongId"] = true
+		}
+		ev, _ := json.Marshal(payload)
+		if err := host.Publish(ctx, sdk.Event{ID: "ecard.revoked/" + rec.CardNo, Type: "ecard.revoked", Key: rec.CardNo, Payload: ev, OccurredAt: revokedAt}); err != nil {
+			return fmt.Errorf("publish ecard.revoked for card %s: %w", rec.CardNo, err)
+		}
+		if _, err := updateCard(ctx, host, rec.CardNo, func(r *cardRecord) bool {
+			if r.RevocationAnnounced {
+				return false
+			}
+			r.RevocationAnnounced = true
+			return true
+		}); err != nil {
+			return fmt.Errorf("mark the revocation of card %s as announced: %w", rec.CardNo, err)
+		}
+	}
+	if !rec.WrongID || rec.WrongIDMarkedAt == nil || rec.WrongIDAnnounced {
+		return nil
+	}
+	payload["wrongId"] = true
+	ev, _ := json.Marshal(payload)
+	if err := host.Publish(ctx, sdk.Event{ID: "ecard.revoked/" + rec.CardNo + "/wrongId", Type: "ecard.revoked", Key: rec.CardNo, Payload: ev, OccurredAt: *rec.WrongIDMarkedAt}); err != nil {
+		return fmt.Errorf("publish ecard.revoked (marked wrongId) for card %s: %w", rec.CardNo, err)
+	}
+	if _, err := updateCard(ctx, host, rec.CardNo, func(r *cardRecord) bool {
+		if r.WrongIDAnnounced {
+			return false
+		}
+		r.WrongIDAnnounced = true
+		return true
+	}); err != nil {
+		return fmt.Errorf("mark the wrongId of card %s as announced: %w", rec.CardNo, err)
+	}
+	return nil
 }
 
 // linkPayload is the input of ecard.link.

@@ -70,6 +70,12 @@ type cardRecord struct {
 	// number is not its holder, so a card later registered with the number
 	// does not replace it.
 	WrongID bool `json:"wrongId,omitempty"`
+	// WrongIDMarkedAt is when a card already revoked was marked WrongID
+	// (ecard.revoke again with wrongId); nil when it was revoked so at
+	// once. The revocation's own event then goes out without wrongId, and
+	// the mark is announced by an ecard.revoked of its own (see
+	// WrongIDAnnounced).
+	WrongIDMarkedAt *time.Time `json:"wrongIdMarkedAt,omitempty"`
 	// TempCards are the linked temporary-card numbers, in link order.
 	TempCards []string `json:"tempCards,omitempty"`
 	// PreviousCardNo is the revoked card this one replaced; ReplacedBy is the
@@ -85,6 +91,9 @@ type cardRecord struct {
 	// published, so a crash before publishing is repaired on the next call.
 	Announced           bool `json:"announced,omitempty"`
 	RevocationAnnounced bool `json:"revocationAnnounced,omitempty"`
+	// WrongIDAnnounced records that the ecard.revoked of a later wrongId
+	// mark (WrongIDMarkedAt) was published.
+	WrongIDAnnounced bool `json:"wrongIdAnnounced,omitempty"`
 }
 
 // personRecord is stored at person/<identityKey>. It holds no personal

@@ -1,12 +1,18 @@
 package adapter
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
 )
 
 // TestRevokeWrongIDNumber: a card registered with another person's ID
@@ -151,5 +157,182 @@ func TestRevokeWrongIDAfterReplacement(t *testing.T) {
 	}
 	if len(r.Diagnostics) == 1 && !strings.Contains(r.Diagnostics[0].Summary+r.Diagnostics[0].Detail, holder.CardNo) {
 		t.Errorf("the warning %+v does not name the replacement %s", r.Diagnostics[0], holder.CardNo)
+	}
+}
+
+// revokedEvents returns the ecard.revoked events published for cardNo by
+// id, failing when one id was published with two payloads.
+func revokedEvents(tb testing.TB, evs []sdk.Event, cardNo string) map[string]map[string]any {
+	tb.Helper()
+	out := map[string]map[string]any{}
+	for _, ev := range evs {
+		if ev.Type != "ecard.revoked" || ev.Key != cardNo {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(ev.Payload, &m); err != nil {
+			tb.Fatalf("event %s: %v", ev.ID, err)
+		}
+		if prev, ok := out[ev.ID]; ok && !cmp.Equal(prev, m) {
+			tb.Errorf("event id %s published with two payloads: %v and %v", ev.ID, prev, m)
+		}
+		out[ev.ID] = m
+	}
+	return out
+}
+
+// TestWrongIDMarkedLaterAnnounced: a card revoked plainly and marked
+// wrongId later (ecard.revoke again with "wrongId": true) published no
+// second ecard.revoked, so the platform (A31 with ZEC-5 WRONGID) never
+// heard that the card was registered with someone else's ID number. The
+// mark now publishes ecard.revoked once more, with wrongId, under an id of
+// its own; the payload is the card's revocation as before (its time and
+// reason). A redelivered or repeated mark publishes nothing more, nor does
+// a card revoked with wrongId at once, or one already replaced.
+func TestWrongIDMarkedLaterAnnounced(t *testing.T) {
+	t.Parallel()
+	type step struct {
+		id      string
+		attempt int
+		payload map[string]any
+	}
+	plain := map[string]any{"reason": "lost"}
+	mark := map[string]any{"reason": "证件号输错", "wrongId": true}
+	revoked := func(reason string, wrongID bool) map[string]any {
+		m := map[string]any{"status": "revoked", "revokedAt": testT0.Format(time.RFC3339), "reason": reason}
+		if wrongID {
+			m["wrongId"] = true
+		}
+		return m
+	}
+	testCases := map[string]struct {
+		steps         []step
+		replaceBefore bool // the number's holder registers before the last step
+		want          map[string]map[string]any
+	}{
+		"revoked plainly, marked later": {
+			steps: []step{{"rev-1", 1, plain}, {"mark-1", 1, mark}},
+			want:  map[string]map[string]any{"": revoked("lost", false), "/wrongId": revoked("lost", true)},
+		},
+		"the mark redelivered": {
+			steps: []step{{"rev-1", 1, plain}, {"mark-1", 1, mark}, {"mark-1", 2, mark}},
+			want:  map[string]map[string]any{"": revoked("lost", false), "/wrongId": revoked("lost", true)},
+		},
+		"marked again by another message": {
+			steps: []step{{"rev-1", 1, plain}, {"mark-1", 1, mark}, {"mark-2", 1, mark}, {"rev-2", 1, plain}},
+			want:  map[string]map[string]any{"": revoked("lost", false), "/wrongId": revoked("lost", true)},
+		},
+		"revoked with wrongId at once": {
+			steps: []step{{"rev-1", 1, mark}, {"mark-2", 1, mark}},
+			want:  map[string]map[string]any{"": revoked("证件号输错", true)},
+		},
+		"revoked plainly twice": {
+			steps: []step{{"rev-1", 1, plain}, {"rev-2", 1, plain}},
+			want:  map[string]map[string]any{"": revoked("lost", false)},
+		},
+		"replaced before the mark: not marked": {
+			steps:         []step{{"rev-1", 1, plain}, {"mark-1", 1, mark}},
+			replaceBefore: true,
+			want:          map[string]map[string]any{"": revoked("lost", false)},
+		},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, testSettings())
+			cardNo := e.register(map[string]string{"name": "王五", "idType": "01", "idNumber": testResidentID, "phone": "13912345678"}).CardNo
+			for i, s := range tc.steps {
+				if i == len(tc.steps)-1 && tc.replaceBefore {
+					e.register(zhang())
+				}
+				if i > 0 {
+					e.clock.Set(testT0.Add(time.Duration(i) * time.Hour))
+				}
+				s.payload["cardNo"] = cardNo
+				b, _ := json.Marshal(s.payload)
+				r, err := e.p.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: OpRevoke, MessageID: s.id, Format: "json", Payload: b, Attempt: s.attempt, Recovering: s.attempt > 1})
+				if err != nil || r.Status != sdk.StatusOK {
+					t.Fatalf("step %d (%s): %v %v", i, s.id, err, r)
+				}
+			}
+			want := map[string]map[string]any{}
+			for suffix, m := range tc.want {
+				m["cardNo"] = cardNo
+				want["ecard.revoked/"+cardNo+suffix] = m
+			}
+			if diff := cmp.Diff(want, revokedEvents(t, e.eventsOfType("ecard.revoked"), cardNo)); diff != "" {
+				t.Errorf("ecard.revoked events by id (-want +got):\n%s", diff)
+			}
+			if n := len(e.eventsOfType("ecard.revoked")); n != len(want) {
+				t.Errorf("%d ecard.revoked events published, want %d (one per id)", n, len(want))
+			}
+		})
+	}
+}
+
+// TestWrongIDMarkCrashRedelivered lets the instance marking a revoked card
+// wrongId die after each state write in turn, then redelivers the mark to
+// another instance: wherever the crash fell, the mark is announced, under
+// one id. A plain revocation that died before it was announced and is
+// overtaken by the mark is announced once, with wrongId.
+func TestWrongIDMarkCrashRedelivered(t *testing.T) {
+	t.Parallel()
+	for _, dyingStep := range []string{"mark", "revocation"} {
+		for after := 0; after <= 4; after++ {
+			t.Run(fmt.Sprintf("%s dies after %d writes", dyingStep, after), func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, testSettings())
+				cardNo := e.register(map[string]string{"name": "王五", "idType": "01", "idNumber": testResidentID, "phone": "13912345678"}).CardNo
+				revoke := func(p sdk.Plugin, id string, recovering bool, wrongID bool) (*sdk.HandleResponse, error) {
+					b, _ := json.Marshal(map[string]any{"cardNo": cardNo, "reason": "lost", "wrongId": wrongID})
+					return p.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: OpRevoke, MessageID: id, Format: "json", Payload: b, Attempt: 1, Recovering: recovering})
+				}
+				dying := sdktest.Connect(t, New(WithClock(e.clock.Now)), &crashHost{HostServer: e.host, after: after})
+				if r, err := dying.Configure(context.Background(), &sdk.ConfigureRequest{Site: testSite, Settings: testSettings()}); err != nil || r.Diagnostics.HasError() {
+					t.Fatalf("Configure: %v %v", err, r)
+				}
+				steps := []struct {
+					id      string
+					wrongID bool
+				}{{"rev-1", false}, {"mark-1", true}}
+				for _, s := range steps {
+					dies := (s.id == "rev-1") == (dyingStep == "revocation")
+					if !dies {
+						if r, err := revoke(e.p, s.id, false, s.wrongID); err != nil || r.Status != sdk.StatusOK {
+							t.Fatalf("%s: %v %v", s.id, err, r)
+						}
+						continue
+					}
+					_, _ = revoke(dying, s.id, false, s.wrongID)
+					if dyingStep == "mark" {
+						if r, err := revoke(e.p, s.id, true, s.wrongID); err != nil || r.Status != sdk.StatusOK {
+							t.Fatalf("%s redelivered: %v %v", s.id, err, r)
+						}
+					}
+				}
+				if dyingStep == "revocation" {
+					// The revocation is redelivered last.
+					if r, err := revoke(e.p, "rev-1", true, false); err != nil || r.Status != sdk.StatusOK {
+						t.Fatalf("rev-1 redelivered: %v %v", err, r)
+					}
+				}
+				got := revokedEvents(t, e.eventsOfType("ecard.revoked"), cardNo)
+				announced := 0
+				for id, m := range got {
+					if m["wrongId"] == true {
+						announced++
+						if id != "ecard.revoked/"+cardNo && id != "ecard.revoked/"+cardNo+"/wrongId" {
+							t.Errorf("wrongId announced under id %s", id)
+						}
+					}
+				}
+				if announced != 1 {
+					t.Errorf("ecard.revoked events by id %v: wrongId announced under %d ids, want 1", got, announced)
+				}
+				if _, ok := got["ecard.revoked/"+cardNo]; !ok {
+					t.Errorf("ecard.revoked events by id %v: the revocation itself is not announced", got)
+				}
+			})
+		}
 	}
 }
