@@ -316,11 +316,17 @@ func (b *Browser) ClickAndWait(sel, next string) {
 	b.Wait(next)
 }
 
-// Text returns the visible text of the first element sel.
+// Text returns the visible text of the first element sel, once there is
+// one. It reads the page with JavaScript, as WaitText does, not through
+// chromedp's node ids: after a navigation the page started itself (a form
+// submitted by Enter), chromedp may still hold the node tree of the
+// previous document, and a read by node id then fails with "No node with
+// given id found" although the element is on the page.
 func (b *Browser) Text(sel string) string {
 	b.t.Helper()
+	b.poll(StepTimeout, "wait for "+sel, fmt.Sprintf(`document.querySelector(%s) !== null`, jsString(sel)))
 	var s string
-	b.Run("read "+sel, chromedp.Text(sel, &s, chromedp.ByQuery))
+	b.Run("read "+sel, chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%s).innerText`, jsString(sel)), &s))
 	return s
 }
 
