@@ -106,6 +106,19 @@ type Display struct {
 	LabelTitle string `json:"labelTitle,omitempty"`
 }
 
+// HasPersonal reports whether d shows a field or column marked Personal,
+// whose values the console and the CLI mask unless revealing is granted.
+func (d Display) HasPersonal() bool {
+	for _, cols := range [][]Column{d.Fields, d.Columns} {
+		for _, c := range cols {
+			if c.Personal {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Column is a payload field with its title. In a work list, Form names a
 // form of the plugin the cell opens, prefilled with the site and with this
 // field's value under the same name.

@@ -92,7 +92,7 @@ func showWarnings(w io.Writer, warnings []message.ReplyError) {
 func shownReply(d sdk.Display, r *message.Reply, reveal bool) (*message.Reply, error) {
 	rr := *r
 	text := textShown(reveal)
-	if !reveal && declaresPersonal(d) && len(r.Payload) > 0 {
+	if !reveal && d.HasPersonal() && len(r.Payload) > 0 {
 		masked, err := maskPayload(d, r.Payload)
 		if err != nil {
 			return nil, err
@@ -155,7 +155,7 @@ func jsonShown(b []byte, reveal bool) []byte {
 // JSON, masked as the console shows such a result (logging.MaskJSON)
 // unless reveal.
 func showPayload(w io.Writer, d sdk.Display, payload []byte, reveal bool) error {
-	if !reveal && declaresPersonal(d) {
+	if !reveal && d.HasPersonal() {
 		masked, err := maskPayload(d, payload)
 		if err != nil {
 			return err
@@ -224,19 +224,6 @@ func table(w io.Writer, cols []sdk.Column, rows []any, shown func(string) string
 		lines = append(lines, line)
 	}
 	return writeTable(w, lines)
-}
-
-// declaresPersonal reports whether d shows a field or column declared
-// personal.
-func declaresPersonal(d sdk.Display) bool {
-	for _, cols := range [][]sdk.Column{d.Fields, d.Columns} {
-		for _, c := range cols {
-			if c.Personal {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // maskPayload returns payload with every value of a field or row column

@@ -153,7 +153,7 @@ func commandSynopsis(c sdk.Command) string {
 	if c.Result.File != nil {
 		parts = append(parts, "[-out FILE]")
 	}
-	if declaresPersonal(c.Result) {
+	if c.Result.HasPersonal() {
 		parts = append(parts, "[-reveal]")
 	}
 	if !c.Local {
@@ -243,7 +243,7 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 		out = fs.String("out", "", "copy the file of the reply here (on the machine medgate runs on)")
 	}
 	reveal := new(bool)
-	if declaresPersonal(c.Result) {
+	if c.Result.HasPersonal() {
 		fs.BoolVar(reveal, "reveal", false, "show the values the plugin declares personal (names, ID and phone numbers) unmasked; "+
 			"the running medgate must grant it (an admin: MEDGATE_USER=NAME, else http.adminToken) and records it in its audit log (personal.reveal) first")
 	}

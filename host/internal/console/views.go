@@ -239,7 +239,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
 		return
 	}
-	if f.Scanner || declaresPersonal(f.Result) {
+	if f.Scanner || f.Result.HasPersonal() {
 		// The field is ready for the next scan or patient, and personal
 		// data typed in do not stay on the screen beside the masked reply.
 		d.Values = map[string]string{}
@@ -637,16 +637,4 @@ func maskedWord(w string) bool {
 	}
 	head, tail, hidden := first, len(r)-last-1, last-first+1
 	return (head <= 1 && tail <= 1) || (head <= 3 && tail <= 4 && hidden >= 4)
-}
-
-// declaresPersonal reports whether a reply shows personal data.
-func declaresPersonal(d sdk.Display) bool {
-	for _, cols := range [][]sdk.Column{d.Fields, d.Columns} {
-		for _, c := range cols {
-			if c.Personal {
-				return true
-			}
-		}
-	}
-	return false
 }
