@@ -159,6 +159,48 @@ func (c *Consumer) Holds() []Hold {
 	return out
 }
 
+// Lag is how far the consumer is behind in one claimed partition.
+type Lag struct {
+	Topic     string
+	Partition int32
+	// Lag counts the partition's records not read yet: its high-water
+	// mark as of the consumer's last fetch from it, less the offset of
+	// the next record to read. Records read and not yet finished are not
+	// in it (Holds tells of those).
+	Lag int64
+}
+
+// Lags lists the lag of every partition claimed now. A partition the
+// consumer releases (a rebalance, or the consumer stopping) is not in it
+// from the moment it stops reading it, nor one whose next offset is not
+// known yet (claimed without a committed offset, nothing read yet). It
+// costs no broker request: the high-water mark is the one sarama keeps
+// from each fetch, so while the consumer fetches nothing from a
+// partition (its buffer full, its leader unreachable) the records that
+// arrive meanwhile are not counted. Reading costs one store of the next
+// offset per message, under the partition's lock it holds already.
+func (c *Consumer) Lags() []Lag {
+	c.partsMu.Lock()
+	parts := make([]*partition, 0, len(c.parts))
+	for p := range c.parts {
+		parts = append(parts, p)
+	}
+	c.partsMu.Unlock()
+	out := make([]Lag, 0, len(parts))
+	for _, p := range parts {
+		if n, ok := p.lag(); ok {
+			out = append(out, Lag{Topic: p.topic, Partition: p.id, Lag: n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
+
 // NewConsumer prepares a consumer of topics for the group cfg.GroupID. It
 // does not connect; Run does.
 func NewConsumer(cfg Config, topics []string, h Handler) (*Consumer, error) {
@@ -564,6 +606,8 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		sess:   sess,
 		topic:  claim.Topic(),
 		id:     claim.Partition(),
+		claim:  claim,
+		next:   claim.InitialOffset(),
 		keys:   make(map[string]*keyQueue),
 		stopCh: make(chan struct{}),
 	}

@@ -76,6 +76,11 @@
 // with PLAIN the connection writes the ones in force into each
 // SaslAuthenticate request (plainConn).
 //
+// Lags tells, for each partition claimed now, how many of its records
+// the consumer has not read yet (its high-water mark as of the last
+// fetch, less the next offset to read), with no broker request and no
+// allocation per message.
+//
 // Every error of a Producer's Send is a *SendError, which marks it as a
 // write to Kafka that failed; Permanent tells the few that last until
 // someone acts (a record or topic refused, credentials, certificates or

@@ -22,8 +22,16 @@ type partition struct {
 	cancel context.CancelFunc
 	topic  string
 	id     int32
+	// claim is the partition's claim, whose high-water mark (as of its
+	// last fetch) Lags compares with next.
+	claim sarama.ConsumerGroupClaim
 
-	mu             sync.Mutex
+	mu sync.Mutex
+	// next is the offset of the next record to read: the claim's initial
+	// offset, then one past the last message enqueued; negative while
+	// unknown (the claim starts from the oldest record and nothing was
+	// read yet). See lag.
+	next           int64
 	pending        []*entry             // read, not yet committed, in offset order
 	headSince      time.Time            // when pending[0] became the oldest unfinished message
 	keys           map[string]*keyQueue // keys with queued or running messages
@@ -190,6 +198,7 @@ func membershipLost(cause error) bool {
 func (p *partition) enqueue(m *Message, weight int64) {
 	e := &entry{msg: m, offset: m.Offset, weight: weight}
 	p.mu.Lock()
+	p.next = m.Offset + 1
 	if len(p.pending) == 0 {
 		p.headSince = time.Now()
 	}
@@ -294,6 +303,26 @@ func (p *partition) hold() (Hold, bool) {
 	}
 	head := p.pending[0].msg
 	return Hold{Topic: p.topic, Partition: p.id, Offset: head.Offset, Key: string(head.Key), Since: p.headSince, Waiting: len(p.pending)}, true
+}
+
+// lag returns how many records of the partition the consumer has not
+// read yet: the claim's high-water mark, as of the partition's last
+// fetch, less the next offset to read; false while the next offset is
+// not known, and once the partition is being released (its next owner
+// reports it). It asks the broker nothing: sarama keeps the high-water
+// mark of each fetch response.
+func (p *partition) lag() (int64, bool) {
+	if p.isStopping() {
+		return 0, false
+	}
+	hwm := p.claim.HighWaterMarkOffset()
+	p.mu.Lock()
+	next := p.next
+	p.mu.Unlock()
+	if next < 0 {
+		return 0, false
+	}
+	return max(hwm-next, 0), true
 }
 
 // isStopping reports whether handlers may no longer start: the partition

@@ -16,6 +16,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -313,6 +314,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err := kafkaConsumerUpGauge(d.metrics.Registry, d.consumer.Ready); err != nil {
 		return nil, err
 	}
+	if err := kafkaLagGauge(d.metrics.Registry, d.consumer.Lags); err != nil {
+		return nil, err
+	}
 	if err := stall.Register(d.metrics.Registry, stall.Sources{Holds: d.holds, Unpublishable: d.proc.Unpublishable}); err != nil {
 		return nil, err
 	}
@@ -560,6 +564,43 @@ func kafkaConsumerUpGauge(reg prometheus.Registerer, ready func() bool) error {
 		return fmt.Errorf("register medgate_kafka_consumer_up: %w", err)
 	}
 	return nil
+}
+
+// kafkaLagGauge registers medgate_kafka_consumer_lag{topic,partition} in
+// reg: for each request partition the consumer claims now (lags, read at
+// each scrape), the records not read yet, so that a consumer falling
+// behind (a slow plugin, a partition not read) pages before its messages
+// reach the store and age there. A partition the consumer released has
+// no series here: the instance that claims it now reports it.
+func kafkaLagGauge(reg prometheus.Registerer, lags func() []bus.Lag) error {
+	g := &lagGauge{lags: lags, vec: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "medgate_kafka_consumer_lag",
+		Help: "Records of each request partition this instance consumes that it has not read yet: the partition's high-water mark as of the consumer's last fetch from it, less the next offset to read (records read and not finished are in medgate_partition_held_seconds instead). Only partitions claimed now have a series. While nothing is fetched from a partition (medgate's buffer full, its leader unreachable), records arriving meanwhile are not counted.",
+	}, []string{"topic", "partition"})}
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("register medgate_kafka_consumer_lag: %w", err)
+	}
+	return nil
+}
+
+// lagGauge is the collector of medgate_kafka_consumer_lag: its series are
+// set afresh from the consumer at each scrape.
+type lagGauge struct {
+	lags func() []bus.Lag
+	mu   sync.Mutex // one scrape at a time sets vec
+	vec  *prometheus.GaugeVec
+}
+
+func (g *lagGauge) Describe(ch chan<- *prometheus.Desc) { g.vec.Describe(ch) }
+
+func (g *lagGauge) Collect(ch chan<- prometheus.Metric) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.vec.Reset()
+	for _, l := range g.lags() {
+		g.vec.WithLabelValues(l.Topic, strconv.Itoa(int(l.Partition))).Set(float64(l.Lag))
+	}
+	g.vec.Collect(ch)
 }
 
 // requeueAtStart runs the requeue job (requeueJob) once as soon as this

@@ -51,8 +51,20 @@ func (o *observer) Token(ctx context.Context, e platform.TokenEvent) {
 	}
 	if e.OK {
 		o.h.a.log.Info("token operation", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "expiresAt", e.ExpiresAt)
-	} else {
-		o.h.a.log.Warn("token operation failed", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "err", pii.Text(e.Error))
+		if e.Action != platform.ActionInvalidate {
+			o.h.cfg.tokenRefusedAlerted.Store(false) // the streak of failures is over
+		}
+		return
+	}
+	o.h.a.log.Warn("token operation failed", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "err", pii.Text(e.Error))
+	if e.Refused && !o.h.cfg.tokenRefusedAlerted.Swap(true) {
+		// The platform refuses the site's credentials: no call reaches it
+		// until someone fixes them, so page once per streak of failed
+		// token requests (the host counts the line in
+		// medgate_plugin_alerts_total). A token endpoint that does not
+		// answer stays a WARN: that passes by itself.
+		o.h.a.log.Error("ALERT: the trace-code platform refuses the site's credentials; no trace-code call can be made until they are fixed: check the site's appId, appSecret, orgCode and signMethod against what the platform issued, then reload medgate",
+			"site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "err", pii.Text(e.Error))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -168,6 +169,11 @@ type siteConfig struct {
 	mi            *miConfig
 	// reconcileAfter: a held stock-out older than this is reconciled.
 	reconcileAfter time.Duration
+	// tokenRefusedAlerted is set once the platform's refusal of the
+	// site's credentials was logged as an ALERT, and cleared when a token
+	// is obtained: one ALERT per streak of failed token requests (see
+	// observer.Token).
+	tokenRefusedAlerted atomic.Bool
 }
 
 // miConfig is the medical-insurance upload's configuration.

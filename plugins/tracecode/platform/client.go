@@ -55,6 +55,10 @@ type TokenEvent struct {
 	ExpiresAt time.Time
 	Duration  time.Duration
 	Error     string
+	// Refused is set when the platform refused the credentials (Error is
+	// then ErrAuth's): the site's appId, appSecret, orgCode or signMethod
+	// are wrong, not a transient failure that passes by itself.
+	Refused bool
 	// Warning says why the expiry the platform gave with a new token was
 	// not used (an expiry in the past or too far away).
 	Warning string
@@ -187,7 +191,7 @@ func (c *Client) validToken(ctx context.Context, obs Observer, stale, forceReaso
 	tok, exp, warning, err := c.requestToken(ctx, obs)
 	ev := TokenEvent{At: start, Action: action, Reason: reason, Duration: c.cfg.Now().Sub(start), Warning: warning}
 	if err != nil {
-		ev.Error = err.Error()
+		ev.Error, ev.Refused = err.Error(), errors.Is(err, ErrAuth)
 		obs.Token(ctx, ev)
 		// A token that is only close to its expiry still works.
 		if reason == ReasonExpiresSoon && now.Before(c.expiresAt) {
