@@ -92,9 +92,17 @@ func showRefusedFields(w io.Writer, d sdk.Display, payload []byte, shown func(st
 	}
 }
 
-// errorLine is one error or warning of a reply: "field: rule: message".
+// errorLine is one error or warning of a reply: "field: rule: message",
+// an empty part left out with its separator (an error of no one field is
+// "rule: message").
 func errorLine(e message.ReplyError) string {
-	return strings.TrimSpace(strings.Join([]string{e.Field, e.Rule, e.Message}, ": "))
+	var parts []string
+	for _, p := range []string{e.Field, e.Rule, e.Message} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ": ")
 }
 
 // showWarnings prints a reply's warnings (what the plugin noticed without
