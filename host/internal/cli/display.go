@@ -17,8 +17,9 @@ import (
 )
 
 // showReply shows the reply of a remote command as its Display says. A
-// reply that is not ok shows its errors and the external system's answer;
-// any reply its warnings, last.
+// reply that is not ok shows the result fields d declares that its
+// payload has (showRefusedFields), the external system's answer and its
+// errors; any reply its warnings, last.
 // What the plugin and the external system wrote is shown as the console
 // shows it (shownReply): values of the fields and columns d declares
 // personal masked (console.MaskPersonal), the errors, warnings and the
@@ -43,6 +44,7 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON,
 	}
 	if r.Status != message.StatusOK {
 		fmt.Fprintf(w, "%s: %s\n", r.Type, r.Status)
+		showRefusedFields(w, d, r.Payload, textShown(reveal))
 		if r.External != nil && (r.External.Code != "" || r.External.Message != "") {
 			fmt.Fprintf(w, "  %s answered %s: %s\n", r.External.System, r.External.Code, r.External.Message)
 		}
@@ -70,9 +72,37 @@ func showReply(w io.Writer, d sdk.Display, r *message.Reply, raw []byte, asJSON,
 	return nil
 }
 
-// errorLine is one error or warning of a reply: "field: rule: message".
+// showRefusedFields prints the result fields d declares that a refused
+// reply's payload has, "  title: value" each, as the console's notice shows
+// them above a refusal's errors (the card an ID number is registered to, a
+// scan's sentence for the person at the counter): each value as shown says,
+// a declared code as "meaning (code)". payload comes from shownReply, so a
+// field declared personal is already masked unless revealed. Nothing when
+// the payload is not a JSON object; the headline and the table of rows are
+// a result's and are not shown for a refusal, as in the console.
+func showRefusedFields(w io.Writer, d sdk.Display, payload []byte, shown func(string) string) {
+	var obj map[string]any
+	if len(d.Fields) == 0 || json.Unmarshal(payload, &obj) != nil {
+		return
+	}
+	for _, f := range d.Fields {
+		if v := text(field(obj, f.Field)); v != "" {
+			fmt.Fprintf(w, "  %s: %s\n", f.Title, f.Shown(v, shown(v)))
+		}
+	}
+}
+
+// errorLine is one error or warning of a reply: "field: rule: message",
+// an empty part left out with its separator (an error of no one field is
+// "rule: message").
 func errorLine(e message.ReplyError) string {
-	return strings.TrimSpace(strings.Join([]string{e.Field, e.Rule, e.Message}, ": "))
+	var parts []string
+	for _, p := range []string{e.Field, e.Rule, e.Message} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ": ")
 }
 
 // showWarnings prints a reply's warnings (what the plugin noticed without
