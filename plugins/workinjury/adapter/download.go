@@ -682,7 +682,14 @@ func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key
 
 // fetch makes the download call stored in st and stores the batch.
 func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64, sum *dlSummary, mayRecover bool) error {
-	out := a.call(ctx, h, c, messageID, st.Code, st.FetchSerial, st.Input)
+	in := st.Input
+	if in == nil {
+		// A request without filters ({}) is stored without input
+		// (omitempty) and read back nil; it is sent as {} again, not as
+		// null, which the national system refuses.
+		in = map[string]any{}
+	}
+	out := a.call(ctx, h, c, messageID, st.Code, st.FetchSerial, in)
 	if err := a.at("fetch:answered"); err != nil {
 		return err
 	}
