@@ -548,6 +548,13 @@ func (a *Adapter) redownloadRefused(ctx context.Context, h sdk.Host, c *siteConf
 // (feedbackRefusedWait). A run that stops with a batch still to feed back
 // returns a *feedbackPending naming the batch and when its feedback is due.
 func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches, refusedTries int) (dlSummary, error) {
+	return a.downloadRun(ctx, h, c, messageID, code, input, maxBatches, refusedTries, 0)
+}
+
+// downloadRun is downloadCode. A run with stale above 0 (the GYU008 job,
+// which must not race a fetch in flight) leaves a fetch alone whose state
+// moved within stale, and returns without doing anything.
+func (a *Adapter) downloadRun(ctx context.Context, h sdk.Host, c *siteConfig, messageID, code string, input map[string]any, maxBatches, refusedTries int, stale time.Duration) (dlSummary, error) {
 	sum := dlSummary{Code: code}
 	runStart := a.now()
 	fbTries, refused := 0, 0
@@ -572,6 +579,19 @@ func (a *Adapter) downloadCode(ctx context.Context, h sdk.Host, c *siteConfig, m
 		}
 		switch st.Step {
 		case stepFetching:
+			if stale > 0 && a.now().Sub(st.UpdatedAt) <= stale {
+				return sum, nil // perhaps still in flight, in another process
+			}
+			stale = 0
+			if err := a.at("fetch:claim"); err != nil {
+				return sum, err
+			}
+			// Claimed by compare-and-set before anything is sent: of two
+			// runs that read the same lost fetch (a message and the GYU008
+			// job), one asks for the batch again, the other stops here.
+			if err := a.save(ctx, h, key, &st, &ver); err != nil {
+				return sum, err
+			}
 			if err := a.recoverFetch(ctx, h, c, messageID, key, &st, &ver); err != nil {
 				return sum, err
 			}
@@ -682,7 +702,14 @@ func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key
 
 // fetch makes the download call stored in st and stores the batch.
 func (a *Adapter) fetch(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64, sum *dlSummary, mayRecover bool) error {
-	out := a.call(ctx, h, c, messageID, st.Code, st.FetchSerial, st.Input)
+	in := st.Input
+	if in == nil {
+		// A request without filters ({}) is stored without input
+		// (omitempty) and read back nil; it is sent as {} again, not as
+		// null, which the national system refuses.
+		in = map[string]any{}
+	}
+	out := a.call(ctx, h, c, messageID, st.Code, st.FetchSerial, in)
 	if err := a.at("fetch:answered"); err != nil {
 		return err
 	}

@@ -68,8 +68,13 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 // failed replies a retryable failure, but the host gives a download up
 // after its retry budget, and the next message of the code may be days
 // away, while the feedback is due within 30 minutes and the national
-// system hands out nothing more of the code meanwhile. Only a batch
-// stored or being fed back is taken up; nothing new is fetched.
+// system hands out nothing more of the code meanwhile. A batch stored or
+// being fed back is taken up, and so is a fetch whose answer was lost
+// (step fetching) once its state has not moved for longer than any fetch
+// takes (the call timeout plus fetchStaleMargin): it is recovered as the
+// next message would (GYD008, GYR005), claimed by compare-and-set first
+// (downloadRun). A fresher fetch may be in flight and is left alone.
+// Nothing new is fetched.
 func (a *Adapter) finishStored(ctx context.Context, h sdk.Host, c *siteConfig, msgID string) *sdk.RunJobResponse {
 	resp := &sdk.RunJobResponse{}
 	finished := 0
@@ -82,11 +87,24 @@ func (a *Adapter) finishStored(ctx context.Context, h sdk.Host, c *siteConfig, m
 			resp.Diagnostics.Error("", "state", "cannot read the "+code+" download workflow", err.Error())
 			continue
 		}
-		if st.Step != stepStored && st.Step != stepFeedback {
+		stale := c.timeout + fetchStaleMargin
+		lost := st.Step == stepFetching && st.FetchSerial != "" && a.now().Sub(st.UpdatedAt) > stale
+		if st.Step != stepStored && st.Step != stepFeedback && !lost {
 			continue
 		}
-		a.log.Info("finishing a stored download batch whose feedback is due", "site", c.code, "code", code, "batch", st.BatchNo, "step", st.Step)
-		sum, err := a.downloadCode(ctx, h, c, msgID, code, nil, 0, feedbackRefusedTries)
+		if lost {
+			a.log.Info("recovering a download whose answer was lost: its state has not moved for longer than a fetch takes", "site", c.code, "code", code,
+				"serial", st.FetchSerial, "since", st.UpdatedAt)
+		} else {
+			a.log.Info("finishing a stored download batch whose feedback is due", "site", c.code, "code", code, "batch", st.BatchNo, "step", st.Step)
+		}
+		sum, err := a.downloadRun(ctx, h, c, msgID, code, nil, 0, feedbackRefusedTries, stale)
+		if errors.Is(err, sdk.ErrConflict) {
+			// Another run (a message of the code) moved the workflow on
+			// between the read and the claim: it acts, this job does not.
+			a.log.Info("the download was moved on by another run; left to it", "site", c.code, "code", code)
+			continue
+		}
 		finished += len(sum.Batches)
 		resp.Processed += sum.published()
 		warnUndelivered(sum, &resp.Diagnostics)
@@ -280,3 +298,9 @@ func listedTwice(file string, list []map[string]any, approved []bool, ds *sdk.Di
 	}
 	return skip
 }
+
+// fetchStaleMargin is how much longer than the call timeout a download's
+// state stays in step fetching, unmoved, before the GYU008 job takes the
+// fetch for one whose answer was lost (finishStored): beyond the call, a
+// fetch stores the batch's chunks before it moves the step on.
+const fetchStaleMargin = 2 * time.Minute
