@@ -392,6 +392,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var swe *settleWaitError
 		var dwe *deductWaitError
 		var dve *deviceWaitError
+		var rwe *revokeWaitError
 		var mce *monthClaimError
 		var pae *partAgainError
 		switch {
@@ -435,6 +436,16 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			a.log.Info("a device settlement waits for another one with the same lines without a known outcome; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "akb020", dve.akb020, "waitingFor", strings.Join(dve.open, ", "))
 			return a.late(ctx, req, c, code, dve.response()), nil
+		case errors.As(err, &rwe):
+			// A message that depends on a revocation without a known
+			// outcome yet (revokewait.go): its own errors first, else it
+			// waits, retryably.
+			if ds = append(ds, rds...); ds.HasError() {
+				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+			}
+			a.log.Info("a message waits for a revocation without a known outcome; nothing sent, retried", "site", c.code,
+				"message", req.MessageID, "code", code, "waitingFor", strings.Join(rwe.open, ", "))
+			return a.late(ctx, req, c, code, rwe.response()), nil
 		case errors.As(err, &mce):
 			// An upload of a month whose monthly settlement has no outcome
 			// yet (monthwait.go): its own errors first, else it waits.

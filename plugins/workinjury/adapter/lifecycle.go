@@ -42,6 +42,11 @@ import (
 //	        known outcome (settling.go)
 //	GYU103  waits while a GYR001 of the visit has no known outcome
 //	        (settling.go, rule revocation-outcome-known)
+//	GYU101, GYR001, GYR002, GYR003  wait while a revocation they depend
+//	        on has no known outcome: a GYR002 or GYR003 freeing the
+//	        inpatient number, a GYR001 of the visit, another GYR002 of the
+//	        visit or GYR003 of the settlement (revokewait.go, rule
+//	        revocation-outcome-known)
 //	GYU102, GYU103  wait when the other marked itself on the visit between
 //	        their check and their own mark (settling.go, rule stay-unchanged);
 //	        so do GYR001 and GYU103 of one visit
@@ -129,6 +134,9 @@ type lifecycle struct {
 	// devwait, when set, is the device settlements without a known
 	// outcome that carry lines of a GYU303 (settling.go).
 	devwait *deviceWaitError
+	// rwait, when set, is the revocation without a known outcome that the
+	// message waits for (revokewait.go).
+	rwait *revokeWaitError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -157,6 +165,9 @@ func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig,
 	}
 	if l.devwait != nil {
 		return l.devwait
+	}
+	if l.rwait != nil {
+		return l.rwait
 	}
 	return nil
 }
@@ -424,6 +435,25 @@ func (l *lifecycle) admission() error {
 	ver, err := getJSON(l.ctx, l.h, "adm/"+akb020+"/"+akc190, &cl)
 	if err != nil {
 		return err
+	}
+	if ver > 0 && cl.MessageID != l.msgID && !cl.Revoked && cl.Done && cl.Ref != "" {
+		// The visit holding the number may be being revoked (GYR002, or
+		// GYR003 with its settlement): whether the number is free depends
+		// on that outcome (revokewait.go).
+		var v visitState
+		if vver, err := getJSON(l.ctx, l.h, "visit/"+cl.Ref, &v); err != nil {
+			return err
+		} else if vver > 0 {
+			what, open, err := l.revocationsOpen(cl.Ref, v)
+			if err != nil {
+				return err
+			}
+			if len(open) > 0 {
+				l.rwait = &revokeWaitError{field: "$.akc190", what: what, open: open,
+					then: fmt.Sprintf("If it was accepted, inpatient number %s is free again and this admission is sent; if it was refused, the number stays with visit %s and this message is answered invalid (rule unique-inpatient-number).", akc190, cl.Ref)}
+				return nil
+			}
+		}
 	}
 	if ver > 0 && cl.MessageID != l.msgID && !cl.Revoked {
 		detail := "an inpatient/outpatient number is used once per institution; revoke the wrong admission with GYR002 first"
@@ -914,6 +944,11 @@ func (l *lifecycle) revokeDetails() error {
 	if err := l.settling(ykc700, v); err != nil {
 		return err
 	}
+	if waits, err := l.detailRevocationsOpen(ykc700, v,
+		"Then this message is checked against the fee lines as that outcome left them: sent, or answered invalid (rule details-exist) if it names lines already revoked."); err != nil || waits {
+		// Which lines are still valid depends on that outcome.
+		return err
+	}
 	dm, err := l.details(ykc700)
 	if err != nil {
 		return err
@@ -966,6 +1001,17 @@ func (l *lifecycle) revokeAdmission() error {
 	if a := str(l.doc, "akb020"); a != "" && a != v.AKB020 {
 		l.fail("$.akb020", "consistency", fmt.Sprintf("rule visit-number: visit %s is at institution %s, not %s", ykc700, v.AKB020, a), "")
 	}
+	if open, err := openOf(l.ctx, l.h, v.Unadmitting, l.msgID); err != nil {
+		return err
+	} else if len(open) > 0 {
+		l.rwait = &revokeWaitError{field: "$.ykc700", what: "the admission revocation (GYR002) of visit " + ykc700, open: open, then: alreadyRevokedThen}
+		return nil
+	}
+	if waits, err := l.detailRevocationsOpen(ykc700, v,
+		"If it was accepted and no valid fee line is left, this admission revocation is sent; otherwise it is answered invalid (rule no-valid-details)."); err != nil || waits {
+		// Whether the fee lines are revoked depends on that outcome.
+		return err
+	}
 	dm, err := l.details(ykc700)
 	if err != nil {
 		return err
@@ -984,6 +1030,20 @@ func (l *lifecycle) revokeAdmission() error {
 			"wait until every GYU102 of the stay has been answered, revoke the details it added with GYR001, then revoke the admission")
 	}
 	return nil
+}
+
+// detailRevocationsOpen notes in l.rwait the revocations of fee details
+// (GYR001) of visit v (ykc700) still without a known outcome, other than
+// the message's own, for a GYR001 or GYR002 of the visit (then: what
+// happens to it once the outcome is known); it reports whether there are
+// any.
+func (l *lifecycle) detailRevocationsOpen(ykc700 string, v visitState, then string) (bool, error) {
+	open, err := openOf(l.ctx, l.h, v.Revoking, l.msgID)
+	if err != nil || len(open) == 0 {
+		return false, err
+	}
+	l.rwait = &revokeWaitError{field: "$.ykc700", what: "a revocation of fee details (GYR001) of visit " + ykc700, open: open, then: then}
+	return true, nil
 }
 
 func (l *lifecycle) settlementOf(path, no string) (settleState, bool, error) {
@@ -1018,6 +1078,11 @@ func (l *lifecycle) revokeSettlement() error {
 	}
 	if rt := str(l.doc, "revoke_time"); rt != "" && rt < s.SettleTime {
 		l.fail("$.revoke_time", "consistency", fmt.Sprintf("rule revoke-after-settle: revoke_time %s is before settle_time %s", rt, s.SettleTime), "")
+	}
+	if open, err := openOf(l.ctx, l.h, s.Revoking, l.msgID); err != nil {
+		return err
+	} else if len(open) > 0 {
+		l.rwait = &revokeWaitError{field: "$.settle_no", what: "the settlement revocation (GYR003) of settlement " + no, open: open, then: alreadyRevokedThen}
 	}
 	return nil
 }

@@ -302,6 +302,11 @@ func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code st
 	case "GYU103":
 	case "GYR001":
 		list = revokingList
+	case "GYR002", "GYR003":
+		if err := unmarkRevocation(ctx, h, code, msgID, doc); err != nil {
+			a.log.Warn("cannot clear a revocation's in-flight mark; it is ignored from now on", "code", code, "err", err)
+		}
+		return
 	case "GYU303":
 		if err := unmarkDeviceLines(ctx, h, msgID, doc); err != nil {
 			a.log.Warn("cannot clear a device settlement's in-flight mark on its lines; it is ignored from now on", "code", code, "err", err)

@@ -264,8 +264,12 @@ type visitState struct {
 	// Revoking lists the GYR001 messages sent for this visit whose
 	// outcome is not known yet: a settlement of the stay waits for them
 	// (settling.go).
-	Revoking []string  `json:"revoking,omitempty"`
-	At       time.Time `json:"at"`
+	Revoking []string `json:"revoking,omitempty"`
+	// Unadmitting lists the GYR002 messages sent for this visit whose
+	// outcome is not known yet: another GYR002 of the visit and a GYU101
+	// with its inpatient number wait for them (revokewait.go).
+	Unadmitting []string  `json:"unadmitting,omitempty"`
+	At          time.Time `json:"at"`
 }
 
 // detailState is one uploaded fee line; amounts are two-decimal strings.
@@ -315,8 +319,12 @@ type settleState struct {
 	Downloaded []string `json:"downloaded,omitempty"`
 	// RehabPlan is the rehabilitation plan attached (rehab_plan_id),
 	// revoked with the settlement.
-	RehabPlan string    `json:"rehabPlan,omitempty"`
-	At        time.Time `json:"at"`
+	RehabPlan string `json:"rehabPlan,omitempty"`
+	// Revoking lists the GYR003 messages sent for this settlement whose
+	// outcome is not known yet: another GYR003 of it and a GYU101 with
+	// its visit's inpatient number wait for them (revokewait.go).
+	Revoking []string  `json:"revoking,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // deductState is an audit deduction uploaded with GYU004.

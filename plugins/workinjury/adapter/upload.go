@@ -116,6 +116,21 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return failed(true, "state", "cannot mark the "+m.what+" as in flight on its visit (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
+	if code == "GYR002" || code == "GYR003" {
+		// Another revocation of the same waits until this outcome is
+		// known, and so does an admission with the number it frees
+		// (revokewait.go).
+		if err := markRevocation(ctx, h, code, req.MessageID, doc); err != nil {
+			var rw *revokeWaitError
+			if errors.As(err, &rw) {
+				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
+				a.log.Info("another revocation of the same was marked while this one was checked; nothing sent, retried", "site", c.code,
+					"message", req.MessageID, "code", code, "waitingFor", strings.Join(rw.open, ", "))
+				return rw.response()
+			}
+			return failed(true, "state", "cannot mark the revocation as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+	}
 	if code == "GYU004" {
 		if err := a.at("deductions-checked"); err != nil {
 			return failed(true, "state", "stopped before marking the deductions (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
