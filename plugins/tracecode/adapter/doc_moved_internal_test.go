@@ -22,13 +22,13 @@ func TestMovedDocumentIsNotUpdatedAtItsOldPlace(t *testing.T) {
 	host := siteHost{m: sdktest.NewMemoryHost(), site: "s1"}
 	rows := []codeRow{{Line: 1, Code: "81000010000000010001"}}
 	rec := &docRecord{DocNo: "RK-MV", Source: sourceUpload, Direction: "in", BillTime: "2026-11-25 09:00:00", Lines: []docLine{{LineNo: 1, Qty: "1"}}}
-	oldKey, err := saveDoc(ctx, host, rec, rows, time.Date(2026, 11, 25, 0, 0, 0, 0, cst), "")
+	oldKey, err := saveDoc(ctx, host, rec, rows, time.Date(2026, 11, 25, 0, 0, 0, 0, cst), "", time.Date(2026, 11, 26, 10, 0, 0, 0, cst))
 	if err != nil {
 		t.Fatal(err)
 	}
 	moved := *rec
 	moved.BillTime = "2026-11-26 09:00:00"
-	newKey, err := saveDoc(ctx, host, &moved, rows, time.Date(2026, 11, 26, 0, 0, 0, 0, cst), oldKey)
+	newKey, err := saveDoc(ctx, host, &moved, rows, time.Date(2026, 11, 26, 0, 0, 0, 0, cst), oldKey, time.Date(2026, 11, 26, 10, 0, 0, 0, cst))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestMovedDocumentIsNotUpdatedAtItsOldPlace(t *testing.T) {
 		"saveDoc in place": func() error {
 			again := moved
 			again.BillTime = "2026-11-25 10:00:00"
-			_, err := saveDoc(ctx, host, &again, rows, time.Date(2026, 11, 25, 0, 0, 0, 0, cst), oldKey)
+			_, err := saveDoc(ctx, host, &again, rows, time.Date(2026, 11, 25, 0, 0, 0, 0, cst), oldKey, time.Date(2026, 11, 26, 10, 0, 0, 0, cst))
 			return err
 		},
 	} {
