@@ -319,6 +319,15 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	if listed != nil {
 		published += "; " + listed.summary()
 	}
+	// Forwarding records of moved documents no export can still need go,
+	// a bounded number a run; a failure is reported and the next run
+	// goes on.
+	if n, err := dropForwards(ctx, req.Host, a.now()); err != nil {
+		rds.Warn("", "state", "the forwarding records of documents whose date moved were not all removed",
+			fmt.Sprintf("%v; the next run of %s removes them", err, JobStockInSync))
+	} else if n > 0 {
+		published += fmt.Sprintf("; %d forwarding record(s) of moved documents removed", n)
+	}
 	// Receipts whose confirming message could not publish them are
 	// published first, whatever the platform's state and the sync setting.
 	// One that cannot be published is reported and does not stop the fetch.

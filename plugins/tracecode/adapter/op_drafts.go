@@ -67,7 +67,19 @@ type draft struct {
 	ConfirmedBy      string       `json:"confirmedBy,omitempty"`
 	ConfirmMessageID string       `json:"confirmMessageId,omitempty"`
 	ReceiptNo        string       `json:"receiptNo,omitempty"`
-	Published        bool         `json:"published,omitempty"`
+	// ReservedReceipt is the receipt number the first confirmation that
+	// got as far as numbering the receipt took, written on the draft
+	// (compare-and-set) before anything uses it, so that a confirmation
+	// that fails afterwards and is retried (same message or a new one)
+	// gives the receipt that number, not the next: pharmacies audit
+	// receipts by number. ReservedFrom is the draft's version when it
+	// was reserved, cleared by any later change of the draft (an
+	// adjustment, a platform change flagged): while it is set, an
+	// adjustment or confirmation made against that version still stands
+	// (the reservation changed the version, not the draft).
+	ReservedReceipt string `json:"reservedReceipt,omitempty"`
+	ReservedFrom    int64  `json:"reservedFrom,omitempty"`
+	Published       bool   `json:"published,omitempty"`
 	// Received is true when the confirmation put the draft's codes in the
 	// stock ledger itself (claimReceipt); drafts confirmed before have them
 	// recorded when the receipt is published.
@@ -83,6 +95,14 @@ type draft struct {
 	PlatformChanged   string    `json:"platformChanged,omitempty"`
 	PlatformChangedAt time.Time `json:"platformChangedAt,omitzero"`
 	PlatformHash      string    `json:"platformHash,omitempty"`
+}
+
+// seenAt tells whether a change or confirmation made against version
+// expected of a draft now at version ver still stands: the draft is at
+// that version, or changed since only by the reservation of its receipt
+// number.
+func (d *draft) seenAt(expected, ver int64) bool {
+	return expected == ver || d.ReservedFrom != 0 && expected == d.ReservedFrom
 }
 
 // kindDraft is the daily log (by document date) of the drafts created,
@@ -307,7 +327,7 @@ func (h *handler) flagDraft(ctx context.Context, id, hash, summary string) (*dra
 			summary = d.PlatformChanged + "; then " + summary
 		}
 		summary = clip(summary, maxChangeText)
-		d.PlatformChanged, d.PlatformChangedAt, d.PlatformHash = summary, h.a.now(), hash
+		d.PlatformChanged, d.PlatformChangedAt, d.PlatformHash, d.ReservedFrom = summary, h.a.now(), hash, 0
 		b, err := json.Marshal(d)
 		if err != nil {
 			return nil, err
@@ -562,7 +582,7 @@ func (h *handler) adjustDraft(ctx context.Context) (*sdk.HandleResponse, error) 
 			return stateError("$.draftId", fmt.Sprintf("draft %s was confirmed by %s at %s and can no longer change", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout)),
 				"record further corrections in HIS against receipt "+d.ReceiptNo)
 		}
-		if p.ExpectedVersion != 0 && p.ExpectedVersion != ver {
+		if p.ExpectedVersion != 0 && !d.seenAt(p.ExpectedVersion, ver) {
 			return stateError("$.expectedVersion", fmt.Sprintf("the draft is at version %d, the change was made against version %d", ver, p.ExpectedVersion),
 				"someone changed the draft meanwhile: reload it (tracecode.draft.get) and apply the change again")
 		}
@@ -570,6 +590,7 @@ func (h *handler) adjustDraft(ctx context.Context) (*sdk.HandleResponse, error) 
 		if ds := h.apply(d, p, now); ds.HasError() {
 			return invalid(ds)
 		}
+		d.ReservedFrom = 0
 		b, err := json.Marshal(d)
 		if err != nil {
 			return nil, err
@@ -947,7 +968,7 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 			Summary: "代码层级子码索引正在补建，确认稍后自动重试 (the index of the codes inside packages, kept before it existed, is still being built)",
 			Detail:  "the confirmation is retried and goes ahead once it is built (job " + JobStockInSync + " and each confirmation build it further); until then a package's units could not be checked against other receipts"})...), nil
 	}
-	receiptNo := ""
+	taken := "" // a number this call took and could not reserve yet
 	for range 10 {
 		d, ver, err := loadDraft(ctx, host, p.DraftID)
 		if errors.Is(err, sdk.ErrNotFound) {
@@ -974,7 +995,7 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 			return stateError("$.draftId", fmt.Sprintf("draft %s was already confirmed by %s at %s as receipt %s", d.ID, d.ConfirmedBy, d.ConfirmedAt.In(h.cfg.zone).Format(dateTimeLayout), d.ReceiptNo),
 				detail)
 		}
-		if p.ExpectedVersion != 0 && p.ExpectedVersion != ver {
+		if p.ExpectedVersion != 0 && !d.seenAt(p.ExpectedVersion, ver) {
 			return stateError("$.expectedVersion", fmt.Sprintf("the draft is at version %d, the confirmation was made against version %d", ver, p.ExpectedVersion),
 				"someone changed the draft meanwhile: review it again (tracecode.draft.get) before confirming")
 		}
@@ -998,13 +1019,33 @@ func (h *handler) confirmDraft(ctx context.Context) (*sdk.HandleResponse, error)
 			}
 			return invalid(ds)
 		}
-		if receiptNo == "" {
-			n, err := host.NextSequence(ctx, "receipt")
-			if err != nil {
-				return nil, fmt.Errorf("number the receipt: %w", err)
+		if d.ReservedReceipt == "" {
+			// The number is reserved on the draft before it is used, so a
+			// retry after a failure below reuses it (no receipt number is
+			// left unused). Of two confirmations reserving at once one
+			// wins and the other reads the winner's number.
+			if taken == "" {
+				n, err := host.NextSequence(ctx, "receipt")
+				if err != nil {
+					return nil, fmt.Errorf("number the receipt of draft %s (nothing was changed; retry the confirmation): %w", d.ID, err)
+				}
+				taken = fmt.Sprintf("%s%s%06d", h.cfg.receiptPrefix, h.a.now().In(h.cfg.zone).Format(dayLayout), n)
 			}
-			receiptNo = fmt.Sprintf("%s%s%06d", h.cfg.receiptPrefix, h.a.now().In(h.cfg.zone).Format(dayLayout), n)
+			d.ReservedReceipt, d.ReservedFrom = taken, ver
+			b, err := json.Marshal(d)
+			if err != nil {
+				return nil, err
+			}
+			nv, err := host.CompareAndSet(ctx, draftKey(d.ID), ver, b)
+			if errors.Is(err, sdk.ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reserve receipt number %s on draft %s (nothing was confirmed; retry the confirmation): %w", taken, d.ID, err)
+			}
+			ver = nv
 		}
+		receiptNo := d.ReservedReceipt
 		// The codes enter the stock ledger as this receipt's before the
 		// draft is confirmed, each a compare-and-set on the entry read
 		// above: of two drafts sharing a code confirmed at once, on any

@@ -359,7 +359,7 @@ func (h *handler) storeFetched(ctx context.Context, b platformBill, sum *fetchSu
 			sum.Warnings = append(sum.Warnings, fmt.Sprintf("document %s of %s changed on the platform (%s); its draft receipt %s is flagged and cannot be confirmed until reviewed and the change acknowledged (ackPlatformChange)", b.BillNo, b.FromOrgCode, short, d.ID))
 		}
 	}
-	newKey, err := saveDoc(ctx, host, rec, rows, day, key)
+	newKey, err := saveDoc(ctx, host, rec, rows, day, key, h.a.now())
 	if err != nil {
 		return err
 	}

@@ -307,7 +307,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 	if prev != nil {
 		rec.MIStatus = prev.MIStatus
 	}
-	if key, err = saveDoc(ctx, host, rec, rows, day, key); err != nil {
+	if key, err = saveDoc(ctx, host, rec, rows, day, key, h.a.now()); err != nil {
 		return nil, err
 	}
 	if direction == "in" {

@@ -21,6 +21,8 @@ import (
 //	log/<kind>/<yyyymmdd>/<%08d index>   one record; kind token | doc | mi
 //	                                     (a moved document's old record
 //	                                     forwards: movedTo, saveDoc)
+//	moved/<utc time>/<old log key>       a forwarding record to remove a
+//	                                     day later (dropForwards)
 //	docidx/<source>/<docNo>[/<supplier>] {"key": <log key of the document>}
 //	codes/<source>/<docNo>[/<supplier>]/;<version>/<%05d chunk>  up to
 //	                                     chunkSize code rows of one version
@@ -403,7 +405,10 @@ func loadIndexed(ctx context.Context, h sdk.Host, indexKey, docNo string) (*docR
 // the chunks of two versions. A record moved to another day leaves a
 // forwarding record (movedTo) where it was, so that an export that read
 // the new day already finds the document at the old place (docs).
-func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string) (string, error) {
+//
+// now is when it is saved: a forwarding record is listed under it
+// (forwardMarkKey) and removed a day later (dropForwards).
+func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string, now time.Time) (string, error) {
 	rec.CodeCount = len(rows)
 	rec.Chunks = (len(rows) + chunkSize - 1) / chunkSize
 	rec.CodesVersion = newCodesVersion()
@@ -466,10 +471,71 @@ func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, da
 	if err != nil {
 		return "", err
 	}
+	// Listed first, so that no forwarding record is left unlisted (one
+	// listed and never written is passed over when removed).
+	if _, err := h.Put(ctx, forwardMarkKey(now, oldKey), []byte("{}")); err != nil {
+		return "", fmt.Errorf("list the forwarding record at %s for %s, moved to %s: %w", oldKey, rec.DocNo, newKey, err)
+	}
 	if _, err := h.Put(ctx, oldKey, sb); err != nil {
 		return "", fmt.Errorf("leave a forwarding record at %s for %s, moved to %s: %w", oldKey, rec.DocNo, newKey, err)
 	}
 	return newKey, removeChunks(ctx, h, e.Value)
+}
+
+// forwardKeep is how long a forwarding record is kept: far longer than
+// any export or other message runs (the host abandons a call after its
+// processing.callTimeout, 60s by default), so none still reads the old
+// day at the old place when it goes.
+const forwardKeep = 24 * time.Hour
+
+// forwardBatch bounds the forwarding records one stock-in sync removes.
+const forwardBatch = 100
+
+// forwardMarkKey lists the forwarding record left at oldKey at time at:
+// moved/<UTC time, fixed width>/<old log key>, so the oldest come first.
+func forwardMarkKey(at time.Time, oldKey string) string {
+	return "moved/" + at.UTC().Format("20060102T150405.000000000") + "/" + oldKey
+}
+
+// dropForwards removes the forwarding records (and their marks) listed
+// more than forwardKeep before now, the oldest first, at most
+// forwardBatch a call. It returns how many it removed.
+func dropForwards(ctx context.Context, h sdk.Host, now time.Time) (int, error) {
+	es, err := h.Scan(ctx, "moved/", forwardBatch)
+	if err != nil {
+		return 0, fmt.Errorf("list the forwarding records of moved documents: %w", err)
+	}
+	n := 0
+	for _, e := range es {
+		stamp, oldKey, ok := strings.Cut(strings.TrimPrefix(e.Key, "moved/"), "/")
+		at, err := time.Parse("20060102T150405.000000000", stamp)
+		if !ok || err != nil {
+			return n, fmt.Errorf("read the mark %s of a forwarding record: want moved/<time>/<log key>", e.Key)
+		}
+		if now.Sub(at) < forwardKeep {
+			break // the rest are younger
+		}
+		rec, err := h.Get(ctx, oldKey)
+		switch {
+		case errors.Is(err, sdk.ErrNotFound):
+		case err != nil:
+			return n, fmt.Errorf("read the forwarding record %s: %w", oldKey, err)
+		default:
+			// Only a forwarding record goes: a record at a log key never
+			// becomes one again once it forwards (notMoved), so this
+			// guards against a mark naming something else.
+			if notMoved(rec.Value, "", oldKey) != nil {
+				if err := h.Delete(ctx, oldKey); err != nil {
+					return n, fmt.Errorf("remove the forwarding record %s: %w", oldKey, err)
+				}
+				n++
+			}
+		}
+		if err := h.Delete(ctx, e.Key); err != nil {
+			return n, fmt.Errorf("remove the mark %s of a forwarding record: %w", e.Key, err)
+		}
+	}
+	return n, nil
 }
 
 // casReplace writes value at key with compare-and-set on the entry it

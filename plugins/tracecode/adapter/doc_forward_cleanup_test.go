@@ -1,0 +1,86 @@
+package adapter_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/tracecode/adapter"
+	"github.com/medgate/medgate/test/sim/tracecode"
+)
+
+// TestForwardingRecordsRemovedOnceNoExportNeedsThem: a document whose date
+// moved leaves a forwarding record (movedTo) on its old day for exports
+// running at that moment. They were never removed, so every move left one
+// for good. The stock-in sync removes those older than a day (no export or
+// message still reads the old day then) and keeps younger ones; an export
+// still lists the document once, on its new day.
+func TestForwardingRecordsRemovedOnceNoExportNeedsThem(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		after time.Duration // from the move to the sync run
+		left  int           // forwarding records left on the old day
+	}{
+		{"an hour after the move", time.Hour, 1},
+		{"23 hours after the move", 23 * time.Hour, 1},
+		{"25 hours after the move", 25 * time.Hour, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			doc := func(day string) map[string]any {
+				b := bill("RK-M1", "102", line(1, "1", drugCode("8100001", 1)))
+				b["billTime"] = day + " 09:30:00"
+				return b
+			}
+			e.sim.Fail("upload", tracecode.FailHTTP500, 1)
+			if r := e.send(adapter.OpStockInUpload, doc("2026-11-24")); r.Status == sdk.StatusOK {
+				t.Fatalf("the first upload was to fail: %s", r.Payload)
+			}
+			must[uploadReply](t, e.send(adapter.OpStockInUpload, doc("2026-11-26")), sdk.StatusOK)
+			forwards := func() int {
+				n := 0
+				for _, s := range e.state("log/doc/20261124/") {
+					var r struct {
+						MovedTo string `json:"movedTo"`
+					}
+					if json.Unmarshal(s.Value, &r) == nil && r.MovedTo != "" {
+						n++
+					}
+				}
+				return n
+			}
+			if n := forwards(); n != 1 {
+				t.Fatalf("%d forwarding records on the old day after the move, want 1: the test does not test", n)
+			}
+			e.clock.Add(tc.after)
+			r, err := e.plugin.RunJob(context.Background(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: "sync"})
+			if err != nil {
+				t.Fatalf("stock-in sync: %v", err)
+			}
+			if n := forwards(); n != tc.left {
+				t.Errorf("%d forwarding records on the old day after the sync (%s), want %d", n, r.Summary, tc.left)
+			}
+			n := 0
+			for _, row := range exportSheets(t, e, "2026-11-24", "2026-11-26", "bills")["出入库数据"] {
+				if row[2] == "RK-M1" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("the export lists RK-M1 %d times, want once", n)
+			}
+			if tc.left == 0 {
+				for _, s := range e.state("") {
+					if strings.Contains(s.Key, "20261124/") && strings.HasPrefix(s.Key, "moved") {
+						t.Errorf("the removal's mark %s is left", s.Key)
+					}
+				}
+			}
+		})
+	}
+}
