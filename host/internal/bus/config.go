@@ -140,6 +140,8 @@ type Config struct {
 
 	// tune, when set by tests, adjusts the sarama configuration last.
 	tune func(*sarama.Config)
+	// lagRefresh, when set by tests, replaces lagRefreshEvery.
+	lagRefresh time.Duration
 }
 
 // Reasons a Consumer gives OnOffsetReset.

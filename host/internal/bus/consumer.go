@@ -164,9 +164,10 @@ type Lag struct {
 	Topic     string
 	Partition int32
 	// Lag counts the partition's records not read yet: its high-water
-	// mark as of the consumer's last fetch from it, less the offset of
-	// the next record to read. Records read and not yet finished are not
-	// in it (Holds tells of those).
+	// mark as of the consumer's last fetch from it or, if later, its last
+	// refresh (every 30s), less the offset of the next record to read.
+	// Records read and not yet finished are not in it (Holds tells of
+	// those).
 	Lag int64
 }
 
@@ -175,10 +176,13 @@ type Lag struct {
 // from the moment it stops reading it, nor one whose next offset is not
 // known yet (claimed without a committed offset, nothing read yet). It
 // costs no broker request: the high-water mark is the one sarama keeps
-// from each fetch, so while the consumer fetches nothing from a
-// partition (its buffer full, its leader unreachable) the records that
-// arrive meanwhile are not counted. Reading costs one store of the next
-// offset per message, under the partition's lock it holds already.
+// from each fetch, or the one the consumer asks each claimed partition's
+// leader for every 30s if that is later, so while the consumer fetches
+// nothing from a partition (its buffer full) the records that arrive
+// meanwhile are counted within 30s; the lag may read low by those
+// records until then, and for as long as the leader does not answer
+// (the last value stays). Reading costs one store of the next offset per
+// message, under the partition's lock it holds already.
 func (c *Consumer) Lags() []Lag {
 	c.partsMu.Lock()
 	parts := make([]*partition, 0, len(c.parts))
@@ -199,6 +203,70 @@ func (c *Consumer) Lags() []Lag {
 		return out[i].Partition < out[j].Partition
 	})
 	return out
+}
+
+// lagRefreshEvery is how often the consumer asks the brokers for the
+// high-water marks of its claimed partitions (refreshLags).
+const lagRefreshEvery = 30 * time.Second
+
+// refreshLags starts asking, every lagRefreshEvery (Config.lagRefresh in
+// tests), the leader of each partition claimed through client for its
+// high-water mark, one request per partition, one at a time, each
+// bounded by the client's network timeouts, so that Lags counts the
+// records arriving while nothing is fetched from a partition (medgate's
+// buffer full, its fetches failing). A request that fails leaves the last
+// value (logged at debug). The returned func stops it without waiting
+// for a request under way (a leader not answering would hold the
+// consumer's stop for the client's timeouts): call it before closing
+// client, which ends that request.
+func (c *Consumer) refreshLags(client sarama.Client) (stop func()) {
+	every := lagRefreshEvery
+	if c.cfg.lagRefresh > 0 {
+		every = c.cfg.lagRefresh
+	}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			c.partsMu.Lock()
+			parts := make([]*partition, 0, len(c.parts))
+			for p := range c.parts {
+				if p.h.client == client {
+					parts = append(parts, p)
+				}
+			}
+			c.partsMu.Unlock()
+			for _, p := range parts {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if p.isStopping() {
+					continue
+				}
+				hwm, err := client.GetOffset(p.topic, p.id, sarama.OffsetNewest)
+				if err != nil {
+					select {
+					case <-done: // the client closed under it
+						return
+					default:
+					}
+					c.log.Debug("kafka consumer: asking the partition's leader for its high-water mark failed; its lag stays as last known until the next try",
+						"group", c.cfg.GroupID, "topic", p.topic, "partition", p.id, "err", err, "retryIn", every)
+					continue
+				}
+				p.hwm.Store(hwm)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // NewConsumer prepares a consumer of topics for the group cfg.GroupID. It
@@ -374,6 +442,8 @@ func (c *Consumer) runGroup(ctx context.Context) error {
 			c.log.Warn("close kafka client", "group", c.cfg.GroupID, "err", err)
 		}
 	}()
+	stopLags := c.refreshLags(client)
+	defer stopLags() // before the client closes (defers run last first)
 	group, err := sarama.NewConsumerGroupFromClient(c.cfg.GroupID, client)
 	if err != nil {
 		return fmt.Errorf("connect to %v: %w", c.cfg.Brokers, err)

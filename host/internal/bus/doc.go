@@ -78,8 +78,10 @@
 //
 // Lags tells, for each partition claimed now, how many of its records
 // the consumer has not read yet (its high-water mark as of the last
-// fetch, less the next offset to read), with no broker request and no
-// allocation per message.
+// fetch or of the consumer's refresh every 30s, whichever is later, less
+// the next offset to read), with no broker request and no allocation per
+// message; it may read low by the records of the last 30s while nothing
+// is fetched from a partition.
 //
 // Every error of a Producer's Send is a *SendError, which marks it as a
 // write to Kafka that failed; Permanent tells the few that last until

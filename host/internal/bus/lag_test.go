@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/IBM/sarama"
 )
 
 // lagOf returns the lag Consumer.Lags reports for topic's partition, and
@@ -117,6 +119,71 @@ func TestConsumerLagGoneAtRelease(t *testing.T) {
 			t.Fatalf("%d handlers returned before the lag was checked; the check must happen within the release grace", got)
 		}
 		close(let)
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestConsumerLagWhileNotFetching: while nothing is fetched from a
+// partition (the handlers hold medgate's buffer full, so sarama's channel
+// fills and it stops fetching), the records produced meanwhile still
+// count in the lag: the consumer refreshes the high-water marks of its
+// claimed partitions on its own, every Config.lagRefresh here.
+func TestConsumerLagWhileNotFetching(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a broker")
+	}
+	forEachBackend(t, func(t *testing.T, brokers []string) {
+		const before, after, size, fit = 10, 20, 1 << 10, 3
+		topic := newTopic(t, brokers, 1)
+		p := newProducer(t, brokers)
+		value := `{"pad":"` + strings.Repeat("x", size) + `"}`
+		for i := range before {
+			send(t, p, topic, fmt.Sprintf("key-%d", i), value)
+		}
+		cfg := testConfig(brokers, uniqueName(t, "group"))
+		cfg.MaxBufferedBytes = fit*(size+64) + size/2 // room for 3 messages, not 4
+		cfg.lagRefresh = 50 * time.Millisecond
+		tune := cfg.tune
+		cfg.tune = func(sc *sarama.Config) {
+			tune(sc)
+			// sarama stops fetching once one message waits in its
+			// channel, as it does with its default 256 once medgate
+			// stops taking them.
+			sc.ChannelBufferSize = 1
+		}
+		gate := make(chan struct{})
+		var handled atomic.Int64
+		r := startConsumer(t, cfg, []string{topic}, func(ctx context.Context, m *Message) error {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			handled.Add(1)
+			return nil
+		})
+		eventually(t, 60*time.Second, fmt.Sprintf("a lag of %d while the handler holds the buffer", before-fit), func() bool {
+			lag, ok := lagOf(r.c, topic, 0)
+			return ok && lag == before-fit && r.c.bufWaits.Load() > 0
+		})
+		for i := range after {
+			send(t, p, topic, fmt.Sprintf("key-%d", before+i), value)
+		}
+		want := int64(before + after - fit)
+		eventually(t, 30*time.Second, fmt.Sprintf("a lag of %d counting the records produced while nothing is fetched", want), func() bool {
+			lag, ok := lagOf(r.c, topic, 0)
+			return ok && lag == want
+		})
+		if got := handled.Load(); got != 0 {
+			t.Fatalf("%d messages handled while the handler was held; the lag must have risen without reading", got)
+		}
+		close(gate)
+		eventually(t, 60*time.Second, "every message handled and a lag of 0", func() bool {
+			lag, ok := lagOf(r.c, topic, 0)
+			return handled.Load() == before+after && ok && lag == 0
+		})
 		if err := r.stop(t); err != nil {
 			t.Fatal(err)
 		}

@@ -25,6 +25,10 @@ type partition struct {
 	// claim is the partition's claim, whose high-water mark (as of its
 	// last fetch) Lags compares with next.
 	claim sarama.ConsumerGroupClaim
+	// hwm is the high-water mark the consumer last asked the broker for
+	// (refreshLags), 0 until then: Lags uses it when it is above the
+	// claim's, which stays as of the last fetch while nothing is fetched.
+	hwm atomic.Int64
 
 	mu sync.Mutex
 	// next is the offset of the next record to read: the claim's initial
@@ -306,16 +310,17 @@ func (p *partition) hold() (Hold, bool) {
 }
 
 // lag returns how many records of the partition the consumer has not
-// read yet: the claim's high-water mark, as of the partition's last
-// fetch, less the next offset to read; false while the next offset is
-// not known, and once the partition is being released (its next owner
-// reports it). It asks the broker nothing: sarama keeps the high-water
-// mark of each fetch response.
+// read yet: the partition's high-water mark, the later of the last
+// fetch's and the last refreshLags', less the next offset to read; false
+// while the next offset is not known, and once the partition is being
+// released (its next owner reports it). It asks the broker nothing:
+// sarama keeps the high-water mark of each fetch response, refreshLags
+// the one it asked for.
 func (p *partition) lag() (int64, bool) {
 	if p.isStopping() {
 		return 0, false
 	}
-	hwm := p.claim.HighWaterMarkOffset()
+	hwm := max(p.claim.HighWaterMarkOffset(), p.hwm.Load())
 	p.mu.Lock()
 	next := p.next
 	p.mu.Unlock()
