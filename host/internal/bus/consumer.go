@@ -137,18 +137,27 @@ type Hold struct {
 	Waiting int
 }
 
+// claimed returns the partitions claimed now, those read through client
+// only unless it is nil.
+func (c *Consumer) claimed(client sarama.Client) []*partition {
+	c.partsMu.Lock()
+	defer c.partsMu.Unlock()
+	parts := make([]*partition, 0, len(c.parts))
+	for p := range c.parts {
+		if client == nil || p.h.client == client {
+			parts = append(parts, p)
+		}
+	}
+	return parts
+}
+
 // Holds lists, for every claimed partition holding unfinished messages,
 // its oldest one, longest held first. A partition whose head stays for
 // long has a message that does not finish (a slow external system, a
 // handler retrying); later messages of other keys still run, but the
 // partition's committed offset waits.
 func (c *Consumer) Holds() []Hold {
-	c.partsMu.Lock()
-	parts := make([]*partition, 0, len(c.parts))
-	for p := range c.parts {
-		parts = append(parts, p)
-	}
-	c.partsMu.Unlock()
+	parts := c.claimed(nil)
 	var out []Hold
 	for _, p := range parts {
 		if h, ok := p.hold(); ok {
@@ -184,12 +193,7 @@ type Lag struct {
 // (the last value stays). Reading costs one store of the next offset per
 // message, under the partition's lock it holds already.
 func (c *Consumer) Lags() []Lag {
-	c.partsMu.Lock()
-	parts := make([]*partition, 0, len(c.parts))
-	for p := range c.parts {
-		parts = append(parts, p)
-	}
-	c.partsMu.Unlock()
+	parts := c.claimed(nil)
 	out := make([]Lag, 0, len(parts))
 	for _, p := range parts {
 		if n, ok := p.lag(); ok {
@@ -234,14 +238,7 @@ func (c *Consumer) refreshLags(client sarama.Client) (stop func()) {
 				return
 			case <-tick.C:
 			}
-			c.partsMu.Lock()
-			parts := make([]*partition, 0, len(c.parts))
-			for p := range c.parts {
-				if p.h.client == client {
-					parts = append(parts, p)
-				}
-			}
-			c.partsMu.Unlock()
+			parts := c.claimed(client)
 			for _, p := range parts {
 				select {
 				case <-done:
