@@ -37,8 +37,9 @@ import (
 // visit with one (its admission or its settlement being revoked). Each
 // goes on by its own rules once the revocation is reconciled on its own
 // next attempt. A GYR002 or GYR003 marks itself with a compare-and-set
-// that checks the list again, so two checked at the same instant do not
-// both go out. A mark whose message is done, or never went out, holds
+// on the version its check read, so two checked at the same instant do
+// not both go out, and one whose visit or settlement changed since (one
+// of the same accepted and finished meanwhile) is checked again. A mark whose message is done, or never went out, holds
 // nothing back.
 
 // revokeWaitError says that a message depends on the outcome of a
