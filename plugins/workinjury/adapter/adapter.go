@@ -337,6 +337,10 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		// The rules' read of the visit is remembered for the in-flight,
 		// settling or revoking mark (visitMemo), made on that version.
 		ctx = withVisitMemo(ctx)
+	case "GYR002", "GYR003":
+		// The rules' read of the visit or settlement revoked is remembered
+		// for the revocation's mark, made on that version (revokeChecks).
+		ctx = withRevokeChecks(ctx)
 	case "GYU003":
 		// The rules' read of the month's gate is remembered for its
 		// compare-and-set before sending (passMonthGate).

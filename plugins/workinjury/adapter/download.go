@@ -117,8 +117,34 @@ type dlState struct {
 	RecoverRefusals int    `json:"recoverRefusals,omitempty"`
 	// RecoverAlerted: workinjury.redownload.refused was published for
 	// RecoverBatch.
-	RecoverAlerted bool      `json:"recoverAlerted,omitempty"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	RecoverAlerted bool `json:"recoverAlerted,omitempty"`
+	// ClaimedBy is the message (or job run) that claimed this lost fetch
+	// to recover it (downloadRun), "" for a fetch nobody claimed. While
+	// the step is fetching and the claim is fresh (UpdatedAt within the
+	// call timeout plus fetchStaleMargin), another message waits for it
+	// (*fetchClaimedError) instead of recovering the batch a second time.
+	ClaimedBy string    `json:"claimedBy,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// fetchClaimedError says that another run (the GYU008 job, or a message,
+// perhaps in another process) claimed the lost fetch of a code a moment
+// ago and may still be recovering it.
+type fetchClaimedError struct {
+	code, serial string
+	until        time.Time
+}
+
+func (e *fetchClaimedError) Error() string {
+	return fmt.Sprintf("the %s download whose answer was lost (serial %s) is being recovered by another run (the GYU008 job or another message); it is taken over if nothing moves it before %s",
+		e.code, e.serial, e.until.In(cst).Format(redeliveryLayout))
+}
+
+// response is the retryable failure of a message that waits for that
+// recovery, marked as a deliberate wait.
+func (e *fetchClaimedError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem("", "state", e.Error(),
+		"nothing was sent: recovering the batch twice would ask the national system for it twice; medgate tries this message again by itself and it goes on from the stored step once the recovery moved it on"))
 }
 
 // dlProgress counts the published records of the current batch.
@@ -582,22 +608,32 @@ func (a *Adapter) downloadRun(ctx context.Context, h sdk.Host, c *siteConfig, me
 			if stale > 0 && a.now().Sub(st.UpdatedAt) <= stale {
 				return sum, nil // perhaps still in flight, in another process
 			}
+			if stale == 0 && st.ClaimedBy != "" && st.ClaimedBy != messageID {
+				// Claimed by another run that may still be recovering it:
+				// a message waits, until the claim is as stale as a lost
+				// fetch the job takes over.
+				if until := st.UpdatedAt.Add(c.timeout + fetchStaleMargin); !a.now().After(until) {
+					return sum, &fetchClaimedError{code: code, serial: st.FetchSerial, until: until}
+				}
+			}
 			stale = 0
 			if err := a.at("fetch:claim"); err != nil {
 				return sum, err
 			}
 			// Claimed by compare-and-set before anything is sent: of two
 			// runs that read the same lost fetch (a message and the GYU008
-			// job), one asks for the batch again, the other stops here.
+			// job), one asks for the batch again, the other stops here
+			// (or, reading it after the claim, waits: above).
+			st.ClaimedBy = messageID
 			if err := a.save(ctx, h, key, &st, &ver); err != nil {
 				return sum, err
 			}
 			if err := a.recoverFetch(ctx, h, c, messageID, key, &st, &ver); err != nil {
-				return sum, err
+				return sum, a.releaseClaim(ctx, h, key, &st, &ver, messageID, err)
 			}
 			if st.Step == stepFetching {
 				if err := a.fetch(ctx, h, c, messageID, key, &st, &ver, &sum, false); err != nil {
-					return sum, err
+					return sum, a.releaseClaim(ctx, h, key, &st, &ver, messageID, err)
 				}
 			}
 		case stepStored:
@@ -666,6 +702,21 @@ func (a *Adapter) downloadRun(ctx context.Context, h sdk.Host, c *siteConfig, me
 	}
 }
 
+// releaseClaim gives up the claim of messageID on the lost fetch of st
+// when its recovery stopped with err still at step fetching (refused, or
+// its answer lost again), so that the next run recovers it without
+// waiting for the claim to go stale; a run that crashed keeps it until
+// then. It returns err; a failed release is left to go stale.
+func (a *Adapter) releaseClaim(ctx context.Context, h sdk.Host, key string, st *dlState, ver *int64, messageID string, err error) error {
+	if st.Step == stepFetching && st.ClaimedBy == messageID {
+		st.ClaimedBy = ""
+		if serr := a.save(ctx, h, key, st, ver); serr != nil {
+			st.ClaimedBy = messageID
+		}
+	}
+	return err
+}
+
 // feedbackRefusedTries is how many times one run sends the feedback of a
 // batch the national system refuses (a verified business error) while
 // GYD008 still lists the batch: a refusal may pass (the system busy), and
@@ -695,7 +746,7 @@ func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key
 	}
 	st.Step, st.Input, st.FetchSerial, st.FetchDate = stepFetching, in, serial, a.now().In(cst).Format("2006-01-02")
 	st.BatchNo, st.HasMore, st.Records, st.Failed, st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = "", false, nil, nil, false, "", ""
-	st.FeedbackParts = 0
+	st.FeedbackParts, st.ClaimedBy = 0, ""
 	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount, st.Parts = nil, "", nil, 0, nil
 	return a.save(ctx, h, key, st, ver)
 }
@@ -1877,6 +1928,10 @@ func truncate(s string, n int) string {
 func (a *Adapter) handleDownload(ctx context.Context, req *sdk.HandleRequest, c *siteConfig, code string, doc map[string]any) *sdk.HandleResponse {
 	sum, err := a.download(ctx, req.Host, c, req.MessageID, code, doc, 1, 1)
 	if err != nil {
+		var fc *fetchClaimedError
+		if errors.As(err, &fc) {
+			return fc.response()
+		}
 		var de *dlError
 		if errors.As(err, &de) && de.rejected && de.feedbackOf != "" {
 			// The download was not refused, its feedback was: final, the

@@ -477,6 +477,7 @@ func (l *lifecycle) visit(ykc700 string) (visitState, bool, error) {
 	if err != nil {
 		return v, false, err
 	}
+	noteChecked(l.ctx, "visit/"+ykc700, ver)
 	if m, _ := l.ctx.Value(visitMemoKey{}).(*visitMemo); m != nil && ver > 0 {
 		// A GYU102 marks itself in flight on this version (markInFlight)
 		// instead of reading the visit again.
@@ -1052,6 +1053,7 @@ func (l *lifecycle) settlementOf(path, no string) (settleState, bool, error) {
 	if err != nil {
 		return s, false, err
 	}
+	noteChecked(l.ctx, "settle/"+no, ver)
 	if ver == 0 {
 		l.fail(path, "precondition", "rule settlement-uploaded: settlement "+no+" was not uploaded through this site (GYU103/GYU303)", "")
 		return s, false, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	wisim "github.com/medgate/medgate/test/sim/workinjury"
 )
 
@@ -99,6 +100,86 @@ func TestFeedbackJobRecoversALostFetch(t *testing.T) {
 			}
 			if len(events) != b[0].Records {
 				t.Fatalf("%d events published for a batch of %d records; want each once", len(events), b[0].Records)
+			}
+		})
+	}
+}
+
+// TestMessageWaitsForAFreshRecoveryClaim: the GYU008 job claims a lost
+// fetch (compare-and-set) and recovers it (GYD008, GYR005, the download
+// again). A message of the code in another process that reads the state
+// after that claim must not recover it a second time: it waits,
+// retryably, while the claim is fresh; a claim older than any fetch takes
+// (the call timeout plus fetchStaleMargin) is taken over.
+func TestMessageWaitsForAFreshRecoveryClaim(t *testing.T) {
+	t.Parallel()
+	const code = "GYD009"
+	stale := 30*time.Second + fetchStaleMargin + time.Second
+	cases := map[string]struct {
+		after time.Duration // how long after the claim the message comes
+		wait  bool
+	}{
+		"claim fresh: the message waits":      {after: time.Second, wait: true},
+		"claim stale: the message takes over": {after: stale, wait: false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			base := time.Now()
+			var offset atomic.Int64
+			clock := func() time.Time { return base.Add(time.Duration(offset.Load())) }
+			e := newEnv(t, withSettings(setTimeout, "30s"), withClock(clock), withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution("H35020300791", "厦门市示例医院", "1", "350200"))
+			}))
+			e.sim.Inject(wisim.Fault{Code: code, Kind: wisim.FaultLostReply})
+			if r := e.handle("m-lost-fetch", code, map[string]any{}, false); r.Status != sdk.StatusFailed || !r.Retryable {
+				t.Fatalf("lost answer: reply %s (retryable %v) %s; want a retryable failure", r.Status, r.Retryable, r.Diagnostics)
+			}
+			offset.Store(int64(stale))
+			// The other process: its own adapter instance on the same host.
+			other := New(WithLogger(discardLogger()), WithClock(clock))
+			op := sdktest.Connect(t, other, e.host)
+			if cr, err := op.Configure(context.Background(), &sdk.ConfigureRequest{Site: testSite, Settings: e.settings}); err != nil || cr.Diagnostics.HasError() {
+				t.Fatalf("configure the other instance: %v %v", err, cr)
+			}
+			var msg *sdk.HandleResponse
+			var once sync.Once
+			e.impl.hook = func(p string) error {
+				if p == "fetch:answered" {
+					once.Do(func() {
+						// The job claimed the fetch and asked for the
+						// batch again; the message reads the state now.
+						offset.Add(int64(tc.after))
+						r, err := op.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: Name + "." + code, MessageID: "m-other-process",
+							Key: "m-other-process", Format: "json", Payload: []byte("{}"), Attempt: 1, Deadline: time.Now().Add(time.Minute)})
+						if err != nil {
+							t.Errorf("the other process's message: %v", err)
+						}
+						msg = r
+					})
+				}
+				return nil
+			}
+			jr := e.runJob(JobFeedback)
+			if msg == nil {
+				t.Fatalf("the message never ran during the job's recovery: job %s %s", jr.Summary, jr.Diagnostics)
+			}
+			n := len(e.sim.Received("GYR005"))
+			if !tc.wait {
+				if n != 2 {
+					t.Fatalf("GYR005 sent %d times; want the stale claim taken over by the message (2)", n)
+				}
+				return
+			}
+			if msg.Status != sdk.StatusFailed || !msg.Retryable || !msg.Waiting {
+				t.Fatalf("message: status %s (retryable %v, waiting %v) %s; want a retryable wait", msg.Status, msg.Retryable, msg.Waiting, msg.Diagnostics)
+			}
+			if n != 1 {
+				t.Fatalf("GYR005 sent %d times; want the lost batch asked for once (by the job)", n)
+			}
+			b := nonEmpty(e.sim.Batches(code))
+			if len(b) != 1 || !b[0].Acked || b[0].Feedbacks != 1 {
+				t.Fatalf("batches %+v; want the one batch acknowledged by one feedback", b)
 			}
 		})
 	}

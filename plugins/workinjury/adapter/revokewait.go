@@ -2,9 +2,11 @@ package adapter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -35,8 +37,9 @@ import (
 // visit with one (its admission or its settlement being revoked). Each
 // goes on by its own rules once the revocation is reconciled on its own
 // next attempt. A GYR002 or GYR003 marks itself with a compare-and-set
-// that checks the list again, so two checked at the same instant do not
-// both go out. A mark whose message is done, or never went out, holds
+// on the version its check read, so two checked at the same instant do
+// not both go out, and one whose visit or settlement changed since (one
+// of the same accepted and finished meanwhile) is checked again. A mark whose message is done, or never went out, holds
 // nothing back.
 
 // revokeWaitError says that a message depends on the outcome of a
@@ -100,8 +103,12 @@ func revocationList(code string, doc map[string]any) (string, func(v any) *[]str
 // markRevocation marks a GYR002 on its visit, a GYR003 on its settlement,
 // before it is sent; another revocation of the same marked there without a
 // known outcome (one that marked itself since this one's check) fails it
-// with a *revokeWaitError, nothing marked. A visit or settlement that does
-// not exist is left alone.
+// with a *revokeWaitError, nothing marked. The mark is a compare-and-set on
+// the version the message's rules read (revokeChecks): a visit or
+// settlement changed since – another revocation of the same accepted and
+// finished meanwhile leaves no mark, only a newer version – fails it with
+// a *revokeChangedError, nothing marked, and its next attempt is checked
+// again. A visit or settlement that does not exist is left alone.
 func markRevocation(ctx context.Context, h sdk.Host, code, msgID string, doc map[string]any) error {
 	key, list := revocationList(code, doc)
 	if key == "" {
@@ -114,27 +121,99 @@ func markRevocation(ctx context.Context, h sdk.Host, code, msgID string, doc map
 }
 
 func markRevocationOn[T any](ctx context.Context, h sdk.Host, key, msgID string, list func(any) *[]string, what, field string) error {
-	var wait *revokeWaitError
-	err := update(ctx, h, key, func(v *T, exists bool) error {
-		l := list(v)
-		if !exists || slices.Contains(*l, msgID) {
-			return errSkip
+	checked := checkedVersion(ctx, key)
+	for range 8 {
+		var v T
+		ver, err := getJSON(ctx, h, key, &v)
+		if err != nil {
+			return err
+		}
+		l := list(&v)
+		if ver == 0 || slices.Contains(*l, msgID) {
+			return nil
 		}
 		open, err := openOf(ctx, h, *l, msgID)
 		if err != nil {
 			return err
 		}
 		if len(open) > 0 {
-			wait = &revokeWaitError{field: field, what: what, open: open, then: alreadyRevokedThen}
-			return errSkip
+			return &revokeWaitError{field: field, what: what, open: open, then: alreadyRevokedThen}
+		}
+		if checked > 0 && ver != checked {
+			return &revokeChangedError{field: field, what: strings.Replace(key, "/", " ", 1)}
 		}
 		*l = append(*l, msgID)
-		return nil
-	})
-	if err == nil && wait != nil {
-		return wait
+		if _, err := casJSON(ctx, h, key, ver, v); errors.Is(err, sdk.ErrConflict) {
+			// Read again: another revocation's mark waits, any other
+			// change (with a checked version) is checked again.
+			continue
+		} else {
+			return err
+		}
 	}
-	return err
+	return fmt.Errorf("state %s changes too often; try again", key)
+}
+
+// revokeChecks are the versions of the visits and settlements a GYR002 or
+// GYR003 message's rules read (state key → version), so that its mark is
+// a compare-and-set on what its check saw (markRevocation): another
+// revocation of the same accepted and finished in between leaves no mark,
+// only a newer version.
+type revokeChecks struct {
+	mu  sync.Mutex
+	ver map[string]int64
+}
+
+type revokeChecksKey struct{}
+
+// withRevokeChecks returns ctx carrying an empty revokeChecks.
+func withRevokeChecks(ctx context.Context) context.Context {
+	return context.WithValue(ctx, revokeChecksKey{}, &revokeChecks{ver: map[string]int64{}})
+}
+
+// noteChecked remembers, with revokeChecks in ctx, that the rules read key
+// at version ver (the first read counts).
+func noteChecked(ctx context.Context, key string, ver int64) {
+	rc, _ := ctx.Value(revokeChecksKey{}).(*revokeChecks)
+	if rc == nil || ver == 0 {
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if _, ok := rc.ver[key]; !ok {
+		rc.ver[key] = ver
+	}
+}
+
+// checkedVersion is the version of key the rules read; 0 when they did not
+// run in this attempt (a resend after GYD053 found no trace: its mark was
+// in place all along).
+func checkedVersion(ctx context.Context, key string) int64 {
+	rc, _ := ctx.Value(revokeChecksKey{}).(*revokeChecks)
+	if rc == nil {
+		return 0
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.ver[key]
+}
+
+// revokeChangedError says that what a revocation revokes changed between
+// its check and its mark: another revocation of the same may have been
+// accepted meanwhile, so it is checked again instead of being sent.
+type revokeChangedError struct {
+	field, what string
+}
+
+func (e *revokeChangedError) Error() string {
+	return "rule revocation-unchanged: " + e.what + " changed while this revocation was being checked (another revocation of the same may have finished meanwhile)"
+}
+
+// response is the retryable failure of a revocation that is checked again,
+// marked as a deliberate wait.
+func (e *revokeChangedError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem(e.field, "state", e.Error(),
+		"its check did not count that change, so nothing was sent; medgate checks this message again by itself, with the change counted: if what it revokes was revoked meanwhile, it is answered invalid (already revoked: nothing to do)"))
 }
 
 // unmarkRevocation removes a GYR002 or GYR003 from the list it marked

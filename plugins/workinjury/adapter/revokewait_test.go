@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,6 +159,59 @@ func TestRevocationsOfTheSameCheckedAtTheSameInstant(t *testing.T) {
 				t.Fatalf("other: status %s (retryable %v), want failed and retryable (answer lost): %s", other.Status, other.Retryable, other.Diagnostics)
 			}
 			c.wantWait(t, r, tc.code, 1, tc.field, "rule revocation-outcome-known")
+		})
+	}
+}
+
+// TestRevocationOfTheSameFinishedBetweenCheckAndMark: another revocation
+// of the same settlement or visit accepted and finished between this one's
+// check and its mark leaves no mark behind, so only the version the check
+// read tells that it changed. This one must not go out (the national side
+// refuses a double revocation); it waits, and its next attempt is answered
+// by the rules: already revoked.
+func TestRevocationOfTheSameFinishedBetweenCheckAndMark(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		code, field, refusal string
+		prepare              func(c *chain) map[string]any
+	}{
+		"settlement": {code: "GYR003", field: "$.settle_no", refusal: "was revoked at", prepare: func(c *chain) map[string]any {
+			v, no := c.settle("ZY0971")
+			return map[string]any{"settle_no": no, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误",
+				"revoke_time": stampT(admitDay.Add(80 * time.Hour)), "aae011": "王五"}
+		}},
+		"admission": {code: "GYR002", field: "$.ykc700", refusal: "was revoked", prepare: func(c *chain) map[string]any {
+			return map[string]any{"ykc700": c.admit("ZY0972"), "revoke_reason": "登记有误",
+				"revoke_time": stampT(admitDay.Add(3 * time.Hour)), "aae011": "王五"}
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newChain(t)
+			msg := tc.prepare(c)
+			var other *sdk.HandleResponse
+			started := false
+			c.impl.hook = func(p string) error {
+				if p != "recorded" || started {
+					return nil
+				}
+				started = true
+				other = c.handle("m-other", tc.code, msg, false)
+				return nil
+			}
+			r := c.handle("m-first", tc.code, msg, false)
+			if other == nil || other.Status != sdk.StatusOK {
+				t.Fatalf("the other %s was not accepted during the first one's check: %+v", tc.code, other)
+			}
+			c.wantWait(t, r, tc.code, 1, tc.field, "changed")
+			again := c.handle("m-first", tc.code, msg, false)
+			if again.Status != sdk.StatusInvalid || !strings.Contains(fmt.Sprint(again.Diagnostics), tc.refusal) {
+				t.Fatalf("next attempt: status %s, want invalid (%q): %s", again.Status, tc.refusal, again.Diagnostics)
+			}
+			if n := len(c.sim.Received(tc.code)); n != 1 {
+				t.Fatalf("%s reached the simulator %d times, want 1 (the other one only)", tc.code, n)
+			}
 		})
 	}
 }

@@ -128,6 +128,13 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 					"message", req.MessageID, "code", code, "waitingFor", strings.Join(rw.open, ", "))
 				return rw.response()
 			}
+			var rc *revokeChangedError
+			if errors.As(err, &rc) {
+				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
+				a.log.Info("what the revocation revokes changed while it was checked; nothing sent, checked again", "site", c.code,
+					"message", req.MessageID, "code", code)
+				return rc.response()
+			}
 			return failed(true, "state", "cannot mark the revocation as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
