@@ -256,6 +256,7 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	var ce *checkError
 	var cre *clearRefusedError
 	var rre *reopenRefusedError
+	var tre *transientRefusalError
 	switch {
 	case errors.As(err, &ce):
 		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ce.ds}, nil
@@ -322,6 +323,13 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 		}
 		return r.stepRefused(be, fmt.Sprintf("%s: 4203 cplt_flag=0, %s, refused by the platform (infcode %d)", what, step, be.Infcode),
 			hsa.MaskText(rre.Error())+advice), nil
+	case errors.As(err, &tre):
+		be := tre.be
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
+			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: fmt.Sprintf("%s: %s refused by the platform for a passing cause (infcode %d)", what, be.Infno, be.Infcode),
+				Detail: hsa.MaskText(be.Message) + "; the platform did not run it, and medgate sends it again with backoff (a new msgid), going on from this step. " +
+					"The refusal is listed in the site's transientRefusals; if it is about the data, remove it from there, or the message is tried again for ever"}}}, nil
 	case errors.As(err, &ae):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			External: &sdk.External{System: r.s.cfg.System, Code: "0", MsgID: ae.MsgID},
