@@ -326,7 +326,7 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	case errors.As(err, &tre):
 		be := tre.be
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
-			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: hsa.MaskText(be.Message), MsgID: be.MsgID},
 			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: fmt.Sprintf("%s: %s refused by the platform for a passing cause (infcode %d)", what, be.Infno, be.Infcode),
 				Detail: hsa.MaskText(be.Message) + "; the platform did not run it, and medgate sends it again with backoff (a new msgid), going on from this step. " +
 					"The refusal is listed in the site's transientRefusals; if it is about the data, remove it from there, or the message is tried again for ever"}}}, nil
@@ -337,17 +337,17 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 				Detail: hsa.MaskText(ae.Error()) + "; nothing was taken from it and nothing more was sent: medgate asks again"}}}, nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
-			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: hsa.MaskText(be.Message), MsgID: be.MsgID},
 			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: fmt.Sprintf("%s: %s refused by the platform (infcode %d)", what, be.Infno, be.Infcode),
-				Detail: be.Message + "; correct the data and send the message again (a new message id)"}}}, nil
+				Detail: hsa.MaskText(be.Message) + "; correct the data and send the message again (a new message id)"}}}, nil
 	case errors.As(err, &ge):
 		rule := "external"
 		if ge.Auth() {
 			rule = "auth"
 		}
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
-			External:    &sdk.External{System: r.s.cfg.System, Code: "HTTP " + strconv.Itoa(ge.Status), Message: ge.Body, MsgID: ge.MsgID},
-			Diagnostics: sdk.Diagnostics{{Rule: rule, Summary: what + ": the gateway refused " + ge.Infno, Detail: ge.Error()}}}, nil
+			External:    &sdk.External{System: r.s.cfg.System, Code: "HTTP " + strconv.Itoa(ge.Status), Message: hsa.MaskText(ge.Body), MsgID: ge.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: rule, Summary: what + ": the gateway refused " + ge.Infno, Detail: hsa.MaskText(ge.Error())}}}, nil
 	case errors.As(err, &te):
 		d := "the platform did not answer; medgate retries"
 		if te.Sent {
@@ -379,6 +379,6 @@ var _ sdk.Plugin = (*Adapter)(nil)
 // visit) the platform refused with be: nothing more was sent.
 func (r *run) stepRefused(be *hsa.BusinessError, summary, detail string) *sdk.HandleResponse {
 	return &sdk.HandleResponse{Status: sdk.StatusRejected,
-		External:    &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+		External:    &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: hsa.MaskText(be.Message), MsgID: be.MsgID},
 		Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: summary, Detail: detail}}}
 }

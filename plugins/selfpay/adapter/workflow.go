@@ -141,7 +141,7 @@ func (r *run) runUpload(ctx context.Context, in *uploadInput) (*sdk.HandleRespon
 			l := stepResult(stepReopen, "4203", 0, 0, res, nil)
 			if note != nil {
 				l = stepResult(stepReopen, "4203", 0, 0, nil, note.BusinessError)
-				l.Message = note.Message + note.why
+				l.Message = hsa.MaskText(note.Message) + note.why
 			}
 			st.log(l)
 			st.Step = stepDelete
@@ -154,7 +154,7 @@ func (r *run) runUpload(ctx context.Context, in *uploadInput) (*sdk.HandleRespon
 			l := stepResult(stepDelete, "4204", 0, 0, res, nil)
 			if note != nil {
 				l = stepResult(stepDelete, "4204", 0, 0, nil, note.BusinessError)
-				l.Message = note.Message + note.why
+				l.Message = hsa.MaskText(note.Message) + note.why
 			}
 			st.log(l)
 			st.Step = stepFees
@@ -366,11 +366,11 @@ func stepResult(step, infno string, batch, lines int, res *hsa.Result, err error
 	var be *hsa.BusinessError
 	switch {
 	case errors.As(err, &be):
-		l.MsgID, l.Outcome, l.Message = be.MsgID, outcomeTolerated, be.Message
+		l.MsgID, l.Outcome, l.Message = be.MsgID, outcomeTolerated, hsa.MaskText(be.Message)
 	case res != nil:
 		l.MsgID = res.MsgID
 		if res.Response != nil && res.Response.WarnMsg != "" {
-			l.Message = res.Response.WarnMsg
+			l.Message = hsa.MaskText(res.Response.WarnMsg)
 		}
 	}
 	return l
@@ -919,7 +919,7 @@ func (r *run) stop(ctx context.Context, st *wfState, in *uploadInput, err error)
 	var ge *hsa.GatewayError
 	l := stepLog{Step: st.Step, Outcome: outcomeRejected}
 	if errors.As(err, &be) {
-		l.Infno, l.MsgID, l.Message = be.Infno, be.MsgID, be.Message
+		l.Infno, l.MsgID, l.Message = be.Infno, be.MsgID, hsa.MaskText(be.Message)
 	} else if errors.As(err, &ge) {
 		l.Infno, l.MsgID, l.Message = ge.Infno, ge.MsgID, "HTTP "+strconv.Itoa(ge.Status)
 	}
@@ -1097,7 +1097,7 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 			l := stepResult(stepReopen, "4203", 0, 0, res, nil)
 			if note != nil {
 				l = stepResult(stepReopen, "4203", 0, 0, nil, note.BusinessError)
-				l.Message = note.Message + note.why
+				l.Message = hsa.MaskText(note.Message) + note.why
 			}
 			st.log(l)
 			st.Step = stepDelete
