@@ -320,6 +320,9 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 			advice = "; nothing more was sent and no fee detail was deleted, for the platform refuses deleting the details of a complete visit. " +
 				"Resolve the cause the platform gives and send selfpay.cancel again under a new message id; " +
 				"if this refusal means the visit was not complete, add its infcode or a phrase of its message to the site's nothingToReopen setting"
+			if rre.hint != "" {
+				advice += "; " + rre.hint
+			}
 		}
 		return r.stepRefused(be, fmt.Sprintf("%s: 4203 cplt_flag=0, %s, refused by the platform (infcode %d)", what, step, be.Infcode),
 			hsa.MaskText(rre.Error())+advice), nil

@@ -203,6 +203,9 @@ type reopenRefusedError struct {
 	be    *hsa.BusinessError
 	state string
 	query error
+	// hint, when set, tells staff what they can do about the visit
+	// instead (a cancel's fee details left by an upload that stopped).
+	hint string
 }
 
 func (e *reopenRefusedError) Error() string {
@@ -281,7 +284,15 @@ func (r *run) reopenRefused(ctx context.Context, mdtrtID string, mdtrt map[strin
 		case lerr != nil:
 			return nil, lerr
 		case left > 0:
-			return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("%s, and 4207 lists %d fee detail(s) of it", state, left)}
+			// The cancel cannot withdraw what the platform does not show
+			// as a visit; a single 4204 deletes the lines, and the
+			// platform refuses it on a complete visit.
+			where := ""
+			if p.Step != "" && p.Step != stepDone {
+				where = fmt.Sprintf(" (medgate's record of the visit shows its upload stopped at step %s)", p.Step)
+			}
+			hint := fmt.Sprintf("if the fee details are left by an upload that stopped before its 4202%s, delete them with selfpay.4204 {\"feedetail\": {\"fixmedins_mdtrt_id\": %q}} under a new message id", where, mdtrtID)
+			return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("%s, and 4207 lists %d fee detail(s) of it", state, left), hint: hint}
 		}
 		r.a.log.Warn("a 4203 cplt_flag=0 refusal not listed in nothingToReopen was tolerated: 4208 does not show the visit and 4207 no fee details", "site", r.s.code,
 			"message", r.req.MessageID, "visit", mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
