@@ -85,8 +85,25 @@ func idCheckOK(s string) bool {
 // security card numbers and birth dates such text quotes after their
 // labels (患者张三丰, 社保卡号…, 出生日期…). Operational identifiers an
 // operator looks calls up by (msgid, institution code, visit number) stay
-// readable.
+// readable, and so do the platform's own words after 病人 (自费病人住院费用明细,
+// 自费病人就诊信息: platformWords), which pii.Text would take for a name.
 func MaskText(s string) string {
+	// A word joiner between the label and the platform's word keeps
+	// pii.Text from reading the word as a name; it is taken out after.
+	s = platformWords.ReplaceAllString(s, "$1"+wordJoiner+"$2")
+	return strings.ReplaceAll(maskText(s), wordJoiner, "")
+}
+
+// wordJoiner (U+2060) separates a label from the word after it while
+// MaskText runs; it shows nothing.
+const wordJoiner = "\u2060"
+
+// platformWords are words of the platform's refusals that follow a name
+// label (自费病人 is the platform's name for the patients of 4201A–4209) and
+// are no name: 住院, 就诊, 费用, 信息 …
+var platformWords = regexp.MustCompile(`(姓名|患者|病人|参保人|就诊人)(住院|门诊|就诊|就医|费用|信息|明细|诊断|数据|记录|上传)`)
+
+func maskText(s string) string {
 	return pii.Text(digitRun.ReplaceAllStringFunc(s, func(run string) string {
 		switch last := len(run) - 1; {
 		case personalNumber(run):

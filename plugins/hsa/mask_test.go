@@ -56,6 +56,14 @@ func TestMaskTextKeepsOperationalIdentifiers(t *testing.T) {
 			in:   "患者张三丰，无备案",
 			want: "患者张**，无备案",
 		},
+		"the platform's words after 病人": {
+			in:   "未查询到自费病人住院费用明细; 自费病人就诊信息不存在; 病人费用明细为空",
+			want: "未查询到自费病人住院费用明细; 自费病人就诊信息不存在; 病人费用明细为空",
+		},
+		"a name after 病人, a word of the platform's after it": {
+			in:   "病人张三住院费用明细不存在",
+			want: "病人张***费用明细不存在",
+		},
 		"ID number and phone as before": {
 			in:   "患者35020319800101123X电话13800000000",
 			want: "患者350***********123X电话138****0000",

@@ -256,6 +256,7 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 	var ce *checkError
 	var cre *clearRefusedError
 	var rre *reopenRefusedError
+	var tre *transientRefusalError
 	switch {
 	case errors.As(err, &ce):
 		return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ce.ds}, nil
@@ -319,9 +320,19 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 			advice = "; nothing more was sent and no fee detail was deleted, for the platform refuses deleting the details of a complete visit. " +
 				"Resolve the cause the platform gives and send selfpay.cancel again under a new message id; " +
 				"if this refusal means the visit was not complete, add its infcode or a phrase of its message to the site's nothingToReopen setting"
+			if rre.hint != "" {
+				advice += "; " + rre.hint
+			}
 		}
 		return r.stepRefused(be, fmt.Sprintf("%s: 4203 cplt_flag=0, %s, refused by the platform (infcode %d)", what, step, be.Infcode),
 			hsa.MaskText(rre.Error())+advice), nil
+	case errors.As(err, &tre):
+		be := tre.be
+		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
+			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: hsa.MaskText(be.Message), MsgID: be.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: fmt.Sprintf("%s: %s refused by the platform for a passing cause (infcode %d)", what, be.Infno, be.Infcode),
+				Detail: hsa.MaskText(be.Message) + "; the platform did not run it, and medgate sends it again with backoff (a new msgid), going on from this step. " +
+					"The refusal is listed in the site's transientRefusals; if it is about the data, remove it from there, or the message is tried again for ever"}}}, nil
 	case errors.As(err, &ae):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			External: &sdk.External{System: r.s.cfg.System, Code: "0", MsgID: ae.MsgID},
@@ -329,17 +340,17 @@ func (r *run) outcome(err error, what string) (*sdk.HandleResponse, error) {
 				Detail: hsa.MaskText(ae.Error()) + "; nothing was taken from it and nothing more was sent: medgate asks again"}}}, nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
-			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+			External: &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: hsa.MaskText(be.Message), MsgID: be.MsgID},
 			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: fmt.Sprintf("%s: %s refused by the platform (infcode %d)", what, be.Infno, be.Infcode),
-				Detail: be.Message + "; correct the data and send the message again (a new message id)"}}}, nil
+				Detail: hsa.MaskText(be.Message) + "; correct the data and send the message again (a new message id)"}}}, nil
 	case errors.As(err, &ge):
 		rule := "external"
 		if ge.Auth() {
 			rule = "auth"
 		}
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
-			External:    &sdk.External{System: r.s.cfg.System, Code: "HTTP " + strconv.Itoa(ge.Status), Message: ge.Body, MsgID: ge.MsgID},
-			Diagnostics: sdk.Diagnostics{{Rule: rule, Summary: what + ": the gateway refused " + ge.Infno, Detail: ge.Error()}}}, nil
+			External:    &sdk.External{System: r.s.cfg.System, Code: "HTTP " + strconv.Itoa(ge.Status), Message: hsa.MaskText(ge.Body), MsgID: ge.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: rule, Summary: what + ": the gateway refused " + ge.Infno, Detail: hsa.MaskText(ge.Error())}}}, nil
 	case errors.As(err, &te):
 		d := "the platform did not answer; medgate retries"
 		if te.Sent {
@@ -371,6 +382,6 @@ var _ sdk.Plugin = (*Adapter)(nil)
 // visit) the platform refused with be: nothing more was sent.
 func (r *run) stepRefused(be *hsa.BusinessError, summary, detail string) *sdk.HandleResponse {
 	return &sdk.HandleResponse{Status: sdk.StatusRejected,
-		External:    &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: be.Message, MsgID: be.MsgID},
+		External:    &sdk.External{System: r.s.cfg.System, Code: strconv.Itoa(be.Infcode), Message: hsa.MaskText(be.Message), MsgID: be.MsgID},
 		Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: summary, Detail: detail}}}
 }

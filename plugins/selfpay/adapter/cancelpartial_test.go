@@ -16,7 +16,8 @@ import (
 // visit marked failed. The cancel of a visit medgate began to upload now
 // asks 4207 too: no fee detail left, it holds (ok, the 4203 tolerated).
 // Fee details left with the visit not listed, it stays rejected and
-// nothing is deleted.
+// nothing is deleted; the reply names the step the upload stopped at and
+// the selfpay.4204 that deletes the lines left.
 func TestCancelAfterAPartialUpload(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
@@ -48,6 +49,16 @@ func TestCancelAfterAPartialUpload(t *testing.T) {
 			if tc.want == sdk.StatusRejected {
 				if d := r.Diagnostics.String(); !strings.Contains(d, "4207 lists 3 fee detail(s)") {
 					t.Errorf("the refusal does not say what is left: %s", d)
+				}
+				// What staff can do about the lines left: the cancel
+				// cannot withdraw a visit the platform does not show,
+				// but a single 4204 deletes them.
+				if d := r.Diagnostics.String(); !strings.Contains(d, `selfpay.4204 {"feedetail": {"fixmedins_mdtrt_id": "`+id+`"}}`) || !strings.Contains(d, "step visit") {
+					t.Errorf("the refusal does not say how to delete the lines left, or where the upload stopped: %s", d)
+				}
+				wantStatus(t, e.must("selfpay.4204", "cp-4204", map[string]any{"feedetail": map[string]any{"fixmedins_mdtrt_id": id}}, 1), sdk.StatusOK)
+				if v := e.sim.Visit(testCode, id); len(v.Fees) != 0 {
+					t.Errorf("after the advised 4204 the platform has %+v", v)
 				}
 				return
 			}

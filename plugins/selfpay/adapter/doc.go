@@ -27,6 +27,11 @@
 // first call or in the envelope library) ends the workflow as failed, not
 // invalid, and sends nothing more.
 //
+// A refusal by the platform ends the message rejected, not retried, but for
+// one the site lists in transientRefusals (the platform busy: infcode -1
+// as any other, so told by its err_msg): that call was not run, the attempt
+// fails retryable and the next one sends it again (transientRefusalError).
+//
 // # Crash safety
 //
 // A workflow keeps its progress in host state under wf/<message id>: the

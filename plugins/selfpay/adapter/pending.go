@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"path"
 	"sort"
 	"strings"
@@ -55,11 +56,14 @@ type pendingReport struct {
 	Begntime     string `json:"begntime,omitempty"`
 	Endtime      string `json:"endtime,omitempty"`
 	MedfeeSumamt string `json:"medfeeSumamt,omitempty"`
-	Status       string `json:"status"`
-	Reason       string `json:"reason,omitempty"`
-	MessageID    string `json:"messageId,omitempty"`
-	UpdatedAt    string `json:"updatedAt,omitempty"`
-	Platform     string `json:"platform,omitempty"`
+	// UploadedSumamt is the medfee_sumamt medgate uploaded for the visit,
+	// given only when the list's total (MedfeeSumamt) is another.
+	UploadedSumamt string `json:"uploadedSumamt,omitempty"`
+	Status         string `json:"status"`
+	Reason         string `json:"reason,omitempty"`
+	MessageID      string `json:"messageId,omitempty"`
+	UpdatedAt      string `json:"updatedAt,omitempty"`
+	Platform       string `json:"platform,omitempty"`
 }
 
 // importPending runs selfpay.import-pending.
@@ -407,8 +411,23 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 	default:
 		rep.Status, rep.Reason = statusPending, "unknown record status "+p.Status
 	}
+	if listed, ok := listedAmount(f["medfee_sumamt"]); ok {
+		if up, ok := rat(p.MedfeeSumamt); ok && up.Cmp(listed) != 0 {
+			rep.UploadedSumamt = p.MedfeeSumamt
+			rep.Reason += fmt.Sprintf("; the list's total (医疗总费用) %s is not the %s medgate uploaded (medfee_sumamt, message %s): check the visit's fee lines against the list and, "+
+				"if the list is right, correct them in the HIS and upload the visit again (with \"reupload\": true once it is complete)", listed.FloatString(2), p.MedfeeSumamt, p.MessageID)
+		}
+	}
 	rep.Reason += note
 	return rep, nil
+}
+
+// listedAmount reads a pending list's total as a decimal, as the list may
+// write it: with a currency sign (￥, ¥), the unit 元 or thousands
+// separators; false when the cell is empty or holds no number.
+func listedAmount(s string) (*big.Rat, bool) {
+	s = strings.NewReplacer(",", "", "，", "", "￥", "", "¥", "", "元", "", " ", "").Replace(strings.TrimSpace(s))
+	return rat(s)
 }
 
 // verifyPending asks the platform (4208, by the row's ID number and its
@@ -500,7 +519,20 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 			rep.Status, rep.Reason = statusFailed, "the platform has the visit but not marked complete (4203 cplt_flag=1 missing); upload it again with reupload"
 		}
 	}
+	if match != nil {
+		platformTotal(rep, f["medfee_sumamt"], match)
+	}
 	return nil
+}
+
+// platformTotal notes in rep's reason a total the platform holds for the
+// row's visit (4208 medfeeSumamt) other than the list's (listed).
+func platformTotal(rep *pendingReport, listed string, rec map[string]any) {
+	want, ok1 := listedAmount(listed)
+	got, ok2 := rat(str(rec["medfeeSumamt"]))
+	if ok1 && ok2 && got.Cmp(want) != 0 {
+		rep.Reason += fmt.Sprintf("; the platform holds the total %s (4208 medfeeSumamt), the list %s", str(rec["medfeeSumamt"]), want.FloatString(2))
+	}
 }
 
 // datePart returns the yyyy-MM-dd of a date or datetime in common layouts

@@ -12,14 +12,15 @@ import (
 
 // Self-pay setting names (the envelope's are in package hsa).
 const (
-	SetBatchSize       = "batchSize"
-	SetPageSize        = "pageSize"
-	SetSchemaDir       = "schemaDir"
-	SetPendingColumns  = "pendingColumns"
-	SetCheckTotals     = "checkTotals"
-	SetClaimLapse      = "claimLapse"
-	SetNothingToDelete = "nothingToDelete"
-	SetNothingToReopen = "nothingToReopen"
+	SetBatchSize         = "batchSize"
+	SetPageSize          = "pageSize"
+	SetSchemaDir         = "schemaDir"
+	SetPendingColumns    = "pendingColumns"
+	SetCheckTotals       = "checkTotals"
+	SetClaimLapse        = "claimLapse"
+	SetNothingToDelete   = "nothingToDelete"
+	SetNothingToReopen   = "nothingToReopen"
+	SetTransientRefusals = "transientRefusals"
 )
 
 // DefaultNothingToDelete lists the phrases of err_msg with which the
@@ -38,6 +39,14 @@ const DefaultNothingToDelete = "未查询到自费病人住院费用明细|未�
 // sign-in, malformed input, a visit it does not know: 未查询到该就诊信息)
 // is not taken for one.
 const DefaultNothingToReopen = "未完成状态|非完成状态|不是完成状态|未上传完成|尚未完成|已是未完成|已为未完成|无需撤销|无需取消完成|无需撤回"
+
+// DefaultTransientRefusals lists the phrases of err_msg with which the
+// platform refuses a call for a passing reason (busy, rate limited),
+// so that it is tried again rather than ended rejected. The platform's
+// wording is not public (spec notes §6): these name nothing about the
+// data, so that a refusal of the data is not retried for ever (the host
+// never gives an upload up).
+const DefaultTransientRefusals = "系统繁忙|服务繁忙|稍后再试|稍后重试|请求过于频繁|访问过于频繁"
 
 // DefaultPendingColumns maps the columns of a pending list exported from
 // the medical-insurance system to fields: FIELD=HEADER|HEADER…, separated
@@ -71,6 +80,17 @@ type options struct {
 	// visit was not complete (nothingToReopen).
 	reopenCodes   []int
 	reopenPhrases []string
+	// transientCodes and transientPhrases are the refusals of any call
+	// that mean a passing cause, not the data (transientRefusals).
+	transientCodes   []int
+	transientPhrases []string
+}
+
+// transientRefusal tells whether a refusal (infcode, err_msg) is one of
+// the listed ones meaning a passing cause (the platform busy): the call
+// was not run and is tried again.
+func (o options) transientRefusal(infcode int, msg string) bool {
+	return listedRefusal(o.transientCodes, o.transientPhrases, infcode, msg)
 }
 
 // nothingToDelete tells whether a refusal (infcode, err_msg) of the 4204
@@ -154,6 +174,9 @@ func settings() []sdk.Setting {
 		{Name: SetNothingToReopen, Type: sdk.SettingString, Default: DefaultNothingToReopen,
 			Description: "重新上传前、或 selfpay.cancel 删除明细前，用 4203 cplt_flag=0 打开就诊时，表示“就诊本来未完成”的拒绝，格式 CODE|PHRASE|…：infcode（不是 0 或 -1）或 err_msg 中的短语；其他拒绝只有在 4208 显示该就诊未完成（cpltFlag 0）时才容忍，否则上传或撤销以 rejected 结束。refusals of the 4203 cplt_flag=0 that opens a visit before its re-upload, or before selfpay.cancel deletes its details, meaning the visit was not complete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
 				"another refusal is tolerated only when 4208 shows the visit not complete (cpltFlag 0), and otherwise ends the upload or cancel rejected"},
+		{Name: SetTransientRefusals, Type: sdk.SettingString, Default: DefaultTransientRefusals,
+			Description: "表示暂时原因（平台繁忙、限流）而非数据错误的拒绝，格式 CODE|PHRASE|…：infcode（不是 0 或 -1）或 err_msg 中的短语；这样被拒绝的调用以 failed（可重试）结束，下次尝试从该步骤继续，其他拒绝以 rejected 结束。不要列出表示数据错误的拒绝：上传会一直重试。refusals meaning a passing cause (the platform busy, rate limited), not the data, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
+				"a call refused so ends the attempt failed, retryable, and the next attempt goes on from that step; any other refusal ends the message rejected. Do not list a refusal of the data: an upload would be retried for ever"},
 	}
 	return append(hsa.Settings(), own...)
 }
@@ -206,6 +229,13 @@ func parseOptions(s map[string]string) (options, sdk.Diagnostics) {
 	}
 	if o.reopenCodes, o.reopenPhrases, nerr = parseRefusals(ntr, "the visit is not complete"); nerr != nil {
 		ds.Error(SetNothingToReopen, "format", "cannot read the 4203 cplt_flag=0 refusals meaning the visit is not complete", nerr.Error())
+	}
+	tr := s[SetTransientRefusals]
+	if strings.TrimSpace(tr) == "" {
+		tr = DefaultTransientRefusals
+	}
+	if o.transientCodes, o.transientPhrases, nerr = parseRefusals(tr, "a passing cause"); nerr != nil {
+		ds.Error(SetTransientRefusals, "format", "cannot read the refusals meaning a passing cause", nerr.Error())
 	}
 	cols := s[SetPendingColumns]
 	if strings.TrimSpace(cols) == "" {

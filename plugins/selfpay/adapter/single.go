@@ -411,7 +411,7 @@ func (r *run) finishSingle(ctx context.Context, st *wfState, res *hsa.Result) (*
 func (r *run) query(ctx context.Context, infno string, sc *schemas.Schema, m map[string]any) (*sdk.HandleResponse, error) {
 	res, err := r.s.client.Do(ctx, r.h, hsa.Call{Infno: infno, Input: m, MessageID: r.req.MessageID})
 	if err != nil {
-		return r.outcome(err, "selfpay."+infno)
+		return r.outcome(r.transient(err), "selfpay."+infno)
 	}
 	warnings := append([]string(nil), res.Warnings...)
 	pg, perr := hsa.ParsePage(res.Output, r.s.cfg.Paging)

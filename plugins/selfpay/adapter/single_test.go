@@ -438,7 +438,7 @@ func TestSingle4203KeepsThePatientRecord(t *testing.T) {
 			e := newEnv(t, nil)
 			up := sdk.StatusOK
 			if tc.failCompletion {
-				e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultBusiness, Message: "系统繁忙"})
+				e.sim.Fail(selfpaysim.Fault{Infno: "4203", Mode: selfpaysim.FaultBusiness, Message: "就诊信息校验失败"})
 				up = sdk.StatusRejected
 			}
 			wantStatus(t, e.must(OpUpload, "k-up", upload("ZYK", 2), 1), up)

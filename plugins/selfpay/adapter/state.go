@@ -179,5 +179,32 @@ func (r *run) send(ctx context.Context, st *wfState, step string, batch int, inf
 		return nil, err
 	}
 	st.Inflight = nil
+	if terr := r.transient(err); terr != err {
+		// Refused for a passing cause: not run, so nothing is in flight
+		// and the next attempt sends it again (a new msgid).
+		if serr := r.save(ctx, st); serr != nil {
+			return nil, serr
+		}
+		return nil, terr
+	}
 	return res, err
+}
+
+// transientRefusalError is a refusal the site lists in transientRefusals:
+// a passing cause (the platform busy), not the data. The call was not
+// run; the attempt fails, retryable, and the next one sends it again.
+type transientRefusalError struct{ be *hsa.BusinessError }
+
+func (e *transientRefusalError) Error() string {
+	return e.be.Error() + " (a passing cause listed in transientRefusals)"
+}
+
+// transient returns err as a *transientRefusalError when it is a refusal
+// listed in transientRefusals, else err as it is.
+func (r *run) transient(err error) error {
+	var be *hsa.BusinessError
+	if errors.As(err, &be) && r.s.opts.transientRefusal(be.Infcode, be.Message) {
+		return &transientRefusalError{be: be}
+	}
+	return err
 }

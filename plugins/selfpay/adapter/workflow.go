@@ -141,7 +141,7 @@ func (r *run) runUpload(ctx context.Context, in *uploadInput) (*sdk.HandleRespon
 			l := stepResult(stepReopen, "4203", 0, 0, res, nil)
 			if note != nil {
 				l = stepResult(stepReopen, "4203", 0, 0, nil, note.BusinessError)
-				l.Message = note.Message + note.why
+				l.Message = hsa.MaskText(note.Message) + note.why
 			}
 			st.log(l)
 			st.Step = stepDelete
@@ -154,7 +154,7 @@ func (r *run) runUpload(ctx context.Context, in *uploadInput) (*sdk.HandleRespon
 			l := stepResult(stepDelete, "4204", 0, 0, res, nil)
 			if note != nil {
 				l = stepResult(stepDelete, "4204", 0, 0, nil, note.BusinessError)
-				l.Message = note.Message + note.why
+				l.Message = hsa.MaskText(note.Message) + note.why
 			}
 			st.log(l)
 			st.Step = stepFees
@@ -203,6 +203,9 @@ type reopenRefusedError struct {
 	be    *hsa.BusinessError
 	state string
 	query error
+	// hint, when set, tells staff what they can do about the visit
+	// instead (a cancel's fee details left by an upload that stopped).
+	hint string
 }
 
 func (e *reopenRefusedError) Error() string {
@@ -281,7 +284,15 @@ func (r *run) reopenRefused(ctx context.Context, mdtrtID string, mdtrt map[strin
 		case lerr != nil:
 			return nil, lerr
 		case left > 0:
-			return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("%s, and 4207 lists %d fee detail(s) of it", state, left)}
+			// The cancel cannot withdraw what the platform does not show
+			// as a visit; a single 4204 deletes the lines, and the
+			// platform refuses it on a complete visit.
+			where := ""
+			if p.Step != "" && p.Step != stepDone {
+				where = fmt.Sprintf(" (medgate's record of the visit shows its upload stopped at step %s)", p.Step)
+			}
+			hint := fmt.Sprintf("if the fee details are left by an upload that stopped before its 4202%s, delete them with selfpay.4204 {\"feedetail\": {\"fixmedins_mdtrt_id\": %q}} under a new message id", where, mdtrtID)
+			return nil, &reopenRefusedError{be: be, state: fmt.Sprintf("%s, and 4207 lists %d fee detail(s) of it", state, left), hint: hint}
 		}
 		r.a.log.Warn("a 4203 cplt_flag=0 refusal not listed in nothingToReopen was tolerated: 4208 does not show the visit and 4207 no fee details", "site", r.s.code,
 			"message", r.req.MessageID, "visit", mdtrtID, "infcode", be.Infcode, "err_msg", hsa.MaskText(be.Message))
@@ -366,11 +377,11 @@ func stepResult(step, infno string, batch, lines int, res *hsa.Result, err error
 	var be *hsa.BusinessError
 	switch {
 	case errors.As(err, &be):
-		l.MsgID, l.Outcome, l.Message = be.MsgID, outcomeTolerated, be.Message
+		l.MsgID, l.Outcome, l.Message = be.MsgID, outcomeTolerated, hsa.MaskText(be.Message)
 	case res != nil:
 		l.MsgID = res.MsgID
 		if res.Response != nil && res.Response.WarnMsg != "" {
-			l.Message = res.Response.WarnMsg
+			l.Message = hsa.MaskText(res.Response.WarnMsg)
 		}
 	}
 	return l
@@ -919,7 +930,7 @@ func (r *run) stop(ctx context.Context, st *wfState, in *uploadInput, err error)
 	var ge *hsa.GatewayError
 	l := stepLog{Step: st.Step, Outcome: outcomeRejected}
 	if errors.As(err, &be) {
-		l.Infno, l.MsgID, l.Message = be.Infno, be.MsgID, be.Message
+		l.Infno, l.MsgID, l.Message = be.Infno, be.MsgID, hsa.MaskText(be.Message)
 	} else if errors.As(err, &ge) {
 		l.Infno, l.MsgID, l.Message = ge.Infno, ge.MsgID, "HTTP "+strconv.Itoa(ge.Status)
 	}
@@ -1097,7 +1108,7 @@ func (r *run) cancel(ctx context.Context) (*sdk.HandleResponse, error) {
 			l := stepResult(stepReopen, "4203", 0, 0, res, nil)
 			if note != nil {
 				l = stepResult(stepReopen, "4203", 0, 0, nil, note.BusinessError)
-				l.Message = note.Message + note.why
+				l.Message = hsa.MaskText(note.Message) + note.why
 			}
 			st.log(l)
 			st.Step = stepDelete
