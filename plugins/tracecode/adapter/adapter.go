@@ -328,6 +328,14 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	} else if n > 0 {
 		published += fmt.Sprintf("; %d forwarding record(s) of moved documents removed", n)
 	}
+	// Codes of document saves that stopped before they were done (named
+	// by no record) go a day later, a bounded number a run.
+	if n, err := dropOrphanCodes(ctx, req.Host, a.now()); err != nil {
+		rds.Warn("", "state", "the codes of document saves that stopped before they were done were not all removed",
+			fmt.Sprintf("%v; the next run of %s removes them", err, JobStockInSync))
+	} else if n > 0 {
+		published += fmt.Sprintf("; %d code chunk(s) of unfinished document saves removed", n)
+	}
 	// Receipts whose confirming message could not publish them are
 	// published first, whatever the platform's state and the sync setting.
 	// One that cannot be published is reported and does not stop the fetch.

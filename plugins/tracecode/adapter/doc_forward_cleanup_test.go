@@ -84,3 +84,54 @@ func TestForwardingRecordsRemovedOnceNoExportNeedsThem(t *testing.T) {
 		})
 	}
 }
+
+// TestStockInSyncRemovesCodesOfUnfinishedSaves: a document's codes are
+// written before its record; an upload whose record could not be stored
+// left them, named by no record, for good. The stock-in sync removes them
+// a day later (not before: a save may still be under way), and keeps the
+// codes of the document stored.
+func TestStockInSyncRemovesCodesOfUnfinishedSaves(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		after  time.Duration // from the failed save to the sync run
+		chunks int           // code chunks of RK-O1 left
+	}{
+		{"an hour later", time.Hour, 2},
+		{"25 hours later", 25 * time.Hour, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, host := newWriteFaultEnv(t)
+			host.mu.Lock()
+			host.fail = func(k string, _ []byte) bool { return strings.HasPrefix(k, "log/doc/") }
+			host.mu.Unlock()
+			doc := bill("RK-O1", "102", line(1, "2", drugCode("8100001", 41), drugCode("8100001", 42)))
+			r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockInUpload, MessageID: "u-1", Format: "json", Payload: mustJSON(t, doc), Attempt: 1})
+			if err == nil && r.Status == sdk.StatusOK {
+				t.Fatalf("the upload succeeded although its record could not be stored: %s", r.Payload)
+			}
+			must[uploadReply](t, e.sendID("u-1", adapter.OpStockInUpload, doc, true), sdk.StatusOK)
+			if n := len(e.state("codes/up/RK-O1/")); n != 2 {
+				t.Fatalf("%d code chunks of RK-O1 before the sync, want 2 (the stored version's and the failed save's): the test does not test", n)
+			}
+			e.clock.Add(tc.after)
+			job, err := e.plugin.RunJob(context.Background(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: "sync"})
+			if err != nil {
+				t.Fatalf("stock-in sync: %v", err)
+			}
+			if n := len(e.state("codes/up/RK-O1/")); n != tc.chunks {
+				t.Errorf("%d code chunks of RK-O1 after the sync (%s), want %d", n, job.Summary, tc.chunks)
+			}
+			n := 0
+			for _, row := range exportSheets(t, e, "2026-11-26", "2026-11-26", "codes")["追溯码明细"] {
+				if row[1] == "RK-O1" {
+					n++
+				}
+			}
+			if n != 2 {
+				t.Errorf("the export lists %d codes of RK-O1, want its 2", n)
+			}
+		})
+	}
+}

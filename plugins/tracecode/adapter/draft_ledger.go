@@ -218,11 +218,12 @@ func (h *handler) receivedInside(ctx context.Context, reads *ledgerReads, drafts
 	return "", receiptHold{}, false, nil
 }
 
-// claimed is a code a confirmation wrote as its receipt's, with the entry
-// it replaced.
+// claimed is a code a confirmation wrote as its receipt's (claim: its
+// stockEntry.Claim), with the entry it replaced.
 type claimed struct {
-	code string
-	prev stockEntry
+	code  string
+	claim string
+	prev  stockEntry
 }
 
 // claimReceipt writes every code of draft d in the stock ledger as in
@@ -230,9 +231,17 @@ type claimed struct {
 // compare-and-set on the version read (reads, from receivedBefore). When
 // one changed since (another confirmation, a stock-out), it puts back what
 // it wrote and reports the conflict: the caller reads again.
+//
+// Every claim is written, also over one of the same draft and receipt (a
+// confirmation of it that stopped, or one under way on another instance,
+// which share the reserved number), and names this call (Claim): the
+// confirmation that then confirms the draft holds every code by a claim,
+// and one that does not takes back only its own, never those the other
+// confirmed the draft with.
 func (h *handler) claimReceipt(ctx context.Context, d *draft, reads *ledgerReads, receiptNo string) ([]claimed, bool, error) {
 	host := h.req.Host
-	entry, err := json.Marshal(stockEntry{State: stockIn, Doc: receiptNo, Kind: "receipt", BillTime: d.BillTime, InDoc: receiptNo, Draft: d.ID, At: h.a.now()})
+	claim := newCodesVersion() // a random name, as for code versions
+	entry, err := json.Marshal(stockEntry{State: stockIn, Doc: receiptNo, Kind: "receipt", BillTime: d.BillTime, InDoc: receiptNo, Draft: d.ID, At: h.a.now(), Claim: claim})
 	if err != nil {
 		return nil, false, err
 	}
@@ -259,10 +268,7 @@ func (h *handler) claimReceipt(ctx context.Context, d *draft, reads *ledgerReads
 			if err != nil {
 				return nil, false, errors.Join(err, h.unclaimReceipt(ctx, done, d.ID, receiptNo))
 			}
-			if se.State == stockIn && se.Kind == "receipt" && se.Draft == d.ID && se.Doc == receiptNo {
-				continue
-			}
-			done = append(done, claimed{code: c, prev: se})
+			done = append(done, claimed{code: c, claim: claim, prev: se})
 			writes = append(writes, sdk.StateWrite{Key: stockKey(c), Value: entry, Expect: ver})
 			if len(writes) == stockBatch {
 				if conflict, err := flush(); conflict || err != nil {
@@ -278,8 +284,8 @@ func (h *handler) claimReceipt(ctx context.Context, d *draft, reads *ledgerReads
 }
 
 // unclaimReceipt returns each code claimReceipt wrote for receipt
-// receiptNo of draft id, and still as it wrote it, to the entry it
-// replaced; others are left alone.
+// receiptNo of draft id, and still as it wrote it (its claim), to the
+// entry it replaced; others are left alone.
 func (h *handler) unclaimReceipt(ctx context.Context, cs []claimed, id, receiptNo string) error {
 	bg := context.WithoutCancel(ctx)
 	for _, c := range cs {
@@ -288,7 +294,7 @@ func (h *handler) unclaimReceipt(ctx context.Context, cs []claimed, id, receiptN
 			if err != nil {
 				return err
 			}
-			if se.State != stockIn || se.Draft != id || se.Doc != receiptNo {
+			if se.State != stockIn || se.Draft != id || se.Doc != receiptNo || se.Claim != c.claim {
 				break
 			}
 			_, err = putStock(bg, h.req.Host, c.code, ver, c.prev)

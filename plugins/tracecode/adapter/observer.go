@@ -28,6 +28,12 @@ type tokenLogEntry struct {
 	Subject string `json:"subject,omitempty"`
 }
 
+// tokenOutageAlertAfter is how long token requests must have failed,
+// the last one unanswered and leaving the site without a token that
+// works, before it is an ALERT: a blip passes, an outage that stops the
+// site's calls this long pages well within the uploads' 30 minutes.
+const tokenOutageAlertAfter = 5 * time.Minute
+
 // observer keeps the token operation log in host state and journals every
 // exchange. Failures to record are logged, never returned: the call itself
 // happened.
@@ -52,11 +58,26 @@ func (o *observer) Token(ctx context.Context, e platform.TokenEvent) {
 	if e.OK {
 		o.h.a.log.Info("token operation", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "expiresAt", e.ExpiresAt)
 		if e.Action != platform.ActionInvalidate {
-			o.h.cfg.tokenRefusedAlerted.Store(false) // the streak of failures is over
+			// The streak of failures is over.
+			o.h.cfg.tokenRefusedAlerted.Store(false)
+			o.h.cfg.tokenFailingSince.Store(0)
+			o.h.cfg.tokenDownAlerted.Store(false)
 		}
 		return
 	}
 	o.h.a.log.Warn("token operation failed", "site", o.h.req.Site, "action", e.Action, "reason", e.Reason, "err", pii.Text(e.Error))
+	o.h.cfg.tokenFailingSince.CompareAndSwap(0, e.At.UnixNano())
+	since := time.Unix(0, o.h.cfg.tokenFailingSince.Load())
+	if !e.Refused && e.NoToken && e.At.Sub(since) >= tokenOutageAlertAfter && !o.h.cfg.tokenDownAlerted.Swap(true) {
+		// The token endpoint does not answer and the site holds no token
+		// that works: every trace-code call of the site (stock-in and
+		// stock-out uploads, fetches) waits, retried, until it answers.
+		// A short outage, or a failed refresh while the token still
+		// works, passes by itself; one that has lasted this long and
+		// stopped the calls pages, once per streak.
+		o.h.a.log.Error("ALERT: the trace-code platform's token endpoint does not answer and the site has no valid token left: no trace-code call (stock-in, stock-out, fetch) is made until it answers; check the platform's status and the network path to the site's baseUrl",
+			"site", o.h.req.Site, "failingSince", since.In(o.h.cfg.zone), "action", e.Action, "reason", e.Reason, "err", pii.Text(e.Error))
+	}
 	if e.Refused && !o.h.cfg.tokenRefusedAlerted.Swap(true) {
 		// The platform refuses the site's credentials: no call reaches it
 		// until someone fixes them, so page once per streak of failed

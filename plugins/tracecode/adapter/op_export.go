@@ -254,6 +254,12 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 	defer wb.Close()
 	rep := &exportReply{Site: h.req.Site, From: p.From, To: p.To, DocNo: p.DocNo, Rows: map[string]int64{}}
 	f := filter{from: from, to: to, source: srcFilter, docNo: p.DocNo}
+	// The stock sheet and the trace-code sheet read the documents in
+	// passes of their own: the second lists the version the first did.
+	var listed listedDocs
+	if slices.Contains(p.Sheets, sheetBills) && slices.Contains(p.Sheets, sheetCodes) {
+		listed = listedDocs{}
+	}
 	for _, s := range allSheets {
 		if !slices.Contains(p.Sheets, s) {
 			continue
@@ -266,9 +272,9 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 		case sheetToken:
 			err = h.tokenRows(ctx, sh, f)
 		case sheetBills:
-			err = h.billRows(ctx, sh, f)
+			err = h.billRows(ctx, sh, f, listed)
 		case sheetCodes:
-			err = h.codeRows(ctx, sh, f)
+			err = h.codeRows(ctx, sh, f, listed)
 		case sheetSmallest:
 			err = h.smallestRows(ctx, sh, f)
 		case sheetHierarchy:
@@ -451,9 +457,58 @@ func (h *handler) billTypeLabel(t string) string {
 	return t
 }
 
-func (h *handler) billRows(ctx context.Context, sh *export.Sheet, f filter) error {
+// listedDocs is, between the stock sheet's pass over the documents and
+// the trace-code sheet's, the version (codesVersion: saveDoc gives every
+// version of the lines and codes a new one) of each document the stock
+// sheet listed, by index key.
+type listedDocs map[string]listedDoc
+
+type listedDoc struct {
+	docNo, version string
+}
+
+// check is the trace-code pass's test of a document it reads against the
+// stock sheet's: list reports whether to list it (false: the stock sheet
+// did not, since it was stored, or moved into the export's days, after
+// that pass read them; on neither sheet then), and an errDocChanged says
+// it was saved again in between (the export is retried, reading both
+// sheets anew). A nil listedDocs lists everything.
+func (l listedDocs) check(d *docRecord) (list bool, err error) {
+	if l == nil {
+		return true, nil
+	}
+	idx := d.indexKey()
+	was, ok := l[idx]
+	if !ok {
+		return false, nil
+	}
+	delete(l, idx)
+	if was.version != d.CodesVersion {
+		return false, fmt.Errorf("%w: document %s (%s) was saved again (a later fetch or upload of it) between the export's 出入库数据 and 追溯码明细 sheets, which would show two versions of it; the export is made again",
+			errDocChanged, d.DocNo, idx)
+	}
+	return true, nil
+}
+
+// missing returns an errDocChanged naming a document the stock sheet
+// listed and the trace-code pass did not find (its date moved out of the
+// export's days in between: lines without codes), nil when there is none.
+func (l listedDocs) missing() error {
+	for idx, was := range l {
+		return fmt.Errorf("%w: document %s (%s) left the export's days (its date changed) between the export's 出入库数据 and 追溯码明细 sheets, which would list its lines without its codes; the export is made again",
+			errDocChanged, was.docNo, idx)
+	}
+	return nil
+}
+
+// billRows writes the stock sheet, and records in listed (if not nil)
+// the version of each document it lists.
+func (h *handler) billRows(ctx context.Context, sh *export.Sheet, f filter, listed listedDocs) error {
 	row := make([]any, len(sheetSpecs[sheetBills]))
 	return h.docs(ctx, f, func(d *docRecord) error {
+		if listed != nil {
+			listed[d.indexKey()] = listedDoc{docNo: d.DocNo, version: d.CodesVersion}
+		}
 		at := h.localTime(d.BillTime)
 		day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)
 		status := label(statuses, d.Status)
@@ -504,8 +559,10 @@ type codeBatch struct {
 // codeRows writes the trace-code details. Reading and decoding (state
 // scans and chunk reads over the plugin connection) run in a goroutine of
 // their own, at most a few chunks ahead of the workbook writer, so both
-// use a core while memory stays bounded.
-func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, f filter) error {
+// use a core while memory stays bounded. With listed (the stock sheet was
+// written) it lists the documents the stock sheet did, in the versions it
+// did (listedDocs.check).
+func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, f filter, listed listedDocs) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan codeBatch, 4)
@@ -513,6 +570,9 @@ func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, f filter) erro
 	go func() {
 		defer close(batches)
 		readErr = h.docs(ctx, f, func(d *docRecord) error {
+			if list, err := listed.check(d); !list || err != nil {
+				return err
+			}
 			at := h.localTime(d.BillTime)
 			b := codeBatch{doc: d, source: label(sources, d.Source), from: orgText(d.FromOrgCode, d.FromOrgName), lines: map[int]*docLine{}, expiry: map[int]time.Time{},
 				day: time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)}
@@ -530,6 +590,9 @@ func (h *handler) codeRows(ctx context.Context, sh *export.Sheet, f filter) erro
 				}
 			})
 		})
+		if readErr == nil {
+			readErr = listed.missing()
+		}
 	}()
 	row := make([]any, len(sheetSpecs[sheetCodes]))
 	var writeErr error

@@ -174,6 +174,13 @@ type siteConfig struct {
 	// is obtained: one ALERT per streak of failed token requests (see
 	// observer.Token).
 	tokenRefusedAlerted atomic.Bool
+	// tokenFailingSince is when the current streak of failed token
+	// requests began (Unix nanoseconds; 0: the last one succeeded), and
+	// tokenDownAlerted is set once an unanswered token endpoint that left
+	// the site without a token was logged as an ALERT in that streak (see
+	// observer.Token).
+	tokenFailingSince atomic.Int64
+	tokenDownAlerted  atomic.Bool
 }
 
 // miConfig is the medical-insurance upload's configuration.

@@ -59,6 +59,11 @@ type stockEntry struct {
 	// the confirmation may still be under way (claimLease).
 	Draft string    `json:"r,omitempty"`
 	At    time.Time `json:"a,omitzero"`
+	// Claim names the confirmation (one call) that wrote the claim:
+	// two confirmations of one draft write the same draft and receipt
+	// number (reserved on the draft), and one that does not confirm the
+	// draft takes back only the claims it wrote (unclaimReceipt).
+	Claim string `json:"c,omitempty"`
 	// Via is, for a stock-out, the package (an ancestor code) whose stock
 	// the code left.
 	Via string `json:"v,omitempty"`

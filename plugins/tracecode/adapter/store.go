@@ -23,6 +23,9 @@ import (
 //	                                     forwards: movedTo, saveDoc)
 //	moved/<utc time>/<old log key>       a forwarding record to remove a
 //	                                     day later (dropForwards)
+//	codesave/<utc time>/<version>        a save under way; one left is
+//	                                     finished a day later
+//	                                     (dropOrphanCodes)
 //	docidx/<source>/<docNo>[/<supplier>] {"key": <log key of the document>}
 //	codes/<source>/<docNo>[/<supplier>]/;<version>/<%05d chunk>  up to
 //	                                     chunkSize code rows of one version
@@ -280,10 +283,16 @@ func (rec *docRecord) codesBase() string {
 // version's segment starts with ';', which esc never leaves in a number or
 // a supplier code, so it is no other document's key.
 func (rec *docRecord) chunkKey(i int) string {
-	if rec.CodesVersion == "" {
-		return fmt.Sprintf("%s%05d", rec.codesBase(), i)
+	return versionChunkKey(rec.codesBase(), rec.CodesVersion, i)
+}
+
+// versionChunkKey is the key of the i-th chunk of version v of the codes
+// under base (codesBase); v "" is a record stored before versions.
+func versionChunkKey(base, v string, i int) string {
+	if v == "" {
+		return fmt.Sprintf("%s%05d", base, i)
 	}
-	return fmt.Sprintf("%s;%s/%05d", rec.codesBase(), rec.CodesVersion, i)
+	return fmt.Sprintf("%s;%s/%05d", base, v, i)
 }
 
 // miKey is the key of the document's medical-insurance upload state.
@@ -408,11 +417,97 @@ func loadIndexed(ctx context.Context, h sdk.Host, indexKey, docNo string) (*docR
 //
 // now is when it is saved: a forwarding record is listed under it
 // (forwardMarkKey) and removed a day later (dropForwards).
+//
+// Before any code is written the save is listed (saveMarkKey) with the
+// version it writes and the one stored, and the listing is removed once
+// the record names the new version and the old one's codes are gone. A
+// save that stopped in between (the plugin stopped, a store write failed
+// or its answer was lost) leaves its listing, and the stock-in sync
+// removes, a day later, the codes of both versions but the one the
+// document's index names then (dropOrphanCodes): no version's codes stay
+// for good named by no record, and none a record names is removed.
 func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string, now time.Time) (string, error) {
 	rec.CodeCount = len(rows)
 	rec.Chunks = (len(rows) + chunkSize - 1) / chunkSize
 	rec.CodesVersion = newCodesVersion()
 	rec.MovedTo = ""
+	mark, err := listSave(ctx, h, rec, key, now)
+	if err != nil {
+		return "", err
+	}
+	newKey, err := writeDoc(ctx, h, rec, rows, day, key, now)
+	if err != nil {
+		return "", err
+	}
+	// Done: nothing to remove later. A listing left (this delete failing)
+	// only makes the sync look again.
+	_ = h.Delete(ctx, mark)
+	return newKey, nil
+}
+
+// saveMark is the listing of a save (saveDoc): the document's index and
+// codes, the version the save writes and the one stored when it began.
+type saveMark struct {
+	Index string       `json:"index"`
+	Base  string       `json:"base"`
+	New   savedVersion `json:"new"`
+	Old   savedVersion `json:"old"`
+}
+
+// savedVersion is one version of a document's codes: its name and chunks.
+type savedVersion struct {
+	Version string `json:"v"`
+	Chunks  int    `json:"n"`
+}
+
+// saveMarkKey lists a save of version v at time at: codesave/<UTC time,
+// fixed width>/<v>, so the oldest come first.
+func saveMarkKey(at time.Time, v string) string {
+	return "codesave/" + at.UTC().Format(markTimeLayout) + "/" + v
+}
+
+// markTimeLayout is the fixed-width UTC time of moved/ and codesave/ keys.
+const markTimeLayout = "20060102T150405.000000000"
+
+// listSave writes the listing of a save of rec (replacing the version of
+// it stored at key, or the one its index names) and returns its key.
+func listSave(ctx context.Context, h sdk.Host, rec *docRecord, key string, now time.Time) (string, error) {
+	m := saveMark{Index: rec.indexKey(), Base: rec.codesBase(), New: savedVersion{Version: rec.CodesVersion, Chunks: rec.Chunks}}
+	cur := key
+	if e, err := h.Get(ctx, m.Index); err == nil {
+		var ref docRef
+		if json.Unmarshal(e.Value, &ref) == nil && ref.Key != "" {
+			cur = ref.Key
+		}
+	} else if !errors.Is(err, sdk.ErrNotFound) {
+		return "", fmt.Errorf("read the index of %s (%s) before saving it: %w", rec.DocNo, m.Index, err)
+	}
+	if cur != "" {
+		e, err := h.Get(ctx, cur)
+		switch {
+		case errors.Is(err, sdk.ErrNotFound):
+		case err != nil:
+			return "", fmt.Errorf("read %s (%s) before saving it: %w", rec.DocNo, cur, err)
+		default:
+			var old docRecord
+			if json.Unmarshal(e.Value, &old) == nil && old.MovedTo == "" && old.codesBase() == m.Base {
+				m.Old = savedVersion{Version: old.CodesVersion, Chunks: old.Chunks}
+			}
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	mk := saveMarkKey(now, rec.CodesVersion)
+	if _, err := h.Put(ctx, mk, b); err != nil {
+		return "", fmt.Errorf("list the save of %s (%s): %w", rec.DocNo, mk, err)
+	}
+	return mk, nil
+}
+
+// writeDoc is saveDoc's work once the save is listed.
+func writeDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string, now time.Time) (string, error) {
 	for i := 0; i < rec.Chunks; i++ {
 		end := min((i+1)*chunkSize, len(rows))
 		b, err := json.Marshal(rows[i*chunkSize : end])
@@ -431,8 +526,12 @@ func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, da
 	if key != "" && strings.HasPrefix(key, wantDay) {
 		replaced, err := casReplace(ctx, h, key, b, func(old []byte) error { return notMoved(old, rec.DocNo, key) })
 		if err != nil {
-			// The codes written for this version are named by no record.
-			_ = removeChunks(context.WithoutCancel(ctx), h, b)
+			if errors.Is(err, errDocChanged) || errors.Is(err, errBusy) {
+				// Not written: the codes written for this version are
+				// named by no record. (A write that failed otherwise may
+				// have been made: the sync tells, a day later.)
+				_ = removeChunks(context.WithoutCancel(ctx), h, b)
+			}
 			return "", fmt.Errorf("store %s: %w", rec.DocNo, err)
 		}
 		return key, removeChunks(ctx, h, replaced)
@@ -494,7 +593,7 @@ const forwardBatch = 100
 // forwardMarkKey lists the forwarding record left at oldKey at time at:
 // moved/<UTC time, fixed width>/<old log key>, so the oldest come first.
 func forwardMarkKey(at time.Time, oldKey string) string {
-	return "moved/" + at.UTC().Format("20060102T150405.000000000") + "/" + oldKey
+	return "moved/" + at.UTC().Format(markTimeLayout) + "/" + oldKey
 }
 
 // dropForwards removes the forwarding records (and their marks) listed
@@ -508,7 +607,7 @@ func dropForwards(ctx context.Context, h sdk.Host, now time.Time) (int, error) {
 	n := 0
 	for _, e := range es {
 		stamp, oldKey, ok := strings.Cut(strings.TrimPrefix(e.Key, "moved/"), "/")
-		at, err := time.Parse("20060102T150405.000000000", stamp)
+		at, err := time.Parse(markTimeLayout, stamp)
 		if !ok || err != nil {
 			return n, fmt.Errorf("read the mark %s of a forwarding record: want moved/<time>/<log key>", e.Key)
 		}
@@ -536,6 +635,88 @@ func dropForwards(ctx context.Context, h sdk.Host, now time.Time) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// orphanChunkBudget bounds the code chunks one stock-in sync removes for
+// saves that stopped (dropOrphanCodes): a listing it did not get to is
+// done by the next run.
+const orphanChunkBudget = 5000
+
+// dropOrphanCodes finishes the saves (saveDoc) listed more than
+// forwardKeep before now and never done, the oldest first, at most
+// forwardBatch a call: it removes the codes of the version the save wrote
+// and of the one it replaced, but those of the version the document's
+// index names now (a save that stopped after switching the record, or
+// whose answer was lost, wrote the version stored), then the listing. A
+// day on, no save of either version is still under way, and no message
+// reads a version no index names. It returns how many chunks it removed.
+func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (int, error) {
+	es, err := h.Scan(ctx, "codesave/", forwardBatch)
+	if err != nil {
+		return 0, fmt.Errorf("list the saves of documents not finished: %w", err)
+	}
+	n := 0
+	for _, e := range es {
+		stamp, _, ok := strings.Cut(strings.TrimPrefix(e.Key, "codesave/"), "/")
+		at, err := time.Parse(markTimeLayout, stamp)
+		if !ok || err != nil {
+			return n, fmt.Errorf("read the listing %s of a document's save: want codesave/<time>/<version>", e.Key)
+		}
+		if now.Sub(at) < forwardKeep || n >= orphanChunkBudget {
+			break // the rest are younger, or for the next run
+		}
+		var m saveMark
+		if err := json.Unmarshal(e.Value, &m); err != nil || m.Base == "" || m.Index == "" {
+			return n, fmt.Errorf("decode the listing %s of a document's save: %v", e.Key, err)
+		}
+		stored, known, err := storedVersion(ctx, h, m.Index)
+		if err != nil {
+			return n, err
+		}
+		for _, v := range []savedVersion{m.New, m.Old} {
+			if v.Chunks == 0 || known && v.Version == stored || v.Version == "" && !known {
+				continue // the codes the document has (or, before versions, may have)
+			}
+			for i := 0; i < v.Chunks; i++ {
+				if err := h.Delete(ctx, versionChunkKey(m.Base, v.Version, i)); err != nil {
+					return n, fmt.Errorf("remove the codes of an unfinished save (%s): %w", e.Key, err)
+				}
+				n++
+			}
+		}
+		if err := h.Delete(ctx, e.Key); err != nil {
+			return n, fmt.Errorf("remove the listing %s of a document's save: %w", e.Key, err)
+		}
+	}
+	return n, nil
+}
+
+// storedVersion returns the codes version of the record an index names
+// (known false: there is no such record).
+func storedVersion(ctx context.Context, h sdk.Host, index string) (string, bool, error) {
+	e, err := h.Get(ctx, index)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read the index %s: %w", index, err)
+	}
+	var ref docRef
+	if err := json.Unmarshal(e.Value, &ref); err != nil {
+		return "", false, fmt.Errorf("decode the index %s: %w", index, err)
+	}
+	d, err := h.Get(ctx, ref.Key)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read %s (index %s): %w", ref.Key, index, err)
+	}
+	var rec docRecord
+	if err := json.Unmarshal(d.Value, &rec); err != nil {
+		return "", false, fmt.Errorf("decode %s: %w", ref.Key, err)
+	}
+	return rec.CodesVersion, true, nil
 }
 
 // casReplace writes value at key with compare-and-set on the entry it

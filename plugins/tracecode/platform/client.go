@@ -59,6 +59,11 @@ type TokenEvent struct {
 	// then ErrAuth's): the site's appId, appSecret, orgCode or signMethod
 	// are wrong, not a transient failure that passes by itself.
 	Refused bool
+	// NoToken is set on a failure that leaves no token that works (none
+	// was obtained, the last one expired or was refused): no call is made
+	// until a token is obtained. Clear, the failed request was a refresh
+	// or a forced renewal, and the token held still serves.
+	NoToken bool
 	// Warning says why the expiry the platform gave with a new token was
 	// not used (an expiry in the past or too far away).
 	Warning string
@@ -192,6 +197,7 @@ func (c *Client) validToken(ctx context.Context, obs Observer, stale, forceReaso
 	ev := TokenEvent{At: start, Action: action, Reason: reason, Duration: c.cfg.Now().Sub(start), Warning: warning}
 	if err != nil {
 		ev.Error, ev.Refused = err.Error(), errors.Is(err, ErrAuth)
+		ev.NoToken = c.token == "" || !now.Before(c.expiresAt)
 		obs.Token(ctx, ev)
 		// A token that is only close to its expiry still works.
 		if reason == ReasonExpiresSoon && now.Before(c.expiresAt) {
