@@ -71,6 +71,11 @@ type lockKey struct{ user, addr string }
 
 type lockState struct {
 	times []time.Time // failures within the window, oldest first
+	// until is when the lockout ends: a window after the failure that
+	// reached the limit, or after the last failure counted while locked
+	// (zero: never locked). It is kept apart from times, whose first
+	// failures leave the window before it ends.
+	until time.Time
 }
 
 // maxLockKeys bounds the lockout's memory; the stalest entries go first.
@@ -202,7 +207,7 @@ func (l *Lockout) recent(k lockKey, now time.Time) *lockState {
 		i++
 	}
 	st.times = st.times[i:]
-	if len(st.times) == 0 {
+	if len(st.times) == 0 && !st.until.After(now) {
 		delete(l.m, k)
 		return nil
 	}
@@ -229,10 +234,10 @@ func (l *Lockout) Locked(user, addr string) time.Duration {
 // the user at that address alone.
 func (l *Lockout) lockedAt(user, addr string, now time.Time) time.Duration {
 	st := l.recent(lockKey{user, addr}, now)
-	if st == nil || len(st.times) < l.failures {
+	if st == nil || !st.until.After(now) {
 		return 0
 	}
-	return st.times[len(st.times)-1].Add(l.window).Sub(now)
+	return st.until.Sub(now)
 }
 
 // Fail records a failed sign-in and reports whether the user is now
@@ -250,12 +255,18 @@ func (l *Lockout) Fail(user, addr string) bool {
 		st = &lockState{}
 		l.m[k] = st
 	}
-	wasLocked := len(st.times) >= l.failures
+	wasLocked := st.until.After(now)
 	st.times = append(st.times, now)
 	if len(st.times) > l.failures {
 		st.times = st.times[len(st.times)-l.failures:]
 	}
-	if !wasLocked && len(st.times) >= l.failures && l.onLock != nil {
+	locked := wasLocked || len(st.times) >= l.failures
+	if locked {
+		// Refused until a whole window after this failure, as
+		// lockedAt reports (the 429's Retry-After).
+		st.until = now.Add(l.window)
+	}
+	if !wasLocked && locked && l.onLock != nil {
 		l.onLock(LockAddress)
 	}
 	u := l.user(user, now)
@@ -274,7 +285,7 @@ func (l *Lockout) Fail(user, addr string) bool {
 	if u.failures >= l.userFailures {
 		u.turn = now.Add(l.userWait(u.failures))
 	}
-	return len(st.times) >= l.failures
+	return locked
 }
 
 // Succeed forgets the user's failures at addr and remembers addr as one
@@ -329,7 +340,7 @@ func (l *Lockout) evict(now time.Time) {
 	var at time.Time
 	for k := range l.m {
 		st := l.recent(k, now)
-		if st != nil && (at.IsZero() || st.times[len(st.times)-1].Before(at)) {
+		if st != nil && len(st.times) > 0 && (at.IsZero() || st.times[len(st.times)-1].Before(at)) {
 			oldest, at = k, st.times[len(st.times)-1]
 		}
 	}

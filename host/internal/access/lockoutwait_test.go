@@ -1,0 +1,63 @@
+package access
+
+import (
+	"testing"
+	"time"
+)
+
+// TestLockoutLastsTheWindowAfterTheLastFailure: once a user's failures
+// from one address reach the limit within the window, the address is
+// refused until a whole window has passed since the last failure, as the
+// wait it reports (the 429's Retry-After) says: not sooner, when the
+// first of the failures leaves the window, and not later.
+func TestLockoutLastsTheWindowAfterTheLastFailure(t *testing.T) {
+	t.Parallel()
+	const window = 15 * time.Minute
+	type check struct {
+		at   time.Duration // since the first failure
+		want time.Duration // Locked, and Begin's Wait
+	}
+	tests := map[string]struct {
+		fails  []time.Duration // since the first failure
+		checks []check
+	}{
+		"failures in a burst": {
+			fails:  []time.Duration{0, time.Second, 2 * time.Second},
+			checks: []check{{2 * time.Second, window}, {15 * time.Minute, 2 * time.Second}, {window + 2*time.Second, 0}},
+		},
+		"failures spread over the window": {
+			fails: []time.Duration{0, 7 * time.Minute, 14 * time.Minute},
+			checks: []check{{14 * time.Minute, window}, {15*time.Minute + 30*time.Second, 13*time.Minute + 30*time.Second},
+				{28*time.Minute + 59*time.Second, time.Second}, {29 * time.Minute, 0}},
+		},
+		"a failure counted while locked out starts the window again": {
+			fails:  []time.Duration{0, time.Second, 2 * time.Second, 10 * time.Minute},
+			checks: []check{{16 * time.Minute, 9 * time.Minute}, {25 * time.Minute, 0}},
+		},
+		"failures further apart than the window never lock": {
+			fails:  []time.Duration{0, 8 * time.Minute, 16 * time.Minute},
+			checks: []check{{16 * time.Minute, 0}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			t0 := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
+			now := t0
+			l := NewLockout(3, window, func() time.Time { return now })
+			for _, f := range tc.fails {
+				now = t0.Add(f)
+				l.Fail("amy", "10.0.0.1")
+			}
+			for _, c := range tc.checks {
+				now = t0.Add(c.at)
+				if got := l.Locked("amy", "10.0.0.1"); got != c.want {
+					t.Errorf("at %v: Locked = %v, want %v", c.at, got, c.want)
+				}
+				if got := l.Begin("amy", "10.0.0.1"); got != (Refusal{Wait: c.want}) {
+					t.Errorf("at %v: Begin = %+v, want a wait of %v", c.at, got, c.want)
+				}
+			}
+		})
+	}
+}
