@@ -334,17 +334,32 @@ func (l *Lockout) evictUser(now time.Time) {
 	}
 }
 
-// evict drops expired entries, then the one whose last failure is oldest.
+// evict drops expired entries, then, to make room, the entry not locked
+// out whose last failure is oldest: anyone can fill the table with
+// failures of made-up names, and that must not end a lockout in force
+// (at an address the per-user bound does not slow down, it is the only
+// bound). Only a table of lockouts alone gives up the one ending first.
 func (l *Lockout) evict(now time.Time) {
-	var oldest lockKey
-	var at time.Time
+	var oldest, ending lockKey
+	var at, until time.Time
 	for k := range l.m {
 		st := l.recent(k, now)
-		if st != nil && len(st.times) > 0 && (at.IsZero() || st.times[len(st.times)-1].Before(at)) {
+		switch {
+		case st == nil:
+		case st.until.After(now):
+			if until.IsZero() || st.until.Before(until) {
+				ending, until = k, st.until
+			}
+		case len(st.times) > 0 && (at.IsZero() || st.times[len(st.times)-1].Before(at)):
 			oldest, at = k, st.times[len(st.times)-1]
 		}
 	}
-	if len(l.m) >= maxLockKeys {
-		delete(l.m, oldest)
+	if len(l.m) < maxLockKeys {
+		return
 	}
+	if !at.IsZero() {
+		delete(l.m, oldest)
+		return
+	}
+	delete(l.m, ending)
 }

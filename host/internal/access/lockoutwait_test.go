@@ -1,6 +1,7 @@
 package access
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -57,6 +58,45 @@ func TestLockoutLastsTheWindowAfterTheLastFailure(t *testing.T) {
 				if got := l.Begin("amy", "10.0.0.1"); got != (Refusal{Wait: c.want}) {
 					t.Errorf("at %v: Begin = %+v, want a wait of %v", c.at, got, c.want)
 				}
+			}
+		})
+	}
+}
+
+// TestLockoutKeptWhileNamesAreSprayed: the per-address table is bounded
+// (maxLockKeys), and anyone may fill it with failures of made-up names.
+// That must not push out a lockout in force: a guesser sharing the real
+// user's address (a NAT, a ward PC), where the per-user bound does not
+// apply, would otherwise get the limit's guesses again after every
+// spray. Entries not locked out go first.
+func TestLockoutKeptWhileNamesAreSprayed(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		sprayFrom string
+		sprayed   int
+	}{
+		"the table filled from another address": {"10.9.9.9", maxLockKeys + 10},
+		"the table filled from the same address": {"10.0.0.1", maxLockKeys + 10},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			t0 := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
+			now := t0
+			l := NewLockout(3, 15*time.Minute, func() time.Time { return now })
+			l.Succeed("amy", "10.0.0.1")
+			for range 3 {
+				l.Fail("amy", "10.0.0.1")
+			}
+			for i := range tc.sprayed {
+				now = t0.Add(time.Duration(i) * time.Millisecond)
+				l.Fail(fmt.Sprintf("spray-%d", i), tc.sprayFrom)
+			}
+			if w := l.Begin("amy", "10.0.0.1").Wait; w <= 0 {
+				t.Errorf("after %d made-up names failed, amy's lockout at 10.0.0.1 is gone: her next guess there is checked", tc.sprayed)
+			}
+			if len(l.m) > maxLockKeys {
+				t.Errorf("the table holds %d entries, more than %d", len(l.m), maxLockKeys)
 			}
 		})
 	}
