@@ -75,7 +75,7 @@ func TestLockoutKeptWhileNamesAreSprayed(t *testing.T) {
 		sprayFrom string
 		sprayed   int
 	}{
-		"the table filled from another address": {"10.9.9.9", maxLockKeys + 10},
+		"the table filled from another address":  {"10.9.9.9", maxLockKeys + 10},
 		"the table filled from the same address": {"10.0.0.1", maxLockKeys + 10},
 	}
 	for name, tc := range tests {
