@@ -311,23 +311,25 @@ func (l *Lockout) Succeed(user, addr string) {
 	u.known = append(u.known, addr)
 }
 
-// evictUser makes room in the per-user table: ended counts first, then
-// the user with the fewest failures (so names sprayed once each cannot
-// push out the count of a user under attack), users who signed in last.
+// evictUser makes room in the per-user table: ended counts first, then,
+// among the users who have not signed in since medgate started, the one
+// with the fewest failures (so names sprayed once each cannot push out
+// the count of a user under attack). The addresses users signed in from
+// go only when the table holds nothing else (the least failures first):
+// anyone may fill it with made-up names failed past the per-user bound,
+// and pushing out a real user's addresses would let a guesser keep the
+// user out of their own workstation. Only a sign-in adds them.
 func (l *Lockout) evictUser(now time.Time) {
 	for name := range l.users {
 		l.user(name, now)
 	}
 	for len(l.users) >= maxUserKeys {
 		var victim string
-		least := -1
+		least, known := -1, true
 		for name, u := range l.users {
-			n := u.failures
-			if len(u.known) > 0 {
-				n += l.userFailures // keep the addresses users signed in from longer
-			}
-			if least < 0 || n < least {
-				victim, least = name, n
+			k := len(u.known) > 0
+			if least < 0 || (known && !k) || (k == known && u.failures < least) {
+				victim, least, known = name, u.failures, k
 			}
 		}
 		delete(l.users, victim)

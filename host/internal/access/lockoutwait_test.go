@@ -101,3 +101,42 @@ func TestLockoutKeptWhileNamesAreSprayed(t *testing.T) {
 		})
 	}
 }
+
+// TestKnownAddressesKeptWhileNamesAreSprayed: the per-user table is
+// bounded (maxUserKeys) and anyone may fill it with made-up names, each
+// failed past the per-user bound. That must not push out the addresses a
+// real user signed in from: the guesser would then put the user over the
+// bound and keep them out of their own workstation. Only names without
+// such addresses make room.
+func TestKnownAddressesKeptWhileNamesAreSprayed(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct{ failsEach int }{
+		"names sprayed to the per-user bound":   {2},
+		"names sprayed past the per-user bound": {5},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			t0 := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
+			now := t0
+			l := NewLockout(100, 15*time.Minute, func() time.Time { return now }).PerUser(2, time.Minute)
+			l.Succeed("amy", "10.0.0.1")
+			for i := range maxUserKeys + 5 {
+				now = t0.Add(time.Duration(i) * time.Millisecond)
+				for range tc.failsEach {
+					l.Fail(fmt.Sprintf("spray-%d", i), "10.9.9.9")
+				}
+			}
+			// The guesser now puts amy over the bound.
+			for i := range 2 {
+				l.Fail("amy", fmt.Sprintf("10.8.0.%d", i))
+			}
+			if r := l.Begin("amy", "10.0.0.1"); r.Wait != 0 {
+				t.Errorf("after %d made-up names failed %d times each, amy is refused at her own workstation: %+v", maxUserKeys+5, tc.failsEach, r)
+			}
+			if len(l.users) > maxUserKeys {
+				t.Errorf("the table holds %d users, more than %d", len(l.users), maxUserKeys)
+			}
+		})
+	}
+}
