@@ -143,23 +143,27 @@ type Refusal struct {
 }
 
 // Begin is called before a sign-in of user from addr is checked: a zero
-// Refusal lets it be checked, anything else says how long it must wait.
-// While the user's sign-ins from unknown addresses wait their turn, a
-// sign-in let through takes the turn, so guesses sent at once from many
-// addresses are still checked one at a time.
+// Refusal lets it be checked, anything else says how long it must wait:
+// the longer of the user's lockout at addr and, from an address the user
+// has not signed in from, the user's turn, so a sign-in that waits what
+// it was told is not refused again for the other. While the user's
+// sign-ins from unknown addresses wait their turn, a sign-in let through
+// takes the turn, so guesses sent at once from many addresses are still
+// checked one at a time.
 func (l *Lockout) Begin(user, addr string) Refusal {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if w := l.lockedAt(user, addr, now); w > 0 {
-		return Refusal{Wait: w}
-	}
+	w := l.lockedAt(user, addr, now)
 	u := l.user(user, now)
 	if u == nil || u.failures < l.userFailures || u.knows(addr) {
-		return Refusal{}
+		return Refusal{Wait: w}
 	}
-	if w := u.turn.Sub(now); w > 0 {
-		return Refusal{Wait: w, AllAddresses: true}
+	if tw := u.turn.Sub(now); tw > w {
+		return Refusal{Wait: tw, AllAddresses: true}
+	}
+	if w > 0 {
+		return Refusal{Wait: w}
 	}
 	u.turn = now.Add(l.userWait(u.failures))
 	return Refusal{}
@@ -215,19 +219,18 @@ func (l *Lockout) recent(k lockKey, now time.Time) *lockState {
 }
 
 // Locked returns how long user must still wait at addr (0: not locked):
-// the lockout of user at addr, or, from an address user never signed in
-// from, the user's turn (see [Lockout.Begin], which also takes the turn).
+// the longer of the lockout of user at addr and, from an address user
+// never signed in from, the user's turn (see [Lockout.Begin], which also
+// takes the turn).
 func (l *Lockout) Locked(user, addr string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if w := l.lockedAt(user, addr, now); w > 0 {
-		return w
-	}
+	w := l.lockedAt(user, addr, now)
 	if u := l.user(user, now); u != nil && u.failures >= l.userFailures && !u.knows(addr) {
-		return max(0, u.turn.Sub(now))
+		return max(w, u.turn.Sub(now))
 	}
-	return 0
+	return w
 }
 
 // lockedAt is how long user must still wait at addr by the lockout of
