@@ -78,7 +78,7 @@ type lockState struct {
 	until time.Time
 }
 
-// maxLockKeys bounds the lockout's memory; the stalest entries go first.
+// maxLockKeys bounds the lockout's memory (see evict for what goes first).
 const maxLockKeys = 20000
 
 // NewLockout returns a lockout after failures failures within window
