@@ -71,9 +71,14 @@ type lockKey struct{ user, addr string }
 
 type lockState struct {
 	times []time.Time // failures within the window, oldest first
+	// until is when the lockout ends: a window after the failure that
+	// reached the limit, or after the last failure counted while locked
+	// (zero: never locked). It is kept apart from times, whose first
+	// failures leave the window before it ends.
+	until time.Time
 }
 
-// maxLockKeys bounds the lockout's memory; the stalest entries go first.
+// maxLockKeys bounds the lockout's memory (see evict for what goes first).
 const maxLockKeys = 20000
 
 // NewLockout returns a lockout after failures failures within window
@@ -138,23 +143,27 @@ type Refusal struct {
 }
 
 // Begin is called before a sign-in of user from addr is checked: a zero
-// Refusal lets it be checked, anything else says how long it must wait.
-// While the user's sign-ins from unknown addresses wait their turn, a
-// sign-in let through takes the turn, so guesses sent at once from many
-// addresses are still checked one at a time.
+// Refusal lets it be checked, anything else says how long it must wait:
+// the longer of the user's lockout at addr and, from an address the user
+// has not signed in from, the user's turn, so a sign-in that waits what
+// it was told is not refused again for the other. While the user's
+// sign-ins from unknown addresses wait their turn, a sign-in let through
+// takes the turn, so guesses sent at once from many addresses are still
+// checked one at a time.
 func (l *Lockout) Begin(user, addr string) Refusal {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if w := l.lockedAt(user, addr, now); w > 0 {
-		return Refusal{Wait: w}
-	}
+	w := l.lockedAt(user, addr, now)
 	u := l.user(user, now)
 	if u == nil || u.failures < l.userFailures || u.knows(addr) {
-		return Refusal{}
+		return Refusal{Wait: w}
 	}
-	if w := u.turn.Sub(now); w > 0 {
-		return Refusal{Wait: w, AllAddresses: true}
+	if tw := u.turn.Sub(now); tw > w {
+		return Refusal{Wait: tw, AllAddresses: true}
+	}
+	if w > 0 {
+		return Refusal{Wait: w}
 	}
 	u.turn = now.Add(l.userWait(u.failures))
 	return Refusal{}
@@ -202,7 +211,7 @@ func (l *Lockout) recent(k lockKey, now time.Time) *lockState {
 		i++
 	}
 	st.times = st.times[i:]
-	if len(st.times) == 0 {
+	if len(st.times) == 0 && !st.until.After(now) {
 		delete(l.m, k)
 		return nil
 	}
@@ -210,29 +219,28 @@ func (l *Lockout) recent(k lockKey, now time.Time) *lockState {
 }
 
 // Locked returns how long user must still wait at addr (0: not locked):
-// the lockout of user at addr, or, from an address user never signed in
-// from, the user's turn (see [Lockout.Begin], which also takes the turn).
+// the longer of the lockout of user at addr and, from an address user
+// never signed in from, the user's turn (see [Lockout.Begin], which also
+// takes the turn).
 func (l *Lockout) Locked(user, addr string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if w := l.lockedAt(user, addr, now); w > 0 {
-		return w
-	}
+	w := l.lockedAt(user, addr, now)
 	if u := l.user(user, now); u != nil && u.failures >= l.userFailures && !u.knows(addr) {
-		return max(0, u.turn.Sub(now))
+		return max(w, u.turn.Sub(now))
 	}
-	return 0
+	return w
 }
 
 // lockedAt is how long user must still wait at addr by the lockout of
 // the user at that address alone.
 func (l *Lockout) lockedAt(user, addr string, now time.Time) time.Duration {
 	st := l.recent(lockKey{user, addr}, now)
-	if st == nil || len(st.times) < l.failures {
+	if st == nil || !st.until.After(now) {
 		return 0
 	}
-	return st.times[len(st.times)-1].Add(l.window).Sub(now)
+	return st.until.Sub(now)
 }
 
 // Fail records a failed sign-in and reports whether the user is now
@@ -250,12 +258,18 @@ func (l *Lockout) Fail(user, addr string) bool {
 		st = &lockState{}
 		l.m[k] = st
 	}
-	wasLocked := len(st.times) >= l.failures
+	wasLocked := st.until.After(now)
 	st.times = append(st.times, now)
 	if len(st.times) > l.failures {
 		st.times = st.times[len(st.times)-l.failures:]
 	}
-	if !wasLocked && len(st.times) >= l.failures && l.onLock != nil {
+	locked := wasLocked || len(st.times) >= l.failures
+	if locked {
+		// Refused until a whole window after this failure, as
+		// lockedAt reports (the 429's Retry-After).
+		st.until = now.Add(l.window)
+	}
+	if !wasLocked && locked && l.onLock != nil {
 		l.onLock(LockAddress)
 	}
 	u := l.user(user, now)
@@ -274,7 +288,7 @@ func (l *Lockout) Fail(user, addr string) bool {
 	if u.failures >= l.userFailures {
 		u.turn = now.Add(l.userWait(u.failures))
 	}
-	return len(st.times) >= l.failures
+	return locked
 }
 
 // Succeed forgets the user's failures at addr and remembers addr as one
@@ -300,40 +314,57 @@ func (l *Lockout) Succeed(user, addr string) {
 	u.known = append(u.known, addr)
 }
 
-// evictUser makes room in the per-user table: ended counts first, then
-// the user with the fewest failures (so names sprayed once each cannot
-// push out the count of a user under attack), users who signed in last.
+// evictUser makes room in the per-user table: ended counts first, then,
+// among the users who have not signed in since medgate started, the one
+// with the fewest failures (so names sprayed once each cannot push out
+// the count of a user under attack). The addresses users signed in from
+// go only when the table holds nothing else (the least failures first):
+// anyone may fill it with made-up names failed past the per-user bound,
+// and pushing out a real user's addresses would let a guesser keep the
+// user out of their own workstation. Only a sign-in adds them.
 func (l *Lockout) evictUser(now time.Time) {
 	for name := range l.users {
 		l.user(name, now)
 	}
 	for len(l.users) >= maxUserKeys {
 		var victim string
-		least := -1
+		least, known := -1, true
 		for name, u := range l.users {
-			n := u.failures
-			if len(u.known) > 0 {
-				n += l.userFailures // keep the addresses users signed in from longer
-			}
-			if least < 0 || n < least {
-				victim, least = name, n
+			k := len(u.known) > 0
+			if least < 0 || (known && !k) || (k == known && u.failures < least) {
+				victim, least, known = name, u.failures, k
 			}
 		}
 		delete(l.users, victim)
 	}
 }
 
-// evict drops expired entries, then the one whose last failure is oldest.
+// evict drops expired entries, then, to make room, the entry not locked
+// out whose last failure is oldest: anyone can fill the table with
+// failures of made-up names, and that must not end a lockout in force
+// (at an address the per-user bound does not slow down, it is the only
+// bound). Only a table of lockouts alone gives up the one ending first.
 func (l *Lockout) evict(now time.Time) {
-	var oldest lockKey
-	var at time.Time
+	var oldest, ending lockKey
+	var at, until time.Time
 	for k := range l.m {
 		st := l.recent(k, now)
-		if st != nil && (at.IsZero() || st.times[len(st.times)-1].Before(at)) {
+		switch {
+		case st == nil:
+		case st.until.After(now):
+			if until.IsZero() || st.until.Before(until) {
+				ending, until = k, st.until
+			}
+		case len(st.times) > 0 && (at.IsZero() || st.times[len(st.times)-1].Before(at)):
 			oldest, at = k, st.times[len(st.times)-1]
 		}
 	}
-	if len(l.m) >= maxLockKeys {
-		delete(l.m, oldest)
+	if len(l.m) < maxLockKeys {
+		return
 	}
+	if !at.IsZero() {
+		delete(l.m, oldest)
+		return
+	}
+	delete(l.m, ending)
 }

@@ -89,7 +89,9 @@ func remote(r *http.Request) string {
 
 // ClientAddr is the address a request came from: the connection's, or,
 // when that is a trusted proxy, the last address in X-Forwarded-For that
-// is not a trusted proxy (the one the outermost trusted proxy saw).
+// is not a trusted proxy (the one the outermost trusted proxy saw),
+// written canonically (an IPv4-mapped address as IPv4), without the
+// port some proxies add (10.5.0.1:40001, [2001:db8::1]:443).
 func (p *Proxy) ClientAddr(r *http.Request) string {
 	addr := remote(r)
 	if !p.trusts(addr) {
@@ -101,14 +103,34 @@ func (p *Proxy) ClientAddr(r *http.Request) string {
 		if h == "" {
 			continue
 		}
-		if _, err := netip.ParseAddr(h); err != nil {
+		a, ok := forwardedAddr(h)
+		if !ok {
 			return addr // a malformed chain: trust nothing in it
 		}
-		if !p.trusts(h) {
-			return h
+		if !p.Trusts(a) {
+			return a.String()
 		}
 	}
 	return addr
+}
+
+// forwardedAddr reads one hop of X-Forwarded-For: an address, with or
+// without a port, an IPv6 address with or without brackets.
+func forwardedAddr(h string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if in, ok := strings.CutPrefix(h, "["); ok {
+		if in, ok := strings.CutSuffix(in, "]"); ok {
+			if a, err := netip.ParseAddr(in); err == nil && a.Is6() {
+				return a.Unmap(), true
+			}
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // Identity returns the user (and role, "" without a role header) a trusted

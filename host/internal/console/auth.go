@@ -856,12 +856,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 				secs := int((ref.Wait + time.Second - 1) / time.Second)
 				c.o.Logger.Warn("console: sign-in refused: too many failed sign-ins for this user from many addresses; waiting its turn", "user", d.User, "remote", addr, "mustWait", ref.Wait.String())
 				_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "该用户在多个地址登录失败次数过多，来自新地址的登录须等待。too many failed sign-ins for the user from many addresses; a new address waits its turn"})
-				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				w.Header().Set("Retry-After", retryAfter(ref.Wait))
 				show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s has had too many failed sign-ins from many addresses; from an address where %s has not signed in before, wait %d second(s), then sign in again. From your usual workstation you can sign in at once.", d.User, d.User, secs))
 				return
 			}
 			mins := int((ref.Wait + time.Minute - 1) / time.Minute)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "登录失败次数过多，已锁定。locked out"})
+			w.Header().Set("Retry-After", retryAfter(ref.Wait))
 			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s is locked out from this address for %d more minute(s). Wait, or ask an administrator.", d.User, mins))
 			return
 		}
@@ -876,6 +877,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			mins := int((tl.wait + time.Minute - 1) / time.Minute)
 			c.o.Logger.Warn("console: sign-in refused: too many failed admin token sign-ins from this address", "user", d.User, "remote", addr)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理令牌猜测次数过多，已锁定。locked out: admin token guesses"})
+			w.Header().Set("Retry-After", retryAfter(tl.wait))
 			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): too many failed sign-ins from this address; wait %d more minute(s), or ask an administrator.", mins))
 			return
 		}
@@ -927,6 +929,13 @@ func (c *Console) signInUnavailable(w http.ResponseWriter, r *http.Request, err 
 	c.fail(w, r, http.StatusInternalServerError, "无法登录 (sign-in unavailable)",
 		"medgate 无法核对登录：无法读取保存的用户或密码，未登录。medgate could not check the sign-in: a stored user or password could not be read. Nothing was signed in.",
 		"请管理员查看 medgate 日志（\"console: sign-in unavailable\"，其中有原因）；修复之前重试无济于事。Ask the administrator to check the medgate log (\"console: sign-in unavailable\", with the cause); trying again will not help until it is fixed.")
+}
+
+// retryAfter is the Retry-After of a sign-in the lockout refuses for
+// wait: whole seconds, rounded up, so a client that waits that long is
+// not refused again for the same lockout.
+func retryAfter(wait time.Duration) string {
+	return strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second)))
 }
 
 // tokenLockKey is the lockout's user for sign-ins with the admin token:
