@@ -615,7 +615,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	rd := hl7.NewReader(dr)
 	rd.MaxSize = s.cfg.MaxMessageBytes
 	w := hl7.NewWriter(c)
-	for {
+	for read := 0; ; read++ { // read: the frames read so far
 		dr.waitNext()
 		raw, err := rd.ReadMessage()
 		if err != nil {
@@ -624,14 +624,16 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 				// up. The rest of the frame is read first (within
 				// readTimeout): hanging up on unread bytes resets the
 				// connection, and the sender, still writing its message,
-				// would get the reset instead of the AR and resend.
-				head := slices.Clone(dr.head) // before the rest of the frame is read (and maybe the next one's start)
-				dr.discardFrame()
+				// would get the reset instead of the AR and resend. The
+				// AR answers this frame's MSH (the reader's head of it),
+				// not that of a frame after it the same read brought.
+				head := slices.Clone(rd.Head())
+				dr.discardFrame(read + 1)
 				s.log.Warn("MLLP message refused: larger than maxMessageBytes", "from", c.RemoteAddr().String(), "control", hl7.PeekControlID(head), "maxMessageBytes", s.cfg.MaxMessageBytes)
 				s.write(c, w, s.refusal(head, fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
-				s.write(c, w, s.refusal(dr.head, "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
+				s.write(c, w, s.refusal(dr.unframed, "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
 			} else if reason := framingReason(err, dr.inFrame); reason != "" && !s.closing() {
 				s.framingError(c, reason)
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !s.closing() {
@@ -743,19 +745,15 @@ type deadlineReader struct {
 	idleFrom   time.Time   // when the wait for the next message began
 	inFrame    bool
 	ended      bool  // the last byte was an end block
+	frames     int   // the frames that ended (their end block read)
 	gap        int   // bytes outside a frame since the last one ended
 	lead       int   // how many of the gap's first non-blank bytes spell the start of "MSH"; -1 once they do not
 	err        error // errUnframed or errNoStartBlock, returned by the next Read
-	// head is the start (at most headBytes) of the last message that
-	// began: the frame's first bytes, or a message's without framing
-	// from its "MSH" as far as the read that found it went. A refusal of
-	// the message before it is read (too large, unframed) answers the
-	// MSH segment in it (refusal).
-	head []byte
+	// unframed is the start (at most hl7.HeadSize) of a message without
+	// framing (errUnframed), from its "MSH" as far as the read that found
+	// it went: its refusal answers the MSH segment in it (refusal).
+	unframed []byte
 }
-
-// headBytes bounds deadlineReader.head: enough for an MSH segment.
-const headBytes = 2048
 
 // waitNext starts the idle time: the listener waits for the next message.
 // A frame that started while the message before it was processed (its
@@ -806,12 +804,10 @@ func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
 			if c == hl7.EndBlock {
 				d.inFrame, d.until, d.idleFrom = false, time.Time{}, time.Now()
 				d.gap, d.lead, d.ended = 0, 0, true
-			} else if len(d.head) < headBytes {
-				d.head = append(d.head, c)
+				d.frames++
 			}
 		case c == hl7.StartBlock:
 			d.inFrame, d.until, d.ended = true, time.Now().Add(d.read), false
-			d.head = d.head[:0]
 			if d.lead > 0 { // "M" or "MS" and no message: discarded
 				dropped += d.lead
 			}
@@ -833,7 +829,7 @@ func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
 				if d.lead++; d.lead == len("MSH") {
 					d.err = errUnframed
 					rest := b[i+1:]
-					d.head = append(append(d.head[:0], "MSH"...), rest[:min(len(rest), headBytes-len("MSH"))]...)
+					d.unframed = append(append(d.unframed[:0], "MSH"...), rest[:min(len(rest), hl7.HeadSize-len("MSH"))]...)
 					return kept, dropped
 				}
 				continue // counted once it is known not to start a message
@@ -851,11 +847,13 @@ func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
 	return kept, dropped
 }
 
-// discardFrame reads and drops the rest of the frame being read, up to
-// its end block, within the message's read time.
-func (d *deadlineReader) discardFrame() {
+// discardFrame reads and drops the rest of the n-th frame of the
+// connection, up to its end block, within the message's read time; it
+// reads nothing when that frame has ended already (a frame after it is
+// not waited for).
+func (d *deadlineReader) discardFrame(n int) {
 	buf := make([]byte, 32<<10)
-	for d.inFrame && d.err == nil {
+	for d.frames < n && d.inFrame && d.err == nil {
 		if _, err := d.Read(buf); err != nil {
 			return
 		}
