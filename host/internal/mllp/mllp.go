@@ -35,9 +35,10 @@
 //
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
-// GB18030 for a HIS that writes GBK without declaring it). Its ACK is
-// written in the character set it was read in, declared in the ACK's
-// MSH-18 (UTF-8 too).
+// GB18030 for a HIS that writes GBK without declaring it). It is passed
+// on as UTF-8 text declaring UNICODE UTF-8 in MSH-18 (also when it declared
+// nothing), its hex escapes rewritten in UTF-8. Its ACK is written in the
+// character set it was read in, declared in the ACK's MSH-18 (UTF-8 too).
 //
 // Bytes outside a frame (before a start block: a sender's keep-alive
 // bytes, a stray byte between frames) are discarded, as HAPI and Mirth
@@ -1020,7 +1021,11 @@ func hl7Time(s string) (time.Time, bool) {
 
 // utf8Text returns the message as UTF-8 text with MSH-18 saying so, so it
 // can travel in a JSON envelope whatever character set it came in. The
-// bytes of its hex escapes (\Xhh…\) are rewritten in UTF-8 too.
+// bytes of its hex escapes (\Xhh…\) are rewritten in UTF-8 too. A message
+// that declared no character set (read in the listener's defaultCharset)
+// gets MSH-18 too: without it, the bytes of its hex escapes would be read
+// in the default of the mapping that reads the payload next, not in the
+// one the listener read the message in.
 func utf8Text(m *hl7.Message) string {
 	var b strings.Builder
 	sep := string(m.Delimiters.Field)
@@ -1033,7 +1038,7 @@ func utf8Text(m *hl7.Message) string {
 		if seg.Name == "MSH" && i == 0 {
 			b.WriteString(fields[0])
 			fields = fields[1:]
-			if m.Charset != "UTF-8" {
+			if m.Charset != "UTF-8" || strings.TrimSpace(seg.Value(18, 1, 1, 1)) == "" {
 				f := append([]string(nil), fields...)
 				for len(f) < 17 {
 					f = append(f, "")
