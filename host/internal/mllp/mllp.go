@@ -637,6 +637,9 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 				s.write(c, w, s.refusal(dr.unframed, "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
 			} else if reason := framingReason(err, dr.inFrame); reason != "" && !s.closing() {
 				s.framingError(c, reason)
+			} else if errors.Is(err, os.ErrDeadlineExceeded) && !dr.inFrame && !s.closing() {
+				s.log.Info("MLLP connection closed: no message came within idleTimeout; the sender connects again for its next message (raise mllp.listeners[].idleTimeout to keep idle connections open longer)",
+					"from", c.RemoteAddr().String(), "idleTimeout", s.cfg.IdleTimeout.D().String())
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !s.closing() {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
