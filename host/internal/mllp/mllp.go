@@ -30,8 +30,9 @@
 // a refusal of a message that cannot be read as a whole does the same
 // when its MSH segment can be read (for one too large for the listener,
 // or sent without MLLP framing, from its first bytes), MSA-2 its MSH-10. A mapped one keeps the mapping's MSH
-// but for MSH-5 and MSH-6, the sender's MSH-3 and MSH-4, and its MSA-2
-// is the sender's MSH-10.
+// but for MSH-5 and MSH-6, the sender's MSH-3 and MSH-4, its MSA-2 is
+// the sender's MSH-10, and the QAK-1 of a query's response the query's
+// tag (QPD-2, or QRD-4 of a QRY) when the query gives one.
 //
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
@@ -1068,8 +1069,9 @@ func utf8Text(m *hl7.Message) string {
 // MSA-2 is the sender's MSH-10 whatever the mapping wrote there (the
 // original acknowledgment mode requires it), MSA-1 the outcome's code
 // unless the mapping chose one (a query answered "not found" may say AA),
-// and MSH-5 and MSH-6 the sender's MSH-3 and MSH-4 (when it wrote them),
-// which a mapping cannot know. It returns the ACK and its MSA-1; ok is
+// MSH-5 and MSH-6 the sender's MSH-3 and MSH-4 (when it wrote them), and
+// QAK-1 the query's tag (QPD-2, or QRD-4; when it gives one), which a
+// mapping cannot know. It returns the ACK and its MSA-1; ok is
 // false when the mapping wrote no MSA (or no readable MSH).
 func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string, bool) {
 	am, err := hl7.ParseWith(ack, hl7.Options{Text: true}) // rendered as UTF-8 text
@@ -1097,22 +1099,41 @@ func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string
 		}
 		segs[0] = strings.Join(f, fs)
 	}
+	tag := queryTag(req)
+	msa1, found := "", false
 	for i, seg := range segs {
-		if !strings.HasPrefix(seg, "MSA"+fs) {
-			continue
+		switch {
+		case strings.HasPrefix(seg, "MSA"+fs) && !found:
+			f := strings.Split(seg, fs)
+			for len(f) < 3 {
+				f = append(f, "")
+			}
+			if f[1] == "" {
+				f[1] = code
+			}
+			f[2] = hl7.Escape(control, d)
+			segs[i] = strings.Join(f, fs)
+			msa1, found = f[1], true
+		case strings.HasPrefix(seg, "QAK"+fs) && tag != "":
+			f := strings.Split(seg, fs)
+			f[1] = hl7.Escape(tag, d)
+			segs[i] = strings.Join(f, fs)
 		}
-		f := strings.Split(seg, fs)
-		for len(f) < 3 {
-			f = append(f, "")
-		}
-		if f[1] == "" {
-			f[1] = code
-		}
-		f[2] = hl7.Escape(control, d)
-		segs[i] = strings.Join(f, fs)
-		return []byte(strings.Join(segs, "\r")), f[1], true
 	}
-	return nil, "", false
+	if !found {
+		return nil, "", false
+	}
+	return []byte(strings.Join(segs, "\r")), msa1, true
+}
+
+// queryTag is the tag of a query, which its response must echo in QAK-1
+// when the query gives one: QPD-2 (QBP), else QRD-4, the query ID (QRY).
+// It is "" for a message that is no query or gives no tag.
+func queryTag(req *hl7.Message) string {
+	if t := req.Get(hl7.Location{Segment: "QPD", Field: 2}); t != "" {
+		return t
+	}
+	return req.Get(hl7.Location{Segment: "QRD", Field: 4})
 }
 
 // headerText returns v, escaped text for the ACK's MSH line, as the ACK
