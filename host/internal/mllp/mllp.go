@@ -912,7 +912,7 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	doc, err := json.Marshal(reply)
 	if err == nil {
 		if ack, name, ok := s.maps.ReplyHL7(s.cfg.Site, typ, doc); ok {
-			if fixed, msa1, ok := withMSA(ack, msg, control, code); ok {
+			if fixed, msa1, ok := withMSA(ack, reply, msg, control, code); ok {
 				return encodeAs(fixed, msg.Charset), msa1
 			}
 			s.log.Warn("the ACK mapping wrote no MSA segment (or no readable HL7 message); the sender gets a plain ACK", "mapping", name)
@@ -1071,9 +1071,12 @@ func utf8Text(m *hl7.Message) string {
 // unless the mapping chose one (a query answered "not found" may say AA),
 // MSH-5 and MSH-6 the sender's MSH-3 and MSH-4 (when it wrote them), and
 // QAK-1 the query's tag (QPD-2, or QRD-4; when it gives one), which a
-// mapping cannot know. It returns the ACK and its MSA-1; ok is
-// false when the mapping wrote no MSA (or no readable MSH).
-func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string, bool) {
+// mapping cannot know. An AE or AR says why, as a plain ACK does
+// (ackErrors): MSA-3 the first reason when the mapping left it empty, and
+// one ERR per reason after the MSA when the mapping wrote none. It returns
+// the ACK and its MSA-1; ok is false when the mapping wrote no MSA (or no
+// readable MSH).
+func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code string) ([]byte, string, bool) {
 	am, err := hl7.ParseWith(ack, hl7.Options{Text: true}) // rendered as UTF-8 text
 	if err != nil || len(req.Segments) == 0 {
 		return nil, "", false
@@ -1100,30 +1103,57 @@ func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string
 		segs[0] = strings.Join(f, fs)
 	}
 	tag := queryTag(req)
-	msa1, found := "", false
+	msa, hasERR := -1, false
+	var msaFields []string
 	for i, seg := range segs {
 		switch {
-		case strings.HasPrefix(seg, "MSA"+fs) && !found:
+		case strings.HasPrefix(seg, "MSA"+fs) && msa < 0:
 			f := strings.Split(seg, fs)
-			for len(f) < 3 {
+			for len(f) < 4 {
 				f = append(f, "")
 			}
 			if f[1] == "" {
 				f[1] = code
 			}
 			f[2] = hl7.Escape(control, d)
-			segs[i] = strings.Join(f, fs)
-			msa1, found = f[1], true
+			msa, msaFields = i, f
 		case strings.HasPrefix(seg, "QAK"+fs) && tag != "":
 			f := strings.Split(seg, fs)
 			f[1] = hl7.Escape(tag, d)
 			segs[i] = strings.Join(f, fs)
+		case strings.HasPrefix(seg, "ERR"+fs) || seg == "ERR":
+			hasERR = true
 		}
 	}
-	if !found {
+	if msa < 0 {
 		return nil, "", false
 	}
+	msa1 := msaFields[1]
+	var errSegs []string
+	if msa1 == "AE" || msa1 == "AR" {
+		errs := ackErrors(r, msa1)
+		if len(errs) > 0 && msaFields[3] == "" {
+			msaFields[3] = hl7.Escape(errs[0].Message, d)
+		}
+		if !hasERR {
+			errSegs = errSegments(errs, d)
+		}
+	}
+	segs[msa] = strings.Join(msaFields, fs)
+	segs = slices.Insert(segs, msa+1, errSegs...)
 	return []byte(strings.Join(segs, "\r")), msa1, true
+}
+
+// errSegments are the ERR segments of errs in delimiters d, one per error:
+// the rule and field in ERR-3, severity E, the message in ERR-8.
+func errSegments(errs []message.ReplyError, d hl7.Delimiters) []string {
+	esc := func(s string) string { return hl7.Escape(s, d) }
+	fs, cs := string(d.Field), string(d.Component)
+	out := make([]string, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, strings.Join([]string{"ERR", "", "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", "E", "", "", "", esc(e.Message)}, fs))
+	}
+	return out
 }
 
 // queryTag is the tag of a query, which its response must echo in QAK-1
@@ -1243,9 +1273,9 @@ func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 		text = errs[0].Message
 	}
 	seg("MSA", code, esc(control), esc(text))
-	cwe := func(parts ...string) string { return strings.Join(parts, string(d.Component)) }
-	for _, e := range errs {
-		seg("ERR", "", "", cwe(esc(e.Rule), esc(e.Field), "MEDGATE"), "E", "", "", "", esc(e.Message))
+	for _, e := range errSegments(errs, d) {
+		b.WriteString(e)
+		b.WriteByte('\r')
 	}
 	if x := r.External; x != nil {
 		seg("ZEX", esc(x.System), esc(x.Code), esc(x.Message), esc(x.MsgID))
