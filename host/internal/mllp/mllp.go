@@ -39,7 +39,8 @@
 // GB18030 for a HIS that writes GBK without declaring it). It is passed
 // on as UTF-8 text declaring UNICODE UTF-8 in MSH-18 (also when it declared
 // nothing), its hex escapes rewritten in UTF-8. Its ACK is written in the
-// character set it was read in, declared in the ACK's MSH-18 (UTF-8 too).
+// character set it was read in, declared in the ACK's MSH-18 (UTF-8 too;
+// UTF-8, declared so, when its text cannot be written in that set).
 //
 // Bytes outside a frame (before a start block: a sender's keep-alive
 // bytes, a stray byte between frames) are discarded, as HAPI and Mirth
@@ -1198,7 +1199,8 @@ func headerText(v, charset string, escape byte) string {
 // declaring it in MSH-18 (the ACK's fields separated by its MSH-1): UTF-8
 // too ("" is UTF-8), which an ACK left without MSH-18 would not say to a
 // receiver that reads undeclared messages in GB 18030, as many Chinese
-// HIS do; the ACK's texts are Chinese.
+// HIS do; the ACK's texts are Chinese. An ACK whose text the sender's set
+// cannot hold (Chinese in 8859/1) is written in UTF-8, declared so.
 func encodeAs(ack []byte, charset string) []byte {
 	msh18 := map[string]string{"": "UNICODE UTF-8", "UTF-8": "UNICODE UTF-8", "GB18030": "GB 18030-2000", "ISO-8859-1": "8859/1"}[charset]
 	if msh18 == "" {
@@ -1215,14 +1217,15 @@ func encodeAs(ack []byte, charset string) []byte {
 		fields = append(fields, "")
 	}
 	fields[17] = msh18
-	if msh18 == "UNICODE UTF-8" {
-		return []byte(strings.Join(fields, fs) + "\r" + rest)
+	if msh18 != "UNICODE UTF-8" {
+		if out, err := hl7.Encode(strings.Join(fields, fs)+"\r"+rest, msh18); err == nil {
+			return out
+		}
+		// A text the set cannot hold (a Chinese reason in an 8859/1
+		// ACK): the ACK goes in UTF-8, and says so.
+		fields[17] = "UNICODE UTF-8"
 	}
-	out, err := hl7.Encode(strings.Join(fields, fs)+"\r"+rest, msh18)
-	if err != nil {
-		return ack
-	}
-	return out
+	return []byte(strings.Join(fields, fs) + "\r" + rest)
 }
 
 // plainAck is the ACK sent when the site has no ACK mapping (or it
