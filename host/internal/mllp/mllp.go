@@ -58,9 +58,10 @@
 // which would process the two as one message under the first's MSH-10.
 //
 // A connection closed on a framing error — a start block inside a frame
-// (startBlockInFrame), the peer hanging up inside a frame (endedInFrame),
-// no end block within readTimeout of a frame's start (noEndBlock), more than
-// maxMessageBytes outside a frame (noStartBlock) — is counted in
+// (startBlockInFrame), the peer hanging up (or the connection failing)
+// inside a frame (endedInFrame), no end block within readTimeout of a
+// frame's start (noEndBlock), more than maxMessageBytes outside a frame
+// (noStartBlock) — is counted in
 // medgate_mllp_framing_errors_total by that reason and logged at WARN,
 // never with the bytes read, like a refused connection: the first time,
 // then at most once a minute per address and reason, saying how many
@@ -169,7 +170,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"listener", "reason"}),
 		framing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_framing_errors_total",
-			Help: "MLLP connections closed on a framing error, without an ACK for the frame, by listener and reason (startBlockInFrame: a start block inside a frame; endedInFrame: the peer closed the connection inside a frame; noEndBlock: a frame's end block did not come within readTimeout; noStartBlock: more than maxMessageBytes bytes outside a frame). Their WARNs are logged at most once a minute per address and reason.",
+			Help: "MLLP connections closed on a framing error, without an ACK for the frame, by listener and reason (startBlockInFrame: a start block inside a frame; endedInFrame: the peer closed the connection, or it failed, inside a frame; noEndBlock: a frame's end block did not come within readTimeout; noStartBlock: more than maxMessageBytes bytes outside a frame). Their WARNs are logged at most once a minute per address and reason.",
 		}, []string{"listener", "reason"}),
 	}
 	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded, m.refused, m.framing} {
@@ -396,7 +397,9 @@ var framingWarn = peerWarn{what: "framing errors", metric: "medgate_mllp_framing
 
 // framingReason is the reason (a framing* constant) of the framing error
 // a connection's read ended with, or "" when err is not one; inFrame
-// reports whether the read stopped inside a frame.
+// reports whether the read stopped inside a frame. Any failure inside a
+// frame (a reset, a broken TLS record) but a timeout or the listener's own
+// close ends the frame as the peer's close does (endedInFrame).
 func framingReason(err error, inFrame bool) string {
 	switch {
 	case errors.Is(err, errNoStartBlock):
@@ -408,6 +411,10 @@ func framingReason(err error, inFrame bool) string {
 		return framingStartBlockInFrame
 	case inFrame && errors.Is(err, os.ErrDeadlineExceeded):
 		return framingNoEndBlock
+	case inFrame && !errors.Is(err, net.ErrClosed):
+		// Reset by the peer, a broken TLS record: the frame ends unread
+		// as when the peer closes the connection.
+		return framingEndedInFrame
 	}
 	return ""
 }
@@ -416,7 +423,7 @@ func framingReason(err error, inFrame bool) string {
 // framing* constant) and logs it at WARN, rate-limited, without any of
 // the bytes read: a sender that resends a broken frame for ever is seen
 // without flooding the log.
-func (s *Server) framingError(c net.Conn, reason string) {
+func (s *Server) framingError(c net.Conn, reason string, err error) {
 	if s.met != nil {
 		s.met.framing.WithLabelValues(s.cfg.Address, reason).Inc()
 	}
@@ -426,7 +433,10 @@ func (s *Server) framingError(c net.Conn, reason string) {
 	case framingStartBlockInFrame:
 		msg = "MLLP connection closed without an ACK: a start block (0x0B) came inside a frame, before its end block; neither message is processed and the sender resends the one it waits for: check that the sender ends every frame with 0x1C 0x0D"
 	case framingEndedInFrame:
-		msg = "MLLP connection ended inside a frame: the peer closed it before the frame's end block, so the partial message is not processed: check that the sender ends every frame with 0x1C 0x0D and waits for its ACK"
+		msg = "MLLP connection ended inside a frame: the peer closed it (or it failed) before the frame's end block, so the partial message is not processed: check that the sender ends every frame with 0x1C 0x0D and waits for its ACK"
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			args = append(args, "err", err)
+		}
 	case framingNoEndBlock:
 		msg = "MLLP connection closed without an ACK: a frame's end block did not come within readTimeout, so the partial message is not processed and the sender resends it: check that the sender ends every frame with 0x1C 0x0D, or raise mllp.listeners[].readTimeout for a slow link"
 		args = append(args, "readTimeout", s.cfg.ReadTimeout.D().String())
@@ -638,7 +648,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 				// Without framing the message has no end to wait for: refuse and hang up.
 				s.write(c, w, s.refusal(dr.unframed, "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
 			} else if reason := framingReason(err, dr.inFrame); reason != "" && !s.closing() {
-				s.framingError(c, reason)
+				s.framingError(c, reason, err)
 			} else if errors.Is(err, os.ErrDeadlineExceeded) && !dr.inFrame && !s.closing() {
 				s.log.Info("MLLP connection closed: no message came within idleTimeout; the sender connects again for its next message (raise mllp.listeners[].idleTimeout to keep idle connections open longer)",
 					"from", c.RemoteAddr().String(), "idleTimeout", s.cfg.IdleTimeout.D().String())
