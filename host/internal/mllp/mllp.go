@@ -542,7 +542,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.cut()
+	// The messages still being processed are counted as they are cut,
+	// under the lock their connections leave by: cancelled first, a
+	// processing could end and its connection go before it was counted.
 	s.mu.Lock()
 	cut := 0
 	for c, st := range s.conns {
@@ -551,6 +553,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		_ = c.Close()
 	}
+	s.cut()
 	s.mu.Unlock()
 	<-finished
 	if cut == 0 {
