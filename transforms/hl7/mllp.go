@@ -38,7 +38,25 @@ type Reader struct {
 	// the rest of the stream cannot be trusted.
 	MaxSize int
 
-	br *bufio.Reader
+	br   *bufio.Reader
+	head []byte // see Head
+}
+
+// HeadSize bounds [Reader.Head]: enough for an MSH segment.
+const HeadSize = 2048
+
+// Head returns the first bytes (at most HeadSize, without framing) of the
+// message the last ReadMessage began to read, whether or not it returned
+// it: for a message too large, enough to read its MSH segment
+// ([PeekControlID], [PeekCharset]) and answer it, also when the messages
+// after it are already buffered. It is valid until the next ReadMessage.
+func (r *Reader) Head() []byte { return r.head }
+
+// keepHead appends to the head what of b it still has room for.
+func (r *Reader) keepHead(b []byte) {
+	if n := HeadSize - len(r.head); n > 0 {
+		r.head = append(r.head, b[:min(len(b), n)]...)
+	}
 }
 
 // NewReader returns a Reader reading from r.
@@ -56,6 +74,7 @@ func (r *Reader) max() int {
 // ends between messages, and an error wrapping ErrFraming when it ends
 // inside a frame. The returned slice is the caller's.
 func (r *Reader) ReadMessage() ([]byte, error) {
+	r.head = r.head[:0]
 	for {
 		c, err := r.br.ReadByte()
 		if err != nil {
@@ -85,6 +104,11 @@ func (r *Reader) frame() ([]byte, error) {
 	var msg []byte
 	for {
 		chunk, err := r.br.ReadSlice(EndBlock)
+		if err == nil {
+			r.keepHead(chunk[:len(chunk)-1])
+		} else {
+			r.keepHead(chunk)
+		}
 		if len(msg)+len(chunk) > r.max()+1 {
 			return nil, fmt.Errorf("%w: more than %d bytes without an MLLP end block", ErrTooLarge, r.max())
 		}
@@ -133,9 +157,12 @@ func (r *Reader) plain() ([]byte, error) {
 				return msg, nil
 			}
 		}
-		first = false
 		var err error
 		msg, err = r.line(msg)
+		if first {
+			r.keepHead(msg)
+		}
+		first = false
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
@@ -149,7 +176,8 @@ func (r *Reader) plain() ([]byte, error) {
 	}
 }
 
-// line appends one line (up to CR or LF, not included) to dst.
+// line appends one line (up to CR or LF, not included) to dst; on an
+// error, dst holds what was read.
 func (r *Reader) line(dst []byte) ([]byte, error) {
 	for {
 		c, err := r.br.ReadByte()
@@ -161,7 +189,7 @@ func (r *Reader) line(dst []byte) ([]byte, error) {
 		}
 		dst = append(dst, c)
 		if len(dst) > r.max() {
-			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, r.max())
+			return dst, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, r.max())
 		}
 	}
 }

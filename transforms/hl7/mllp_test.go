@@ -82,6 +82,42 @@ func TestReaderMaxSize(t *testing.T) {
 	}
 }
 
+// TestReaderHead: the head of a message too large is its own first bytes
+// (its MSH segment), also when the messages after it are buffered with
+// it, so that its refusal names it and not the next one.
+func TestReaderHead(t *testing.T) {
+	t.Parallel()
+	big := "MSH|^~\\&|A||||||ADT^A28|BIG1\rNTE|1||" + strings.Repeat("x", 200) + "\r"
+	next := "MSH|^~\\&|B||||||ADT^A28|NEXT2\r"
+	tests := map[string]struct {
+		in   string
+		want string // the head's first line
+	}{
+		"frame":                     {"\v" + big + "\x1c\r", "MSH|^~\\&|A||||||ADT^A28|BIG1"},
+		"frame, the next one after": {"\v" + big + "\x1c\r\v" + next + "\x1c\r", "MSH|^~\\&|A||||||ADT^A28|BIG1"},
+		"frame without end block":   {"\v" + big, "MSH|^~\\&|A||||||ADT^A28|BIG1"},
+		"plain, the next one after": {big + next, "MSH|^~\\&|A||||||ADT^A28|BIG1"},
+		"one long line":             {"\v" + strings.Repeat("M", 300) + "\x1c\r", strings.Repeat("M", 300)},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := NewReader(strings.NewReader(tc.in))
+			r.MaxSize = 100
+			if _, err := r.ReadMessage(); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("err = %v, want ErrTooLarge", err)
+			}
+			head := string(r.Head())
+			if len(head) > HeadSize {
+				t.Errorf("head of %d bytes, want at most %d", len(head), HeadSize)
+			}
+			if first, _, _ := strings.Cut(head, "\r"); first != tc.want {
+				t.Errorf("head starts %q, want %q", first, tc.want)
+			}
+		})
+	}
+}
+
 func TestWriterRoundTrip(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer

@@ -30,14 +30,17 @@
 // a refusal of a message that cannot be read as a whole does the same
 // when its MSH segment can be read (for one too large for the listener,
 // or sent without MLLP framing, from its first bytes), MSA-2 its MSH-10. A mapped one keeps the mapping's MSH
-// but for MSH-5 and MSH-6, the sender's MSH-3 and MSH-4, and its MSA-2
-// is the sender's MSH-10.
+// but for MSH-5 and MSH-6, the sender's MSH-3 and MSH-4, its MSA-2 is
+// the sender's MSH-10, and the QAK-1 of a query's response the query's
+// tag (QPD-2, or QRD-4 of a QRY) when the query gives one.
 //
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
-// GB18030 for a HIS that writes GBK without declaring it). Its ACK is
-// written in the character set it was read in, declared in the ACK's
-// MSH-18 (UTF-8 too).
+// GB18030 for a HIS that writes GBK without declaring it). It is passed
+// on as UTF-8 text declaring UNICODE UTF-8 in MSH-18 (also when it declared
+// nothing), its hex escapes rewritten in UTF-8. Its ACK is written in the
+// character set it was read in, declared in the ACK's MSH-18 (UTF-8 too;
+// UTF-8, declared so, when its text cannot be written in that set).
 //
 // Bytes outside a frame (before a start block: a sender's keep-alive
 // bytes, a stray byte between frames) are discarded, as HAPI and Mirth
@@ -55,9 +58,10 @@
 // which would process the two as one message under the first's MSH-10.
 //
 // A connection closed on a framing error — a start block inside a frame
-// (startBlockInFrame), the peer hanging up inside a frame (endedInFrame),
-// no end block within readTimeout of a frame's start (noEndBlock), more than
-// maxMessageBytes outside a frame (noStartBlock) — is counted in
+// (startBlockInFrame), the peer hanging up (or the connection failing)
+// inside a frame (endedInFrame), no end block within readTimeout of a
+// frame's start (noEndBlock), more than maxMessageBytes outside a frame
+// (noStartBlock) — is counted in
 // medgate_mllp_framing_errors_total by that reason and logged at WARN,
 // never with the bytes read, like a refused connection: the first time,
 // then at most once a minute per address and reason, saying how many
@@ -166,7 +170,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"listener", "reason"}),
 		framing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medgate_mllp_framing_errors_total",
-			Help: "MLLP connections closed on a framing error, without an ACK for the frame, by listener and reason (startBlockInFrame: a start block inside a frame; endedInFrame: the peer closed the connection inside a frame; noEndBlock: a frame's end block did not come within readTimeout; noStartBlock: more than maxMessageBytes bytes outside a frame). Their WARNs are logged at most once a minute per address and reason.",
+			Help: "MLLP connections closed on a framing error, without an ACK for the frame, by listener and reason (startBlockInFrame: a start block inside a frame; endedInFrame: the peer closed the connection, or it failed, inside a frame; noEndBlock: a frame's end block did not come within readTimeout; noStartBlock: more than maxMessageBytes bytes outside a frame). Their WARNs are logged at most once a minute per address and reason.",
 		}, []string{"listener", "reason"}),
 	}
 	for _, c := range []prometheus.Collector{m.messages, m.connections, m.open, m.discarded, m.refused, m.framing} {
@@ -393,7 +397,9 @@ var framingWarn = peerWarn{what: "framing errors", metric: "medgate_mllp_framing
 
 // framingReason is the reason (a framing* constant) of the framing error
 // a connection's read ended with, or "" when err is not one; inFrame
-// reports whether the read stopped inside a frame.
+// reports whether the read stopped inside a frame. Any failure inside a
+// frame (a reset, a broken TLS record) but a timeout or the listener's own
+// close ends the frame as the peer's close does (endedInFrame).
 func framingReason(err error, inFrame bool) string {
 	switch {
 	case errors.Is(err, errNoStartBlock):
@@ -405,6 +411,10 @@ func framingReason(err error, inFrame bool) string {
 		return framingStartBlockInFrame
 	case inFrame && errors.Is(err, os.ErrDeadlineExceeded):
 		return framingNoEndBlock
+	case inFrame && !errors.Is(err, net.ErrClosed):
+		// Reset by the peer, a broken TLS record: the frame ends unread
+		// as when the peer closes the connection.
+		return framingEndedInFrame
 	}
 	return ""
 }
@@ -413,7 +423,7 @@ func framingReason(err error, inFrame bool) string {
 // framing* constant) and logs it at WARN, rate-limited, without any of
 // the bytes read: a sender that resends a broken frame for ever is seen
 // without flooding the log.
-func (s *Server) framingError(c net.Conn, reason string) {
+func (s *Server) framingError(c net.Conn, reason string, err error) {
 	if s.met != nil {
 		s.met.framing.WithLabelValues(s.cfg.Address, reason).Inc()
 	}
@@ -423,7 +433,10 @@ func (s *Server) framingError(c net.Conn, reason string) {
 	case framingStartBlockInFrame:
 		msg = "MLLP connection closed without an ACK: a start block (0x0B) came inside a frame, before its end block; neither message is processed and the sender resends the one it waits for: check that the sender ends every frame with 0x1C 0x0D"
 	case framingEndedInFrame:
-		msg = "MLLP connection ended inside a frame: the peer closed it before the frame's end block, so the partial message is not processed: check that the sender ends every frame with 0x1C 0x0D and waits for its ACK"
+		msg = "MLLP connection ended inside a frame: the peer closed it (or it failed) before the frame's end block, so the partial message is not processed: check that the sender ends every frame with 0x1C 0x0D and waits for its ACK"
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			args = append(args, "err", err)
+		}
 	case framingNoEndBlock:
 		msg = "MLLP connection closed without an ACK: a frame's end block did not come within readTimeout, so the partial message is not processed and the sender resends it: check that the sender ends every frame with 0x1C 0x0D, or raise mllp.listeners[].readTimeout for a slow link"
 		args = append(args, "readTimeout", s.cfg.ReadTimeout.D().String())
@@ -529,7 +542,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.cut()
+	// The messages still being processed are counted as they are cut,
+	// under the lock their connections leave by: cancelled first, a
+	// processing could end and its connection go before it was counted.
 	s.mu.Lock()
 	cut := 0
 	for c, st := range s.conns {
@@ -538,6 +553,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		_ = c.Close()
 	}
+	s.cut()
 	s.mu.Unlock()
 	<-finished
 	if cut == 0 {
@@ -615,7 +631,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	rd := hl7.NewReader(dr)
 	rd.MaxSize = s.cfg.MaxMessageBytes
 	w := hl7.NewWriter(c)
-	for {
+	for read := 0; ; read++ { // read: the frames read so far
 		dr.waitNext()
 		raw, err := rd.ReadMessage()
 		if err != nil {
@@ -624,16 +640,21 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 				// up. The rest of the frame is read first (within
 				// readTimeout): hanging up on unread bytes resets the
 				// connection, and the sender, still writing its message,
-				// would get the reset instead of the AR and resend.
-				head := slices.Clone(dr.head) // before the rest of the frame is read (and maybe the next one's start)
-				dr.discardFrame()
+				// would get the reset instead of the AR and resend. The
+				// AR answers this frame's MSH (the reader's head of it),
+				// not that of a frame after it the same read brought.
+				head := slices.Clone(rd.Head())
+				dr.discardFrame(read + 1)
 				s.log.Warn("MLLP message refused: larger than maxMessageBytes", "from", c.RemoteAddr().String(), "control", hl7.PeekControlID(head), "maxMessageBytes", s.cfg.MaxMessageBytes)
 				s.write(c, w, s.refusal(head, fmt.Sprintf("the message is larger than the %d bytes this listener takes (mllp.listeners[].maxMessageBytes); split it or raise the limit", s.cfg.MaxMessageBytes)), "AR")
 			} else if errors.Is(err, errUnframed) {
 				// Without framing the message has no end to wait for: refuse and hang up.
-				s.write(c, w, s.refusal(dr.head, "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
+				s.write(c, w, s.refusal(dr.unframed, "the message is not in an MLLP frame; send each message as 0x0B, the message, 0x1C 0x0D"), "AR")
 			} else if reason := framingReason(err, dr.inFrame); reason != "" && !s.closing() {
-				s.framingError(c, reason)
+				s.framingError(c, reason, err)
+			} else if errors.Is(err, os.ErrDeadlineExceeded) && !dr.inFrame && !s.closing() {
+				s.log.Info("MLLP connection closed: no message came within idleTimeout; the sender connects again for its next message (raise mllp.listeners[].idleTimeout to keep idle connections open longer)",
+					"from", c.RemoteAddr().String(), "idleTimeout", s.cfg.IdleTimeout.D().String())
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !s.closing() {
 				s.log.Info("MLLP connection ended", "from", c.RemoteAddr().String(), "err", err)
 			}
@@ -743,19 +764,15 @@ type deadlineReader struct {
 	idleFrom   time.Time   // when the wait for the next message began
 	inFrame    bool
 	ended      bool  // the last byte was an end block
+	frames     int   // the frames that ended (their end block read)
 	gap        int   // bytes outside a frame since the last one ended
 	lead       int   // how many of the gap's first non-blank bytes spell the start of "MSH"; -1 once they do not
 	err        error // errUnframed or errNoStartBlock, returned by the next Read
-	// head is the start (at most headBytes) of the last message that
-	// began: the frame's first bytes, or a message's without framing
-	// from its "MSH" as far as the read that found it went. A refusal of
-	// the message before it is read (too large, unframed) answers the
-	// MSH segment in it (refusal).
-	head []byte
+	// unframed is the start (at most hl7.HeadSize) of a message without
+	// framing (errUnframed), from its "MSH" as far as the read that found
+	// it went: its refusal answers the MSH segment in it (refusal).
+	unframed []byte
 }
-
-// headBytes bounds deadlineReader.head: enough for an MSH segment.
-const headBytes = 2048
 
 // waitNext starts the idle time: the listener waits for the next message.
 // A frame that started while the message before it was processed (its
@@ -806,12 +823,10 @@ func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
 			if c == hl7.EndBlock {
 				d.inFrame, d.until, d.idleFrom = false, time.Time{}, time.Now()
 				d.gap, d.lead, d.ended = 0, 0, true
-			} else if len(d.head) < headBytes {
-				d.head = append(d.head, c)
+				d.frames++
 			}
 		case c == hl7.StartBlock:
 			d.inFrame, d.until, d.ended = true, time.Now().Add(d.read), false
-			d.head = d.head[:0]
 			if d.lead > 0 { // "M" or "MS" and no message: discarded
 				dropped += d.lead
 			}
@@ -833,7 +848,7 @@ func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
 				if d.lead++; d.lead == len("MSH") {
 					d.err = errUnframed
 					rest := b[i+1:]
-					d.head = append(append(d.head[:0], "MSH"...), rest[:min(len(rest), headBytes-len("MSH"))]...)
+					d.unframed = append(append(d.unframed[:0], "MSH"...), rest[:min(len(rest), hl7.HeadSize-len("MSH"))]...)
 					return kept, dropped
 				}
 				continue // counted once it is known not to start a message
@@ -851,11 +866,13 @@ func (d *deadlineReader) filter(b []byte) (kept, dropped int) {
 	return kept, dropped
 }
 
-// discardFrame reads and drops the rest of the frame being read, up to
-// its end block, within the message's read time.
-func (d *deadlineReader) discardFrame() {
+// discardFrame reads and drops the rest of the n-th frame of the
+// connection, up to its end block, within the message's read time; it
+// reads nothing when that frame has ended already (a frame after it is
+// not waited for).
+func (d *deadlineReader) discardFrame(n int) {
 	buf := make([]byte, 32<<10)
-	for d.inFrame && d.err == nil {
+	for d.frames < n && d.inFrame && d.err == nil {
 		if _, err := d.Read(buf); err != nil {
 			return
 		}
@@ -909,7 +926,7 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 	doc, err := json.Marshal(reply)
 	if err == nil {
 		if ack, name, ok := s.maps.ReplyHL7(s.cfg.Site, typ, doc); ok {
-			if fixed, msa1, ok := withMSA(ack, msg, control, code); ok {
+			if fixed, msa1, ok := withMSA(ack, reply, msg, control, code); ok {
 				return encodeAs(fixed, msg.Charset), msa1
 			}
 			s.log.Warn("the ACK mapping wrote no MSA segment (or no readable HL7 message); the sender gets a plain ACK", "mapping", name)
@@ -1022,7 +1039,11 @@ func hl7Time(s string) (time.Time, bool) {
 
 // utf8Text returns the message as UTF-8 text with MSH-18 saying so, so it
 // can travel in a JSON envelope whatever character set it came in. The
-// bytes of its hex escapes (\Xhh…\) are rewritten in UTF-8 too.
+// bytes of its hex escapes (\Xhh…\) are rewritten in UTF-8 too. A message
+// that declared no character set (read in the listener's defaultCharset)
+// gets MSH-18 too: without it, the bytes of its hex escapes would be read
+// in the default of the mapping that reads the payload next, not in the
+// one the listener read the message in.
 func utf8Text(m *hl7.Message) string {
 	var b strings.Builder
 	sep := string(m.Delimiters.Field)
@@ -1035,7 +1056,7 @@ func utf8Text(m *hl7.Message) string {
 		if seg.Name == "MSH" && i == 0 {
 			b.WriteString(fields[0])
 			fields = fields[1:]
-			if m.Charset != "UTF-8" {
+			if m.Charset != "UTF-8" || strings.TrimSpace(seg.Value(18, 1, 1, 1)) == "" {
 				f := append([]string(nil), fields...)
 				for len(f) < 17 {
 					f = append(f, "")
@@ -1062,10 +1083,14 @@ func utf8Text(m *hl7.Message) string {
 // MSA-2 is the sender's MSH-10 whatever the mapping wrote there (the
 // original acknowledgment mode requires it), MSA-1 the outcome's code
 // unless the mapping chose one (a query answered "not found" may say AA),
-// and MSH-5 and MSH-6 the sender's MSH-3 and MSH-4 (when it wrote them),
-// which a mapping cannot know. It returns the ACK and its MSA-1; ok is
-// false when the mapping wrote no MSA (or no readable MSH).
-func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string, bool) {
+// MSH-5 and MSH-6 the sender's MSH-3 and MSH-4 (when it wrote them), and
+// QAK-1 the query's tag (QPD-2, or QRD-4; when it gives one), which a
+// mapping cannot know. An AE or AR says why, as a plain ACK does
+// (ackErrors): MSA-3 the first reason when the mapping left it empty, and
+// one ERR per reason after the MSA when the mapping wrote none. It returns
+// the ACK and its MSA-1; ok is false when the mapping wrote no MSA (or no
+// readable MSH).
+func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code string) ([]byte, string, bool) {
 	am, err := hl7.ParseWith(ack, hl7.Options{Text: true}) // rendered as UTF-8 text
 	if err != nil || len(req.Segments) == 0 {
 		return nil, "", false
@@ -1091,22 +1116,68 @@ func withMSA(ack []byte, req *hl7.Message, control, code string) ([]byte, string
 		}
 		segs[0] = strings.Join(f, fs)
 	}
+	tag := queryTag(req)
+	msa, hasERR := -1, false
+	var msaFields []string
 	for i, seg := range segs {
-		if !strings.HasPrefix(seg, "MSA"+fs) {
-			continue
+		switch {
+		case strings.HasPrefix(seg, "MSA"+fs) && msa < 0:
+			f := strings.Split(seg, fs)
+			for len(f) < 4 {
+				f = append(f, "")
+			}
+			if f[1] == "" {
+				f[1] = code
+			}
+			f[2] = hl7.Escape(control, d)
+			msa, msaFields = i, f
+		case strings.HasPrefix(seg, "QAK"+fs) && tag != "":
+			f := strings.Split(seg, fs)
+			f[1] = hl7.Escape(tag, d)
+			segs[i] = strings.Join(f, fs)
+		case strings.HasPrefix(seg, "ERR"+fs) || seg == "ERR":
+			hasERR = true
 		}
-		f := strings.Split(seg, fs)
-		for len(f) < 3 {
-			f = append(f, "")
-		}
-		if f[1] == "" {
-			f[1] = code
-		}
-		f[2] = hl7.Escape(control, d)
-		segs[i] = strings.Join(f, fs)
-		return []byte(strings.Join(segs, "\r")), f[1], true
 	}
-	return nil, "", false
+	if msa < 0 {
+		return nil, "", false
+	}
+	msa1 := msaFields[1]
+	var errSegs []string
+	if msa1 == "AE" || msa1 == "AR" {
+		errs := ackErrors(r, msa1)
+		if len(errs) > 0 && msaFields[3] == "" {
+			msaFields[3] = hl7.Escape(errs[0].Message, d)
+		}
+		if !hasERR {
+			errSegs = errSegments(errs, d)
+		}
+	}
+	segs[msa] = strings.Join(msaFields, fs)
+	segs = slices.Insert(segs, msa+1, errSegs...)
+	return []byte(strings.Join(segs, "\r")), msa1, true
+}
+
+// errSegments are the ERR segments of errs in delimiters d, one per error:
+// the rule and field in ERR-3, severity E, the message in ERR-8.
+func errSegments(errs []message.ReplyError, d hl7.Delimiters) []string {
+	esc := func(s string) string { return hl7.Escape(s, d) }
+	fs, cs := string(d.Field), string(d.Component)
+	out := make([]string, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, strings.Join([]string{"ERR", "", "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", "E", "", "", "", esc(e.Message)}, fs))
+	}
+	return out
+}
+
+// queryTag is the tag of a query, which its response must echo in QAK-1
+// when the query gives one: QPD-2 (QBP), else QRD-4, the query ID (QRY).
+// It is "" for a message that is no query or gives no tag.
+func queryTag(req *hl7.Message) string {
+	if t := req.Get(hl7.Location{Segment: "QPD", Field: 2}); t != "" {
+		return t
+	}
+	return req.Get(hl7.Location{Segment: "QRD", Field: 4})
 }
 
 // headerText returns v, escaped text for the ACK's MSH line, as the ACK
@@ -1141,7 +1212,8 @@ func headerText(v, charset string, escape byte) string {
 // declaring it in MSH-18 (the ACK's fields separated by its MSH-1): UTF-8
 // too ("" is UTF-8), which an ACK left without MSH-18 would not say to a
 // receiver that reads undeclared messages in GB 18030, as many Chinese
-// HIS do; the ACK's texts are Chinese.
+// HIS do; the ACK's texts are Chinese. An ACK whose text the sender's set
+// cannot hold (Chinese in 8859/1) is written in UTF-8, declared so.
 func encodeAs(ack []byte, charset string) []byte {
 	msh18 := map[string]string{"": "UNICODE UTF-8", "UTF-8": "UNICODE UTF-8", "GB18030": "GB 18030-2000", "ISO-8859-1": "8859/1"}[charset]
 	if msh18 == "" {
@@ -1158,14 +1230,15 @@ func encodeAs(ack []byte, charset string) []byte {
 		fields = append(fields, "")
 	}
 	fields[17] = msh18
-	if msh18 == "UNICODE UTF-8" {
-		return []byte(strings.Join(fields, fs) + "\r" + rest)
+	if msh18 != "UNICODE UTF-8" {
+		if out, err := hl7.Encode(strings.Join(fields, fs)+"\r"+rest, msh18); err == nil {
+			return out
+		}
+		// A text the set cannot hold (a Chinese reason in an 8859/1
+		// ACK): the ACK goes in UTF-8, and says so.
+		fields[17] = "UNICODE UTF-8"
 	}
-	out, err := hl7.Encode(strings.Join(fields, fs)+"\r"+rest, msh18)
-	if err != nil {
-		return ack
-	}
-	return out
+	return []byte(strings.Join(fields, fs) + "\r" + rest)
 }
 
 // plainAck is the ACK sent when the site has no ACK mapping (or it
@@ -1216,9 +1289,9 @@ func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 		text = errs[0].Message
 	}
 	seg("MSA", code, esc(control), esc(text))
-	cwe := func(parts ...string) string { return strings.Join(parts, string(d.Component)) }
-	for _, e := range errs {
-		seg("ERR", "", "", cwe(esc(e.Rule), esc(e.Field), "MEDGATE"), "E", "", "", "", esc(e.Message))
+	for _, e := range errSegments(errs, d) {
+		b.WriteString(e)
+		b.WriteByte('\r')
 	}
 	if x := r.External; x != nil {
 		seg("ZEX", esc(x.System), esc(x.Code), esc(x.Message), esc(x.MsgID))
