@@ -73,6 +73,7 @@ the running medgate as an ecard.rename message.`,
 		Operation: OpRename,
 		Arguments: renameArguments,
 		Result:    renameResult,
+		Role:      sdk.RoleAdmin,
 	}, {
 		Name:    CmdRevoke,
 		Summary: "注销电子卡，其二维码不再可用 revoke an e-card so its QR codes no longer scan",
@@ -86,6 +87,7 @@ the running medgate as an ecard.revoke message.`,
 		Operation: OpRevoke,
 		Arguments: revokeArguments,
 		Result:    revokeResult,
+		Role:      sdk.RoleAdmin,
 	}}
 }
 
@@ -180,19 +182,21 @@ func forms() []sdk.Form {
 	}, {
 		Name:        FormRename,
 		Title:       "电子卡更正姓名 Correct the name on an e-card",
-		Description: "收费处因姓名不一致未打印标签时：与患者核对证件，卡上姓名登记时输错或已改名的，在此更正后再打印。证件号输错的卡不在此更正：以 wrongId 注销后用正确证件号重新登记。When the desk did not print because the names differ: check the document with the patient; correct a name mistyped at registration or changed since here, then print. A card registered with a wrong ID number is not corrected here: revoke it with wrongId and register with the right number.",
+		Description: "仅限管理员 admins only. 收费处因姓名不一致未打印标签时：与患者核对证件，卡上姓名登记时输错或已改名的，由管理员在此更正后再打印。证件号输错的卡不在此更正：以 wrongId 注销后用正确证件号重新登记。When the desk did not print because the names differ: check the document with the patient; an admin corrects a name mistyped at registration or changed since here, then the desk prints. A card registered with a wrong ID number is not corrected here: revoke it with wrongId and register with the right number.",
 		Operation:   OpRename,
 		Key:         "cardNo",
 		Fields:      renameArguments,
 		Result:      renameResult,
+		Role:        sdk.RoleAdmin,
 	}, {
 		Name:        FormRevoke,
 		Title:       "电子卡注销 Revoke an e-card",
-		Description: "注销后此卡的二维码不再可用；患者再登记时得到新卡。卡是用他人证件号登记的（证件号输错），选“用他人证件号登记”为“是”，再用正确证件号各自登记。Its QR codes stop scanning; the patient registering again gets a new card. For a card registered with another person's ID number choose wrongId yes, then register each patient with their own number.",
+		Description: "仅限管理员 admins only. 注销后此卡的二维码不再可用；患者再登记时得到新卡。卡是用他人证件号登记的（证件号输错），选“用他人证件号登记”为“是”，再用正确证件号各自登记。Its QR codes stop scanning; the patient registering again gets a new card. For a card registered with another person's ID number choose wrongId yes, then register each patient with their own number.",
 		Operation:   OpRevoke,
 		Key:         "cardNo",
 		Fields:      revokeArguments,
 		Result:      revokeResult,
+		Role:        sdk.RoleAdmin,
 	}, {
 		Name:        FormScan,
 		Title:       "扫码 Scan",
