@@ -679,7 +679,7 @@ func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identit
 		}
 		if rec.Phone != id.Phone {
 			warnings.Warn("$.guardian.phone", "mismatch", "the guardian's phone differs from the one registered with this newborn",
-				"the existing card is returned unchanged")
+				"the existing card is returned unchanged; a number wrong on the card (a typo at registration, a new number) is corrected with ecard.phone.correct")
 		}
 	default:
 		if !sameName(rec.Name, id.Name) {
@@ -688,7 +688,7 @@ func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identit
 		}
 		if rec.Phone != id.Phone {
 			warnings.Warn("$.phone", "mismatch", "the phone differs from the one registered with this ID number",
-				"the existing card is returned unchanged")
+				"the existing card is returned unchanged; a number wrong on the card (a typo at registration, a new number) is corrected with ecard.phone.correct")
 		}
 	}
 	if !rec.Announced && (created || h.mayRepair(rec)) {

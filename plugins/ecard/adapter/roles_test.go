@@ -18,7 +18,7 @@ func TestCorrectionsNeedAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{OpRename: sdk.RoleAdmin, OpRevoke: sdk.RoleAdmin,
+	want := map[string]string{OpRename: sdk.RoleAdmin, OpRevoke: sdk.RoleAdmin, OpPhone: sdk.RoleAdmin,
 		OpDesk: sdk.RoleOperator, OpQRCode: sdk.RoleOperator, OpScan: sdk.RoleOperator}
 	seen := map[string]bool{}
 	for _, f := range d.Forms {
@@ -38,7 +38,7 @@ func TestCorrectionsNeedAdmin(t *testing.T) {
 		}
 		seen["command "+c.Operation] = true
 	}
-	for _, op := range []string{OpRename, OpRevoke} {
+	for _, op := range []string{OpRename, OpRevoke, OpPhone} {
 		if !seen[op] || !seen["command "+op] {
 			t.Errorf("%s has no console form or no command (form %v, command %v)", op, seen[op], seen["command "+op])
 		}

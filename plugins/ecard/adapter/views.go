@@ -16,12 +16,16 @@ const (
 	FormScan   = "scan"
 	FormRename = "rename"
 	FormRevoke = "revoke"
+	// FormPhone is the correction of the phone on a card.
+	FormPhone = "phone"
 )
 
 // CmdRename is `medgate ecard rename`; CmdRevoke `medgate ecard revoke`.
 const (
 	CmdRename = "rename"
 	CmdRevoke = "revoke"
+	// CmdPhone is `medgate ecard phone`.
+	CmdPhone = "phone"
 )
 
 // revokeArguments are the inputs of the revoke form and command.
@@ -57,6 +61,21 @@ var renameResult = sdk.Display{Fields: []sdk.Column{
 	{Field: "renamed", Title: "已更正（false：卡上已是此姓名）renamed (false: the card had the name already)"},
 }}
 
+// phoneArguments are the inputs of the phone form and command.
+var phoneArguments = []sdk.Argument{
+	renameArguments[0], renameArguments[1],
+	{Name: "phone", Type: sdk.SettingString, Required: true, Description: "正确的手机号：11 位手机号码；证件类型不是 01/02 时也可填国际号码，如 +85291234567 the correct mobile number: 11 digits; with a document other than 01/02 also an international number such as +85291234567"},
+	{Name: "reason", Type: sdk.SettingString, Required: true, Description: "更正原因，如“登记时手机号输错”“已换号” why: e.g. typo at registration, new number"},
+}
+
+// phoneResult shows the reply of a phone correction.
+var phoneResult = sdk.Display{Fields: []sdk.Column{
+	{Field: "cardNo", Title: "卡号 card number"},
+	{Field: "previousPhone", Title: "原手机号 previous phone", Personal: true},
+	{Field: "phone", Title: "现手机号 phone now", Personal: true},
+	{Field: "corrected", Title: "已更正（false：卡上已是此号码）corrected (false: the card had the number already)"},
+}}
+
 // commands declares the plugin's command-line verbs.
 func commands() []sdk.Command {
 	return []sdk.Command{{
@@ -87,6 +106,21 @@ the running medgate as an ecard.revoke message.`,
 		Operation: OpRevoke,
 		Arguments: revokeArguments,
 		Result:    revokeResult,
+		Role:      sdk.RoleAdmin,
+	}, {
+		Name:    CmdPhone,
+		Summary: "更正电子卡上登记的手机号 correct the phone number stored on an e-card",
+		Description: `更正电子卡上登记的手机号（登记时输错、已换号）：给出卡号、卡上登记的证件号码（新生儿卡为监护人的）、
+正确的手机号和原因。原号码（遮蔽）与原因记入交换日志，并发布 ecard.phone.corrected 事件。作为 ecard.phone.correct 消息发给运行中的 medgate。
+
+Corrects the phone number stored on an e-card (a typo at registration, a new
+number): give the card number, the document number registered with the card (a
+newborn's card: the guardian's), the correct number and the reason. The previous
+number, masked, and the reason are journaled, and ecard.phone.corrected is
+published. Sent to the running medgate as an ecard.phone.correct message.`,
+		Operation: OpPhone,
+		Arguments: phoneArguments,
+		Result:    phoneResult,
 		Role:      sdk.RoleAdmin,
 	}}
 }
@@ -187,6 +221,15 @@ func forms() []sdk.Form {
 		Key:         "cardNo",
 		Fields:      renameArguments,
 		Result:      renameResult,
+		Role:        sdk.RoleAdmin,
+	}, {
+		Name:        FormPhone,
+		Title:       "电子卡更正手机号 Correct the phone on an e-card",
+		Description: "仅限管理员 admins only. 与患者核对证件后，更正卡上登记的手机号（登记时输错或已换号）；新生儿卡为监护人的手机号。Check the document with the patient, then correct the number stored on the card (a typo at registration, a new number); a newborn's card: the guardian's.",
+		Operation:   OpPhone,
+		Key:         "cardNo",
+		Fields:      phoneArguments,
+		Result:      phoneResult,
 		Role:        sdk.RoleAdmin,
 	}, {
 		Name:        FormRevoke,
