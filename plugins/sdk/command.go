@@ -40,6 +40,13 @@ type Command struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// Result says how the reply is shown.
 	Result Display `json:"result"`
+	// Role is the least role of the medgate user who may run a remote
+	// command, as Form.Role: empty or RoleOperator, or RoleAdmin. The
+	// command line has the running medgate check the user's role
+	// (MEDGATE_USER, else the admin token) before it sends anything, and
+	// shows the role in the command's help. Local commands run on the
+	// operator's machine with its configuration and take no Role.
+	Role string `json:"role,omitempty"`
 }
 
 // Argument is one input of a command, typed like a [Setting]. It is given
@@ -215,6 +222,12 @@ func (c Command) Check(plugin string) []error {
 		bad("give the Operation it sends, or mark it Local")
 	case !c.Local && !hasPrefix(c.Operation, plugin+"."):
 		bad("operation %q must be one of the plugin's own, %q", c.Operation, plugin+".<operation>")
+	}
+	switch {
+	case c.Local && c.Role != "":
+		bad("a local command runs on the operator's machine, where no running medgate checks a role; remove Role (or make it a remote command)")
+	case !KnownRole(c.Role):
+		bad("role %q is not one of %s, %s; leave it empty for %s", c.Role, RoleOperator, RoleAdmin, RoleOperator)
 	}
 	seen := map[string]bool{"site": true, "config": true, "timeout": true, "addr": true, "out": true}
 	for _, a := range c.Arguments {

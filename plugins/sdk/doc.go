@@ -28,7 +28,10 @@
 //     ([Form], [WorkListView], [DocumentView]). A [Column] whose values are
 //     codes declares their meanings, Chinese first ([Column].Codes): the
 //     console and the command line show a declared value as
-//     "meaning (code)" ([Column.Shown]), others as they are.
+//     "meaning (code)" ([Column.Shown]), others as they are. A form, row
+//     action or command that people must not send below the admin role
+//     declares [RoleAdmin] (Role; empty is [RoleOperator]), which the host
+//     enforces in the console and on the command line.
 //  2. Configure, per site, before the site's first message and again on
 //     every reload and relaunch, with settings the host has already checked
 //     against the declaration ([Settings] reads them typed; [Sites] holds

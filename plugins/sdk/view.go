@@ -34,6 +34,11 @@ type Form struct {
 	// sends the form, and the reply shows above the form with the field
 	// empty and focused again for the next scan.
 	Scanner bool `json:"scanner,omitempty"`
+	// Role is the least role that may open and send the form: empty or
+	// RoleOperator, or RoleAdmin. The console leaves a form its user may
+	// not send out of the navigation and answers its page 403, naming the
+	// role. See RoleOperator.
+	Role string `json:"role,omitempty"`
 }
 
 // WorkListView adds columns and row actions to a declared [WorkList] of
@@ -59,6 +64,8 @@ type Action struct {
 	Fields    []Argument        `json:"fields,omitempty"`
 	// Confirm, when set, is the question the operator confirms first.
 	Confirm string `json:"confirm,omitempty"`
+	// Role is the least role that may use the action, as Form.Role.
+	Role string `json:"role,omitempty"`
 }
 
 // Views are a plugin's console declarations, as the host passes them on.

@@ -22,7 +22,9 @@ import (
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/scheduler"
 	"github.com/medgate/medgate/host/internal/siteadmin"
+	"github.com/medgate/medgate/host/internal/sites"
 	"github.com/medgate/medgate/host/internal/store"
+	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // memAudit is an audit store in memory that fails with err while it is
@@ -69,6 +71,11 @@ type changeBackend struct {
 	st                   *changeStore
 	jobs, replays, loads atomic.Int32
 	bulkReplays          atomic.Int32 // of bulk-1, which only a bulk replay selects
+}
+
+// Plugins declares one command, p c, for admins (commandCheck).
+func (b *changeBackend) Plugins() any {
+	return []sites.Info{{Name: "p", Sites: []string{"s1"}, Commands: []sdk.Command{{Name: "c", Operation: "p.c", Role: sdk.RoleAdmin}}}}
 }
 
 func (b *changeBackend) Store() store.Store           { return b.st }
@@ -143,6 +150,7 @@ func TestChangeNotMadeWithoutItsAuditEntry(t *testing.T) {
 		"re-encrypt the store": {"POST", "/admin/store/rekey", "", "store.rekey", b.st.rekeys.Load},
 		"change a site plugin": {"PUT", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"http://b/"}}`, "site.plugin.update", siteChanged},
 		"grant a reveal":       {"POST", "/admin/personal/reveal?site=s1&target=cli-1", "", "personal.reveal", revealsGranted(sink)},
+		"check a command":      {"POST", "/admin/commands/check?plugin=p&command=c&site=s1&target=cli-2", "", "command.check", granted(sink, "command.check")},
 	}
 	// Every change route of the admin API is a case.
 	s := &server{}
@@ -229,6 +237,20 @@ func revealsGranted(sink *memAudit) func() int32 {
 		var n int32
 		for _, e := range sink.entries() {
 			if e.Action == "personal.reveal" && e.Outcome == audit.OK {
+				n++
+			}
+		}
+		return n
+	}
+}
+
+// granted counts the entries of action sink recorded ok: a check changes
+// nothing but the audit log.
+func granted(sink *memAudit, action string) func() int32 {
+	return func() int32 {
+		var n int32
+		for _, e := range sink.entries() {
+			if e.Action == action && e.Outcome == audit.OK {
 				n++
 			}
 		}

@@ -42,6 +42,8 @@ func (s *server) adminRoutes() []route {
 		{"POST /admin/jobs/{plugin}/{site}/{job}/run", access.Operator, s.runJob},
 		{"POST /admin/messages/{id}/replay", access.Operator, s.replay},
 		{"POST /admin/messages/replay", access.Operator, s.replayAll},
+		// The plugin's declared role decides further (commandCheck).
+		{"POST /admin/commands/check", access.Operator, s.commandCheck},
 
 		{"POST /admin/reload", access.Admin, s.reload},
 		{"POST /admin/store/rekey", access.Admin, s.rekey},
@@ -64,6 +66,7 @@ var auditActions = map[string]string{
 	"POST /admin/reload":                         "config.reload",
 	"POST /admin/store/rekey":                    "store.rekey",
 	"POST /admin/personal/reveal":                "personal.reveal",
+	"POST /admin/commands/check":                 "command.check",
 	// A change refused before it reaches the site administration (a body
 	// that is not a change) is recorded under the action it asked for.
 	"PUT /admin/sites/{site}/plugins/{plugin}": "site.plugin.update",

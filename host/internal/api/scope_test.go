@@ -177,6 +177,9 @@ func TestSiteScopedUsers(t *testing.T) {
 		{route: "POST /admin/messages/{id}/replay", method: "POST", path: "/admin/messages/no-such/replay", user: "o-s1", code: 404,
 			sameAs: `{"code":"not_found","message":"no message with this id has been received"}` + "\n"},
 	}
+	// A command's role check: a user with sites is never an admin, and
+	// the command line asks only for admin commands.
+	cases = append(cases, tc{route: "POST /admin/commands/check", method: "POST", path: "/admin/commands/check?plugin=ecard&command=revoke&site=s1", user: "o-s1", code: 403, has: []string{"site_scoped"}})
 	// The routes of the whole instance need admin, which a scoped user
 	// never is: refused for the role.
 	s := &server{}

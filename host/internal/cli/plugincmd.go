@@ -180,6 +180,9 @@ func commandHelp(w io.Writer, plugin string, c sdk.Command, fs *flag.FlagSet) {
 	} else {
 		fmt.Fprintf(w, "\nSends %s through the running medgate and waits for the reply.\n", c.Operation)
 	}
+	if role := sdk.RoleOf(c.Role); role != sdk.RoleOperator {
+		fmt.Fprintf(w, "The %s plugin declares that it needs the role %s: the running medgate checks the user first (MEDGATE_USER=NAME, else http.adminToken).\n", plugin, role)
+	}
 	fmt.Fprintln(w, "\nArguments:")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
@@ -297,6 +300,13 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 	}
 	noteRunningPlugin(ctx, cfg, plugin, proc.Description().Version, c.Local, stderr)
 	id := newID("cli-")
+	if !c.Local {
+		// Checked (and audited) before anything is sent: a refusal
+		// leaves nothing done.
+		if err := requireRole(ctx, cfg, plugin, code, id, c); err != nil {
+			return err
+		}
+	}
 	if *reveal {
 		// Granted (and audited) before anything is sent or run: a
 		// refusal leaves nothing done.
@@ -545,6 +555,31 @@ func grantReveal(ctx context.Context, cfg *config.Config, site, target string) e
 	}
 	if json.Unmarshal(a.body, &g) != nil || !g.Granted {
 		return fmt.Errorf("-reveal was not granted: POST /admin/personal/reveal answered %s without granting it (is the running medgate older than this command?)%s", a.statusText, after)
+	}
+	return nil
+}
+
+// requireRole has the running medgate check that its user may run plugin's
+// remote command c, when the plugin declares a role above the operator's
+// (sdk.Command.Role): POST /admin/commands/check as the user (MEDGATE_USER,
+// else http.adminToken), which answers by the plugin's declaration and
+// records the check, naming id, the message about to be sent, in its
+// audit log. nil when c needs no more than an operator (nothing is asked,
+// as before the field) or when the check granted it.
+func requireRole(ctx context.Context, cfg *config.Config, plugin, site, id string, c sdk.Command) error {
+	role := sdk.RoleOf(c.Role)
+	if role == sdk.RoleOperator {
+		return nil
+	}
+	const after = "; nothing was sent"
+	what := "medgate " + plugin + " " + c.Name
+	q := url.Values{"plugin": {plugin}, "command": {c.Name}, "site": {site}, "target": {id}}
+	a, err := adminRequest(ctx, cfg.File, "", "POST", "/admin/commands/check?"+q.Encode())
+	if err != nil {
+		return fmt.Errorf("%s needs the role %s, which the running medgate checks: %w%s", what, role, err, after)
+	}
+	if err := a.err(); err != nil {
+		return fmt.Errorf("%s needs the role %s: %w%s", what, role, err, after)
 	}
 	return nil
 }

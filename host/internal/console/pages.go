@@ -443,6 +443,10 @@ type listBlock struct {
 	Items     []map[string]string // each row's fields as raw JSON, for row actions
 	Problem   *flash
 	MessageID string
+	// Denied maps the row actions the user's role may not use (their
+	// plugin declares a higher one, sdk.Action.Role) to that role: shown
+	// disabled, saying so.
+	Denied map[string]string
 }
 
 type column struct{ Key, Label string }
@@ -494,7 +498,7 @@ func (c *Console) showLists(w http.ResponseWriter, r *http.Request, plugin, list
 				}
 			}
 			for _, s := range scopedSites(userOf(r), p.Sites) {
-				d.Blocks = append(d.Blocks, &listBlock{Plugin: p.Name, List: wl, View: view, Site: s})
+				d.Blocks = append(d.Blocks, &listBlock{Plugin: p.Name, List: wl, View: view, Site: s, Denied: deniedActions(userOf(r), view)})
 			}
 		}
 	}

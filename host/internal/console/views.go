@@ -87,7 +87,15 @@ func (c *Console) mayUse(u access.User, method, href string) bool {
 	}
 	_, pattern := c.mux.Handler(&http.Request{Method: method, URL: target, Host: target.Host, Header: http.Header{}})
 	need, ok := c.need[pattern]
-	return ok && need != access.Public && u.Role.Allows(need) && (!u.Scoped() || siteScoped[pattern])
+	if !ok || need == access.Public || !u.Role.Allows(need) || (u.Scoped() && !siteScoped[pattern]) {
+		return false
+	}
+	if formRoutes[pattern] {
+		// The role the form declares, on top of the route's.
+		declared, found := c.formNeed(target.Path)
+		return found && u.Role.Allows(declared)
+	}
+	return true
 }
 
 // navItems lists the forms of the plugins enabled at some site u sees.
@@ -165,7 +173,7 @@ func (c *Console) lookupForm(w http.ResponseWriter, r *http.Request) (*Plugin, *
 
 func (c *Console) formPage(w http.ResponseWriter, r *http.Request) {
 	p, f, ok := c.lookupForm(w, r)
-	if !ok {
+	if !ok || !c.allowDeclared(w, r, "表单 form "+p.Name+"/"+f.Name, declaredRole(f.Role)) {
 		return
 	}
 	q := r.URL.Query()
@@ -190,7 +198,7 @@ func (c *Console) formPage(w http.ResponseWriter, r *http.Request) {
 // formSubmit sends the form's operation and shows the reply.
 func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 	p, f, ok := c.lookupForm(w, r)
-	if !ok {
+	if !ok || !c.allowDeclared(w, r, "表单 form "+p.Name+"/"+f.Name, declaredRole(f.Role)) {
 		return
 	}
 	s := sessionFrom(r)
@@ -470,7 +478,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "操作不存在 (no such action)", fmt.Sprintf("没有运行中的插件 %[1]q 在工作列表 %[3]q 上声明操作 %[2]q。No running plugin %[1]q declares an action %[2]q on work list %[3]q.", plugin, name, list), "请刷新工作列表后重试。Reload the work list and try again.")
 		return
 	}
-	if !c.checkSite(w, r, plugin, site) {
+	if !c.allowDeclared(w, r, "工作列表操作 row action "+plugin+"/"+list+"/"+name, declaredRole(act.Role)) || !c.checkSite(w, r, plugin, site) {
 		return
 	}
 	payload := map[string]any{}

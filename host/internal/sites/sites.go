@@ -369,7 +369,10 @@ type Info struct {
 	Jobs        []string        `json:"jobs"`
 	WorkLists   []sdk.WorkList  `json:"workLists,omitempty"`
 	Views       sdk.Views       `json:"views,omitzero"`
-	Sites       []string        `json:"sites"`
+	// Commands are its command-line verbs, for the admin API's role
+	// check of a command (POST /admin/commands/check).
+	Commands []sdk.Command `json:"commands,omitempty"`
+	Sites    []string      `json:"sites"`
 }
 
 // Infos describes the running plugins for /admin/plugins and the console,
@@ -379,7 +382,7 @@ func Infos(cfg *config.Config, plugins map[string]*pluginhost.Instance) []Info {
 	for name, in := range plugins {
 		running, restarts, lastErr := in.Status()
 		desc := in.Description()
-		pi := Info{Name: name, Version: desc.Version, Description: desc.Description, Running: running, Restarts: restarts, Operations: desc.Operations, WorkLists: desc.WorkLists, Views: desc.Views()}
+		pi := Info{Name: name, Version: desc.Version, Description: desc.Description, Running: running, Restarts: restarts, Operations: desc.Operations, WorkLists: desc.WorkLists, Views: desc.Views(), Commands: desc.Commands}
 		if lastErr != nil {
 			pi.LastError = lastErr.Error()
 		}

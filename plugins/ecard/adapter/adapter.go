@@ -94,6 +94,7 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 			{Type: OpCardsList, Summary: "list the most recent registrations, masked, for the console", Query: true},
 			{Type: OpDesk, Summary: "the cashier's desk in one step: register a person or find their card, and issue the QR code with its printable label"},
 			{Type: OpRename, Summary: "correct the name stored on a card (a typo at registration, a name changed), given the ID number on the card and a reason"},
+			{Type: OpPhone, Summary: "correct the phone number stored on a card (a typo at registration, a new number), given the ID number on the card and a reason"},
 		},
 		Settings: settings(),
 		WorkLists: []sdk.WorkList{{
@@ -161,9 +162,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		resp, err = h.desk(ctx)
 	case OpRename:
 		resp, err = h.rename(ctx)
+	case OpPhone:
+		resp, err = h.phone(ctx)
 	default:
 		return sdk.Invalid(sdk.Diagnostic{Field: "$.type", Rule: "enum", Summary: fmt.Sprintf("unknown message type %q", req.Type),
-			Detail: "use one of ecard.register, ecard.qrcode, ecard.scan, ecard.revoke, ecard.link, ecard.get, ecard.cards.list, ecard.desk, ecard.rename"}), nil
+			Detail: "use one of ecard.register, ecard.qrcode, ecard.scan, ecard.revoke, ecard.link, ecard.get, ecard.cards.list, ecard.desk, ecard.rename, ecard.phone.correct"}), nil
 	}
 	if errors.Is(err, errBusy) {
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,

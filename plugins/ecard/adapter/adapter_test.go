@@ -32,12 +32,12 @@ func TestDescribe(t *testing.T) {
 			queries = append(queries, o.Type)
 		}
 	}
-	wantOps := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList, OpDesk, OpRename}
+	wantOps := []string{OpRegister, OpQRCode, OpScan, OpRevoke, OpLink, OpGet, OpCardsList, OpDesk, OpRename, OpPhone}
 	if diff := cmp.Diff(wantOps, ops); diff != "" {
 		t.Errorf("operations (-want +got):\n%s", diff)
 	}
 	// Only the reads are pure queries: register, qrcode, revoke, link,
-	// desk and rename write state or publish events.
+	// desk, rename and phone write state or publish events.
 	if diff := cmp.Diff([]string{OpScan, OpGet, OpCardsList}, queries); diff != "" {
 		t.Errorf("operations declared Query (-want +got):\n%s", diff)
 	}

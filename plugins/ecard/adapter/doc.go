@@ -16,6 +16,11 @@
 //	                  one typed, unless confirmName
 //	ecard.rename      correct the name stored on a card (ID number on the
 //	                  card and a reason required; journaled masked)
+//	ecard.phone.correct  correct the phone stored on a card, as rename
+//
+// The console forms and commands of rename, phone.correct and revoke
+// declare the admin role (sdk.RoleAdmin); the host enforces it on people
+// (console, command line), not on the platform's own messages.
 //
 // # State
 //
@@ -63,10 +68,11 @@
 // A scan opens the code with the site's [card.Sealer] and then reads the card
 // record: one state read per scan.
 //
-// Registrations, revocations and name corrections are journaled (system
-// "ecard", codes register, revoke and rename) with names, ID numbers and
-// phones masked; a rename keeps the previous name there, masked. The events
-// "ecard.registered", "ecard.revoked", "ecard.renamed" and "ecard.linked"
+// Registrations, revocations and name and phone corrections are journaled
+// (system "ecard", codes register, revoke, rename and phone) with names, ID
+// numbers and phones masked; a correction keeps the previous value there,
+// masked. The events "ecard.registered", "ecard.revoked", "ecard.renamed",
+// "ecard.phone.corrected" and "ecard.linked"
 // (key: the card number) carry no raw personal data; HIS systems call
 // ecard.get for the identity.
 //

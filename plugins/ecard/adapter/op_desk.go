@@ -162,10 +162,10 @@ func (h handler) deskMismatch(ctx context.Context, cardNo string, reg *sdk.Handl
 		Severity: sdk.SeverityError, Field: mismatch[0].Field, Rule: "mismatch",
 		Summary: fmt.Sprintf("%s与此证件号已有电子卡 %s 登记的不一致（卡上姓名 %s），未打印标签 (the %s differs from the one on card %s, registered with this ID number; no label printed)",
 			what, cardNo, stored, whatEn, cardNo),
-		Detail: "请与患者核对证件：本次输入有误，改正后重新提交；卡是用他人证件号登记的，以 wrongId 注销后各自重新登记；卡上姓名有误或已改名，" +
-			"先在“电子卡更正姓名”页（ecard.rename）更正再打印；新生儿请核对胎次（birthOrder）；确认此卡就是眼前患者的（如生僻字无法输入），勾选 confirmName 后重新提交。" +
-			" Check the document with the patient: retype a mistyped name or ID number; a card registered with another person's ID number is revoked with wrongId and each registers again;" +
-			" correct a wrong or changed name on the card with ecard.rename first;" +
+		Detail: "请与患者核对证件：本次输入有误，改正后重新提交；卡是用他人证件号登记的，请管理员以 wrongId 注销后各自重新登记；卡上姓名有误或已改名，" +
+			"请管理员先在“电子卡更正姓名”页（ecard.rename）更正再打印；新生儿请核对胎次（birthOrder）；确认此卡就是眼前患者的（如生僻字无法输入），勾选 confirmName 后重新提交。" +
+			" Check the document with the patient: retype a mistyped name or ID number; a card registered with another person's ID number is revoked with wrongId by an admin and each registers again;" +
+			" a wrong or changed name on the card is corrected by an admin with ecard.rename first;" +
 			" for a newborn check birthOrder; if the card is this person's (e.g. a rare character that cannot be typed), send again with confirmName: true",
 	}
 	b, err := json.Marshal(deskRefusal{Result: "mismatch", CardNo: cardNo, StoredName: stored,

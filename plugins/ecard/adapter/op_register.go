@@ -213,7 +213,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 			case err == nil && rec.Status != statusDead && rec.RegisteredBy != "" && rec.RegisteredBy == h.req.MessageID:
 				// This message created the card and is redelivered: finish
 				// and answer as the first handling did.
-				if err := h.markReplaced(ctx, rec.PreviousCardNo, rec.CardNo); err != nil {
+				if err := h.markReplaced(ctx, &rec); err != nil {
 					return nil, err
 				}
 				return h.registered(ctx, rec, id, true, start)
@@ -311,7 +311,7 @@ func (h handler) registerIdentity(ctx context.Context, id card.Identity, start t
 		} else if conflict {
 			continue
 		}
-		if err := h.markReplaced(ctx, previous, cardNo); err != nil {
+		if err := h.markReplaced(ctx, &rec); err != nil {
 			return nil, err
 		}
 		return h.registered(ctx, rec, id, true, start)
@@ -429,20 +429,28 @@ func (h handler) completeClaim(ctx context.Context, ik string, id card.Identity,
 	if _, err := casJSON(ctx, h.host(), keyCard+rec.CardNo, 0, &rec); err != nil {
 		return nil, err
 	}
-	if err := h.markReplaced(ctx, rec.PreviousCardNo, rec.CardNo); err != nil {
+	if err := h.markReplaced(ctx, &rec); err != nil {
 		return nil, err
 	}
 	return h.registered(ctx, rec, id, own, start)
 }
 
-// markReplaced records on the revoked card previous (if any) that cardNo
-// replaced it.
-func (h handler) markReplaced(ctx context.Context, previous, cardNo string) error {
+// markReplaced records on the revoked card rec.PreviousCardNo (if any)
+// that rec replaced it. That card may have been marked wrongId since the
+// registration read it (ecard.revoke, which marks only a card no card
+// replaces yet): both change it by compare-and-set, and the first stands.
+// When the mark came first, rec replaces nothing: its PreviousCardNo is
+// cleared, in rec and in its record, so neither a scan of the wrong card
+// nor a link of its temporary cards leads to the number holder's card.
+func (h handler) markReplaced(ctx context.Context, rec *cardRecord) error {
+	previous, cardNo := rec.PreviousCardNo, rec.CardNo
 	if previous == "" {
 		return nil
 	}
+	wrongID := false
 	_, err := updateCard(ctx, h.host(), previous, func(r *cardRecord) bool {
-		if r.ReplacedBy == cardNo {
+		wrongID = r.WrongID && r.ReplacedBy == ""
+		if r.ReplacedBy == cardNo || wrongID {
 			return false
 		}
 		r.ReplacedBy = cardNo
@@ -451,6 +459,22 @@ func (h handler) markReplaced(ctx context.Context, previous, cardNo string) erro
 	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
 		return fmt.Errorf("mark card %s as replaced: %w", previous, err)
 	}
+	if !wrongID {
+		return nil
+	}
+	h.a.log.Warn("registration: the card it would replace was marked wrongId meanwhile; the new card replaces nothing",
+		"cardNo", cardNo, "previousCardNo", previous)
+	updated, err := updateCard(ctx, h.host(), cardNo, func(r *cardRecord) bool {
+		if r.PreviousCardNo != previous {
+			return false
+		}
+		r.PreviousCardNo = ""
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("card %s replaces card %s, marked wrongId meanwhile: clear its previousCardNo: %w", cardNo, previous, err)
+	}
+	*rec = updated
 	return nil
 }
 
@@ -679,7 +703,7 @@ func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identit
 		}
 		if rec.Phone != id.Phone {
 			warnings.Warn("$.guardian.phone", "mismatch", "the guardian's phone differs from the one registered with this newborn",
-				"the existing card is returned unchanged")
+				"the existing card is returned unchanged; a number wrong on the card (a typo at registration, a new number) is corrected with ecard.phone.correct")
 		}
 	default:
 		if !sameName(rec.Name, id.Name) {
@@ -688,7 +712,7 @@ func (h handler) registered(ctx context.Context, rec cardRecord, id card.Identit
 		}
 		if rec.Phone != id.Phone {
 			warnings.Warn("$.phone", "mismatch", "the phone differs from the one registered with this ID number",
-				"the existing card is returned unchanged")
+				"the existing card is returned unchanged; a number wrong on the card (a typo at registration, a new number) is corrected with ecard.phone.correct")
 		}
 	}
 	if !rec.Announced && (created || h.mayRepair(rec)) {

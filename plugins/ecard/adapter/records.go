@@ -84,6 +84,8 @@ type cardRecord struct {
 	ReplacedBy     string `json:"replacedBy,omitempty"`
 	// LastRename is the last correction of the name (ecard.rename).
 	LastRename *renameNote `json:"lastRename,omitempty"`
+	// LastPhone is the last correction of the phone (ecard.phone.correct).
+	LastPhone *phoneNote `json:"lastPhone,omitempty"`
 	// RegisteredBy is the id of the message that created the card, so that
 	// the message, redelivered, gets the reply of a creation again.
 	RegisteredBy string `json:"registeredBy,omitempty"`

@@ -16,12 +16,16 @@ const (
 	FormScan   = "scan"
 	FormRename = "rename"
 	FormRevoke = "revoke"
+	// FormPhone is the correction of the phone on a card.
+	FormPhone = "phone"
 )
 
 // CmdRename is `medgate ecard rename`; CmdRevoke `medgate ecard revoke`.
 const (
 	CmdRename = "rename"
 	CmdRevoke = "revoke"
+	// CmdPhone is `medgate ecard phone`.
+	CmdPhone = "phone"
 )
 
 // revokeArguments are the inputs of the revoke form and command.
@@ -57,6 +61,21 @@ var renameResult = sdk.Display{Fields: []sdk.Column{
 	{Field: "renamed", Title: "已更正（false：卡上已是此姓名）renamed (false: the card had the name already)"},
 }}
 
+// phoneArguments are the inputs of the phone form and command.
+var phoneArguments = []sdk.Argument{
+	renameArguments[0], renameArguments[1],
+	{Name: "phone", Type: sdk.SettingString, Required: true, Description: "正确的手机号：11 位手机号码；证件类型不是 01/02 时也可填国际号码，如 +85291234567 the correct mobile number: 11 digits; with a document other than 01/02 also an international number such as +85291234567"},
+	{Name: "reason", Type: sdk.SettingString, Required: true, Description: "更正原因，如“登记时手机号输错”“已换号” why: e.g. typo at registration, new number"},
+}
+
+// phoneResult shows the reply of a phone correction.
+var phoneResult = sdk.Display{Fields: []sdk.Column{
+	{Field: "cardNo", Title: "卡号 card number"},
+	{Field: "previousPhone", Title: "原手机号 previous phone", Personal: true},
+	{Field: "phone", Title: "现手机号 phone now", Personal: true},
+	{Field: "corrected", Title: "已更正（false：卡上已是此号码）corrected (false: the card had the number already)"},
+}}
+
 // commands declares the plugin's command-line verbs.
 func commands() []sdk.Command {
 	return []sdk.Command{{
@@ -73,6 +92,7 @@ the running medgate as an ecard.rename message.`,
 		Operation: OpRename,
 		Arguments: renameArguments,
 		Result:    renameResult,
+		Role:      sdk.RoleAdmin,
 	}, {
 		Name:    CmdRevoke,
 		Summary: "注销电子卡，其二维码不再可用 revoke an e-card so its QR codes no longer scan",
@@ -86,6 +106,22 @@ the running medgate as an ecard.revoke message.`,
 		Operation: OpRevoke,
 		Arguments: revokeArguments,
 		Result:    revokeResult,
+		Role:      sdk.RoleAdmin,
+	}, {
+		Name:    CmdPhone,
+		Summary: "更正电子卡上登记的手机号 correct the phone number stored on an e-card",
+		Description: `更正电子卡上登记的手机号（登记时输错、已换号）：给出卡号、卡上登记的证件号码（新生儿卡为监护人的）、
+正确的手机号和原因。原号码（遮蔽）与原因记入交换日志，并发布 ecard.phone.corrected 事件。作为 ecard.phone.correct 消息发给运行中的 medgate。
+
+Corrects the phone number stored on an e-card (a typo at registration, a new
+number): give the card number, the document number registered with the card (a
+newborn's card: the guardian's), the correct number and the reason. The previous
+number, masked, and the reason are journaled, and ecard.phone.corrected is
+published. Sent to the running medgate as an ecard.phone.correct message.`,
+		Operation: OpPhone,
+		Arguments: phoneArguments,
+		Result:    phoneResult,
+		Role:      sdk.RoleAdmin,
 	}}
 }
 
@@ -180,19 +216,30 @@ func forms() []sdk.Form {
 	}, {
 		Name:        FormRename,
 		Title:       "电子卡更正姓名 Correct the name on an e-card",
-		Description: "收费处因姓名不一致未打印标签时：与患者核对证件，卡上姓名登记时输错或已改名的，在此更正后再打印。证件号输错的卡不在此更正：以 wrongId 注销后用正确证件号重新登记。When the desk did not print because the names differ: check the document with the patient; correct a name mistyped at registration or changed since here, then print. A card registered with a wrong ID number is not corrected here: revoke it with wrongId and register with the right number.",
+		Description: "仅限管理员 admins only. 收费处因姓名不一致未打印标签时：与患者核对证件，卡上姓名登记时输错或已改名的，由管理员在此更正后再打印。证件号输错的卡不在此更正：以 wrongId 注销后用正确证件号重新登记。When the desk did not print because the names differ: check the document with the patient; an admin corrects a name mistyped at registration or changed since here, then the desk prints. A card registered with a wrong ID number is not corrected here: revoke it with wrongId and register with the right number.",
 		Operation:   OpRename,
 		Key:         "cardNo",
 		Fields:      renameArguments,
 		Result:      renameResult,
+		Role:        sdk.RoleAdmin,
+	}, {
+		Name:        FormPhone,
+		Title:       "电子卡更正手机号 Correct the phone on an e-card",
+		Description: "仅限管理员 admins only. 与患者核对证件后，更正卡上登记的手机号（登记时输错或已换号）；新生儿卡为监护人的手机号。Check the document with the patient, then correct the number stored on the card (a typo at registration, a new number); a newborn's card: the guardian's.",
+		Operation:   OpPhone,
+		Key:         "cardNo",
+		Fields:      phoneArguments,
+		Result:      phoneResult,
+		Role:        sdk.RoleAdmin,
 	}, {
 		Name:        FormRevoke,
 		Title:       "电子卡注销 Revoke an e-card",
-		Description: "注销后此卡的二维码不再可用；患者再登记时得到新卡。卡是用他人证件号登记的（证件号输错），选“用他人证件号登记”为“是”，再用正确证件号各自登记。Its QR codes stop scanning; the patient registering again gets a new card. For a card registered with another person's ID number choose wrongId yes, then register each patient with their own number.",
+		Description: "仅限管理员 admins only. 注销后此卡的二维码不再可用；患者再登记时得到新卡。卡是用他人证件号登记的（证件号输错），选“用他人证件号登记”为“是”，再用正确证件号各自登记。Its QR codes stop scanning; the patient registering again gets a new card. For a card registered with another person's ID number choose wrongId yes, then register each patient with their own number.",
 		Operation:   OpRevoke,
 		Key:         "cardNo",
 		Fields:      revokeArguments,
 		Result:      revokeResult,
+		Role:        sdk.RoleAdmin,
 	}, {
 		Name:        FormScan,
 		Title:       "扫码 Scan",

@@ -780,3 +780,12 @@ func IdentityKey(secret []byte, id Identity) (string, error) {
 	}
 	return "ik1_" + hex.EncodeToString(m.Sum(nil)), nil
 }
+
+// ValidatePhone checks phone, given for a person identified by a document
+// of type idType (for a newborn's card, the guardian's), as a
+// registration checks it, reported at field: a mainland mobile number, or
+// for the documents of [AcceptsInternationalPhone] an international number
+// in E.164 form. nil when it is valid; store it after [NormalizePhone].
+func ValidatePhone(field, idType, phone string) *FieldError {
+	return checkPhone(field, idType, phone)
+}

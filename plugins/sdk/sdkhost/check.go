@@ -34,7 +34,9 @@ const MinJobInterval = time.Second
 // with a MaxRun under it, secret settings with a Default, work lists
 // served by no declared operation, and commands and views that cannot
 // work, among them forms, row actions, remote commands and document pages
-// that send an operation the plugin does not declare, and columns whose
+// that send an operation the plugin does not declare, roles the host does
+// not know or that differ between the entry points of one operation
+// (roles), and columns whose
 // Codes give an empty meaning or mask nothing (columnCodes). These are the rules
 // for a plugin of the latest protocol (see CheckDescriptionAt).
 func CheckDescription(d *sdk.DescribeResponse) []error {
@@ -187,7 +189,66 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, undeclared(ops, what+" Confirm operation", v.Confirm.Operation)...)
 		}
 	}
+	errs = append(errs, roles(d)...)
 	errs = append(errs, columnCodes(d)...)
+	return errs
+}
+
+// roles reports each form and row action of d whose Role the host does
+// not know (commands check theirs, sdk.Command.Check), and each operation
+// that entry points requiring different roles send: the lower role would
+// be a way around the higher one.
+func roles(d *sdk.DescribeResponse) []error {
+	var errs []error
+	type entry struct{ what, role string }
+	var order []string
+	byOp := map[string][]entry{}
+	add := func(op, what, role string) {
+		if !sdk.KnownRole(role) {
+			return // reported on its own
+		}
+		if _, ok := byOp[op]; !ok {
+			order = append(order, op)
+		}
+		byOp[op] = append(byOp[op], entry{what, sdk.RoleOf(role)})
+	}
+	known := func(what, role string) {
+		if !sdk.KnownRole(role) {
+			errs = append(errs, fmt.Errorf("%s: role %q is not one of %s, %s; leave it empty for %s", what, role, sdk.RoleOperator, sdk.RoleAdmin, sdk.RoleOperator))
+		}
+	}
+	for _, f := range d.Forms {
+		what := fmt.Sprintf("form %q", f.Name)
+		known(what, f.Role)
+		add(f.Operation, what, f.Role)
+	}
+	for _, v := range d.WorkListViews {
+		for _, a := range v.Actions {
+			what := fmt.Sprintf("work list %q: action %q", v.List, a.Name)
+			known(what, a.Role)
+			add(a.Operation, what, a.Role)
+		}
+	}
+	for _, c := range d.Commands {
+		if !c.Local {
+			add(c.Operation, fmt.Sprintf("command %q", c.Name), c.Role)
+		}
+	}
+	for _, op := range order {
+		es := byOp[op]
+		differ := false
+		for _, e := range es[1:] {
+			differ = differ || e.role != es[0].role
+		}
+		if !differ {
+			continue
+		}
+		parts := make([]string, len(es))
+		for i, e := range es {
+			parts[i] = e.what + " " + e.role
+		}
+		errs = append(errs, fmt.Errorf("operation %q is sent by entry points requiring different roles (%s): the lower role would be a way around the higher; declare the same Role on each", op, strings.Join(parts, ", ")))
+	}
 	return errs
 }
 
