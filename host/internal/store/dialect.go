@@ -42,6 +42,15 @@ type dialect struct {
 	// driver once the context is checked (see readRow).
 	detachReads bool
 
+	// oneWriter: the database runs one write transaction at a time
+	// (SQLite). A long write beside the group commit (Prune's batches)
+	// then goes through the group commit's queue instead: a writer
+	// waiting for the lock in SQLite's busy handler sleeps, then looks
+	// again, and missed the moment between two batches taken back to
+	// back. PostgreSQL runs such a write beside the group commit, which
+	// it does not hold up.
+	oneWriter bool
+
 	// dbClock: lease expiries are set and compared on the database's
 	// clock (clock_timestamp()), not on the instances' (AcquireLease's
 	// now). Several instances share a PostgreSQL database, and their

@@ -49,6 +49,7 @@ var sqliteDialect = &dialect{
 	// UPDATE unless the request is apart.
 	requestApart: 1 << 10,
 	detachReads:  true,
+	oneWriter:    true,
 }
 
 // SQLite is the embedded engine: one database file in WAL mode.
