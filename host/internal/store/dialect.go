@@ -51,6 +51,10 @@ type dialect struct {
 	// it does not hold up.
 	oneWriter bool
 
+	// hintIndexes: the engine takes an index named in the statement
+	// (SQLite's INDEXED BY; see indexedBy).
+	hintIndexes bool
+
 	// dbClock: lease expiries are set and compared on the database's
 	// clock (clock_timestamp()), not on the instances' (AcquireLease's
 	// now). Several instances share a PostgreSQL database, and their
@@ -80,6 +84,17 @@ func (d *dialect) rebind(q string) string {
 		b.WriteByte(q[i])
 	}
 	return b.String()
+}
+
+// indexedBy returns " INDEXED BY index" where the engine takes it
+// (hintIndexes), to follow a table's name in a FROM clause, else "": a
+// statement SQLite would otherwise run on the wrong index, which it
+// picks without statistics (no ANALYZE).
+func (d *dialect) indexedBy(index string) string {
+	if !d.hintIndexes {
+		return ""
+	}
+	return " INDEXED BY " + index
 }
 
 // nullTime encodes a time that may be unknown: the zero time is NULL.

@@ -50,6 +50,7 @@ var sqliteDialect = &dialect{
 	requestApart: 1 << 10,
 	detachReads:  true,
 	oneWriter:    true,
+	hintIndexes:  true,
 }
 
 // SQLite is the embedded engine: one database file in WAL mode.

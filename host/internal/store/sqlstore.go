@@ -691,9 +691,7 @@ func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore ti
 	var err error
 	if !messagesBefore.IsZero() {
 		before := s.d.encodeTime(normTime(messagesBefore))
-		nm, err = s.pruneBatches(ctx, "messages", `DELETE FROM messages WHERE id IN (SELECT id FROM messages
-			WHERE status = 'done' AND outcome IN ('ok', 'invalid', 'rejected') AND updated_at < ? LIMIT ?)`,
-			before)
+		nm, err = s.pruneBatches(ctx, "messages", s.pruneMessagesSQL(), s.pruneMessagesArgs(messagesBefore)...)
 		if err != nil {
 			return nm, 0, err
 		}
@@ -706,6 +704,31 @@ func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore ti
 			WHERE at < ? ORDER BY at LIMIT ?)`, s.d.encodeTime(normTime(exchangesBefore)))
 	}
 	return nm, nx, err
+}
+
+// pruneMessagesSQL deletes at most its last argument's finished messages
+// whose outcome may go (ok, invalid, rejected) and that were last updated
+// before its first argument (see pruneMessagesArgs). It looks for them
+// among the messages received before that time (messages_received_at: a
+// message is received before it is last updated), oldest first, not among
+// every finished message: with a million finished messages of which a few
+// thousand were old enough, SQLite, which took the index on status, read
+// them all for each batch, holding the write lock seconds, and so did the
+// last, empty batch of every prune. SQLite is told the index (INDEXED BY):
+// without statistics it prefers the equality on status. Each batch still
+// reads the old messages that stay (pending or failed ones, those updated
+// since) before the ones it deletes. A message whose receipt time, set by
+// another instance's clock, is after its update goes a prune later.
+func (s *sqlStore) pruneMessagesSQL() string {
+	return `DELETE FROM messages WHERE id IN (SELECT id FROM messages` + s.d.indexedBy("messages_received_at") + `
+			WHERE received_at < ? AND updated_at < ? AND status = 'done' AND outcome IN ('ok', 'invalid', 'rejected') LIMIT ?)`
+}
+
+// pruneMessagesArgs are the arguments of pruneMessagesSQL but the last
+// (the batch's size), for the messages last updated before before.
+func (s *sqlStore) pruneMessagesArgs(before time.Time) []any {
+	t := s.d.encodeTime(normTime(before))
+	return []any{t, t}
 }
 
 // sqlPruneBatches deletes at most its last argument's download batches
