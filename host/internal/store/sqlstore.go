@@ -64,6 +64,10 @@ type sqlStore struct {
 	// refusals tracks the writes the database refuses (ErrRefused), for
 	// Ping, Refused and WithRefusals.
 	refusals refusals
+	// readOnly, when set, is called when the database refused a write
+	// as read-only (PostgreSQL: the pool's sessions are dropped, see
+	// Postgres.dropSessions).
+	readOnly func()
 }
 
 // readStmts are the point reads of the message path: a pure query's
@@ -210,6 +214,9 @@ func (s *sqlStore) errorf(format string, args ...any) error {
 	if !s.closed.Load() && !errors.Is(err, ErrRefused) {
 		if re := refusal(err, s.dir); re != nil {
 			s.refusals.refuse(re)
+			if re.kind == RefusedReadOnly && s.readOnly != nil {
+				s.readOnly()
+			}
 			err = re
 		}
 	}
