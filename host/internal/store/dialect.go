@@ -42,6 +42,19 @@ type dialect struct {
 	// driver once the context is checked (see readRow).
 	detachReads bool
 
+	// oneWriter: the database runs one write transaction at a time
+	// (SQLite). A long write beside the group commit (Prune's batches)
+	// then goes through the group commit's queue instead: a writer
+	// waiting for the lock in SQLite's busy handler sleeps, then looks
+	// again, and missed the moment between two batches taken back to
+	// back. PostgreSQL runs such a write beside the group commit, which
+	// it does not hold up.
+	oneWriter bool
+
+	// hintIndexes: the engine takes an index named in the statement
+	// (SQLite's INDEXED BY; see indexedBy).
+	hintIndexes bool
+
 	// dbClock: lease expiries are set and compared on the database's
 	// clock (clock_timestamp()), not on the instances' (AcquireLease's
 	// now). Several instances share a PostgreSQL database, and their
@@ -71,6 +84,17 @@ func (d *dialect) rebind(q string) string {
 		b.WriteByte(q[i])
 	}
 	return b.String()
+}
+
+// indexedBy returns " INDEXED BY index" where the engine takes it
+// (hintIndexes), to follow a table's name in a FROM clause, else "": a
+// statement SQLite would otherwise run on the wrong index, which it
+// picks without statistics (no ANALYZE).
+func (d *dialect) indexedBy(index string) string {
+	if !d.hintIndexes {
+		return ""
+	}
+	return " INDEXED BY " + index
 }
 
 // nullTime encodes a time that may be unknown: the zero time is NULL.

@@ -55,11 +55,39 @@ var postgresDialect = &dialect{
 // short random wait (see committer): no write fails for it.
 //
 // Connections come from a pgxpool.Pool (so the DSN's pool_* settings
-// apply), used through database/sql (pgx's stdlib driver).
+// apply), used through database/sql (pgx's stdlib driver). A write the
+// server refuses as read-only drops the pool's sessions (dropSessions):
+// a session keeps the default_transaction_read_only it started with, so
+// those opened while the database was read-only (an admin's ALTER
+// DATABASE … SET default_transaction_read_only, a standby during a
+// failover) would refuse every write for their lifetime, up to the
+// pool's pool_max_conn_lifetime (an hour), after the database took
+// writes again; new sessions take its setting, or, with several hosts
+// and target_session_attrs=read-write in the DSN, the new primary.
 type Postgres struct {
 	sqlStore
 	pool   *pgxpool.Pool
 	wholes atomic.Int64 // groups written as one statement (for tests)
+	// dropped is when dropSessions last dropped the pool's sessions
+	// (unix nanoseconds).
+	dropped atomic.Int64
+}
+
+// dropEvery is how often, at most, dropSessions drops the pool's
+// sessions: while the server stays read-only every write is refused,
+// and each would have the store connect again.
+const dropEvery = time.Second
+
+// dropSessions closes the pool's idle sessions, and each session in use
+// once it is returned, so that the next writes connect again (see
+// Postgres), at most once every dropEvery.
+func (p *Postgres) dropSessions() {
+	now := time.Now().UnixNano()
+	last := p.dropped.Load()
+	if now-last < int64(dropEvery) || !p.dropped.CompareAndSwap(last, now) {
+		return
+	}
+	p.pool.Reset()
 }
 
 // OpenPostgres connects to the database named by dsn (a libpq URL or
@@ -81,6 +109,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 	db := stdlib.OpenDBFromPool(pool)
 	p := &Postgres{sqlStore: sqlStore{d: postgresDialect, w: db, r: db, seal: seal}, pool: pool}
 	p.refusals.hook = optionsFrom(opts).refusals
+	p.readOnly = p.dropSessions
 	if err := db.PingContext(ctx); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("store: postgres: connect to %s:%d database %q: %w",

@@ -34,12 +34,20 @@ type options struct {
 	busyTimeout time.Duration
 	// refusals is told of refused writes (WithRefusals).
 	refusals func(err error)
+	// walLimit replaces sqliteWALLimit when set (tests).
+	walLimit int64
 }
 
 // withBusyTimeout sets how long SQLite waits for another connection's lock
 // (tests; the default is sqliteBusyTimeout).
 func withBusyTimeout(d time.Duration) Option {
 	return func(o *options) { o.busyTimeout = d }
+}
+
+// withWALLimit sets the size SQLite cuts its WAL file back to (tests;
+// the default is sqliteWALLimit).
+func withWALLimit(n int64) Option {
+	return func(o *options) { o.walLimit = n }
 }
 
 // optionsFrom applies opts.

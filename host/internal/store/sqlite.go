@@ -31,6 +31,15 @@ func sqliteLocked(err error) bool {
 // another connection (or process) before giving up with SQLITE_BUSY.
 const sqliteBusyTimeout = 10 * time.Second
 
+// sqliteWALLimit is the size, in bytes, SQLite cuts the WAL file back to
+// when it restarts it (journal_size_limit). The WAL is restarted from its
+// start after a checkpoint and keeps its size, a few MiB (1,000 pages and
+// the transaction that crossed them), so this one is never reached in
+// use; but while a read transaction stays open (a backup, an admin's
+// sqlite3 shell) SQLite cannot restart it, and it grows by everything
+// written meanwhile, which without a limit stayed on the disk for good.
+const sqliteWALLimit = 64 << 20
+
 // sqliteDialect: ? placeholders and times as INTEGER unix microseconds.
 // The writer's transactions start with BEGIN IMMEDIATE (_txlock), which
 // locks the migrations too.
@@ -49,6 +58,8 @@ var sqliteDialect = &dialect{
 	// UPDATE unless the request is apart.
 	requestApart: 1 << 10,
 	detachReads:  true,
+	oneWriter:    true,
+	hintIndexes:  true,
 }
 
 // SQLite is the embedded engine: one database file in WAL mode.
@@ -99,6 +110,12 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		busyTimeout = d
 	}
 	busy := fmt.Sprint(busyTimeout.Milliseconds())
+	walLimit := int64(sqliteWALLimit)
+	if n := optionsFrom(opts).walLimit; n > 0 {
+		walLimit = n
+	}
+	// Both writers: the WAL is restarted (and cut back) by a write.
+	limitWAL := fmt.Sprintf("&_pragma=journal_size_limit(%d)", walLimit)
 
 	if seal == nil {
 		seal = &sealer{} // no key: it only compresses
@@ -107,7 +124,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	s := &SQLite{sqlStore{d: sqliteDialect, db: fmt.Sprintf("%q", path), seal: seal, busy: busyTimeout, dir: filepath.Dir(abs)}}
 	s.refusals.hook = optionsFrom(opts).refusals
 	s.w, err = sql.Open("sqlite", uri+"?_txlock=immediate&_busy_timeout="+busy+
-		"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1")
+		"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1"+limitWAL)
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: open %q: %w", path, err)
 	}
@@ -142,7 +159,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		return nil, err
 	}
 	s.g, err = sql.Open("sqlite", uri+"?_txlock=immediate&_busy_timeout="+busy+
-		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1")
+		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"+limitWAL)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: sqlite: open %q for the group commit: %w", path, err)

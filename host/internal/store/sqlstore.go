@@ -64,6 +64,10 @@ type sqlStore struct {
 	// refusals tracks the writes the database refuses (ErrRefused), for
 	// Ping, Refused and WithRefusals.
 	refusals refusals
+	// readOnly, when set, is called when the database refused a write
+	// as read-only (PostgreSQL: the pool's sessions are dropped, see
+	// Postgres.dropSessions).
+	readOnly func()
 }
 
 // readStmts are the point reads of the message path: a pure query's
@@ -210,6 +214,9 @@ func (s *sqlStore) errorf(format string, args ...any) error {
 	if !s.closed.Load() && !errors.Is(err, ErrRefused) {
 		if re := refusal(err, s.dir); re != nil {
 			s.refusals.refuse(re)
+			if re.kind == RefusedReadOnly && s.readOnly != nil {
+				s.readOnly()
+			}
 			err = re
 		}
 	}
@@ -672,24 +679,26 @@ func (s *sqlStore) RestoreFailed(ctx context.Context, reopened *Message) (bool, 
 }
 
 // defaultPruneBatch is how many rows one transaction of Prune deletes at
-// most: on SQLite a transaction holds the database's only write lock, and
-// the message path's writers wait for it no longer than their busy timeout
-// (sqliteBusyTimeout); a few thousand rows take milliseconds.
-const defaultPruneBatch = 2000
+// most. On SQLite a batch holds the database's only write lock, and the
+// message path's writes queued behind it wait for it: a batch of 2,000
+// messages (a request and a reply each, four indexes) held it 70 ms at
+// the median and up to 600 ms on a busy 2-core host, one of 500 a
+// quarter of that.
+const defaultPruneBatch = 500
 
 // Prune implements [Store.Prune]. It deletes in batches of pruneBatch
 // rows, each its own transaction, so that the first prune of months of
 // rows does not hold the write lock (SQLite) or one huge transaction
 // (PostgreSQL) for as long as it takes; it stops between batches when ctx
-// ends, with what it deleted so far.
+// ends, with what it deleted so far. On SQLite (dialect.oneWriter) each
+// batch is a write of the group commit, queued with the message path's
+// writes, which so get in between two batches.
 func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore time.Time) (int64, int64, error) {
 	var nm, nx int64
 	var err error
 	if !messagesBefore.IsZero() {
 		before := s.d.encodeTime(normTime(messagesBefore))
-		nm, err = s.pruneBatches(ctx, "messages", `DELETE FROM messages WHERE id IN (SELECT id FROM messages
-			WHERE status = 'done' AND outcome IN ('ok', 'invalid', 'rejected') AND updated_at < ? LIMIT ?)`,
-			before)
+		nm, err = s.pruneBatches(ctx, "messages", s.pruneMessagesSQL(), s.pruneMessagesArgs(messagesBefore)...)
 		if err != nil {
 			return nm, 0, err
 		}
@@ -702,6 +711,31 @@ func (s *sqlStore) Prune(ctx context.Context, messagesBefore, exchangesBefore ti
 			WHERE at < ? ORDER BY at LIMIT ?)`, s.d.encodeTime(normTime(exchangesBefore)))
 	}
 	return nm, nx, err
+}
+
+// pruneMessagesSQL deletes at most its last argument's finished messages
+// whose outcome may go (ok, invalid, rejected) and that were last updated
+// before its first argument (see pruneMessagesArgs). It looks for them
+// among the messages received before that time (messages_received_at: a
+// message is received before it is last updated), oldest first, not among
+// every finished message: with a million finished messages of which a few
+// thousand were old enough, SQLite, which took the index on status, read
+// them all for each batch, holding the write lock seconds, and so did the
+// last, empty batch of every prune. SQLite is told the index (INDEXED BY):
+// without statistics it prefers the equality on status. Each batch still
+// reads the old messages that stay (pending or failed ones, those updated
+// since) before the ones it deletes. A message whose receipt time, set by
+// another instance's clock, is after its update goes a prune later.
+func (s *sqlStore) pruneMessagesSQL() string {
+	return `DELETE FROM messages WHERE id IN (SELECT id FROM messages` + s.d.indexedBy("messages_received_at") + `
+			WHERE received_at < ? AND updated_at < ? AND status = 'done' AND outcome IN ('ok', 'invalid', 'rejected') LIMIT ?)`
+}
+
+// pruneMessagesArgs are the arguments of pruneMessagesSQL but the last
+// (the batch's size), for the messages last updated before before.
+func (s *sqlStore) pruneMessagesArgs(before time.Time) []any {
+	t := s.d.encodeTime(normTime(before))
+	return []any{t, t}
 }
 
 // sqlPruneBatches deletes at most its last argument's download batches
@@ -727,11 +761,22 @@ func (s *sqlStore) pruneBatches(ctx context.Context, table, del string, before .
 		if err := ctx.Err(); err != nil {
 			return total, s.errorf("prune %s: stopped after %d rows: %w", table, total, err)
 		}
-		res, err := s.exec(ctx, del, append(before[:len(before):len(before)], batch)...)
-		if err != nil {
-			return total, s.errorf("prune %s (after %d rows): %w", table, total, err)
+		var n int64
+		run := func(ctx context.Context, q querier) error {
+			res, err := q.ExecContext(ctx, s.d.rebind(del), append(before[:len(before):len(before)], batch)...)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
 		}
-		n, err := res.RowsAffected()
+		var err error
+		if s.d.oneWriter {
+			// In the queue of the message path's writes, not beside it.
+			err = s.write(ctx, run)
+		} else {
+			err = run(ctx, s.w)
+		}
 		if err != nil {
 			return total, s.errorf("prune %s (after %d rows): %w", table, total, err)
 		}

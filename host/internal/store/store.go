@@ -190,9 +190,9 @@ type Store interface {
 	// whose step is "done" (OpenBatches no longer returns them) and that
 	// were last updated before messagesBefore go too; open ones never do.
 	// A zero time skips that table. It deletes in small batches, each its own transaction,
-	// so the message path's writes are not held up behind it, and stops
-	// between batches when ctx ends. It returns how many rows went from
-	// each.
+	// so that a write of the message path waits for one batch at most,
+	// never for the whole prune, and stops between batches when ctx
+	// ends. It returns how many rows went from each.
 	Prune(ctx context.Context, messagesBefore, exchangesBefore time.Time) (messages, exchanges int64, err error)
 	// OldestPending returns the occurredAt (or receivedAt when occurredAt is
 	// zero) of the oldest pending message, and false if none is pending.
