@@ -366,9 +366,10 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 		status = filingApproved
 	}
 	var it string
+	guessed := false
 	if str(r, "filing_type") == "3" || fc.device {
 		it = "3"
-	} else if it, err = l.a.instType(l.ctx, l.h, fc.akb020, str(r, "filing_type")); err != nil {
+	} else if it, guessed, err = l.a.instTypeOf(l.ctx, l.h, fc.akb020, str(r, "filing_type")); err != nil {
 		return err
 	}
 	no := fc.filingNo
@@ -377,7 +378,7 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 			return nil // nothing to remember it by
 		}
 	}
-	return l.a.putFiling(l.ctx, l.h, no, filingState{Status: status, Person: personKey(fc.aac002), InstType: it,
+	return l.a.putFiling(l.ctx, l.h, no, filingState{Status: status, Person: personKey(fc.aac002), InstType: it, InstGuessed: guessed,
 		AKB020: str(r, "akb020"), AAB299: str(r, "aab299"), AAE030: from, AAE031: to})
 }
 
