@@ -32,7 +32,9 @@ import (
 // markStay adds (add) or removes msgID in the list of visit ykc700 that
 // list picks (settlingList, revokingList); a visit that does not exist is
 // left alone.
-func markStay(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool, list func(*visitState) *[]string) error {
+// edit, if not nil, changes the visit further with the list (the lines a
+// GYR001 names: revokingLines).
+func markStay(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool, list func(*visitState) *[]string, edit func(*visitState)) error {
 	if ykc700 == "" {
 		return nil
 	}
@@ -46,8 +48,62 @@ func markStay(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool, l
 		default:
 			*l = slices.DeleteFunc(*l, func(id string) bool { return id == msgID })
 		}
+		if edit != nil {
+			edit(v)
+		}
 		return nil
 	})
+}
+
+// revokingLines returns the edit that records (add) or forgets the detail
+// numbers GYR001 msgID names on its visit (RevokingLines); none named
+// (every line revoked) records nothing.
+func revokingLines(msgID string, lines []string, add bool) func(*visitState) {
+	return func(v *visitState) {
+		m := maps.Clone(v.RevokingLines)
+		if add && len(lines) > 0 {
+			if m == nil {
+				m = map[string][]string{}
+			}
+			m[msgID] = lines
+		} else {
+			delete(m, msgID)
+		}
+		if len(m) == 0 {
+			m = nil
+		}
+		v.RevokingLines = m
+	}
+}
+
+// detailNos are the detail numbers a GYR001 names (details[].detail_no);
+// nil when it names none: it revokes every line of the stay.
+func detailNos(doc map[string]any) []string {
+	list, _ := doc["details"].([]any)
+	var nos []string
+	for _, x := range list {
+		if no := str(x.(map[string]any), "detail_no"); no != "" && !slices.Contains(nos, no) {
+			nos = append(nos, no)
+		}
+	}
+	return nos
+}
+
+// revokingOverlap returns the GYR001 messages of v.Revoking that may
+// revoke a line of lines (nil: every line): each that revokes every line,
+// and each naming one of lines.
+func revokingOverlap(v visitState, lines []string) []string {
+	if len(lines) == 0 {
+		return v.Revoking
+	}
+	var ids []string
+	for _, id := range v.Revoking {
+		named, ok := v.RevokingLines[id]
+		if !ok || slices.ContainsFunc(named, func(no string) bool { return slices.Contains(lines, no) }) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // settlingList and revokingList pick a visit's list of GYU103 and of
@@ -147,8 +203,8 @@ func (e *stayChangedError) response() *sdk.HandleResponse {
 // settlement) fails it with a *stayChangedError. When the rules did not
 // run in this attempt (a resend after GYD053 found no trace: its mark was
 // in place all along) it is a plain mark (markStay).
-func markSettlingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
-	return markStayChecked(ctx, h, ykc700, msgID, settlingList,
+func markSettlingChecked(ctx context.Context, h sdk.Host, doc map[string]any, msgID string) error {
+	return markStayChecked(ctx, h, str(doc, "ykc700"), msgID, settlingList, nil,
 		"its fee details, or its state, changed since this settlement's sums were checked")
 }
 
@@ -173,9 +229,10 @@ func markSettlingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) 
 // changed since (a settlement marked itself, fee details changed) fails
 // it with a *stayChangedError. When the rules did not run in this attempt
 // (a resend after GYD053 found no trace: its mark was in place all along)
-// it is a plain mark.
-func markRevokingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
-	return markStayChecked(ctx, h, ykc700, msgID, revokingList,
+// it is a plain mark. The lines it names are recorded with the mark
+// (RevokingLines).
+func markRevokingChecked(ctx context.Context, h sdk.Host, doc map[string]any, msgID string) error {
+	return markStayChecked(ctx, h, str(doc, "ykc700"), msgID, revokingList, revokingLines(msgID, detailNos(doc), true),
 		"a settlement of the stay, or its fee details, changed since this revocation was checked")
 }
 
@@ -183,17 +240,20 @@ func markRevokingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) 
 // with a compare-and-set on the version the message's rules read
 // (visitMemo); a conflict is a *stayChangedError saying what. Without
 // that version it is markStay.
-func markStayChecked(ctx context.Context, h sdk.Host, ykc700, msgID string, list func(*visitState) *[]string, what string) error {
+func markStayChecked(ctx context.Context, h sdk.Host, ykc700, msgID string, list func(*visitState) *[]string, edit func(*visitState), what string) error {
 	m := memoOf(ctx)
 	vkey := "visit/" + ykc700
 	if ykc700 == "" || m == nil || m.key != vkey || m.ver == 0 {
-		return markStay(ctx, h, ykc700, msgID, true, list)
+		return markStay(ctx, h, ykc700, msgID, true, list, edit)
 	}
 	v := m.v
 	l := list(&v)
 	*l = slices.Clone(*l)
 	if !slices.Contains(*l, msgID) {
 		*l = append(*l, msgID)
+	}
+	if edit != nil {
+		edit(&v)
 	}
 	nv, err := casJSON(ctx, h, vkey, m.ver, v)
 	if errors.Is(err, sdk.ErrConflict) {
@@ -297,11 +357,11 @@ func (e *settleWaitError) response() *sdk.HandleResponse {
 // (markDeviceLines), once its outcome is known. An entry it
 // cannot remove is harmless: the message's record is done (or absent).
 func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
-	list := settlingList
+	list, edit := settlingList, func(*visitState) {}
 	switch code {
 	case "GYU103":
 	case "GYR001":
-		list = revokingList
+		list, edit = revokingList, revokingLines(msgID, nil, false)
 	case "GYR002", "GYR003":
 		if err := unmarkRevocation(ctx, h, code, msgID, doc); err != nil {
 			a.log.Warn("cannot clear a revocation's in-flight mark; it is ignored from now on", "code", code, "err", err)
@@ -315,7 +375,7 @@ func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code st
 	default:
 		return
 	}
-	if err := markStay(ctx, h, str(doc, "ykc700"), msgID, false, list); err != nil {
+	if err := markStay(ctx, h, str(doc, "ykc700"), msgID, false, list, edit); err != nil {
 		a.log.Warn("cannot clear a message's in-flight mark on its visit; it is ignored from now on", "code", code, "err", err)
 	}
 }

@@ -270,6 +270,11 @@ type visitState struct {
 	// outcome is not known yet: a settlement of the stay waits for them
 	// (settling.go).
 	Revoking []string `json:"revoking,omitempty"`
+	// RevokingLines are the detail numbers each GYR001 of Revoking names:
+	// another GYR001 of the stay waits for it only when they share a line
+	// (revokingOverlap). A GYR001 not in it revokes every line (it names
+	// none, or was marked before this was kept).
+	RevokingLines map[string][]string `json:"revokingLines,omitempty"`
 	// Unadmitting lists the GYR002 messages sent for this visit whose
 	// outcome is not known yet: another GYR002 of the visit and a GYU101
 	// with its inpatient number wait for them (revokewait.go).

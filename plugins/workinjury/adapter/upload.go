@@ -105,7 +105,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		}
 		// The visit must be as the rules saw it, and the stay's other
 		// uploads wait until this outcome is known (settling.go).
-		if err := m.mark(ctx, h, str(doc, "ykc700"), req.MessageID); err != nil {
+		if err := m.mark(ctx, h, doc, req.MessageID); err != nil {
 			var sc *stayChangedError
 			if errors.As(err, &sc) {
 				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
@@ -673,7 +673,7 @@ func (a *Adapter) auditRefused(ctx context.Context, h sdk.Host, c *siteConfig, n
 // the stay's fee details (settling.go).
 var stayMarks = map[string]struct {
 	hook, what string // the test hook before the mark; what is marked
-	mark       func(ctx context.Context, h sdk.Host, ykc700, msgID string) error
+	mark       func(ctx context.Context, h sdk.Host, doc map[string]any, msgID string) error
 }{
 	"GYU103": {"settlement-checked", "settlement", markSettlingChecked},
 	"GYR001": {"revocation-checked", "fee-detail revocation", markRevokingChecked},
