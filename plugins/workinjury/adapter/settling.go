@@ -202,9 +202,13 @@ func (e *stayChangedError) response() *sdk.HandleResponse {
 // changed since (a fee-detail upload marked in flight or finished, another
 // settlement) fails it with a *stayChangedError. When the rules did not
 // run in this attempt (a resend after GYD053 found no trace: its mark was
-// in place all along) it is a plain mark (markStay).
-func markSettlingChecked(ctx context.Context, h sdk.Host, doc map[string]any, msgID string) error {
-	return markStayChecked(ctx, h, str(doc, "ykc700"), msgID, settlingList, nil,
+// in place all along) it is a plain mark (markStay) – unless the mark is
+// not in place (resend): an earlier attempt stopped between recording its
+// serial and marking itself, and fee lines may have been uploaded or
+// revoked meanwhile without waiting for it, so its sums are checked again
+// (a *stayChangedError, nothing marked).
+func markSettlingChecked(ctx context.Context, h sdk.Host, doc map[string]any, msgID string, resend bool) error {
+	return markStayChecked(ctx, h, str(doc, "ykc700"), msgID, settlingList, nil, resend,
 		"its fee details, or its state, changed since this settlement's sums were checked")
 }
 
@@ -229,10 +233,14 @@ func markSettlingChecked(ctx context.Context, h sdk.Host, doc map[string]any, ms
 // changed since (a settlement marked itself, fee details changed) fails
 // it with a *stayChangedError. When the rules did not run in this attempt
 // (a resend after GYD053 found no trace: its mark was in place all along)
-// it is a plain mark. The lines it names are recorded with the mark
-// (RevokingLines).
-func markRevokingChecked(ctx context.Context, h sdk.Host, doc map[string]any, msgID string) error {
-	return markStayChecked(ctx, h, str(doc, "ykc700"), msgID, revokingList, revokingLines(msgID, detailNos(doc), true),
+// it is a plain mark – unless the mark is not in place (resend): an
+// earlier attempt stopped between recording its serial and marking
+// itself, and another revocation of its lines may have been sent and
+// accepted meanwhile without waiting for it; that fails it with a
+// *stayChangedError, nothing marked, and its next attempt is checked
+// again. The lines it names are recorded with the mark (RevokingLines).
+func markRevokingChecked(ctx context.Context, h sdk.Host, doc map[string]any, msgID string, resend bool) error {
+	return markStayChecked(ctx, h, str(doc, "ykc700"), msgID, revokingList, revokingLines(msgID, detailNos(doc), true), resend,
 		"a settlement of the stay, or its fee details, changed since this revocation was checked")
 }
 
@@ -240,10 +248,24 @@ func markRevokingChecked(ctx context.Context, h sdk.Host, doc map[string]any, ms
 // with a compare-and-set on the version the message's rules read
 // (visitMemo); a conflict is a *stayChangedError saying what. Without
 // that version it is markStay.
-func markStayChecked(ctx context.Context, h sdk.Host, ykc700, msgID string, list func(*visitState) *[]string, edit func(*visitState), what string) error {
+//
+// A resend (rules not run: no version read) whose mark is not in place
+// fails with a *stayChangedError when strict is set (a resend of a GYU103
+// or GYR001: markSettlingChecked, markRevokingChecked).
+func markStayChecked(ctx context.Context, h sdk.Host, ykc700, msgID string, list func(*visitState) *[]string, edit func(*visitState), strict bool, what string) error {
 	m := memoOf(ctx)
 	vkey := "visit/" + ykc700
 	if ykc700 == "" || m == nil || m.key != vkey || m.ver == 0 {
+		if strict && ykc700 != "" {
+			var v visitState
+			ver, err := getJSON(ctx, h, vkey, &v)
+			if err != nil {
+				return err
+			}
+			if ver > 0 && !slices.Contains(*list(&v), msgID) {
+				return &stayChangedError{ykc700: ykc700, what: "an earlier attempt of this message stopped before it marked itself on the visit (it never reached the national system); another message of the stay may have changed it meanwhile"}
+			}
+		}
 		return markStay(ctx, h, ykc700, msgID, true, list, edit)
 	}
 	v := m.v
