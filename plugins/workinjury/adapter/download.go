@@ -118,26 +118,30 @@ type dlState struct {
 	// RecoverAlerted: workinjury.redownload.refused was published for
 	// RecoverBatch.
 	RecoverAlerted bool `json:"recoverAlerted,omitempty"`
-	// ClaimedBy is the message (or job run) that claimed this lost fetch
-	// to recover it (downloadRun), "" for a fetch nobody claimed. While
-	// the step is fetching and the claim is fresh (UpdatedAt within the
-	// call timeout plus fetchStaleMargin), another message waits for it
-	// (*fetchClaimedError) instead of recovering the batch a second time.
+	// ClaimedBy is the message (or job run) making this fetch
+	// (startFetch) or that claimed it, lost, to recover it (downloadRun);
+	// "" once its run gave it up with an error (releaseClaim). While the
+	// step is fetching and the claim is fresh (UpdatedAt within the call
+	// timeout plus fetchStaleMargin), another run waits for it
+	// (*fetchClaimedError) instead of asking for the batch a second time.
 	ClaimedBy string    `json:"claimedBy,omitempty"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// fetchClaimedError says that another run (the GYU008 job, or a message,
-// perhaps in another process) claimed the lost fetch of a code a moment
-// ago and may still be recovering it.
+// fetchClaimedError says that another run (a message, the GYU008 job or
+// a scheduled download, perhaps in another process) is making the fetch
+// of a code, or claimed it, lost, a moment ago and may still be
+// recovering it.
 type fetchClaimedError struct {
 	code, serial string
-	until        time.Time
+	// by is the claiming run: a message id, or job/<job>/<run>.
+	by    string
+	until time.Time
 }
 
 func (e *fetchClaimedError) Error() string {
-	return fmt.Sprintf("the %s download whose answer was lost (serial %s) is being recovered by another run (the GYU008 job or another message); it is taken over if nothing moves it before %s",
-		e.code, e.serial, e.until.In(cst).Format(redeliveryLayout))
+	return fmt.Sprintf("the %s download (serial %s) is being fetched, or recovered after its answer was lost, by another run (%s); it is taken over as lost if nothing moves it before %s",
+		e.code, e.serial, e.by, e.until.In(cst).Format(redeliveryLayout))
 }
 
 // response is the retryable failure of a message that waits for that
@@ -609,11 +613,12 @@ func (a *Adapter) downloadRun(ctx context.Context, h sdk.Host, c *siteConfig, me
 				return sum, nil // perhaps still in flight, in another process
 			}
 			if stale == 0 && st.ClaimedBy != "" && st.ClaimedBy != messageID {
-				// Claimed by another run that may still be recovering it:
-				// a message waits, until the claim is as stale as a lost
-				// fetch the job takes over.
+				// Claimed by another run that may still be fetching or
+				// recovering it: a message (or scheduled download) waits,
+				// until the claim is as stale as a lost fetch the job
+				// takes over.
 				if until := st.UpdatedAt.Add(c.timeout + fetchStaleMargin); !a.now().After(until) {
-					return sum, &fetchClaimedError{code: code, serial: st.FetchSerial, until: until}
+					return sum, &fetchClaimedError{code: code, serial: st.FetchSerial, by: st.ClaimedBy, until: until}
 				}
 			}
 			stale = 0
@@ -692,19 +697,19 @@ func (a *Adapter) downloadRun(ctx context.Context, h sdk.Host, c *siteConfig, me
 			if _, given := in["last_batch_no"]; st.LastBatchNo != "" && (fetched > 1 || (!given && str(in, "full_flag") != "1")) {
 				in["last_batch_no"] = st.LastBatchNo
 			}
-			if err := a.startFetch(ctx, h, c, key, &st, &ver, in); err != nil {
+			if err := a.startFetch(ctx, h, c, messageID, key, &st, &ver, in); err != nil {
 				return sum, err
 			}
 			if err := a.fetch(ctx, h, c, messageID, key, &st, &ver, &sum, true); err != nil {
-				return sum, err
+				return sum, a.releaseClaim(ctx, h, key, &st, &ver, messageID, err)
 			}
 		}
 	}
 }
 
-// releaseClaim gives up the claim of messageID on the lost fetch of st
-// when its recovery stopped with err still at step fetching (refused, or
-// its answer lost again), so that the next run recovers it without
+// releaseClaim gives up the claim of messageID on the fetch of st when
+// the fetch, or its recovery, stopped with err still at step fetching
+// (refused, or its answer lost), so that the next run recovers it without
 // waiting for the claim to go stale; a run that crashed keeps it until
 // then. It returns err; a failed release is left to go stale.
 func (a *Adapter) releaseClaim(ctx context.Context, h sdk.Host, key string, st *dlState, ver *int64, messageID string, err error) error {
@@ -739,14 +744,20 @@ func (a *Adapter) save(ctx context.Context, h sdk.Host, key string, st *dlState,
 	return nil
 }
 
-func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, key string, st *dlState, ver *int64, in map[string]any) error {
+// startFetch moves st to step fetching with a new serial, claimed by the
+// run making the fetch (messageID): while it is in flight, in this
+// instance or another, a message of the code waits for it as for a fresh
+// recovery claim instead of taking it for lost and asking for its batch a
+// second time; a fetch that ends in an error gives the claim up
+// (releaseClaim), and one whose run crashed keeps it until it is stale.
+func (a *Adapter) startFetch(ctx context.Context, h sdk.Host, c *siteConfig, messageID, key string, st *dlState, ver *int64, in map[string]any) error {
 	serial, err := a.newSerial(ctx, h, c)
 	if err != nil {
 		return err
 	}
 	st.Step, st.Input, st.FetchSerial, st.FetchDate = stepFetching, in, serial, a.now().In(cst).Format("2006-01-02")
 	st.BatchNo, st.HasMore, st.Records, st.Failed, st.FeedbackSent, st.FeedbackSerial, st.FeedbackDate = "", false, nil, nil, false, "", ""
-	st.FeedbackParts, st.ClaimedBy = 0, ""
+	st.FeedbackParts, st.ClaimedBy = 0, messageID
 	st.Inline, st.ChunkPrefix, st.Chunks, st.RecordCount, st.Parts = nil, "", nil, 0, nil
 	return a.save(ctx, h, key, st, ver)
 }

@@ -114,3 +114,111 @@ func TestUnknownInstitutionTypeIsNotGuessedOnApproval(t *testing.T) {
 		t.Fatalf("no not-checked warning naming institution %s and the valid filing %s: %s", unknown, priorNo, r.Diagnostics)
 	}
 }
+
+// TestGuessedFilingTypeDecidesNothing: a filing accepted at an institution
+// not known here is recorded under a guessed institution type (1, medical,
+// for all but an assistive-device filing) until the institution is known.
+// A later filing of the person is checked against it (one valid filing per
+// person per institution type) only by the type the institution has once
+// known: until then the guess refuses nothing (sent, with a not-checked
+// warning naming that filing); once the institution is known, a filing of
+// its real type is refused and one of the other type is not.
+func TestGuessedFilingTypeDecidesNothing(t *testing.T) {
+	t.Parallel()
+	const (
+		medical = "H44030000001" // type 1, known here
+		rehab   = "R44030000002" // type 2, known here
+	)
+	inst := func(akb020, typ string) map[string]any {
+		return map[string]any{"akb020": akb020, "akb021": "深圳市示例机构" + akb020[len(akb020)-2:], "institution_type": typ, "aab299": "440300", "aae030": "2024-01-01", "valid_flag": "1"}
+	}
+	tests := map[string]struct {
+		first     string // type of the first filing's institution at the national system
+		knownLate bool   // its type is told here (GYU009) before the second filing
+		at        string // the second filing's institution (known here)
+		want      string // field:rule of an error, "" for ok
+		warn      bool   // a not-checked warning naming the first filing
+	}{
+		"rehabilitation, still unknown; second at a medical one": {first: "2", at: medical, warn: true},
+		"rehabilitation, known since; second at a medical one":   {first: "2", knownLate: true, at: medical},
+		"rehabilitation, known since; second at another rehab":   {first: "2", knownLate: true, at: rehab, want: "$.aac002:state"},
+		"medical, known since; second at another medical one":    {first: "1", knownLate: true, at: medical, want: "$.aac002:state"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			unknown := "R44030099" + tc.first + "98"
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(rehab, "深圳市示例康复医院", "2", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(unknown, "深圳市另一机构", tc.first, "440300"))
+			}))
+			e.mustOK(e.send("GYU009", inst(medical, "1")))
+			e.mustOK(e.send("GYU009", inst(rehab, "2")))
+			ids := e.uploadAttachments(1)
+			f := localFiling(84, ids...)
+			f["akb020"] = unknown
+			firstNo := e.mustOK(e.send("GYU006", f))["filing_no"].(string)
+			if tc.knownLate {
+				e.mustOK(e.send("GYU009", inst(unknown, tc.first)))
+			}
+			f = localFiling(84, ids...)
+			f["akb020"] = tc.at
+			before := len(e.sim.Received("GYU006"))
+			r := e.send("GYU006", f)
+			if tc.want != "" {
+				if r.Status != sdk.StatusInvalid || !contains(fields(r), tc.want) {
+					t.Fatalf("status %s %s (external %+v), want invalid with %s: filing %s is of that type", r.Status, r.Diagnostics, r.External, tc.want, firstNo)
+				}
+				if n := len(e.sim.Received("GYU006")); n != before {
+					t.Fatalf("GYU006 reached the national system although invalid")
+				}
+				return
+			}
+			if r.Status != sdk.StatusOK {
+				t.Fatalf("status %s %s (external %+v), want ok: refused on the guessed type of filing %s's institution", r.Status, r.Diagnostics, r.External, firstNo)
+			}
+			var warned bool
+			for _, d := range r.Diagnostics {
+				warned = warned || (d.Severity == sdk.SeverityWarning && d.Rule == "not-checked" && strings.Contains(d.Message(), firstNo))
+			}
+			if warned != tc.warn {
+				t.Fatalf("not-checked warning naming filing %s: %v, want %v: %s", firstNo, warned, tc.warn, r.Diagnostics)
+			}
+		})
+	}
+}
+
+// TestGuessedFilingTypeRefusesNoChange: a change of a person's filing at a
+// medical institution (GYU007, new end date) is checked against the
+// person's other valid filing of its type; a filing accepted since at an
+// institution not known here, recorded under the guessed type 1, is no
+// ground to refuse it (it may be of type 2): sent, with a not-checked
+// warning naming that filing.
+func TestGuessedFilingTypeRefusesNoChange(t *testing.T) {
+	t.Parallel()
+	const medical, unknown = "H44030000001", "R44030099298"
+	e := newEnv(t, withSeed(func(s *wisim.Server) {
+		s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+		s.AddInstitution(wisim.SampleInstitution(unknown, "深圳市另一康复医院", "2", "440300"))
+	}))
+	e.mustOK(e.send("GYU009", map[string]any{"akb020": medical, "akb021": "深圳市示例医院", "institution_type": "1", "aab299": "440300", "aae030": "2024-01-01", "valid_flag": "1"}))
+	ids := e.uploadAttachments(1)
+	f := localFiling(86, ids...)
+	f["akb020"] = medical
+	medNo := e.mustOK(e.send("GYU006", f))["filing_no"].(string)
+	f = localFiling(86, ids...)
+	f["akb020"] = unknown
+	guessNo := e.mustOK(e.send("GYU006", f))["filing_no"].(string)
+	r := e.send("GYU007", map[string]any{"filing_no": medNo, "change_type": "1", "aae031": "2099-12-30", "change_reason": "测试", "aae011": "王五", "aae036": "2025-04-01 09:30:00"})
+	if r.Status != sdk.StatusOK {
+		t.Fatalf("status %s %s (external %+v), want ok: refused on the guessed type of filing %s's institution", r.Status, r.Diagnostics, r.External, guessNo)
+	}
+	var warned bool
+	for _, d := range r.Diagnostics {
+		warned = warned || (d.Rule == "not-checked" && strings.Contains(d.Message(), guessNo))
+	}
+	if !warned {
+		t.Fatalf("no not-checked warning naming filing %s: %s", guessNo, r.Diagnostics)
+	}
+}

@@ -34,6 +34,15 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	case JobFilingApplications, JobFilings:
 		sum, err := a.download(ctx, req.Host, c, msgID, req.Job, map[string]any{"aab299": c.region}, c.maxBatches, feedbackRefusedTries)
 		resp := &sdk.RunJobResponse{Processed: sum.published(), Summary: fmt.Sprintf("%s: %d batch(es), %d record(s) published", req.Job, len(sum.Batches), sum.published())}
+		if fc := (*fetchClaimedError)(nil); errors.As(err, &fc) {
+			// Another run is fetching the code, or recovering its lost
+			// fetch: this run leaves it to that one, as a message would.
+			// Nothing failed, so no error (which the job list shows and
+			// the stall alert counts).
+			a.log.Info("scheduled download skipped: another run is fetching the code", "site", c.code, "code", req.Job, "err", err)
+			resp.Summary += "; waiting: " + err.Error()
+			return resp, nil
+		}
 		warnUndelivered(sum, &resp.Diagnostics)
 		if err != nil {
 			resp.Diagnostics.Error("", "download", req.Job+" download stopped; the next run resumes from the stored step", err.Error())

@@ -44,8 +44,9 @@ import (
 //	        (settling.go, rule revocation-outcome-known)
 //	GYU101, GYR001, GYR002, GYR003  wait while a revocation they depend
 //	        on has no known outcome: a GYR002 or GYR003 freeing the
-//	        inpatient number, a GYR001 of the visit, another GYR002 of the
-//	        visit or GYR003 of the settlement (revokewait.go, rule
+//	        inpatient number, a GYR001 of the visit (for a GYR001: one
+//	        that may revoke a line it names, revokingOverlap), another
+//	        GYR002 of the visit or GYR003 of the settlement (revokewait.go, rule
 //	        revocation-outcome-known)
 //	GYU102, GYU103  wait when the other marked itself on the visit between
 //	        their check and their own mark (settling.go, rule stay-unchanged);
@@ -366,9 +367,10 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 		status = filingApproved
 	}
 	var it string
+	guessed := false
 	if str(r, "filing_type") == "3" || fc.device {
 		it = "3"
-	} else if it, err = l.a.instType(l.ctx, l.h, fc.akb020, str(r, "filing_type")); err != nil {
+	} else if it, guessed, err = l.a.instTypeOf(l.ctx, l.h, fc.akb020, str(r, "filing_type")); err != nil {
 		return err
 	}
 	no := fc.filingNo
@@ -377,7 +379,7 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 			return nil // nothing to remember it by
 		}
 	}
-	return l.a.putFiling(l.ctx, l.h, no, filingState{Status: status, Person: personKey(fc.aac002), InstType: it,
+	return l.a.putFiling(l.ctx, l.h, no, filingState{Status: status, Person: personKey(fc.aac002), InstType: it, InstGuessed: guessed,
 		AKB020: str(r, "akb020"), AAB299: str(r, "aab299"), AAE030: from, AAE031: to})
 }
 
@@ -945,7 +947,9 @@ func (l *lifecycle) revokeDetails() error {
 	if err := l.settling(ykc700, v); err != nil {
 		return err
 	}
-	if waits, err := l.detailRevocationsOpen(ykc700, v,
+	// Only a revocation that may revoke a line this one names (or every
+	// line) decides which of them are still valid.
+	if waits, err := l.detailRevocationsOpen(ykc700, revokingOverlap(v, detailNos(l.doc)),
 		"Then this message is checked against the fee lines as that outcome left them: sent, or answered invalid (rule details-exist) if it names lines already revoked."); err != nil || waits {
 		// Which lines are still valid depends on that outcome.
 		return err
@@ -1008,7 +1012,7 @@ func (l *lifecycle) revokeAdmission() error {
 		l.rwait = &revokeWaitError{field: "$.ykc700", what: "the admission revocation (GYR002) of visit " + ykc700, open: open, then: alreadyRevokedThen}
 		return nil
 	}
-	if waits, err := l.detailRevocationsOpen(ykc700, v,
+	if waits, err := l.detailRevocationsOpen(ykc700, v.Revoking,
 		"If it was accepted and no valid fee line is left, this admission revocation is sent; otherwise it is answered invalid (rule no-valid-details)."); err != nil || waits {
 		// Whether the fee lines are revoked depends on that outcome.
 		return err
@@ -1034,12 +1038,12 @@ func (l *lifecycle) revokeAdmission() error {
 }
 
 // detailRevocationsOpen notes in l.rwait the revocations of fee details
-// (GYR001) of visit v (ykc700) still without a known outcome, other than
-// the message's own, for a GYR001 or GYR002 of the visit (then: what
+// (GYR001) of visit ykc700 among ids still without a known outcome, other
+// than the message's own, for a GYR001 or GYR002 of the visit (then: what
 // happens to it once the outcome is known); it reports whether there are
 // any.
-func (l *lifecycle) detailRevocationsOpen(ykc700 string, v visitState, then string) (bool, error) {
-	open, err := openOf(l.ctx, l.h, v.Revoking, l.msgID)
+func (l *lifecycle) detailRevocationsOpen(ykc700 string, ids []string, then string) (bool, error) {
+	open, err := openOf(l.ctx, l.h, ids, l.msgID)
 	if err != nil || len(open) == 0 {
 		return false, err
 	}

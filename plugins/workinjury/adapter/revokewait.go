@@ -109,18 +109,28 @@ func revocationList(code string, doc map[string]any) (string, func(v any) *[]str
 // finished meanwhile leaves no mark, only a newer version – fails it with
 // a *revokeChangedError, nothing marked, and its next attempt is checked
 // again. A visit or settlement that does not exist is left alone.
-func markRevocation(ctx context.Context, h sdk.Host, code, msgID string, doc map[string]any) error {
+//
+// A resend (an earlier attempt's serial never reached the national system,
+// GYD053 says; the rules do not run again) finds its mark in place, made
+// before that attempt was sent. One that does not stopped between
+// recording its serial and marking itself (a crash, a store write failing):
+// another revocation of the same may have been checked, sent and accepted
+// meanwhile without waiting for it, and sending it unchecked would be
+// refused as a double revocation (E6102, E7002). It fails with a
+// *revokeChangedError, nothing marked, and its next attempt is checked
+// again (answered invalid if already revoked).
+func markRevocation(ctx context.Context, h sdk.Host, code, msgID string, doc map[string]any, resend bool) error {
 	key, list := revocationList(code, doc)
 	if key == "" {
 		return nil
 	}
 	if code == "GYR002" {
-		return markRevocationOn[visitState](ctx, h, key, msgID, list, "the admission revocation (GYR002) of visit "+str(doc, "ykc700"), "$.ykc700")
+		return markRevocationOn[visitState](ctx, h, key, msgID, list, "the admission revocation (GYR002) of visit "+str(doc, "ykc700"), "$.ykc700", resend)
 	}
-	return markRevocationOn[settleState](ctx, h, key, msgID, list, "the settlement revocation (GYR003) of settlement "+str(doc, "settle_no"), "$.settle_no")
+	return markRevocationOn[settleState](ctx, h, key, msgID, list, "the settlement revocation (GYR003) of settlement "+str(doc, "settle_no"), "$.settle_no", resend)
 }
 
-func markRevocationOn[T any](ctx context.Context, h sdk.Host, key, msgID string, list func(any) *[]string, what, field string) error {
+func markRevocationOn[T any](ctx context.Context, h sdk.Host, key, msgID string, list func(any) *[]string, what, field string, resend bool) error {
 	checked := checkedVersion(ctx, key)
 	for range 8 {
 		var v T
@@ -131,6 +141,9 @@ func markRevocationOn[T any](ctx context.Context, h sdk.Host, key, msgID string,
 		l := list(&v)
 		if ver == 0 || slices.Contains(*l, msgID) {
 			return nil
+		}
+		if resend {
+			return &revokeChangedError{field: field, what: strings.Replace(key, "/", " ", 1), unmarked: true}
 		}
 		open, err := openOf(ctx, h, *l, msgID)
 		if err != nil {
@@ -203,9 +216,14 @@ func checkedVersion(ctx context.Context, key string) int64 {
 // accepted meanwhile, so it is checked again instead of being sent.
 type revokeChangedError struct {
 	field, what string
+	// unmarked: a resend whose mark was not in place (markRevocation).
+	unmarked bool
 }
 
 func (e *revokeChangedError) Error() string {
+	if e.unmarked {
+		return "rule revocation-unchanged: an earlier attempt of this revocation stopped before it marked " + e.what + " (it never reached the national system), so another revocation of the same may have finished meanwhile"
+	}
 	return "rule revocation-unchanged: " + e.what + " changed while this revocation was being checked (another revocation of the same may have finished meanwhile)"
 }
 

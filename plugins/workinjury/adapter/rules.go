@@ -311,11 +311,15 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 					}
 				}
 				if next.valid(a.now().In(cst).Format("2006-01-02")) {
-					other, of, err := a.validFilingOf(ctx, h, f.Person, next.InstType)
+					other, of, guessed, err := a.typedFiling(ctx, h, f.Person, next.InstType)
 					if err != nil {
 						return nil, err
 					}
-					if other != "" && other != no {
+					if guessed && other != no {
+						ds.Warn("$.filing_no", "not-checked", fmt.Sprintf("this person's valid filing %s was accepted at institution %s, not known at this site, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against it; the change is sent, and the national system checks it", other, of.AKB020),
+							"download the institutions with a workinjury.GYD009 message (or upload that one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending")
+					}
+					if other != "" && other != no && !guessed {
 						ds.Error(at, "state", fmt.Sprintf("the change would make filing %s a second valid filing of its person for institution type %s, beside filing %s (valid until %s)", no, next.InstType, other, orOpen(of.AAE031)),
 							"one valid filing per person per institution type: terminate filing "+other+" with GYU007 (change_type 5) first, or change that one instead")
 					}
@@ -550,20 +554,76 @@ func warnUnknownInst(ds *sdk.Diagnostics, akb020, what string) {
 // download or upload told it, else the type a filing_type implies
 // (辅助器具配置 → 3, otherwise 1).
 func (a *Adapter) instType(ctx context.Context, h sdk.Host, akb020, filingType string) (string, error) {
-	if akb020 != "" {
-		var st instState
-		ver, err := getJSON(ctx, h, "inst/"+akb020, &st)
-		if err != nil {
-			return "", err
-		}
-		if ver > 0 && st.Type != "" {
-			return st.Type, nil
-		}
+	it, _, err := a.instTypeOf(ctx, h, akb020, filingType)
+	return it, err
+}
+
+// instTypeOf is instType, and whether the type is a guess: 1 for an
+// institution not known here and a filing type other than 3 (which does
+// not tell a medical institution from a rehabilitation one).
+func (a *Adapter) instTypeOf(ctx context.Context, h sdk.Host, akb020, filingType string) (string, bool, error) {
+	if t, err := a.knownInstType(ctx, h, akb020); err != nil || t != "" {
+		return t, false, err
 	}
 	if filingType == "3" {
-		return "3", nil
+		return "3", false, nil
 	}
-	return "1", nil
+	return "1", true, nil
+}
+
+// knownInstType is the type an institution download or upload told of
+// akb020, "" when none did.
+func (a *Adapter) knownInstType(ctx context.Context, h sdk.Host, akb020 string) (string, error) {
+	if akb020 == "" {
+		return "", nil
+	}
+	var st instState
+	ver, err := getJSON(ctx, h, "inst/"+akb020, &st)
+	if err != nil || ver == 0 {
+		return "", err
+	}
+	return st.Type, nil
+}
+
+// typedFiling returns the person's valid filing for institution type
+// instType as far as this site knows: a filing recorded under a guessed
+// type (InstGuessed) counts by the type its institution has now, if it is
+// known; while it is not, a guessed filing indexed under type 1 may be of
+// type 1 or 2, and is returned with guessed set – never a ground to
+// refuse anything.
+func (a *Adapter) typedFiling(ctx context.Context, h sdk.Host, person, instType string) (string, filingState, bool, error) {
+	idxs := []string{instType}
+	if instType == "2" {
+		idxs = append(idxs, "1") // guesses are indexed under type 1
+	}
+	var maybeNo string
+	var maybe filingState
+	for _, idx := range idxs {
+		no, f, err := a.validFilingOf(ctx, h, person, idx)
+		if err != nil {
+			return "", filingState{}, false, err
+		}
+		if no == "" {
+			continue
+		}
+		if !f.InstGuessed {
+			if idx == instType {
+				return no, f, false, nil
+			}
+			continue // of type 1 for certain
+		}
+		t, err := a.knownInstType(ctx, h, f.AKB020)
+		if err != nil {
+			return "", filingState{}, false, err
+		}
+		switch {
+		case t == instType:
+			return no, f, false, nil
+		case t == "" && maybeNo == "":
+			maybeNo, maybe = no, f
+		}
+	}
+	return maybeNo, maybe, maybeNo != "", nil
 }
 
 // filingInstTypes returns the institution types a filing of filingType at
@@ -602,21 +662,35 @@ func (a *Adapter) oneValidFiling(ctx context.Context, h sdk.Host, ds *sdk.Diagno
 	if err != nil {
 		return err
 	}
-	var taken []string
+	var taken, maybe []string
 	var first filingState
-	firstNo, firstType := "", ""
+	firstNo, firstType, maybeNo := "", "", ""
 	for _, it := range types {
-		no, f, err := a.validFiling(ctx, h, person, it)
+		no, f, guessed, err := a.typedFiling(ctx, h, personKey(person), it)
 		if err != nil {
 			return err
 		}
-		if no == "" {
+		switch {
+		case no == "":
+			continue
+		case guessed:
+			// Recorded at an institution not known here: whether it is
+			// of this type is not known, so it refuses nothing.
+			maybe = append(maybe, no+" (at institution "+f.AKB020+")")
+			if maybeNo == "" {
+				maybeNo = no
+			}
 			continue
 		}
 		taken = append(taken, no+" (institution type "+it+")")
 		if firstNo == "" {
 			firstNo, firstType, first = no, it, f
 		}
+	}
+	if len(maybe) > 0 && len(taken) < len(types) {
+		ds.Warn("$.aac002", "not-checked", fmt.Sprintf("this person's valid filing %s was accepted at an institution not known at this site, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against it; the filing is sent, and the national system checks it",
+			strings.Join(maybe, ", ")),
+			"download the institutions with a workinjury.GYD009 message (or upload that one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending; if the national system refuses the filing as a second one of the type, change or terminate filing "+maybeNo+" with GYU007 (change_type 5) first")
 	}
 	switch {
 	case len(taken) == 0:
@@ -741,13 +815,13 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 		if akb020 == "" {
 			akb020 = st.AKB020
 		}
-		it, err := a.instType(ctx, h, akb020, st.FilingType)
+		it, guessed, err := a.instTypeOf(ctx, h, akb020, st.FilingType)
 		if err != nil {
 			return err
 		}
 		// The period and place are the application's unless the audit
 		// gives others, as the national system records them.
-		return a.putFiling(ctx, h, st.FilingNo, filingState{Status: status, Person: personKey(str(doc, "aac002")), InstType: it,
+		return a.putFiling(ctx, h, st.FilingNo, filingState{Status: status, Person: personKey(str(doc, "aac002")), InstType: it, InstGuessed: guessed,
 			AKB020: akb020, AAB299: st.AAB299, AAE030: firstNonEmpty(str(doc, "aae030"), st.AAE030), AAE031: firstNonEmpty(str(doc, "aae031"), st.AAE031)})
 	case "GYU002":
 		in, _ := doc["attachments"].([]any)
@@ -788,11 +862,11 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 		if no == "" {
 			return nil
 		}
-		it, err := a.instType(ctx, h, str(doc, "akb020"), str(doc, "filing_type"))
+		it, guessed, err := a.instTypeOf(ctx, h, str(doc, "akb020"), str(doc, "filing_type"))
 		if err != nil {
 			return err
 		}
-		return a.putFiling(ctx, h, no, filingState{Status: filingApproved, Person: personKey(str(doc, "aac002")), InstType: it,
+		return a.putFiling(ctx, h, no, filingState{Status: filingApproved, Person: personKey(str(doc, "aac002")), InstType: it, InstGuessed: guessed,
 			AKB020: str(doc, "akb020"), AAB299: str(doc, "aab299"), AAE030: str(doc, "aae030"), AAE031: str(doc, "aae031")})
 	case "GYU007":
 		no := str(doc, "filing_no")

@@ -32,7 +32,9 @@ import (
 // markStay adds (add) or removes msgID in the list of visit ykc700 that
 // list picks (settlingList, revokingList); a visit that does not exist is
 // left alone.
-func markStay(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool, list func(*visitState) *[]string) error {
+// edit, if not nil, changes the visit further with the list (the lines a
+// GYR001 names: revokingLines).
+func markStay(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool, list func(*visitState) *[]string, edit func(*visitState)) error {
 	if ykc700 == "" {
 		return nil
 	}
@@ -46,8 +48,62 @@ func markStay(ctx context.Context, h sdk.Host, ykc700, msgID string, add bool, l
 		default:
 			*l = slices.DeleteFunc(*l, func(id string) bool { return id == msgID })
 		}
+		if edit != nil {
+			edit(v)
+		}
 		return nil
 	})
+}
+
+// revokingLines returns the edit that records (add) or forgets the detail
+// numbers GYR001 msgID names on its visit (RevokingLines); none named
+// (every line revoked) records nothing.
+func revokingLines(msgID string, lines []string, add bool) func(*visitState) {
+	return func(v *visitState) {
+		m := maps.Clone(v.RevokingLines)
+		if add && len(lines) > 0 {
+			if m == nil {
+				m = map[string][]string{}
+			}
+			m[msgID] = lines
+		} else {
+			delete(m, msgID)
+		}
+		if len(m) == 0 {
+			m = nil
+		}
+		v.RevokingLines = m
+	}
+}
+
+// detailNos are the detail numbers a GYR001 names (details[].detail_no);
+// nil when it names none: it revokes every line of the stay.
+func detailNos(doc map[string]any) []string {
+	list, _ := doc["details"].([]any)
+	var nos []string
+	for _, x := range list {
+		if no := str(x.(map[string]any), "detail_no"); no != "" && !slices.Contains(nos, no) {
+			nos = append(nos, no)
+		}
+	}
+	return nos
+}
+
+// revokingOverlap returns the GYR001 messages of v.Revoking that may
+// revoke a line of lines (nil: every line): each that revokes every line,
+// and each naming one of lines.
+func revokingOverlap(v visitState, lines []string) []string {
+	if len(lines) == 0 {
+		return v.Revoking
+	}
+	var ids []string
+	for _, id := range v.Revoking {
+		named, ok := v.RevokingLines[id]
+		if !ok || slices.ContainsFunc(named, func(no string) bool { return slices.Contains(lines, no) }) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // settlingList and revokingList pick a visit's list of GYU103 and of
@@ -146,9 +202,13 @@ func (e *stayChangedError) response() *sdk.HandleResponse {
 // changed since (a fee-detail upload marked in flight or finished, another
 // settlement) fails it with a *stayChangedError. When the rules did not
 // run in this attempt (a resend after GYD053 found no trace: its mark was
-// in place all along) it is a plain mark (markStay).
-func markSettlingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
-	return markStayChecked(ctx, h, ykc700, msgID, settlingList,
+// in place all along) it is a plain mark (markStay) – unless the mark is
+// not in place (resend): an earlier attempt stopped between recording its
+// serial and marking itself, and fee lines may have been uploaded or
+// revoked meanwhile without waiting for it, so its sums are checked again
+// (a *stayChangedError, nothing marked).
+func markSettlingChecked(ctx context.Context, h sdk.Host, doc map[string]any, msgID string, resend bool) error {
+	return markStayChecked(ctx, h, str(doc, "ykc700"), msgID, settlingList, nil, resend,
 		"its fee details, or its state, changed since this settlement's sums were checked")
 }
 
@@ -173,9 +233,14 @@ func markSettlingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) 
 // changed since (a settlement marked itself, fee details changed) fails
 // it with a *stayChangedError. When the rules did not run in this attempt
 // (a resend after GYD053 found no trace: its mark was in place all along)
-// it is a plain mark.
-func markRevokingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) error {
-	return markStayChecked(ctx, h, ykc700, msgID, revokingList,
+// it is a plain mark – unless the mark is not in place (resend): an
+// earlier attempt stopped between recording its serial and marking
+// itself, and another revocation of its lines may have been sent and
+// accepted meanwhile without waiting for it; that fails it with a
+// *stayChangedError, nothing marked, and its next attempt is checked
+// again. The lines it names are recorded with the mark (RevokingLines).
+func markRevokingChecked(ctx context.Context, h sdk.Host, doc map[string]any, msgID string, resend bool) error {
+	return markStayChecked(ctx, h, str(doc, "ykc700"), msgID, revokingList, revokingLines(msgID, detailNos(doc), true), resend,
 		"a settlement of the stay, or its fee details, changed since this revocation was checked")
 }
 
@@ -183,17 +248,34 @@ func markRevokingChecked(ctx context.Context, h sdk.Host, ykc700, msgID string) 
 // with a compare-and-set on the version the message's rules read
 // (visitMemo); a conflict is a *stayChangedError saying what. Without
 // that version it is markStay.
-func markStayChecked(ctx context.Context, h sdk.Host, ykc700, msgID string, list func(*visitState) *[]string, what string) error {
+//
+// A resend (rules not run: no version read) whose mark is not in place
+// fails with a *stayChangedError when strict is set (a resend of a GYU103
+// or GYR001: markSettlingChecked, markRevokingChecked).
+func markStayChecked(ctx context.Context, h sdk.Host, ykc700, msgID string, list func(*visitState) *[]string, edit func(*visitState), strict bool, what string) error {
 	m := memoOf(ctx)
 	vkey := "visit/" + ykc700
 	if ykc700 == "" || m == nil || m.key != vkey || m.ver == 0 {
-		return markStay(ctx, h, ykc700, msgID, true, list)
+		if strict && ykc700 != "" {
+			var v visitState
+			ver, err := getJSON(ctx, h, vkey, &v)
+			if err != nil {
+				return err
+			}
+			if ver > 0 && !slices.Contains(*list(&v), msgID) {
+				return &stayChangedError{ykc700: ykc700, what: "an earlier attempt of this message stopped before it marked itself on the visit (it never reached the national system); another message of the stay may have changed it meanwhile"}
+			}
+		}
+		return markStay(ctx, h, ykc700, msgID, true, list, edit)
 	}
 	v := m.v
 	l := list(&v)
 	*l = slices.Clone(*l)
 	if !slices.Contains(*l, msgID) {
 		*l = append(*l, msgID)
+	}
+	if edit != nil {
+		edit(&v)
 	}
 	nv, err := casJSON(ctx, h, vkey, m.ver, v)
 	if errors.Is(err, sdk.ErrConflict) {
@@ -297,11 +379,11 @@ func (e *settleWaitError) response() *sdk.HandleResponse {
 // (markDeviceLines), once its outcome is known. An entry it
 // cannot remove is harmless: the message's record is done (or absent).
 func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
-	list := settlingList
+	list, edit := settlingList, func(*visitState) {}
 	switch code {
 	case "GYU103":
 	case "GYR001":
-		list = revokingList
+		list, edit = revokingList, revokingLines(msgID, nil, false)
 	case "GYR002", "GYR003":
 		if err := unmarkRevocation(ctx, h, code, msgID, doc); err != nil {
 			a.log.Warn("cannot clear a revocation's in-flight mark; it is ignored from now on", "code", code, "err", err)
@@ -315,7 +397,7 @@ func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code st
 	default:
 		return
 	}
-	if err := markStay(ctx, h, str(doc, "ykc700"), msgID, false, list); err != nil {
+	if err := markStay(ctx, h, str(doc, "ykc700"), msgID, false, list, edit); err != nil {
 		a.log.Warn("cannot clear a message's in-flight mark on its visit; it is ignored from now on", "code", code, "err", err)
 	}
 }

@@ -163,14 +163,19 @@ const (
 // filingState is a filing this site knows of (uploaded, approved or
 // downloaded). Status uses the filingStatus code table.
 type filingState struct {
-	Status   string    `json:"status"`
-	Person   string    `json:"person"`
-	InstType string    `json:"instType"`
-	AKB020   string    `json:"akb020,omitempty"`
-	AAB299   string    `json:"aab299,omitempty"`
-	AAE030   string    `json:"aae030,omitempty"`
-	AAE031   string    `json:"aae031,omitempty"`
-	At       time.Time `json:"at"`
+	Status   string `json:"status"`
+	Person   string `json:"person"`
+	InstType string `json:"instType"`
+	// InstGuessed: InstType is a guess (instType: 1 for a filing at an
+	// institution this site did not know when it recorded the filing),
+	// never the ground of a refusal; the rules read the type the
+	// institution has once known (typedFiling).
+	InstGuessed bool      `json:"instGuessed,omitempty"`
+	AKB020      string    `json:"akb020,omitempty"`
+	AAB299      string    `json:"aab299,omitempty"`
+	AAE030      string    `json:"aae030,omitempty"`
+	AAE031      string    `json:"aae031,omitempty"`
+	At          time.Time `json:"at"`
 }
 
 // Filing status codes (schemas/workinjury/codes/filingStatus.yaml).
@@ -265,6 +270,11 @@ type visitState struct {
 	// outcome is not known yet: a settlement of the stay waits for them
 	// (settling.go).
 	Revoking []string `json:"revoking,omitempty"`
+	// RevokingLines are the detail numbers each GYR001 of Revoking names:
+	// another GYR001 of the stay waits for it only when they share a line
+	// (revokingOverlap). A GYR001 not in it revokes every line (it names
+	// none, or was marked before this was kept).
+	RevokingLines map[string][]string `json:"revokingLines,omitempty"`
 	// Unadmitting lists the GYR002 messages sent for this visit whose
 	// outcome is not known yet: another GYR002 of the visit and a GYU101
 	// with its inpatient number wait for them (revokewait.go).

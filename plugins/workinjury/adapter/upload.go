@@ -39,6 +39,9 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 	if ver > 0 && rec.Done {
 		return recordResponse(code, rec)
 	}
+	// resend: an earlier attempt recorded a serial that never reached the
+	// national system; this attempt sends again without the rules.
+	resend := ver > 0
 	if ver > 0 {
 		r, err := a.reconcile(ctx, h, c, req.MessageID, rec.Code, rec.Serial, rec.Date)
 		if err != nil {
@@ -105,7 +108,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		}
 		// The visit must be as the rules saw it, and the stay's other
 		// uploads wait until this outcome is known (settling.go).
-		if err := m.mark(ctx, h, str(doc, "ykc700"), req.MessageID); err != nil {
+		if err := m.mark(ctx, h, doc, req.MessageID, resend); err != nil {
 			var sc *stayChangedError
 			if errors.As(err, &sc) {
 				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
@@ -120,7 +123,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 		// Another revocation of the same waits until this outcome is
 		// known, and so does an admission with the number it frees
 		// (revokewait.go).
-		if err := markRevocation(ctx, h, code, req.MessageID, doc); err != nil {
+		if err := markRevocation(ctx, h, code, req.MessageID, doc, resend); err != nil {
 			var rw *revokeWaitError
 			if errors.As(err, &rw) {
 				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
@@ -673,7 +676,7 @@ func (a *Adapter) auditRefused(ctx context.Context, h sdk.Host, c *siteConfig, n
 // the stay's fee details (settling.go).
 var stayMarks = map[string]struct {
 	hook, what string // the test hook before the mark; what is marked
-	mark       func(ctx context.Context, h sdk.Host, ykc700, msgID string) error
+	mark       func(ctx context.Context, h sdk.Host, doc map[string]any, msgID string, resend bool) error
 }{
 	"GYU103": {"settlement-checked", "settlement", markSettlingChecked},
 	"GYR001": {"revocation-checked", "fee-detail revocation", markRevokingChecked},
