@@ -412,30 +412,46 @@ func (r *run) endSet(ctx context.Context, mdtrtID string, st *partsState, resp *
 	return nil
 }
 
-// partPaths names the part and its line in diagnostics of the assembled
-// stay's fee lines.
+// partPaths names the part, and the line's index in it, in diagnostics
+// of the assembled stay's fee lines (the path, and the other line a
+// repeated bkkp_sn names).
 func partPaths(ds sdk.Diagnostics, st *partsState) sdk.Diagnostics {
+	locate := func(n int) (no, line int, ok bool) {
+		for _, e := range st.Parts {
+			if n < e.Lines {
+				return e.No, n, true
+			}
+			n -= e.Lines
+		}
+		return 0, 0, false
+	}
 	prefix := "$." + nodeFees + "["
 	out := make(sdk.Diagnostics, 0, len(ds))
 	for _, d := range ds {
 		if rest, ok := strings.CutPrefix(d.Field, prefix); ok {
 			if i, tail, ok := strings.Cut(rest, "]"); ok {
 				if n, err := strconv.Atoi(i); err == nil {
-					for _, e := range st.Parts {
-						if n < e.Lines {
-							d.Field = fmt.Sprintf("%s%d]%s", prefix, n, tail)
-							d.Summary = fmt.Sprintf("part %d of %d, line %d: %s", e.No, st.Of, n, d.Summary)
-							break
-						}
-						n -= e.Lines
+					if no, line, ok := locate(n); ok {
+						d.Field = fmt.Sprintf("%s%d]%s", prefix, line, tail)
+						d.Summary = fmt.Sprintf("part %d of %d: %s", no, st.Of, d.Summary)
 					}
 				}
 			}
 		}
+		d.Detail = alsoLine.ReplaceAllStringFunc(d.Detail, func(m string) string {
+			n, _ := strconv.Atoi(alsoLine.FindStringSubmatch(m)[1])
+			if no, line, ok := locate(n); ok {
+				return fmt.Sprintf("is also line %d of part %d;", line, no)
+			}
+			return m
+		})
 		out = append(out, d)
 	}
 	return out
 }
+
+// alsoLine is how feeRules names the other line of a repeated bkkp_sn.
+var alsoLine = regexp.MustCompile(`is also line (\d+);`)
 
 // loadParts returns a visit's set of parts (empty when there is none).
 func (r *run) loadParts(ctx context.Context, mdtrtID string) (*partsState, error) {

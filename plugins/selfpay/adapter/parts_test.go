@@ -1,16 +1,19 @@
 package adapter
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
 	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
 )
 
@@ -270,7 +273,7 @@ func TestUploadPartsMixed(t *testing.T) {
 	wantStatus(t, e.must(OpUpload, "d-1", dup[0], 1), sdk.StatusOK)
 	rd := e.must(OpUpload, "d-2", dup[1], 1)
 	wantStatus(t, rd, sdk.StatusInvalid)
-	if s := rd.Diagnostics.String(); !strings.Contains(s, "part 2") || !strings.Contains(s, "bkkp_sn") {
+	if s := rd.Diagnostics.String(); !strings.Contains(s, "part 2 of 2") || !strings.Contains(s, "bkkp_sn") || !strings.Contains(s, "is also line 0 of part 1") {
 		t.Errorf("a bkkp_sn repeated across parts: %v", rd.Diagnostics)
 	}
 	if v := e.sim.Visit(testCode, "ZYPD"); v.Exists {
@@ -360,4 +363,134 @@ func TestUploadPartsOfAnUploadedVisit(t *testing.T) {
 		wantStatus(t, e.must(OpUpload, fmt.Sprintf("pu-3-%d", i+1), p, 1), sdk.StatusOK)
 	}
 	wantLedger(t, e.sim, "ZYPU", 30, total)
+}
+
+// partsCrashHost fails every write of parts, kept lines and workflow
+// state after the first after, like a process dying there.
+type partsCrashHost struct {
+	*sdktest.MemoryHost
+	mu     sync.Mutex
+	writes int
+	after  int
+}
+
+func (c *partsCrashHost) crashed(key string) bool {
+	if !strings.HasPrefix(key, "part") && !strings.HasPrefix(key, "wf/") {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes++
+	return c.writes > c.after
+}
+
+func (c *partsCrashHost) CompareAndSet(ctx context.Context, site, key string, expect int64, value []byte) (int64, error) {
+	if c.crashed(key) {
+		return 0, errCrash
+	}
+	return c.MemoryHost.CompareAndSet(ctx, site, key, expect, value)
+}
+
+func (c *partsCrashHost) Put(ctx context.Context, site, key string, value []byte) (int64, error) {
+	if c.crashed(key) {
+		return 0, errCrash
+	}
+	return c.MemoryHost.Put(ctx, site, key, value)
+}
+
+// TestUploadPartsResumeAfterCrash: the plugin dies at every write of a
+// stay sent in three parts (kept lines, the set's record, the last part's
+// workflow); a new process handles the message again, and the HIS goes on
+// with the parts after it: the stay ends on the platform whole, every
+// line once.
+func TestUploadPartsResumeAfterCrash(t *testing.T) {
+	t.Parallel()
+	parts, total := stayInParts("ZYPC", "S1", 9, 3)
+	settings := func(s map[string]string) { s["batchSize"] = "2" }
+	probe := newEnv(t, settings)
+	counter := &partsCrashHost{MemoryHost: probe.host, after: 1 << 30}
+	probe.restart(counter)
+	for i, p := range parts {
+		wantStatus(t, probe.must(OpUpload, fmt.Sprintf("pc-%d", i+1), p, 1), sdk.StatusOK)
+	}
+	for after := 0; after < counter.writes; after++ {
+		t.Run(fmt.Sprintf("after %d writes", after), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, settings)
+			e.restart(&partsCrashHost{MemoryHost: e.host, after: after})
+			crashed := -1
+			for i, p := range parts {
+				r, err := e.handle(OpUpload, fmt.Sprintf("pc-%d", i+1), p, 1)
+				if err != nil || r.Status != sdk.StatusOK {
+					crashed = i
+					break
+				}
+			}
+			if crashed < 0 {
+				t.Fatal("no crash happened")
+			}
+			e.restart(e.host) // a new process; the host redelivers
+			for i := crashed; i < len(parts); i++ {
+				attempt := 1
+				if i == crashed {
+					attempt = 2
+				}
+				wantStatus(t, e.must(OpUpload, fmt.Sprintf("pc-%d", i+1), parts[i], attempt), sdk.StatusOK)
+			}
+			wantLedger(t, e.sim, "ZYPC", 9, total)
+			if n := e.sim.Count("4202", "ZYPC"); n != 1 {
+				t.Errorf("4202 applied %d times", n)
+			}
+		})
+	}
+}
+
+// TestUploadPartInvalid: a malformed part is invalid with every problem
+// at once, the payload's too, and nothing is kept or sent.
+func TestUploadPartInvalid(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	testCases := map[string]struct {
+		part any
+		edit func(m map[string]any)
+		want []string // "path rule"
+	}{
+		"not an object":   {part: "1/4", want: []string{"$.part type"}},
+		"set with a path": {part: map[string]any{"set": "a/b", "no": 1, "of": 2}, want: []string{"$.part.set format"}},
+		"no as text":      {part: map[string]any{"set": "S", "no": "1", "of": 2}, want: []string{"$.part.no type"}},
+		"of zero":         {part: map[string]any{"set": "S", "no": 1, "of": 0}, want: []string{"$.part.of range"}},
+		"too many parts":  {part: map[string]any{"set": "S", "no": 1, "of": maxParts + 1}, want: []string{"$.part.of range"}},
+		"no zero":         {part: map[string]any{"set": "S", "no": 0, "of": 2}, want: []string{"$.part.no range"}},
+		"unknown field":   {part: map[string]any{"set": "S", "no": 1, "of": 2, "final": true}, want: []string{"$.part.final unknown"}},
+		"and the payload": {part: map[string]any{"set": "S", "no": 1, "of": 0}, edit: func(m map[string]any) {
+			delete(m[nodeMdtrt].(map[string]any), "psn_name")
+		}, want: []string{"$.part.of range", "$.ownPayPatnMdtrtD.psn_name required"}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			parts, _ := stayInParts("ZYPB", "S", 4, 2)
+			m := parts[0]
+			m["part"] = tc.part
+			if tc.edit != nil {
+				tc.edit(m)
+			}
+			r := e.must(OpUpload, "pb-"+name, m, 1)
+			wantStatus(t, r, sdk.StatusInvalid)
+			var got []string
+			for _, d := range r.Diagnostics {
+				got = append(got, d.Field+" "+d.Rule)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(strings.Join(got, "\n"), w) {
+					t.Errorf("missing %q in %v", w, got)
+				}
+			}
+		})
+	}
+	if n := platformCalls(e.sim); n != 0 {
+		t.Errorf("%d calls for invalid parts", n)
+	}
+	if _, err := e.host.Get(context.Background(), testSite, partsKey("ZYPB")); err == nil {
+		t.Error("an invalid part was kept")
+	}
 }

@@ -55,7 +55,9 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	p, pds := parsePart(m)
 	if pds.HasError() {
-		return r.refuse(ctx, pds)
+		// Every problem at once: the part's and the payload's.
+		_, ds := r.validateUpload(m, false)
+		return r.refuse(ctx, append(pds, ds...))
 	}
 	if p != nil {
 		return r.uploadPart(ctx, m, p)
