@@ -228,6 +228,9 @@ type run struct {
 	// claimed is the visit whose claim this message may hold, released
 	// once its workflow's outcome is final (claim.go).
 	claimed string
+	// parts is the set of parts whose last part this message uploads
+	// (parts.go), nil for a stay sent whole.
+	parts *partsState
 }
 
 // errPause stops a workflow cleanly before the deadline.

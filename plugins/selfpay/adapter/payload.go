@@ -122,14 +122,17 @@ type uploadInput struct {
 
 // validateUpload checks a selfpay.upload payload: the 4202 and 4201A
 // schemas, then the business rules. It reports every problem at once.
-func (r *run) validateUpload(m map[string]any) (*uploadInput, sdk.Diagnostics) {
+// whole is false for one part of a stay sent in parts (parts.go): its
+// lines are not checked against the visit's total, which the whole
+// stay's are once its last part arrives.
+func (r *run) validateUpload(m map[string]any, whole bool) (*uploadInput, sdk.Diagnostics) {
 	var ds sdk.Diagnostics
 	for _, k := range sortedKeys(m) {
 		switch k {
 		case nodeMdtrt, nodeDiags, nodeFees, "reupload":
 		default:
 			ds.Error("$."+k, schemas.RuleUnknown, "selfpay.upload does not take this field",
-				"send ownPayPatnMdtrtD, ownPayPatnDiagListD, fsiOwnpayPatnFeeListDDTO and optionally reupload")
+				"send ownPayPatnMdtrtD, ownPayPatnDiagListD, fsiOwnpayPatnFeeListDDTO and optionally reupload and part")
 		}
 	}
 	in := &uploadInput{}
@@ -164,7 +167,7 @@ func (r *run) validateUpload(m map[string]any) (*uploadInput, sdk.Diagnostics) {
 	ds = append(ds, r.feeRules(in.fees, in.mdtrtID, "$."+nodeFees)...)
 	visitTimeWarnings(&ds, "$."+nodeMdtrt, in.mdtrt)
 	feeWarnings(&ds, in.fees, in.mdtrt, "$."+nodeFees)
-	if r.s.opts.checkTotals {
+	if whole && r.s.opts.checkTotals {
 		var sum big.Rat
 		ok := true
 		for _, f := range in.fees {

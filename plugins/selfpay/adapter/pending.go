@@ -383,8 +383,18 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 			note = fmt.Sprintf(" (%d visits of this person match; showing the latest, add the visit id column to choose)", len(cands))
 		}
 	}
+	var parts string
+	if id := rep.MdtrtID; id != "" {
+		var err error
+		if parts, err = r.partsNote(ctx, id); err != nil {
+			return rep, err
+		}
+	}
 	if p == nil {
 		rep.Status, rep.Reason = statusPending, "no selfpay.upload has been received for this visit"
+		if parts != "" {
+			rep.Reason = "the stay is being sent in parts" + parts
+		}
 		if rep.MdtrtID == "" {
 			rep.Reason = "no selfpay.upload has been received for this ID number" + map[bool]string{true: " and admission date", false: ""}[f["begntime"] != ""]
 		}
@@ -418,7 +428,7 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 				"if the list is right, correct them in the HIS and upload the visit again (with \"reupload\": true once it is complete)", listed.FloatString(2), p.MedfeeSumamt, p.MessageID)
 		}
 	}
-	rep.Reason += note
+	rep.Reason += parts + note
 	return rep, nil
 }
 

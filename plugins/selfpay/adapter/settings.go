@@ -21,6 +21,7 @@ const (
 	SetNothingToDelete   = "nothingToDelete"
 	SetNothingToReopen   = "nothingToReopen"
 	SetTransientRefusals = "transientRefusals"
+	SetPartsKeep         = "partsKeep"
 )
 
 // DefaultNothingToDelete lists the phrases of err_msg with which the
@@ -71,6 +72,9 @@ type options struct {
 	columns     map[string][]string // field → header names
 	checkTotals bool
 	claimLapse  time.Duration
+	// partsKeep is how long the parts of a stay sent in parts are kept
+	// after the last one while the set is unfinished (parts.go).
+	partsKeep time.Duration
 	// nothingCodes and nothingPhrases are the refusals of the 4204 before
 	// an upload that mean there was nothing to delete (nothingToDelete).
 	nothingCodes   []int
@@ -157,6 +161,15 @@ const (
 	maxClaimLapse     = 24 * time.Hour
 )
 
+// Bounds of partsKeep: the parts of one stay follow each other within
+// seconds, but a HIS stopped part-way may need a working day to send the
+// rest; beyond a month an unfinished set only takes space.
+const (
+	defaultPartsKeep = 24 * time.Hour
+	minPartsKeep     = time.Hour
+	maxPartsKeep     = 30 * 24 * time.Hour
+)
+
 func settings() []sdk.Setting {
 	own := []sdk.Setting{
 		{Name: SetBatchSize, Type: sdk.SettingInt, Default: "50", Description: "每次 4201A 调用最多的费用明细条数；调用也保持在 maxInputChars 以内。most fee lines per 4201A call; calls are also kept under maxInputChars"},
@@ -168,6 +181,9 @@ func settings() []sdk.Setting {
 		{Name: SetClaimLapse, Type: sdk.SettingDuration, Default: "30m",
 			Description: "消息对其就诊的占用（每次就诊一个流程）在最后一次尝试后保持多久（以防消息不再被处理：放弃、进入 DLQ）；5m 到 24h，且须长于主机的 processing.callTimeout 加 processing.maxBackoff；默认值为主机默认的 uploadDeadline。how long a message's claim on its visit (one workflow per visit) holds after its last attempt, should the message stop being tried (given up on, in the DLQ); " +
 				"from 5m to 24h, and longer than the host's processing.callTimeout plus processing.maxBackoff; the default is the host's default uploadDeadline"},
+		{Name: SetPartsKeep, Type: sdk.SettingDuration, Default: "24h",
+			Description: "分几条消息发送的住院（selfpay.upload 带 part）未收齐时，最后一部分到达后保留多久；过期后整套丢弃，之后到达的部分被拒绝，须从第 1 部分重新发送；1h 到 720h。how long the parts of a stay sent in several selfpay.upload messages (part) are kept after the last one received while the set is unfinished; " +
+				"then the set is dropped, a later part of it is refused, and the stay must be sent again from part 1; 1h to 720h"},
 		{Name: SetNothingToDelete, Type: sdk.SettingString, Default: DefaultNothingToDelete,
 			Description: "上传前清除就诊明细的 4204 被拒绝时，表示“本来就没有可删除的”的拒绝，格式 CODE|PHRASE|…：infcode（不是 0 或 -1）或 err_msg 中的短语；其他拒绝只有在 4207 显示该就诊没有费用明细时才容忍，否则上传以 rejected 结束。refusals of the 4204 that clears a visit before its upload meaning there was nothing to delete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
 				"another refusal is tolerated only when 4207 shows the visit has no fee details, and otherwise ends the upload rejected"},
@@ -183,7 +199,7 @@ func settings() []sdk.Setting {
 
 func parseOptions(s map[string]string) (options, sdk.Diagnostics) {
 	var ds sdk.Diagnostics
-	o := options{batchSize: 50, pageSize: 100, checkTotals: true, claimLapse: defaultClaimLapse}
+	o := options{batchSize: 50, pageSize: 100, checkTotals: true, claimLapse: defaultClaimLapse, partsKeep: defaultPartsKeep}
 	intSetting := func(name string, dst *int, lo, hi int) {
 		v := strings.TrimSpace(s[name])
 		if v == "" {
@@ -213,6 +229,15 @@ func parseOptions(s map[string]string) (options, sdk.Diagnostics) {
 				"write a duration from 5m to 24h (e.g. \"30m\"), longer than the host's processing.callTimeout plus processing.maxBackoff, or leave it out for the default 30m")
 		} else {
 			o.claimLapse = d
+		}
+	}
+	if v := strings.TrimSpace(s[SetPartsKeep]); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < minPartsKeep || d > maxPartsKeep {
+			ds.Error(SetPartsKeep, "range", fmt.Sprintf("%q is not a duration from 1h to 720h", v),
+				"write a duration from 1h to 720h (e.g. \"24h\"), or leave it out for the default 24h")
+		} else {
+			o.partsKeep = d
 		}
 	}
 	ntd := s[SetNothingToDelete]

@@ -53,7 +53,16 @@ func (r *run) upload(ctx context.Context) (*sdk.HandleResponse, error) {
 	if bad != nil {
 		return bad, nil
 	}
-	in, ds := r.validateUpload(m)
+	p, pds := parsePart(m)
+	if pds.HasError() {
+		// Every problem at once: the part's and the payload's.
+		_, ds := r.validateUpload(m, false)
+		return r.refuse(ctx, append(pds, ds...))
+	}
+	if p != nil {
+		return r.uploadPart(ctx, m, p)
+	}
+	in, ds := r.validateUpload(m, true)
 	if ds.HasError() {
 		return r.refuse(ctx, ds)
 	}
@@ -996,6 +1005,9 @@ func (r *run) summary(st *wfState, in *uploadInput, done bool) map[string]any {
 	out := map[string]any{"fixmedinsMdtrtId": st.MdtrtID, "operation": "selfpay." + st.Op, "steps": st.Steps}
 	if in != nil {
 		out["feeLines"], out["batches"] = len(in.fees), len(st.Bounds)
+	}
+	if r.parts != nil {
+		out["set"], out["parts"] = r.parts.Set, r.parts.Of
 	}
 	reconciled := false
 	for _, s := range st.Steps {

@@ -292,6 +292,9 @@ type VisitView struct {
 	Fees                            []string // bkkp_sn in upload order
 	Diagnoses                       int
 	MedfeeSumamt                    string
+	// FeesSumamt is the sum of the stored lines' det_item_fee_sumamt,
+	// exact, with two decimals ("" for a line whose amount is no number).
+	FeesSumamt string
 }
 
 // Visit returns what is stored for a visit.
@@ -303,8 +306,18 @@ func (s *Sim) Visit(code, mdtrtID string) VisitView {
 		return VisitView{}
 	}
 	out := VisitView{Exists: true, VisitUploaded: v.mdtrt != nil, Complete: v.complete, Diagnoses: len(v.diags)}
+	var sum big.Rat
+	summed := true
 	for _, f := range v.fees {
 		out.Fees = append(out.Fees, str(f.row["bkkp_sn"]))
+		r, ok := new(big.Rat).SetString(str(f.row["det_item_fee_sumamt"]))
+		summed = summed && ok
+		if ok {
+			sum.Add(&sum, r)
+		}
+	}
+	if summed {
+		out.FeesSumamt = sum.FloatString(2)
 	}
 	if v.mdtrt != nil {
 		out.MedfeeSumamt = str(v.mdtrt["medfee_sumamt"])
