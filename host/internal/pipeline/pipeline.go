@@ -897,13 +897,15 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		attempts = n
 		round++
 		alone := goAlone
-		leave, err := p.gates.get(t.Plugin).enter(ctx, alone)
+		// Waiting to go in (alone, or behind a call alone) is not
+		// being in flight: a release ends the wait at once.
+		leave, err := p.gates.get(t.Plugin).enter(ctx, alone, bus.Released(ctx))
 		if err != nil {
 			p.brk.abandon(circuit)
 			return nil, ErrStopped
 		}
 		if released(ctx) {
-			// Released while it waited to go in alone: not in flight.
+			// Released as it went in: not in flight.
 			leave()
 			p.brk.abandon(circuit)
 			return nil, ErrStopped
