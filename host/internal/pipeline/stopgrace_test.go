@@ -360,3 +360,73 @@ func TestReleaseDoesNotWaitAtThePluginGate(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaseDoesNotWaitForTheKeyLock: a delivery waiting for its key
+// while another message of the key runs outside the consumer (the HTTP
+// ingress's, whose call takes long) is not in flight: when its partition
+// is released it gives up at once (it is delivered again), rather than
+// waiting until the grace is over and being counted and logged as a call
+// the grace cut off (bus.Config.OnReleaseCut).
+func TestReleaseDoesNotWaitForTheKeyLock(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs Kafka brokers")
+	}
+	for name, brokers := range chainBackends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newChainRig(t, brokers(t))
+			var (
+				mu    sync.Mutex
+				calls = map[string]int{}
+				cut   []int
+			)
+			r.cfg.ReleaseGrace = stopGrace
+			r.cfg.OnReleaseCut = func(_ string, _ int32, unfinished int) {
+				mu.Lock()
+				cut = append(cut, unfinished)
+				mu.Unlock()
+			}
+			httpIn, httpEnd := make(chan struct{}), make(chan struct{})
+			plugin := ctxHandler(func(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+				mu.Lock()
+				calls[req.MessageID]++
+				mu.Unlock()
+				if req.MessageID == "h1" {
+					close(httpIn)
+					<-httpEnd // longer than the grace
+				}
+				return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: []byte(`{"id":"` + req.MessageID + `"}`)}, nil
+			})
+			r.p.SetRoutes(&Routes{Sites: map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: plugin, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do"}}}}}})
+			r.p.opts.CallTimeout = time.Minute
+			httpDone := make(chan error, 1)
+			go func() {
+				_, err := r.p.Process(context.Background(), Input{Value: msg("h1", "x.do"), Key: "K"})
+				httpDone <- err
+			}()
+			<-httpIn
+			r.send("m1")
+			stop := r.consume()
+			waitFor(t, "m1 waiting for its key", func() bool {
+				r.p.keys.mu.Lock()
+				defer r.p.keys.mu.Unlock()
+				l := r.p.keys.m["K"]
+				return l != nil && l.refs == 2
+			})
+			stop()
+			close(httpEnd)
+			if err := <-httpDone; err != nil {
+				t.Fatalf("the message outside the consumer: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(cut) != 0 {
+				t.Errorf("the release grace cut off %v messages, want none: m1 was waiting for its key, not in a call", cut)
+			}
+			if calls["m1"] != 0 {
+				t.Errorf("m1 reached the plugin %d times after its partition was released, want never", calls["m1"])
+			}
+		})
+	}
+}
