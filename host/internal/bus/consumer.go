@@ -183,20 +183,25 @@ type Lag struct {
 // Lags lists the lag of every partition claimed now. A partition the
 // consumer releases (a rebalance, or the consumer stopping) is not in it
 // from the moment it stops reading it, nor one whose next offset is not
-// known yet (claimed without a committed offset, nothing read yet). It
+// known yet (claimed without a committed offset, nothing read yet), nor
+// one whose high-water mark is not known to be current: neither its
+// leader answered the refresh nor a record was read from it for
+// lagStaleAfter (90s), as when its leader cannot be reached; its lag is
+// unknown then, not the last value, which would stay still while records
+// pile up unread (refreshLags logs a WARN when a lag becomes unknown). It
 // costs no broker request: the high-water mark is the one sarama keeps
 // from each fetch, or the one the consumer asks each claimed partition's
 // leader for every 30s if that is later, so while the consumer fetches
 // nothing from a partition (its buffer full) the records that arrive
 // meanwhile are counted within 30s; the lag may read low by those
-// records until then, and for as long as the leader does not answer
-// (the last value stays). Reading costs one store of the next offset per
+// records until then. Reading costs one store of the next offset per
 // message, under the partition's lock it holds already.
 func (c *Consumer) Lags() []Lag {
 	parts := c.claimed(nil)
 	out := make([]Lag, 0, len(parts))
+	now, stale := time.Now(), c.lagStaleAfter()
 	for _, p := range parts {
-		if n, ok := p.lag(); ok {
+		if n, ok := p.lag(now, stale); ok {
 			out = append(out, Lag{Topic: p.topic, Partition: p.id, Lag: n})
 		}
 	}
@@ -213,57 +218,199 @@ func (c *Consumer) Lags() []Lag {
 // high-water marks of its claimed partitions (refreshLags).
 const lagRefreshEvery = 30 * time.Second
 
-// refreshLags starts asking, every lagRefreshEvery (Config.lagRefresh in
-// tests), the leader of each partition claimed through client for its
-// high-water mark, one request per partition, one at a time, each
-// bounded by the client's network timeouts, so that Lags counts the
-// records arriving while nothing is fetched from a partition (medgate's
-// buffer full, its fetches failing). A request that fails leaves the last
-// value (logged at debug). The returned func stops it without waiting
-// for a request under way (a leader not answering would hold the
-// consumer's stop for the client's timeouts): call it before closing
-// client, which ends that request.
-func (c *Consumer) refreshLags(client sarama.Client) (stop func()) {
-	every := lagRefreshEvery
+// lagStaleRefreshes is how many refresh intervals a partition's
+// high-water mark may go unconfirmed (see partition.hwmAt) before its lag
+// is unknown: one refresh may fail without the lag going.
+const lagStaleRefreshes = 3
+
+// lagEvery is the refresh interval of the high-water marks:
+// lagRefreshEvery, or Config.lagRefresh in tests.
+func (c *Consumer) lagEvery() time.Duration {
 	if c.cfg.lagRefresh > 0 {
-		every = c.cfg.lagRefresh
+		return c.cfg.lagRefresh
 	}
+	return lagRefreshEvery
+}
+
+// lagStaleAfter is how long a partition's high-water mark stays good for
+// Lags without being confirmed (90s).
+func (c *Consumer) lagStaleAfter() time.Duration {
+	return lagStaleRefreshes * c.lagEvery()
+}
+
+// refreshLags starts asking, every lagRefreshEvery (Config.lagRefresh in
+// tests), the leaders of the partitions claimed through client for their
+// high-water marks, so that Lags counts the records arriving while
+// nothing is fetched from a partition (medgate's buffer full, its fetches
+// failing). Each leader gets one request for all its partitions, in a
+// goroutine of its own, and no new one while it has one under way, each
+// bounded by the client's network timeouts: at most one goroutine per
+// broker, whatever the number of partitions, and a leader that does not
+// answer holds up no other leader's partitions. A request that fails
+// leaves the last value (logged at debug) and has the client's metadata
+// refreshed for the next try (the leader may have moved).
+//
+// At each tick, a partition from which records were read since the last
+// one had a fetch answered: its high-water mark (the fetch's) is current
+// too. A partition whose mark nothing confirmed for lagStaleAfter has an
+// unknown lag (see Lags), logged as a WARN once, and at INFO when it is
+// known again. The returned func stops it without waiting for a request
+// under way (a leader not answering would hold the consumer's stop for
+// the client's timeouts): call it before closing client, which ends that
+// request.
+func (c *Consumer) refreshLags(client sarama.Client) (stop func()) {
+	every, stale := c.lagEvery(), c.lagStaleAfter()
 	done := make(chan struct{})
+	var (
+		mu     sync.Mutex
+		asking = map[int32]bool{} // leaders (broker ids) with a request under way
+		// looking is set while the leaders of a tick's partitions are
+		// looked up (which may ask the brokers for metadata).
+		looking atomic.Bool
+	)
+	ask := func(b *sarama.Broker, parts []*partition) {
+		defer func() {
+			mu.Lock()
+			delete(asking, b.ID())
+			mu.Unlock()
+		}()
+		if err := c.askHighWaterMarks(client, b, parts); err != nil {
+			select {
+			case <-done: // the client closed under it
+				return
+			default:
+			}
+			c.log.Debug("kafka consumer: asking a partition leader for high-water marks failed; their lag stays as last known until the next try, and is unknown if it keeps failing",
+				"group", c.cfg.GroupID, "broker", b.Addr(), "err", err, "retryIn", every)
+		}
+	}
+	lookUp := func(parts []*partition) {
+		defer looking.Store(false)
+		byLeader := map[*sarama.Broker][]*partition{}
+		for _, p := range parts {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			b, err := client.Leader(p.topic, p.id)
+			if err != nil {
+				c.log.Debug("kafka consumer: the partition's leader is not known; its lag stays as last known until the next try, and is unknown if it stays so",
+					"group", c.cfg.GroupID, "topic", p.topic, "partition", p.id, "err", err, "retryIn", every)
+				continue
+			}
+			byLeader[b] = append(byLeader[b], p)
+		}
+		for b, ps := range byLeader {
+			mu.Lock()
+			busy := asking[b.ID()]
+			asking[b.ID()] = true
+			mu.Unlock()
+			if !busy {
+				go ask(b, ps)
+			}
+		}
+	}
 	go func() {
 		tick := time.NewTicker(every)
 		defer tick.Stop()
+		read := map[*partition]int64{} // the next offset of each at the last tick
 		for {
 			select {
 			case <-done:
 				return
 			case <-tick.C:
 			}
-			parts := c.claimed(client)
-			for _, p := range parts {
-				select {
-				case <-done:
-					return
-				default:
-				}
+			now := time.Now()
+			var parts []*partition
+			seen := map[*partition]int64{}
+			for _, p := range c.claimed(client) {
 				if p.isStopping() {
 					continue
 				}
-				hwm, err := client.GetOffset(p.topic, p.id, sarama.OffsetNewest)
-				if err != nil {
-					select {
-					case <-done: // the client closed under it
-						return
-					default:
-					}
-					c.log.Debug("kafka consumer: asking the partition's leader for its high-water mark failed; its lag stays as last known until the next try",
-						"group", c.cfg.GroupID, "topic", p.topic, "partition", p.id, "err", err, "retryIn", every)
-					continue
+				next := p.nextOffset()
+				if last, ok := read[p]; ok && next != last {
+					p.hwmAt.Store(now.UnixNano())
 				}
-				p.hwm.Store(hwm)
+				seen[p] = next
+				c.noteLagKnown(p, now, stale)
+				parts = append(parts, p)
+			}
+			read = seen
+			if len(parts) > 0 && looking.CompareAndSwap(false, true) {
+				go lookUp(parts)
 			}
 		}
 	}()
 	return func() { close(done) }
+}
+
+// askHighWaterMarks asks b, the leader of parts, for their high-water
+// marks, in one request, and keeps those it answers (partition.hwm,
+// hwmAt). When the request or a partition's answer fails, it refreshes
+// the client's metadata of their topics, as sarama's GetOffset does, so
+// that the next request goes to their leader now, and returns the first
+// error.
+func (c *Consumer) askHighWaterMarks(client sarama.Client, b *sarama.Broker, parts []*partition) error {
+	req := sarama.NewOffsetRequest(c.sc.Version)
+	for _, p := range parts {
+		req.AddBlock(p.topic, p.id, sarama.OffsetNewest, 1)
+	}
+	resp, err := b.GetAvailableOffsets(req)
+	if err != nil {
+		_ = b.Close() // as sarama's GetOffset does; the next request opens it again
+		err = fmt.Errorf("ask broker %s for the high-water marks of %d partitions: %w", b.Addr(), len(parts), err)
+	} else {
+		now := time.Now().UnixNano()
+		for _, p := range parts {
+			blk := resp.GetBlock(p.topic, p.id)
+			var bad error
+			switch {
+			case blk == nil:
+				bad = sarama.ErrIncompleteResponse
+			case !errors.Is(blk.Err, sarama.ErrNoError):
+				bad = blk.Err
+			case len(blk.Offsets) != 1:
+				bad = sarama.ErrIncompleteResponse
+			default:
+				p.hwm.Store(blk.Offsets[0])
+				p.hwmAt.Store(now)
+				continue
+			}
+			if err == nil {
+				err = fmt.Errorf("high-water mark of %s/%d from broker %s: %w", p.topic, p.id, b.Addr(), bad)
+			}
+		}
+	}
+	if err != nil {
+		topics := map[string]bool{}
+		var names []string
+		for _, p := range parts {
+			if !topics[p.topic] {
+				topics[p.topic] = true
+				names = append(names, p.topic)
+			}
+		}
+		_ = client.RefreshMetadata(names...)
+	}
+	return err
+}
+
+// noteLagKnown logs, once each way, a partition's lag becoming unknown
+// (nothing confirmed its high-water mark for stale until now) and known
+// again. refreshLags' goroutine only.
+func (c *Consumer) noteLagKnown(p *partition, now time.Time, stale time.Duration) {
+	since := time.Unix(0, p.hwmAt.Load())
+	unknown := now.Sub(since) > stale
+	switch {
+	case unknown && !p.lagUnknown:
+		p.lagUnknown = true
+		c.log.Warn("kafka consumer: the partition's lag is unknown (medgate_kafka_consumer_lag has no series for it): neither did its leader answer for its high-water mark nor was a record read from it lately, so records may be waiting unread; check that the partition has a leader and that medgate reaches it (the broker's log, kafka-topics.sh --describe); the lag comes back once the leader answers",
+			"group", c.cfg.GroupID, "topic", p.topic, "partition", p.id, "lastKnown", since.UTC().Format(time.RFC3339), "unknownAfter", stale.String())
+	case !unknown && p.lagUnknown:
+		p.lagUnknown = false
+		c.log.Info("kafka consumer: the partition's lag is known again", "group", c.cfg.GroupID, "topic", p.topic, "partition", p.id)
+	}
 }
 
 // NewConsumer prepares a consumer of topics for the group cfg.GroupID. It
@@ -678,6 +825,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		keys:   make(map[string]*keyQueue),
 		stopCh: make(chan struct{}),
 	}
+	p.hwmAt.Store(time.Now().UnixNano()) // as good as unknown, for lagStaleAfter at most
 	c := h.c
 	c.partsMu.Lock()
 	if c.parts == nil {

@@ -81,7 +81,12 @@
 // fetch or of the consumer's refresh every 30s, whichever is later, less
 // the next offset to read), with no broker request and no allocation per
 // message; it may read low by the records of the last 30s while nothing
-// is fetched from a partition.
+// is fetched from a partition. A partition whose high-water mark nothing
+// confirmed for 90s (no records read, its leader not answering the
+// refresh) has no lag in Lags, which is unknown then, rather than the
+// last value frozen. The refresh asks each leader once for all its
+// partitions, each leader in a goroutine of its own, so a leader that
+// does not answer holds up no other.
 //
 // Every error of a Producer's Send is a *SendError, which marks it as a
 // write to Kafka that failed; Permanent tells the few that last until

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // lagOf returns the lag Consumer.Lags reports for topic's partition, and
@@ -188,4 +190,144 @@ func TestConsumerLagWhileNotFetching(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// unanswered makes cluster answer every Fetch and ListOffsets that
+// reaches its broker node with NOT_LEADER_OR_FOLLOWER for each partition
+// asked, while down is set, as a leader that cannot be reached (or
+// partitions without a leader) would leave them: no record is read and
+// no high-water mark learnt. Other requests (the group's heartbeats and
+// commits, produce) go through.
+func unanswered(cluster *kfake.Cluster, node int32, down *atomic.Bool) {
+	const notLeader = 6 // NOT_LEADER_OR_FOLLOWER
+	cluster.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if !down.Load() || cluster.CurrentNode() != node {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.FetchRequest)
+		resp := r.ResponseKind().(*kmsg.FetchResponse)
+		resp.Version = r.Version
+		for _, rt := range r.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, notLeader
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	cluster.ControlKey(kmsg.ListOffsets.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if !down.Load() || cluster.CurrentNode() != node {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.ListOffsetsRequest)
+		resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
+		resp.Version = r.Version
+		for _, rt := range r.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, notLeader
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+}
+
+// TestConsumerLagUnknownWhileTheLeaderDoesNotAnswer: when neither a
+// fetch nor the refresh of the high-water marks gets an answer from a
+// partition's leader, the records produced meanwhile cannot be counted:
+// the lag is then unknown (no series), not the last number frozen, which
+// would say the consumer keeps up while records pile up unread. Once the
+// leader answers again, the lag is back, counting what was produced
+// meanwhile. A partition whose leader answers keeps its lag throughout.
+func TestConsumerLagUnknownWhileTheLeaderDoesNotAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a broker")
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	brokers := cluster.ListenAddrs()
+	const before, after, size, fit = 10, 20, 1 << 10, 3
+	topic, healthy := newTopic(t, brokers, 1), newTopic(t, brokers, 1)
+	const dead, alive = 1, 0
+	for tp, node := range map[string]int32{topic: dead, healthy: alive} {
+		if err := cluster.MoveTopicPartition(tp, 0, node); err != nil {
+			t.Fatalf("move %s/0 to broker %d: %v", tp, node, err)
+		}
+	}
+	var down atomic.Bool
+	unanswered(cluster, dead, &down)
+	p := newProducer(t, brokers)
+	value := `{"pad":"` + strings.Repeat("x", size) + `"}`
+	cfg := testConfig(brokers, uniqueName(t, "group"))
+	cfg.MaxBufferedBytes = fit*(size+64) + size/2 // room for 3 messages of topic, not 4
+	cfg.lagRefresh = 200 * time.Millisecond       // unknown after 600ms unconfirmed
+	tune := cfg.tune
+	cfg.tune = func(sc *sarama.Config) {
+		tune(sc)
+		sc.ChannelBufferSize = 1 // see TestConsumerLagWhileNotFetching
+	}
+	gate := make(chan struct{})
+	var handled, other atomic.Int64
+	r := startConsumer(t, cfg, []string{topic, healthy}, func(ctx context.Context, m *Message) error {
+		if m.Topic == healthy {
+			other.Add(1)
+			return nil
+		}
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		handled.Add(1)
+		return nil
+	})
+	// The other topic's record first: the held ones fill the buffer.
+	send(t, p, healthy, "key-h", "{}")
+	eventually(t, 60*time.Second, "the other topic's record handled", func() bool { return other.Load() == 1 })
+	for i := range before {
+		send(t, p, topic, fmt.Sprintf("key-%d", i), value)
+	}
+	eventually(t, 60*time.Second, fmt.Sprintf("a lag of %d while the handler holds the buffer, and none on the other topic", before-fit), func() bool {
+		lag, ok := lagOf(r.c, topic, 0)
+		hl, hok := lagOf(r.c, healthy, 0)
+		return ok && lag == before-fit && hok && hl == 0
+	})
+	down.Store(true)
+	for i := range after {
+		send(t, p, topic, fmt.Sprintf("key-%d", before+i), value)
+	}
+	eventually(t, 30*time.Second, "the lag unknown while the partition's leader does not answer", func() bool {
+		_, ok := lagOf(r.c, topic, 0)
+		return !ok
+	})
+	if lag, ok := lagOf(r.c, healthy, 0); !ok || lag != 0 {
+		t.Fatalf("the lag of a partition whose leader answers is %d (reported: %v), want 0", lag, ok)
+	}
+	down.Store(false)
+	want := int64(before + after - fit)
+	eventually(t, 30*time.Second, fmt.Sprintf("a lag of %d once the leader answers again", want), func() bool {
+		lag, ok := lagOf(r.c, topic, 0)
+		return ok && lag == want
+	})
+	close(gate)
+	eventually(t, 60*time.Second, "every message handled and a lag of 0", func() bool {
+		lag, ok := lagOf(r.c, topic, 0)
+		return handled.Load() == before+after && ok && lag == 0
+	})
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -29,6 +29,16 @@ type partition struct {
 	// (refreshLags), 0 until then: Lags uses it when it is above the
 	// claim's, which stays as of the last fetch while nothing is fetched.
 	hwm atomic.Int64
+	// hwmAt is when the partition's high-water mark was last known to be
+	// current (Unix nanoseconds): its claim's start, refreshLags' last
+	// answer from the leader, or refreshLags' last tick that found
+	// records read since the one before (a fetch answered, with its
+	// mark). Its lag is unknown once that is older than
+	// Consumer.lagStaleAfter (see lag).
+	hwmAt atomic.Int64
+	// lagUnknown is set while the lag is unknown and logged so
+	// (refreshLags' goroutine only).
+	lagUnknown bool
 
 	mu sync.Mutex
 	// next is the offset of the next record to read: the claim's initial
@@ -312,22 +322,29 @@ func (p *partition) hold() (Hold, bool) {
 // lag returns how many records of the partition the consumer has not
 // read yet: the partition's high-water mark, the later of the last
 // fetch's and the last refreshLags', less the next offset to read; false
-// while the next offset is not known, and once the partition is being
-// released (its next owner reports it). It asks the broker nothing:
+// while the next offset is not known, once the partition is being
+// released (its next owner reports it), and while the high-water mark
+// is not known to be current, nothing having confirmed it (hwmAt) in
+// stale until now: the lag is unknown then. It asks the broker nothing:
 // sarama keeps the high-water mark of each fetch response, refreshLags
 // the one it asked for.
-func (p *partition) lag() (int64, bool) {
-	if p.isStopping() {
+func (p *partition) lag(now time.Time, stale time.Duration) (int64, bool) {
+	if p.isStopping() || now.Sub(time.Unix(0, p.hwmAt.Load())) > stale {
 		return 0, false
 	}
 	hwm := max(p.claim.HighWaterMarkOffset(), p.hwm.Load())
-	p.mu.Lock()
-	next := p.next
-	p.mu.Unlock()
+	next := p.nextOffset()
 	if next < 0 {
 		return 0, false
 	}
 	return max(hwm-next, 0), true
+}
+
+// nextOffset returns the offset of the next record to read (next).
+func (p *partition) nextOffset() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.next
 }
 
 // isStopping reports whether handlers may no longer start: the partition

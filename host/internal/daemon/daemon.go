@@ -575,7 +575,7 @@ func kafkaConsumerUpGauge(reg prometheus.Registerer, ready func() bool) error {
 func kafkaLagGauge(reg prometheus.Registerer, lags func() []bus.Lag) error {
 	g := &lagGauge{lags: lags, vec: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "medgate_kafka_consumer_lag",
-		Help: "Records of each request partition this instance consumes that it has not read yet: the partition's high-water mark as of the consumer's last fetch from it or its last refresh (every 30s), whichever is later, less the next offset to read (records read and not finished are in medgate_partition_held_seconds instead). Only partitions claimed now have a series. It can read low: while nothing is fetched from a partition (medgate's buffer full), records arriving since the last refresh are not counted, nor any while the partition's leader does not answer.",
+		Help: "Records of each request partition this instance consumes that it has not read yet: the partition's high-water mark as of the consumer's last fetch from it or its last refresh (every 30s), whichever is later, less the next offset to read (records read and not finished are in medgate_partition_held_seconds instead). Only partitions claimed now have a series. It can read low: while nothing is fetched from a partition (medgate's buffer full), records arriving since the last refresh are not counted. A partition whose leader has answered neither a fetch with records nor the refresh for 90s has no series (its lag is unknown; the medgate log has a WARN naming it).",
 	}, []string{"topic", "partition"})}
 	if err := reg.Register(g); err != nil {
 		return fmt.Errorf("register medgate_kafka_consumer_lag: %w", err)

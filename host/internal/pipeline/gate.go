@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -35,9 +36,14 @@ type gate struct {
 	changed chan struct{}
 }
 
-// enter waits until the call may go in (alone or shared) or ctx ends; the
-// returned function lets it out.
-func (g *gate) enter(ctx context.Context, alone bool) (func(), error) {
+// errReleased is enter's error when it gave up because stop was closed.
+var errReleased = errors.New("the message's partition is being released")
+
+// enter waits until the call may go in (alone or shared), ctx ends or
+// stop is closed (the partition of the consumer's delivery is being
+// released: bus.Released, nil outside the consumer), which is no time to
+// start a call; the returned function lets it out.
+func (g *gate) enter(ctx context.Context, alone bool, stop <-chan struct{}) (func(), error) {
 	g.mu.Lock()
 	if alone {
 		g.waiting++
@@ -62,6 +68,11 @@ func (g *gate) enter(ctx context.Context, alone bool) (func(), error) {
 				g.leave(func() { g.waiting-- })
 			}
 			return nil, ctx.Err()
+		case <-stop:
+			if alone {
+				g.leave(func() { g.waiting-- })
+			}
+			return nil, errReleased
 		case <-ch:
 		}
 		g.mu.Lock()

@@ -324,8 +324,11 @@ type Input struct {
 // partition is being released (bus.Released: the consumer stops, or a
 // rebalance takes it away), a plugin call in flight may end within the
 // release grace (kafka.releaseGrace) and its outcome is stored and
-// published as usual, but no new call starts (a retry after a failure):
-// Process returns ErrStopped, and the message's next delivery reconciles.
+// published as usual, but no new call starts (a retry after a failure, a
+// message waiting for its key or at the plugin's gate): Process returns
+// ErrStopped, and the message's next delivery reconciles. Outside the
+// consumer, a message waiting for its key gives up with ErrStopped when
+// ctx ends.
 func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, error) {
 	growStack(0)
 	start := p.now()
@@ -387,7 +390,12 @@ func (p *Processor) Process(ctx context.Context, in Input) (*message.Reply, erro
 	if key == "" {
 		key = env.ID
 	}
-	unlock := p.keys.lock(key)
+	unlock, ok := p.keys.lock(ctx, key)
+	if !ok {
+		// Stopping, or the partition released while the key's previous
+		// message (an HTTP one) runs: not begun, delivered again.
+		return nil, ErrStopped
+	}
 	defer unlock()
 
 	// A new message is recorded with its first attempt counted, as the
@@ -897,13 +905,15 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 		attempts = n
 		round++
 		alone := goAlone
-		leave, err := p.gates.get(t.Plugin).enter(ctx, alone)
+		// Waiting to go in (alone, or behind a call alone) is not
+		// being in flight: a release ends the wait at once.
+		leave, err := p.gates.get(t.Plugin).enter(ctx, alone, bus.Released(ctx))
 		if err != nil {
 			p.brk.abandon(circuit)
 			return nil, ErrStopped
 		}
 		if released(ctx) {
-			// Released while it waited to go in alone: not in flight.
+			// Released as it went in: not in flight.
 			leave()
 			p.brk.abandon(circuit)
 			return nil, ErrStopped
@@ -1778,25 +1788,29 @@ type keyLocks struct {
 }
 
 type keyLock struct {
-	mu   sync.Mutex
+	held chan struct{} // holds a token while the key is locked
 	refs int
 }
 
-func (k *keyLocks) lock(key string) func() {
+// lock waits until key is free and locks it, returning the unlock func;
+// it gives up (nil, false) when ctx ends or, for a consumer's delivery,
+// its partition is being released (bus.Released): a message waiting for
+// its key is not in flight, and waiting on would hold the partition's
+// release for the grace and past it (the key may be held by an HTTP
+// message whose call takes long).
+func (k *keyLocks) lock(ctx context.Context, key string) (unlock func(), ok bool) {
 	k.mu.Lock()
 	if k.m == nil {
 		k.m = map[string]*keyLock{}
 	}
 	l := k.m[key]
 	if l == nil {
-		l = &keyLock{}
+		l = &keyLock{held: make(chan struct{}, 1)}
 		k.m[key] = l
 	}
 	l.refs++
 	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	drop := func() {
 		k.mu.Lock()
 		l.refs--
 		if l.refs == 0 {
@@ -1804,6 +1818,19 @@ func (k *keyLocks) lock(key string) func() {
 		}
 		k.mu.Unlock()
 	}
+	select {
+	case l.held <- struct{}{}:
+	case <-ctx.Done():
+		drop()
+		return nil, false
+	case <-bus.Released(ctx):
+		drop()
+		return nil, false
+	}
+	return func() {
+		<-l.held
+		drop()
+	}, true
 }
 
 func newID() string {

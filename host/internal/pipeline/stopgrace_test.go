@@ -10,6 +10,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/message"
+	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -285,4 +286,147 @@ func TestReleasedReplyWaitsForAnEarlierOneGivenUp(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestReleaseDoesNotWaitAtThePluginGate: a message whose retry waits to go
+// into the plugin alone (its last call crashed the plugin) while another
+// message's call runs there is not in flight: when its partition is
+// released it gives up at once (the next delivery reconciles it), rather
+// than waiting at the gate until the grace is over and being counted
+// with the calls the grace cut off (bus.Config.OnReleaseCut, which feeds
+// medgate_kafka_release_cut_total and the WARN that tells staff to look
+// for slow calls). Only the call really in flight, m2's, is cut.
+func TestReleaseDoesNotWaitAtThePluginGate(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs Kafka brokers")
+	}
+	for name, brokers := range chainBackends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newChainRig(t, brokers(t))
+			var (
+				mu    sync.Mutex
+				calls = map[string]int{}
+				cut   []int
+			)
+			r.cfg.ReleaseGrace = stopGrace
+			r.cfg.OnReleaseCut = func(_ string, _ int32, unfinished int) {
+				mu.Lock()
+				cut = append(cut, unfinished)
+				mu.Unlock()
+			}
+			m2In := make(chan struct{})
+			plugin := ctxHandler(func(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+				mu.Lock()
+				calls[req.MessageID]++
+				n := calls[req.MessageID]
+				mu.Unlock()
+				switch {
+				case req.MessageID == "m2" && n == 1:
+					close(m2In)
+					<-ctx.Done() // in flight until the grace is over
+					return nil, ctx.Err()
+				case req.MessageID == "m1" && n == 1:
+					return nil, &pluginhost.CrashError{Plugin: "x", Generation: 1, Err: errors.New("connection is shut down")}
+				}
+				return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: []byte(`{"id":"` + req.MessageID + `"}`)}, nil
+			})
+			r.p.SetRoutes(&Routes{Sites: map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: plugin, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do"}}}}}})
+			r.p.opts.CallTimeout = time.Minute // the grace, not the call timeout, ends m2's call
+			r.send("m2@B")
+			stop := r.consume()
+			select {
+			case <-m2In:
+			case <-time.After(time.Minute):
+				t.Fatal("m2 did not reach the plugin within a minute")
+			}
+			r.send("m1@A")
+			gate := r.p.gates.get("x")
+			waitFor(t, "m1's retry waiting to go into the plugin alone", func() bool {
+				gate.mu.Lock()
+				defer gate.mu.Unlock()
+				return gate.waiting == 1
+			})
+			stop()
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(cut, []int{1}) {
+				t.Errorf("the release grace cut off %v messages, want [1]: m2's call, in flight; m1 was waiting at the plugin's gate, not in a call", cut)
+			}
+			if calls["m1"] != 1 {
+				t.Errorf("m1 reached the plugin %d times, want once: no new call once its partition is released", calls["m1"])
+			}
+		})
+	}
+}
+
+// TestReleaseDoesNotWaitForTheKeyLock: a delivery waiting for its key
+// while another message of the key runs outside the consumer (the HTTP
+// ingress's, whose call takes long) is not in flight: when its partition
+// is released it gives up at once (it is delivered again), rather than
+// waiting until the grace is over and being counted and logged as a call
+// the grace cut off (bus.Config.OnReleaseCut).
+func TestReleaseDoesNotWaitForTheKeyLock(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs Kafka brokers")
+	}
+	for name, brokers := range chainBackends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newChainRig(t, brokers(t))
+			var (
+				mu    sync.Mutex
+				calls = map[string]int{}
+				cut   []int
+			)
+			r.cfg.ReleaseGrace = stopGrace
+			r.cfg.OnReleaseCut = func(_ string, _ int32, unfinished int) {
+				mu.Lock()
+				cut = append(cut, unfinished)
+				mu.Unlock()
+			}
+			httpIn, httpEnd := make(chan struct{}), make(chan struct{})
+			plugin := ctxHandler(func(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+				mu.Lock()
+				calls[req.MessageID]++
+				mu.Unlock()
+				if req.MessageID == "h1" {
+					close(httpIn)
+					<-httpEnd // longer than the grace
+				}
+				return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: []byte(`{"id":"` + req.MessageID + `"}`)}, nil
+			})
+			r.p.SetRoutes(&Routes{Sites: map[string]map[string]*Target{"s1": {"x": {Plugin: "x", Handler: plugin, Operations: map[string]sdk.Operation{"x.do": {Type: "x.do"}}}}}})
+			r.p.opts.CallTimeout = time.Minute
+			httpDone := make(chan error, 1)
+			go func() {
+				_, err := r.p.Process(context.Background(), Input{Value: msg("h1", "x.do"), Key: "K"})
+				httpDone <- err
+			}()
+			<-httpIn
+			r.send("m1")
+			stop := r.consume()
+			waitFor(t, "m1 waiting for its key", func() bool {
+				r.p.keys.mu.Lock()
+				defer r.p.keys.mu.Unlock()
+				l := r.p.keys.m["K"]
+				return l != nil && l.refs == 2
+			})
+			stop()
+			close(httpEnd)
+			if err := <-httpDone; err != nil {
+				t.Fatalf("the message outside the consumer: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(cut) != 0 {
+				t.Errorf("the release grace cut off %v messages, want none: m1 was waiting for its key, not in a call", cut)
+			}
+			if calls["m1"] != 0 {
+				t.Errorf("m1 reached the plugin %d times after its partition was released, want never", calls["m1"])
+			}
+		})
+	}
 }
