@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -99,14 +100,19 @@ func TestSavedDocumentLeavesNoOrphanCodes(t *testing.T) {
 		first      bool                  // the document was stored before, on the 25th
 		day        time.Time             // the day of the save that fails
 		stop, lost func(key string) bool // as stoppingHost
+		// noRetry: the failed save is never made again (its message
+		// given up, or the document fetched no more).
+		noRetry bool
 	}{
-		"new, stopped after its codes":             {day: day25, stop: isChunk},
-		"saved again, stopped after its codes":     {first: true, day: day25, stop: isChunk},
-		"moved, stopped after its codes":           {first: true, day: day26, stop: isChunk},
-		"saved again, stopped after its record":    {first: true, day: day25, stop: func(k string) bool { return strings.HasPrefix(k, "log/doc/") }},
-		"saved again, the record's answer lost":    {first: true, day: day25, lost: func(k string) bool { return strings.HasPrefix(k, "log/doc/") }},
-		"moved, the index's answer lost":           {first: true, day: day26, lost: func(k string) bool { return strings.HasPrefix(k, "docidx/") }},
-		"new, stopped before its index is written": {day: day25, stop: func(k string) bool { return strings.HasPrefix(k, "log/doc/") }},
+		"new, stopped after its codes":                  {day: day25, stop: isChunk},
+		"saved again, stopped after its codes":          {first: true, day: day25, stop: isChunk},
+		"moved, stopped after its codes":                {first: true, day: day26, stop: isChunk},
+		"saved again, stopped after its record":         {first: true, day: day25, stop: func(k string) bool { return strings.HasPrefix(k, "log/doc/") }},
+		"saved again, the record's answer lost":         {first: true, day: day25, lost: func(k string) bool { return strings.HasPrefix(k, "log/doc/") }},
+		"moved, the index's answer lost":                {first: true, day: day26, lost: func(k string) bool { return strings.HasPrefix(k, "docidx/") }},
+		"new, stopped before its index is written":      {day: day25, stop: func(k string) bool { return strings.HasPrefix(k, "log/doc/") }},
+		"moved, the index's answer lost, never retried": {first: true, day: day26, lost: func(k string) bool { return strings.HasPrefix(k, "docidx/") }, noRetry: true},
+		"moved, stopped after its index, never retried": {first: true, day: day26, stop: func(k string) bool { return strings.HasPrefix(k, "docidx/") }, noRetry: true},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
@@ -122,6 +128,7 @@ func TestSavedDocumentLeavesNoOrphanCodes(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			firstKey := key
 			host.mu.Lock()
 			host.stop, host.lost = tc.stop, tc.lost
 			host.mu.Unlock()
@@ -152,12 +159,14 @@ func TestSavedDocumentLeavesNoOrphanCodes(t *testing.T) {
 			check("after the failed save")
 			// The retry stores it; a day later the sync removes what no
 			// record names.
-			key = ""
-			if _, k, _, err := loadDoc(ctx, host, sourceUpload, "RK-OR"); err == nil {
-				key = k
-			}
-			if _, err := saveDoc(ctx, host, rec(tc.day), rows(700, 5000), tc.day, key, now.Add(time.Minute)); err != nil {
-				t.Fatal(err)
+			if !tc.noRetry {
+				key = ""
+				if _, k, _, err := loadDoc(ctx, host, sourceUpload, "RK-OR"); err == nil {
+					key = k
+				}
+				if _, err := saveDoc(ctx, host, rec(tc.day), rows(700, 5000), tc.day, key, now.Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			for range 3 {
 				if _, err := dropOrphanCodes(ctx, host, now.Add(forwardKeep+time.Hour)); err != nil {
@@ -165,7 +174,7 @@ func TestSavedDocumentLeavesNoOrphanCodes(t *testing.T) {
 				}
 			}
 			check("after the retry and the sync")
-			cur, _, _, err := loadDoc(ctx, host, sourceUpload, "RK-OR")
+			cur, curKey, _, err := loadDoc(ctx, host, sourceUpload, "RK-OR")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,6 +190,26 @@ func TestSavedDocumentLeavesNoOrphanCodes(t *testing.T) {
 			}
 			if len(stray) > 0 || len(es) != cur.Chunks {
 				t.Errorf("%d code chunks stored, want the %d of the version stored; named by no record: %v", len(es), cur.Chunks, stray)
+			}
+			// The document's old place keeps at most a forwarding record
+			// once the sync has run: a record there that is neither the
+			// one indexed nor forwarding names codes removed, or left.
+			if firstKey == "" || firstKey == curKey {
+				return
+			}
+			e, err := host.Get(ctx, firstKey)
+			if errors.Is(err, sdk.ErrNotFound) {
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var old docRecord
+			if err := json.Unmarshal(e.Value, &old); err != nil {
+				t.Fatal(err)
+			}
+			if old.MovedTo == "" {
+				t.Errorf("the record at the document's old place %s (codes version %s, %d chunks) is left beside the one its index names (%s), neither forwarding nor removed", firstKey, old.CodesVersion, old.Chunks, curKey)
 			}
 		})
 	}

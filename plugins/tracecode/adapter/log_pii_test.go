@@ -1,6 +1,7 @@
 package adapter_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,8 +19,9 @@ import (
 // TestTokenRefusalLogsNoPersonalData: the platform refuses the token
 // request quoting a person (a name after 姓名, an ID number, a mobile
 // number). The token operation's WARN logged the platform's answer as it
-// came; the log line now carries it masked, while the reply keeps the
-// platform's code and message whole (DESIGN: rejected keeps them).
+// came; the log line now carries it masked, and so does the reply, which
+// the host publishes and stores: it keeps the platform's code, and its
+// message with the personal data masked (TestRefusalMasksPatientData).
 func TestTokenRefusalLogsNoPersonalData(t *testing.T) {
 	t.Parallel()
 	const refusal = "操作员姓名：张三丰，身份证号350203198001011234，手机13912345678，无权获取令牌"
@@ -27,8 +29,9 @@ func TestTokenRefusalLogsNoPersonalData(t *testing.T) {
 	tests := map[string]struct {
 		status int
 		code   string
-		// external: the reply carries the platform's code and message
-		// (a business refusal; HTTP 401/403 are the credentials refused).
+		// external: the reply carries the platform's code and message,
+		// masked (a business refusal; HTTP 401/403 are the credentials
+		// refused).
 		external bool
 	}{
 		"business refusal (HTTP 200)": {status: http.StatusOK, code: "AUTH_FAILED", external: true},
@@ -61,8 +64,16 @@ func TestTokenRefusalLogsNoPersonalData(t *testing.T) {
 			if r.Status != sdk.StatusRejected {
 				t.Fatalf("token refused: status %s, want rejected: %s", r.Status, r.Diagnostics)
 			}
-			if tc.external && (r.External == nil || r.External.Code != tc.code || r.External.Message != refusal) {
-				t.Errorf("reply's external = %+v, want the platform's code %s and message whole", r.External, tc.code)
+			const masked = "操作员姓名：张**，身份证号350***********1234，手机139****5678，无权获取令牌"
+			if tc.external && (r.External == nil || r.External.Code != tc.code || r.External.Message != masked) {
+				t.Errorf("reply's external = %+v, want the platform's code %s and message %s", r.External, tc.code, masked)
+			}
+			if reply, err := json.Marshal(r); err == nil {
+				for _, p := range personal {
+					if strings.Contains(string(reply), p) {
+						t.Errorf("the reply carries personal data %q of the platform's refusal: %s", p, reply)
+					}
+				}
 			}
 			out := logs.String()
 			warned := false

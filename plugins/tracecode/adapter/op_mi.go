@@ -309,7 +309,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 		case err == nil:
 			line.Status, line.Infcode = miOK, res.Response.Infcode
 		case errors.As(err, &be):
-			line.Status, line.Infcode, line.Message = miRejected, be.Infcode, be.Message
+			line.Status, line.Infcode, line.Message = miRejected, be.Infcode, shown(be.Message)
 			if firstReject == nil {
 				firstReject = be
 			}
@@ -322,7 +322,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 			retryable = err
 		case errors.As(err, &ge): // refused by the gateway: nothing arrived
 			delete(st.Lines, ln)
-			line.Status, line.Message = miRejected, err.Error()
+			line.Status, line.Message = miRejected, shown(err.Error())
 			if firstReject == nil {
 				firstReject = &hsa.BusinessError{Infno: mi.infno, MsgID: msgid, Infcode: -1, Message: err.Error()}
 			}
@@ -390,7 +390,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	if firstReject != nil {
 		code := firstReject.Infcode
-		record.Infcode, record.Message = &code, firstReject.Message
+		record.Infcode, record.Message = &code, shown(firstReject.Message)
 	} else if record.Status == miOK {
 		zero := 0
 		record.Infcode = &zero
@@ -417,8 +417,9 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	case firstReject != nil:
 		b, _ := json.Marshal(reply)
 		return &sdk.HandleResponse{Status: sdk.StatusRejected, Payload: b,
-			External:    &sdk.External{System: "hsa", Code: strconv.Itoa(firstReject.Infcode), Message: firstReject.Message, MsgID: firstReject.MsgID},
-			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "medical insurance refused a line of the document", Detail: firstReject.Error()}}}, nil
+			External: &sdk.External{System: "hsa", Code: strconv.Itoa(firstReject.Infcode), Message: shown(firstReject.Message), MsgID: firstReject.MsgID},
+			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "medical insurance refused a line of the document",
+				Detail: fmt.Sprintf("%s (msgid %s) refused by the platform: infcode %d: %s", firstReject.Infno, firstReject.MsgID, firstReject.Infcode, shown(firstReject.Message))}}}, nil
 	case len(unknown) > 0:
 		b, _ := json.Marshal(reply)
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Payload: b,

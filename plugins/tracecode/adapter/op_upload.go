@@ -208,7 +208,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		if err := release(); err != nil {
 			return nil, err
 		}
-		resp, err := h.markRejected(ctx, key, code, message)
+		resp, err := h.markRejected(ctx, key, code, shown(message))
 		if err != nil {
 			return nil, err
 		}
@@ -368,7 +368,7 @@ func (h *handler) upload(ctx context.Context, direction string) (*sdk.HandleResp
 		}
 		return resp, perr
 	}
-	msg := res.Message
+	msg := shown(res.Message)
 	if res.Duplicate {
 		// The platform already holds this number, and nothing here says it
 		// processed it (a document recorded as uploaded is not sent): a
@@ -423,6 +423,7 @@ func (h *handler) releaseEarlierAttempt(ctx context.Context, prev *docRecord, b 
 }
 
 // markRejected records the platform's refusal and returns the response.
+// message is shown: masked already.
 func (h *handler) markRejected(ctx context.Context, key, code, message string) (*sdk.HandleResponse, error) {
 	if err := updateDoc(context.WithoutCancel(ctx), h.req.Host, key, func(r *docRecord) {
 		r.Status, r.StatusText, r.StatusAt = statusRejected, code+": "+message, h.a.now()

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/pii"
 	"github.com/medgate/medgate/plugins/tracecode/platform"
 	"github.com/medgate/medgate/schemas"
 )
@@ -94,7 +95,8 @@ func stateError(field, summary, detail string) (*sdk.HandleResponse, error) {
 }
 
 // platformFailure turns an error of a platform call into a response:
-// business answers are rejected (with the platform's code), transport
+// business answers are rejected (with the platform's code, and its message
+// with the personal data in it masked: shown), transport
 // failures are retried, configuration problems fail with the fix. Errors
 // that are none of these (the host's) are returned for the host to retry.
 func platformFailure(op string, err error) (*sdk.HandleResponse, error) {
@@ -105,14 +107,14 @@ func platformFailure(op string, err error) (*sdk.HandleResponse, error) {
 		// code is about the credentials, not about what op would send.
 		ext := &sdk.External{System: System, Code: "AUTH", Message: "credentials refused"}
 		if errors.As(err, &be) {
-			ext.Code, ext.Message = be.Code, be.Message
+			ext.Code, ext.Message = be.Code, shown(be.Message)
 		}
 		return &sdk.HandleResponse{Status: sdk.StatusRejected, External: ext,
 			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform refused the hospital's credentials; " + op + " was not processed", Detail: err.Error()}}}, nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
-			External:    &sdk.External{System: System, Code: be.Code, Message: be.Message},
-			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform refused " + op, Detail: fmt.Sprintf("code %s: %s", be.Code, be.Message)}}}, nil
+			External:    &sdk.External{System: System, Code: be.Code, Message: shown(be.Message)},
+			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform refused " + op, Detail: fmt.Sprintf("code %s: %s", be.Code, shown(be.Message))}}}, nil
 	case errors.Is(err, platform.ErrNotSent) && errors.Is(err, platform.ErrUnavailable):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
 			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "the trace-code platform issued no access token; " + op + " was not sent", Detail: err.Error()}}}, nil
@@ -132,6 +134,16 @@ func platformFailure(op string, err error) (*sdk.HandleResponse, error) {
 // notFound returns the rejected response for an unknown document or code.
 func notFound(what string, res platform.Result) (*sdk.HandleResponse, error) {
 	return &sdk.HandleResponse{Status: sdk.StatusRejected,
-		External:    &sdk.External{System: System, Code: res.Code, Message: res.Message},
-		Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform does not know " + what, Detail: "check the number; relation queries only work for codes that have been stocked in (" + res.Message + ")"}}}, nil
+		External:    &sdk.External{System: System, Code: res.Code, Message: shown(res.Message)},
+		Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform does not know " + what, Detail: "check the number; relation queries only work for codes that have been stocked in (" + shown(res.Message) + ")"}}}, nil
 }
+
+// shown is a platform's text (a refusal's message, an answer's, a status)
+// as a reply, the state a reply or the export shows, or an event may carry
+// it: with the ID and mobile numbers, the names after 患者/姓名/病人 and the
+// card numbers and birth dates it quotes masked (pii.Text, as the logs
+// have it), and document numbers, trace codes and drug codes readable.
+// Not hsa.MaskText: that reads a run of 11 or 12 digits inside a drug code
+// (XJ01CAA040A001010100001) or a document number (RK13912345678) as a
+// phone number. The journal keeps the answer as received.
+func shown(s string) string { return pii.Text(s) }

@@ -424,8 +424,11 @@ func loadIndexed(ctx context.Context, h sdk.Host, indexKey, docNo string) (*docR
 // save that stopped in between (the plugin stopped, a store write failed
 // or its answer was lost) leaves its listing, and the stock-in sync
 // removes, a day later, the codes of both versions but the one the
-// document's index names then (dropOrphanCodes): no version's codes stay
-// for good named by no record, and none a record names is removed.
+// document's index names then (dropOrphanCodes), and the record a move
+// to another day left at the old place when it stopped after the index
+// named the new one (dropLeftRecord), with the codes it names: no
+// version's codes stay for good named by no record, and none a record
+// the index names is removed.
 func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string, now time.Time) (string, error) {
 	rec.CodeCount = len(rows)
 	rec.Chunks = (len(rows) + chunkSize - 1) / chunkSize
@@ -452,6 +455,11 @@ type saveMark struct {
 	Base  string       `json:"base"`
 	New   savedVersion `json:"new"`
 	Old   savedVersion `json:"old"`
+	// OldKey is the log key of the record stored when the save began
+	// (empty for a new document): a save that moves the document to
+	// another day and stops once the index names the new record leaves
+	// the record there neither forwarding nor indexed.
+	OldKey string `json:"oldKey,omitempty"`
 }
 
 // savedVersion is one version of a document's codes: its name and chunks.
@@ -492,6 +500,7 @@ func listSave(ctx context.Context, h sdk.Host, rec *docRecord, key string, now t
 			var old docRecord
 			if json.Unmarshal(e.Value, &old) == nil && old.MovedTo == "" && old.codesBase() == m.Base {
 				m.Old = savedVersion{Version: old.CodesVersion, Chunks: old.Chunks}
+				m.OldKey = cur
 			}
 		}
 	}
@@ -669,7 +678,7 @@ func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (int, error
 		if err := json.Unmarshal(e.Value, &m); err != nil || m.Base == "" || m.Index == "" {
 			return n, fmt.Errorf("decode the listing %s of a document's save: %v", e.Key, err)
 		}
-		stored, known, err := storedVersion(ctx, h, m.Index)
+		stored, storedKey, known, err := storedVersion(ctx, h, m.Index)
 		if err != nil {
 			return n, err
 		}
@@ -684,6 +693,13 @@ func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (int, error
 				n++
 			}
 		}
+		if known && m.OldKey != "" && m.OldKey != storedKey {
+			k, err := dropLeftRecord(ctx, h, m, stored)
+			n += k
+			if err != nil {
+				return n, fmt.Errorf("finish the unfinished save %s: %w", e.Key, err)
+			}
+		}
 		if err := h.Delete(ctx, e.Key); err != nil {
 			return n, fmt.Errorf("remove the listing %s of a document's save: %w", e.Key, err)
 		}
@@ -691,32 +707,72 @@ func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (int, error
 	return n, nil
 }
 
-// storedVersion returns the codes version of the record an index names
-// (known false: there is no such record).
-func storedVersion(ctx context.Context, h sdk.Host, index string) (string, bool, error) {
+// storedVersion returns the codes version and the log key of the record
+// an index names (known false: there is no such record).
+func storedVersion(ctx context.Context, h sdk.Host, index string) (version, key string, known bool, err error) {
 	e, err := h.Get(ctx, index)
 	if errors.Is(err, sdk.ErrNotFound) {
-		return "", false, nil
+		return "", "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("read the index %s: %w", index, err)
+		return "", "", false, fmt.Errorf("read the index %s: %w", index, err)
 	}
 	var ref docRef
 	if err := json.Unmarshal(e.Value, &ref); err != nil {
-		return "", false, fmt.Errorf("decode the index %s: %w", index, err)
+		return "", "", false, fmt.Errorf("decode the index %s: %w", index, err)
 	}
 	d, err := h.Get(ctx, ref.Key)
 	if errors.Is(err, sdk.ErrNotFound) {
-		return "", false, nil
+		return "", "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("read %s (index %s): %w", ref.Key, index, err)
+		return "", "", false, fmt.Errorf("read %s (index %s): %w", ref.Key, index, err)
 	}
 	var rec docRecord
 	if err := json.Unmarshal(d.Value, &rec); err != nil {
-		return "", false, fmt.Errorf("decode %s: %w", ref.Key, err)
+		return "", "", false, fmt.Errorf("decode %s: %w", ref.Key, err)
 	}
-	return rec.CodesVersion, true, nil
+	return rec.CodesVersion, ref.Key, true, nil
+}
+
+// dropLeftRecord removes the record an unfinished save of m left at the
+// document's old place (m.OldKey), which the index no longer names: a
+// save that moved the document to another day and stopped (or whose
+// index write's answer was lost) once the index named the new record,
+// before the old one became a forwarding record. Nothing reads it (an
+// export reads only the record an index names), and the codes it names
+// (the version it has now, which a message that read it before the move
+// may have written since) are named by no other record, but the version
+// stored. A forwarding record, or a record of another document, is left
+// to dropForwards. It returns how many chunks it removed.
+func dropLeftRecord(ctx context.Context, h sdk.Host, m saveMark, stored string) (int, error) {
+	e, err := h.Get(ctx, m.OldKey)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the record %s left at the document's old place: %w", m.OldKey, err)
+	}
+	var old docRecord
+	if err := json.Unmarshal(e.Value, &old); err != nil {
+		return 0, fmt.Errorf("decode the record %s left at the document's old place: %w", m.OldKey, err)
+	}
+	if old.MovedTo != "" || old.indexKey() != m.Index {
+		return 0, nil
+	}
+	n := 0
+	if old.CodesVersion != stored {
+		for i := 0; i < old.Chunks; i++ {
+			if err := h.Delete(ctx, old.chunkKey(i)); err != nil {
+				return n, fmt.Errorf("remove the codes of the record %s left at the document's old place: %w", m.OldKey, err)
+			}
+			n++
+		}
+	}
+	if err := h.Delete(ctx, m.OldKey); err != nil {
+		return n, fmt.Errorf("remove the record %s of %s left at its old place (its index %s names another): %w", m.OldKey, old.DocNo, m.Index, err)
+	}
+	return n, nil
 }
 
 // casReplace writes value at key with compare-and-set on the entry it

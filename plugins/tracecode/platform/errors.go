@@ -33,8 +33,9 @@ var (
 
 // BusinessError is an answer whose code is neither success, an
 // authentication error, a duplicate nor "not found". Message is the
-// platform's text as it came, for the reply's external message; Error
-// masks the personal data in it (pii.Text), as the error ends up in logs.
+// platform's text as it came: mask the personal data in it (pii.Text)
+// before a reply, a log line or the export shows it; Error masks it, as the
+// error ends up in logs.
 type BusinessError struct {
 	Op      Op
 	Code    string

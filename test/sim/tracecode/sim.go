@@ -16,7 +16,12 @@
 //     not taken out since by a stock-out (2xx) (CODE_USED), and a
 //     stock-out of a code an earlier stock-out took and no stock-in
 //     brought back (CODE_OUT): the simulator keeps its own ledger of codes
-//     in stock and out of it;
+//     in stock and out of it; a code the platform knows was dispensed to
+//     a patient (Dispense: a dispensing record it got by another channel,
+//     with the patient as 码上放心's uploadretail carries them) is refused
+//     in any document (CODE_DISPENSED), and in a medical-insurance 3502
+//     (infcode -1: a code is settled once), the refusal naming the
+//     patient, the ID number and the phone the record holds;
 //   - stock-in documents by date, generated deterministically from the seed
 //     (suppliers, products, batches, cases of 20-digit codes starting with
 //     8 with a real parent/child structure and package ratios, and a
@@ -127,6 +132,29 @@ type Stats struct {
 	Duplicates int `json:"duplicates"`
 }
 
+// Patient is the person a code was dispensed to, as a dispensing record
+// holds them (码上放心 uploadretail: the customer's ID number and phone).
+type Patient struct {
+	Name string
+	IDNo string
+	Tel  string
+}
+
+type dispensing struct {
+	Patient
+	at time.Time
+}
+
+// Dispense records that code was dispensed to p at at, as a dispensing
+// record the platform got by another channel (the pharmacy's dispensing
+// upload): a document listing the code afterwards is refused
+// (CODE_DISPENSED), and so is a 3502 listing it.
+func (s *Sim) Dispense(code string, p Patient, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dispensed[code] = dispensing{Patient: p, at: at}
+}
+
 type failure struct {
 	kind  string
 	times int
@@ -162,9 +190,11 @@ type Sim struct {
 	// out is the ledger of codes stocked out: code → the stock-out
 	// document that took it. A second stock-out of it is refused
 	// (CODE_OUT) until a stock-in brings it back.
-	out   map[string]string
-	fails map[string][]failure
-	stats Stats
+	out map[string]string
+	// dispensed is the ledger of codes dispensed to patients (Dispense).
+	dispensed map[string]dispensing
+	fails     map[string][]failure
+	stats     Stats
 
 	hsaMsgIDs  map[string]bool
 	hsaRecords map[string]HSARecord
@@ -207,7 +237,7 @@ func New(o Options) *Sim {
 	s := &Sim{
 		opts: o, mux: http.NewServeMux(),
 		tokens: map[string]time.Time{}, bills: map[string]*Bill{}, days: map[string][]string{},
-		nodes: map[string]*node{}, serials: map[string]int{}, uploads: map[string]*Upload{}, stocked: map[string]string{}, out: map[string]string{}, fails: map[string][]failure{},
+		nodes: map[string]*node{}, serials: map[string]int{}, uploads: map[string]*Upload{}, stocked: map[string]string{}, out: map[string]string{}, dispensed: map[string]dispensing{}, fails: map[string][]failure{},
 		stats: Stats{Calls: map[string]int{}}, hsaMsgIDs: map[string]bool{}, hsaRecords: map[string]HSARecord{},
 		hsaSignNos: map[string]bool{},
 	}
@@ -559,6 +589,10 @@ func (s *Sim) upload(body []byte) (int, answer) {
 				return 200, answer{Code: "CODE_DUPLICATE", Message: fmt.Sprintf("第%d行追溯码%s重复(第%d行已有)，同一单据中每个码只能出现一次", i+1, tc.Code, prev)}
 			}
 			seen[tc.Code] = i + 1
+			if d, ok := s.dispensed[tc.Code]; ok {
+				return 200, answer{Code: "CODE_DISPENSED", Message: fmt.Sprintf("第%d行追溯码%s已于%s发药给患者%s(身份证号%s，联系电话%s)，不能再出入库",
+					i+1, tc.Code, d.at.In(s.opts.Zone).Format("2006-01-02"), d.Name, d.IDNo, d.Tel)}
+			}
 			if by, in := s.stocked[tc.Code]; in && stockIn {
 				return 200, answer{Code: "CODE_USED", Message: fmt.Sprintf("第%d行追溯码%s已由单据%s入库，不能重复入库", i+1, tc.Code, by)}
 			}
