@@ -79,8 +79,9 @@ func idCheckOK(s string) bool {
 
 // MaskText masks personal numbers inside free text (error messages from
 // the platform) before it is logged or put into a reply's detail: resident
-// ID numbers, mobile and fixed-line phone numbers (personalNumber), also
-// glued to Latin letters, and, through pii.Text, ID numbers whose check
+// ID numbers and mobile phone numbers (personalNumber), also glued to
+// Latin letters, fixed-line numbers unless they follow a Latin letter
+// (then they are the digits of a code: XJ01CAA040A001010100001), and, through pii.Text, ID numbers whose check
 // character is wrong but whose birth date reads, and the names, social
 // security card numbers and birth dates such text quotes after their
 // labels (患者张三丰, 社保卡号…, 出生日期…). Operational identifiers an
@@ -104,16 +105,30 @@ const wordJoiner = "\u2060"
 var platformWords = regexp.MustCompile(`(姓名|患者|病人|参保人|就诊人)(住院|门诊|就诊|就医|费用|信息|明细|诊断|数据|记录|上传)`)
 
 func maskText(s string) string {
-	return pii.Text(digitRun.ReplaceAllStringFunc(s, func(run string) string {
+	var b strings.Builder
+	prev := 0
+	for _, m := range digitRun.FindAllStringIndex(s, -1) {
+		run := s[m[0]:m[1]]
+		masked := run
 		switch last := len(run) - 1; {
+		case run[0] == '0' && m[0] > 0 && isLatinLetter(s[m[0]-1]):
+			// Digits led by 0 right after a Latin letter are part of a
+			// code (the national drug code XJ01CAA040A001010100001, a
+			// consumable code C0592…), not a fixed-line number.
 		case personalNumber(run):
-			return MaskID(run)
+			masked = MaskID(run)
 		case run[last] == 'X' || run[last] == 'x':
 			// A number glued to a word that starts with x: 13812345678xyz.
 			if personalNumber(run[:last]) {
-				return MaskID(run[:last]) + run[last:]
+				masked = MaskID(run[:last]) + run[last:]
 			}
 		}
-		return run
-	}))
+		b.WriteString(s[prev:m[0]])
+		b.WriteString(masked)
+		prev = m[1]
+	}
+	b.WriteString(s[prev:])
+	return pii.Text(b.String())
 }
+
+func isLatinLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }

@@ -44,6 +44,14 @@ func TestMaskTextKeepsOperationalIdentifiers(t *testing.T) {
 			in:   "电话13812345678或05925551234",
 			want: "电话138****5678或059****1234",
 		},
+		"national drug code whose digits start with 0": {
+			in:   "目录编码XJ01CAA040A001010100001不存在",
+			want: "目录编码XJ01CAA040A001010100001不存在",
+		},
+		"consumable code with a zero-led digit run after a letter": {
+			in:   "耗材C05925551234未对照",
+			want: "耗材C05925551234未对照",
+		},
 		"mobile glued to a letter": {
 			in:   "tel13812345678",
 			want: "tel138****5678",

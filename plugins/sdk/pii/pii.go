@@ -1,8 +1,9 @@
 // Package pii masks personal data inside the free text an external system
 // answers with (err_msg, message, fail_reason), before an adapter logs it
-// or puts it into an error the host logs. Replies keep the external
-// message as it came; only log lines and errors pass through Text. The
-// host passes a plugin's call error through it too before logging it, and
+// or puts it into an error the host logs, and before it puts it into a
+// reply (the host publishes and stores replies: external.message,
+// diagnostics, steps). Only the exchange journal keeps the answer as it
+// came. The host passes a plugin's call error through it too before logging it, and
 // a vendor's adapter can use it as the four adapters do.
 package pii
 
