@@ -141,6 +141,10 @@ type scanRefusal struct {
 	// that one was revoked and replaced in turn, the last replacement; it
 	// is left out when the patient's latest card is revoked too.
 	ReplacedBy string `json:"replacedBy,omitempty"`
+	// WrongID marks a revoked card that was registered with another
+	// person's ID number (ecard.revoke with wrongId): its patient registers
+	// with their own number.
+	WrongID bool `json:"wrongId,omitempty"`
 }
 
 // kindName is the stable name of a card.Kind in replies.
@@ -217,7 +221,7 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 			return nil, err
 		}
 		return invalid("$.text", ResultRevoked, fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec),
-			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy})
+			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy, WrongID: rec.WrongID})
 	}
 	view := rec.maskedView()
 	if p.Reveal { // allowed: checked above
