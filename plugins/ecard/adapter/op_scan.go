@@ -117,8 +117,8 @@ type scanReply struct {
 // diagnostic's rule.
 type scanRefusal struct {
 	Result string `json:"result"`
-	// Reason refines "tampered": "authentication", "unknown-key" or
-	// "malformed".
+	// Reason refines "tampered": "authentication", "unknown-key",
+	// "retired-key" (see retiredKey) or "malformed".
 	Reason string `json:"reason,omitempty"`
 	// LooksLike says what a "not-ecard" text is instead:
 	// "national-health-card", "resident-id", "resident-id-bad-check" (the
@@ -162,7 +162,8 @@ func kindName(k card.Kind) string {
 	return "unknown"
 }
 
-// scan serves ecard.scan with one state read: every reply, accepted or
+// scan serves ecard.scan with one state read (two for a code sealed with a
+// key that is not the active one, see retiredKey): every reply, accepted or
 // refused, says what the text is ("kind") and, in Chinese, what to do
 // ("message").
 func (h handler) scan(ctx context.Context) (*sdk.HandleResponse, error) {
@@ -207,6 +208,9 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 	claims, err := h.cfg.sealer.Open(p.Text)
 	if err != nil {
 		return refuse(claims, err)
+	}
+	if r, err := h.retiredKey(ctx, claims); r != nil || err != nil {
+		return r, err
 	}
 	rec, _, err := getCard(ctx, h.host(), claims.CardNo)
 	switch {

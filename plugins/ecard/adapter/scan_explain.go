@@ -118,6 +118,8 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 		switch f.Reason {
 		case "authentication":
 			return KindECard, "电子卡二维码校验失败：可能被改动、误读或伪造，请重新扫描；仍失败请核实患者身份。"
+		case "retired-key":
+			return KindECard, "电子卡二维码用已停用的密钥在停用后签发，本院未签发过此码，可能为伪造：请核实患者身份并重新打印二维码。"
 		case "unknown-key":
 			return KindECard, "电子卡二维码的密钥已停用，请为患者重新打印二维码。"
 		}
