@@ -149,7 +149,10 @@ func (h handler) unknownCard(field, cardNo string) (*sdk.HandleResponse, error) 
 }
 
 // revokedDetail says what to do with revoked card rec, whose ReplacedBy is
-// the patient's live card (see withLiveReplacement), or "".
+// the patient's live card (see withLiveReplacement), or "". A card revoked
+// with wrongId was registered with another person's ID number: registering
+// "again" with the number it has would not give its patient a card, so the
+// detail asks for the patient's own number.
 func revokedDetail(rec cardRecord) string {
 	d := "the card was revoked"
 	if rec.RevokedAt != nil {
@@ -157,6 +160,10 @@ func revokedDetail(rec cardRecord) string {
 	}
 	if rec.ReplacedBy != "" {
 		return d + "; the patient's card is now card " + rec.ReplacedBy + ", issued when the patient registered again; use that card"
+	}
+	if rec.WrongID {
+		return d + " because it was registered with another person's ID number (wrongId); register the patient with the patient's own ID number, " +
+			"checked against the document, for a new card, and move its temporary cards there with ecard.link and previousCardNo " + rec.CardNo
 	}
 	return d + "; register the patient again to issue a new card"
 }

@@ -117,8 +117,8 @@ type scanReply struct {
 // diagnostic's rule.
 type scanRefusal struct {
 	Result string `json:"result"`
-	// Reason refines "tampered": "authentication", "unknown-key" or
-	// "malformed".
+	// Reason refines "tampered": "authentication", "unknown-key",
+	// "retired-key" (see retiredKey) or "malformed".
 	Reason string `json:"reason,omitempty"`
 	// LooksLike says what a "not-ecard" text is instead:
 	// "national-health-card", "resident-id", "resident-id-bad-check" (the
@@ -141,6 +141,10 @@ type scanRefusal struct {
 	// that one was revoked and replaced in turn, the last replacement; it
 	// is left out when the patient's latest card is revoked too.
 	ReplacedBy string `json:"replacedBy,omitempty"`
+	// WrongID marks a revoked card that was registered with another
+	// person's ID number (ecard.revoke with wrongId): its patient registers
+	// with their own number.
+	WrongID bool `json:"wrongId,omitempty"`
 }
 
 // kindName is the stable name of a card.Kind in replies.
@@ -158,7 +162,8 @@ func kindName(k card.Kind) string {
 	return "unknown"
 }
 
-// scan serves ecard.scan with one state read: every reply, accepted or
+// scan serves ecard.scan with one state read (two for a code sealed with a
+// key that is not the active one, see retiredKey): every reply, accepted or
 // refused, says what the text is ("kind") and, in Chinese, what to do
 // ("message").
 func (h handler) scan(ctx context.Context) (*sdk.HandleResponse, error) {
@@ -204,6 +209,9 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 	if err != nil {
 		return refuse(claims, err)
 	}
+	if r, err := h.retiredKey(ctx, claims); r != nil || err != nil {
+		return r, err
+	}
 	rec, _, err := getCard(ctx, h.host(), claims.CardNo)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
@@ -217,7 +225,7 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 			return nil, err
 		}
 		return invalid("$.text", ResultRevoked, fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec),
-			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy})
+			scanRefusal{Result: ResultRevoked, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy, WrongID: rec.WrongID})
 	}
 	view := rec.maskedView()
 	if p.Reveal { // allowed: checked above

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medgate/medgate/plugins/ecard/card"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
@@ -16,9 +17,16 @@ import (
 // sealed with that key id stay valid at the latest: the latest expiry,
 // rounded up to the hour so that a busy desk writes it about once an hour.
 // Configure reads it to warn when a key is taken out of qrKeys while its
-// codes still scan.
+// codes still scan, and a scan of a code sealed with a key that is not the
+// active one reads it to refuse a code the site did not seal (retiredKey).
 type qrKeyRecord struct {
 	Until time.Time `json:"until"`
+	// Since is when this version of the plugin first wrote the record:
+	// every code sealed with the key from then on has its expiry in Until.
+	// Codes issued earlier may not (the record did not exist, or an older
+	// version wrote it without Since), so they are not judged by it. Zero
+	// in a record an older version wrote.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // sealedUntil returns expires rounded up to the whole hour.
@@ -50,8 +58,12 @@ func (h handler) recordSealed(ctx context.Context, expires time.Time) error {
 		if err != nil && !errors.Is(err, sdk.ErrNotFound) {
 			return err
 		}
-		if rec.Until.Before(until) {
-			_, err = casJSON(ctx, h.host(), key, ver, qrKeyRecord{Until: until})
+		if rec.Until.Before(until) || rec.Since.IsZero() {
+			since := rec.Since
+			if since.IsZero() {
+				since = h.a.now().UTC()
+			}
+			_, err = casJSON(ctx, h.host(), key, ver, qrKeyRecord{Until: maxTime(rec.Until, until), Since: since})
 			if errors.Is(err, sdk.ErrConflict) {
 				continue
 			}
@@ -67,6 +79,46 @@ func (h handler) recordSealed(ctx context.Context, expires time.Time) error {
 		return nil
 	}
 	return errBusy
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// retiredKey refuses, as tampered (reason "retired-key"), an authentic code
+// sealed with a key that is not the site's active one when the site never
+// sealed such a code: issued after the key's record began (qrKeyRecord.Since)
+// and valid beyond the latest expiry recorded for the key. Every code the
+// site seals is recorded before it is handed out, by whichever instance
+// sealed it (one still sealing with the key during a rotation included), so
+// such a code was sealed elsewhere with a copy of the key. A retired key
+// kept in qrKeys thus stops working once the codes the site sealed with it
+// have expired. It returns nil when the code may be the site's. One state
+// read, only for codes of keys that are not the active one.
+func (h handler) retiredKey(ctx context.Context, c card.Claims) (*sdk.HandleResponse, error) {
+	if c.KeyID == h.cfg.activeKey {
+		return nil, nil
+	}
+	var rec qrKeyRecord
+	_, err := getJSON(ctx, h.host(), keyQRKey+c.KeyID, &rec)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.Since.IsZero() || c.IssuedAt.Before(rec.Since) || !c.ExpiresAt.After(rec.Until) {
+		return nil, nil
+	}
+	return invalid("$.text", ResultTampered, "the e-card code was sealed with a retired key after it was retired",
+		fmt.Sprintf("the code is authentic under key %s, which no longer seals codes at this site (qrActiveKey is %s), but it is valid until %s, "+
+			"later than every code this site sealed with key %s (until %s at the latest): it was sealed elsewhere with a copy of the key; "+
+			"treat it as possible fraud and print a new code for the patient. Remove key %s from qrKeys after %s",
+			c.KeyID, h.cfg.activeKey, c.ExpiresAt.Format(time.RFC3339), c.KeyID, rec.Until.UTC().Format(time.RFC3339), c.KeyID, rec.Until.UTC().Format(time.RFC3339)),
+		scanRefusal{Result: ResultTampered, Reason: "retired-key"})
 }
 
 // warnRemovedKeys warns, for every key id the site has sealed codes with

@@ -42,6 +42,7 @@ type scanFacts struct {
 	ExpiresAt    *time.Time `json:"expiresAt"`
 	RevokedAt    *time.Time `json:"revokedAt"`
 	ReplacedBy   string     `json:"replacedBy"`
+	WrongID      bool       `json:"wrongId"`
 	TempCardNo   string     `json:"tempCardNo"`
 	Prefix       string     `json:"prefix"`
 	Source       string     `json:"source"`
@@ -117,6 +118,8 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 		switch f.Reason {
 		case "authentication":
 			return KindECard, "电子卡二维码校验失败：可能被改动、误读或伪造，请重新扫描；仍失败请核实患者身份。"
+		case "retired-key":
+			return KindECard, "电子卡二维码用已停用的密钥在停用后签发，本院未签发过此码，可能为伪造：请核实患者身份并重新打印二维码。"
 		case "unknown-key":
 			return KindECard, "电子卡二维码的密钥已停用，请为患者重新打印二维码。"
 		}
@@ -129,6 +132,13 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 		if f.ReplacedBy != "" {
 			return KindECard, fmt.Sprintf("电子卡 %s 已于 %s 注销，已由新电子卡 %s 取代，请扫描新卡的二维码（可在收费处打印）。",
 				f.CardNo, cstTime(f.RevokedAt), f.ReplacedBy)
+		}
+		if f.WrongID && f.LooksLike == KindTemporaryCard {
+			return KindTemporaryCard, fmt.Sprintf("临时卡 %s 关联的电子卡 %s 已于 %s 注销：该卡登记时用了他人证件号。请核对患者本人证件，用本人证件号注册电子卡，再把临时卡关联到新卡（填原卡号 %s）。",
+				f.TempCardNo, f.CardNo, cstTime(f.RevokedAt), f.CardNo)
+		}
+		if f.WrongID {
+			return KindECard, fmt.Sprintf("电子卡 %s 已于 %s 注销：该卡登记时用了他人证件号。请核对患者本人证件，用本人证件号注册电子卡。", f.CardNo, cstTime(f.RevokedAt))
 		}
 		if f.LooksLike == KindTemporaryCard {
 			return KindTemporaryCard, fmt.Sprintf("临时卡 %s 关联的电子卡 %s 已于 %s 注销，请为患者重新注册电子卡。", f.TempCardNo, f.CardNo, cstTime(f.RevokedAt))

@@ -161,7 +161,7 @@ func (h handler) scanTemp(ctx context.Context, tempNo, prefix string, reveal boo
 			detail = fmt.Sprintf("the patient's card is now card %s, issued when the patient registered again: link the temporary card to it (ecard.link)", rec.ReplacedBy)
 		}
 		return invalid("$.text", ResultRevoked, fmt.Sprintf("temporary card %s is linked to card %s, which is revoked", tempNo, rec.CardNo), detail,
-			scanRefusal{Result: ResultRevoked, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy})
+			scanRefusal{Result: ResultRevoked, LooksLike: ResultTemporaryCard, TempCardNo: tempNo, CardNo: rec.CardNo, RevokedAt: rec.RevokedAt, ReplacedBy: rec.ReplacedBy, WrongID: rec.WrongID})
 	}
 	view := rec.maskedView()
 	if reveal {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -248,8 +249,10 @@ func TestWrongIDMarkedLaterAnnounced(t *testing.T) {
 				if i > 0 {
 					e.clock.Set(testT0.Add(time.Duration(i) * time.Hour))
 				}
-				s.payload["cardNo"] = cardNo
-				b, _ := json.Marshal(s.payload)
+				// A copy: the step payloads are shared by the parallel subtests.
+				payload := maps.Clone(s.payload)
+				payload["cardNo"] = cardNo
+				b, _ := json.Marshal(payload)
 				r, err := e.p.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: OpRevoke, MessageID: s.id, Format: "json", Payload: b, Attempt: s.attempt, Recovering: s.attempt > 1})
 				if err != nil || r.Status != sdk.StatusOK {
 					t.Fatalf("step %d (%s): %v %v", i, s.id, err, r)
