@@ -177,7 +177,7 @@ func TestImportXLSX(t *testing.T) {
 	}, []string{"封面", "GYU103", "其他"})
 	got, errs := Import(bytes.NewReader(data), "xlsx", "workinjury")
 	wantErrs := []string{
-		`import spec: sheet "其他" row 9: GYD051 output field "refmsg_time": a 17-character time (yyyyMMddHHmmssSSS) has no Go layout; imported as string(17)`,
+		`import spec: sheet "其他" row 9 column D (长度(字节)): GYD051 output field "refmsg_time": a 17-character time (yyyyMMddHHmmssSSS) has no Go layout; imported as string(17)`,
 		`import spec: GYU103: no transaction name found; used the code. Edit name: in the written file`,
 	}
 	if diff := cmp.Diff(wantErrs, errorStrings(errs)); diff != "" {
@@ -243,22 +243,22 @@ func TestImportProblems(t *testing.T) {
 	}{
 		"unknown type is skipped": {
 			input:      head + "a,甲,BLOB,10,Y\nb,乙,字符型,10,Y\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input field "a": type "BLOB" is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间`},
+			wantErrs:   []string{`import spec: line 3 column C (类型): GYU101 input field "a": type "BLOB" is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象`},
 			wantFields: []string{"b"},
 		},
 		"decimal without a length gets a default": {
 			input:      head + "amt,金额,数值型,,Y\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input field "amt": numeric type without a length; assumed decimal(16,2). Write the length as 16,2`},
+			wantErrs:   []string{`import spec: line 3 column D (长度): GYU101 input field "amt": numeric type without a length; assumed decimal(16,2). Write the length as 16,2`},
 			wantFields: []string{"amt"},
 		},
 		"bad length": {
 			input:      head + "a,甲,字符型,二十,Y\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input field "a": length "二十" is not a number; the row is skipped. Write 20 or 16,2`},
+			wantErrs:   []string{`import spec: line 3 column D (长度): GYU101 input field "a": length "二十" is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)`},
 			wantFields: nil,
 		},
 		"required not understood": {
 			input:      head + "a,甲,字符型,10,maybe\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input field "a": 是否必填 "maybe" is not understood; the field is taken as optional. Write Y or N`},
+			wantErrs:   []string{`import spec: line 3 column E (是否必填): GYU101 input field "a": 是否必填 "maybe" is not understood; the field is taken as optional. Write Y or N`},
 			wantFields: []string{"a"},
 		},
 		"duplicate field": {
@@ -268,7 +268,7 @@ func TestImportProblems(t *testing.T) {
 		},
 		"parameter name that is not a key": {
 			input:      head + "社保号,甲,字符型,10,Y\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002) in the 参数名 column`},
+			wantErrs:   []string{`import spec: line 3 column A (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`},
 			wantFields: nil,
 		},
 		"rows before any code": {
@@ -282,7 +282,7 @@ func TestImportProblems(t *testing.T) {
 		"unknown format": {
 			format:   "pdf",
 			input:    "x",
-			wantErrs: []string{`import spec: format "pdf" is not supported; use csv or xlsx`},
+			wantErrs: []string{`import spec: format "pdf" is not supported; use csv, xlsx or docx (export the tables of a PDF to XLSX first)`},
 		},
 		"not an xlsx": {
 			format:   "xlsx",

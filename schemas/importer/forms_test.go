@@ -1,0 +1,223 @@
+package importer
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/medgate/medgate/schemas"
+)
+
+// formsTable is one transaction written the ways official tables write
+// lengths, 是否必填 and nested lists; each test case renders it as CSV,
+// XLSX or DOCX.
+var formsTable = [][]string{
+	{"GYU102 费用明细上传"},
+	{"输入参数"},
+	{"参数名", "参数说明", "类型", "长度", "是否必填", "字典"},
+	{"ykc700", "就诊登记号", "字符型", "VARCHAR2(30)", "必填", ""},
+	{"aac004", "性别", "C", "C(1)", "可选", "AAC004"},
+	{"akc264", "总额", "数值型", "NUMBER(16,2)", "√", ""},
+	{"days", "天数", "INT", "4", "Y", ""},
+	{"aae013", "备注", "VARCHAR2", "200 BYTE", "N", ""},
+	{"psn_name", "姓名", "字符型", "50字节", "否", ""},
+	{"feedetail", "费用明细", "数组", "", "是", ""},
+	{"└─fee_no", "明细号", "字符型", "30", "是", ""},
+	{"├─amt", "金额", "NUMBER", "(12,2)", "是", ""},
+	{"feedetail/price", "单价", "数值型", "16，4", "否", ""},
+	{"feedetail.memo", "说明", "字符型", "", "", ""},
+	{"输出参数"},
+	{"参数名", "参数说明", "类型", "长度", "是否必填", "字典"},
+	{"result", "结果", "字符型", "2", "是", ""},
+}
+
+var wantForms = []*schemas.Schema{{
+	Code: "GYU102", Name: "费用明细上传", System: "workinjury", Direction: schemas.DirectionUpload,
+	Input: []schemas.Field{
+		{Name: "ykc700", Label: "就诊登记号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
+		{Name: "aac004", Label: "性别", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 1, Description: "AAC004"},
+		{Name: "akc264", Label: "总额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}, Required: true},
+		{Name: "days", Label: "天数", Type: schemas.Type{Kind: schemas.KindInteger}, MaxLength: 4, Required: true},
+		{Name: "aae013", Label: "备注", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 200, LengthUnit: schemas.UnitBytes},
+		{Name: "psn_name", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, LengthUnit: schemas.UnitBytes},
+		{Name: "feedetail", Label: "费用明细", Type: schemas.Type{Kind: schemas.KindArray}, Required: true, Fields: []schemas.Field{
+			{Name: "fee_no", Label: "明细号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
+			{Name: "amt", Label: "金额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 12, Scale: 2}, Required: true},
+			{Name: "price", Label: "单价", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 4}},
+			{Name: "memo", Label: "说明", Type: schemas.Type{Kind: schemas.KindString}},
+		}},
+	},
+	Output: []schemas.Field{
+		{Name: "result", Label: "结果", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 2, Required: true},
+	},
+}}
+
+func renderCSV(rows [][]string) []byte {
+	var b strings.Builder
+	for _, r := range rows {
+		for i, c := range r {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(`"` + strings.ReplaceAll(c, `"`, `""`) + `"`)
+		}
+		b.WriteString("\n")
+	}
+	return []byte(b.String())
+}
+
+// renderDOCX writes one-cell rows as paragraphs and the rest as tables.
+func renderDOCX(tb testing.TB, rows [][]string) []byte {
+	var blocks []dblock
+	for _, r := range rows {
+		if len(r) == 1 {
+			blocks = append(blocks, dblock{para: r[0]})
+			continue
+		}
+		if len(blocks) == 0 || blocks[len(blocks)-1].rows == nil {
+			blocks = append(blocks, dblock{rows: []drow{}})
+		}
+		last := &blocks[len(blocks)-1]
+		last.rows = append(last.rows, row(r...))
+	}
+	return buildDOCX(tb, blocks)
+}
+
+func renderXLSX(tb testing.TB, rows [][]string) []byte {
+	var sheet [][]any
+	for _, r := range rows {
+		var out []any
+		for _, c := range r {
+			out = append(out, c)
+		}
+		sheet = append(sheet, out)
+	}
+	return buildXLSX(tb, map[string][][]any{"Sheet1": sheet}, []string{"Sheet1"})
+}
+
+// TestImportForms: every format reads the length forms (VARCHAR2(30),
+// NUMBER(16,2), C(1), 200 BYTE, 50字节), the 是否必填 forms (必填, 可选, √,
+// Y, N, 是, 否, empty) and the nested-list forms (└─, ├─, 节点/子节点,
+// 节点.子节点) of official tables.
+func TestImportForms(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		format string
+		data   func(testing.TB) []byte
+	}{
+		"csv":  {"csv", func(testing.TB) []byte { return renderCSV(formsTable) }},
+		"xlsx": {"xlsx", func(tb testing.TB) []byte { return renderXLSX(tb, formsTable) }},
+		"docx": {"docx", func(tb testing.TB) []byte { return renderDOCX(tb, formsTable) }},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, errs := Import(bytes.NewReader(tc.data(t)), tc.format, "workinjury")
+			if len(errs) != 0 {
+				t.Errorf("errors: %v", errorStrings(errs))
+			}
+			want := []*schemas.Schema{new(schemas.Schema)}
+			*want[0] = *wantForms[0]
+			want[0].Source = source(tc.format, schemas.DirectionUpload)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("schemas (-want +got):\n%s", diff)
+			}
+			roundTrip(t, got)
+		})
+	}
+}
+
+// TestImportDOCXProblems: every problem of a document is reported at once,
+// each naming the table, row and column and saying what to fix.
+func TestImportDOCXProblems(t *testing.T) {
+	t.Parallel()
+	hdr := row("参数名", "参数说明", "类型", "长度", "是否必填")
+	testCases := map[string]struct {
+		data       []byte
+		wantErrs   []string
+		wantFields []string
+	}{
+		"every row problem at once": {
+			data: buildDOCX(t, []dblock{
+				{para: "2.1 入院登记上传（GYU101）"},
+				{rows: []drow{
+					hdr,
+					row("aac002", "社会保障号码", "字符型", "20", "是"),
+					row("aac003", "姓名", "", "50", "是"),
+					row("akc190", "住院号", "字符型", "三十", "是"),
+					row("ykc701", "入院日期", "日期", "8", "也许"),
+				}},
+				{para: "输入（节点标识：fee，费用明细列表）"},
+				{rows: []drow{
+					hdr,
+					row("社保号", "甲", "字符型", "20", "是"),
+					row("item/code", "编码", "字符型", "20", "是"),
+					row("└ qty", "数量", "BLOB", "", "是"),
+				}},
+			}),
+			wantErrs: []string{
+				`import spec: table 1 row 3 column 3 (类型): GYU101 input field "aac003": the type is empty; the row is skipped. Fill the 类型 column (字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象)`,
+				`import spec: table 1 row 4 column 4 (长度): GYU101 input field "akc190": length "三十" is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)`,
+				`import spec: table 1 row 5 column 5 (是否必填): GYU101 input field "ykc701": 是否必填 "也许" is not understood; the field is taken as optional. Write Y or N`,
+				`import spec: table 2 row 2 column 1 (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`,
+				`import spec: table 2 row 3 column 1 (参数名): GYU101 input field "item/code": its node "item" is not declared above it; the row is skipped. Declare item in a row of its own, with the type 数组 (a list) or 对象, before its fields`,
+				`import spec: table 2 row 4 column 3 (类型): GYU101 input field "qty": type "BLOB" is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象`,
+				`import spec: GYU101: the imported schema does not pass the schema checks: workinjury/GYU101.yaml:17: field "input.fee.fields": an array needs its fields — add fields: with at least one child field`,
+			},
+			wantFields: []string{"aac002", "ykc701", "fee"},
+		},
+		"a child drawn under no list": {
+			data: buildDOCX(t, []dblock{
+				{para: "GYU101 入院登记上传"},
+				{rows: []drow{hdr, row("aac002", "社会保障号码", "字符型", "20", "是"), row("└ qty", "数量", "整数", "4", "是")}},
+			}),
+			wantErrs: []string{
+				`import spec: table 1 row 3 column 1 (参数名): GYU101 input field "qty" is drawn as a child (└) but no list or object row is above it; it is added at the top level. Give the node row above it the type 数组 or 对象`,
+			},
+			wantFields: []string{"aac002", "qty"},
+		},
+		"prose is not a heading": {
+			data: buildDOCX(t, []dblock{
+				{para: "GYU101 入院登记上传"},
+				{para: "GYU101 成功后，返回就诊登记号"},
+				{rows: []drow{hdr, row("aac002", "社会保障号码", "字符型", "20", "是")}},
+			}),
+			wantFields: []string{"aac002"},
+		},
+		"a Word 97-2003 document": {
+			data:     []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 rest of an OLE file"),
+			wantErrs: []string{`import spec: the file is a Word 97-2003 .doc (or another OLE file), not a .docx; open it in Word or WPS and save it as .docx`},
+		},
+		"not a zip": {
+			data:     []byte("%PDF-1.7"),
+			wantErrs: []string{`import spec: cannot open the DOCX: zip: not a valid zip file; check that it is a Word .docx document (a PDF must be exported to XLSX first)`},
+		},
+		"an xlsx given as docx": {
+			data:     renderXLSX(t, [][]string{{"GYU101"}}),
+			wantErrs: []string{`import spec: cannot open the DOCX: its main part xl/workbook.xml is not a Word document; check that it is a Word .docx document (an .xlsx workbook is imported as .xlsx)`},
+		},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, errs := Import(bytes.NewReader(tc.data), "docx", "workinjury")
+			if diff := cmp.Diff(tc.wantErrs, errorStrings(errs)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			for _, e := range errs {
+				if !errors.Is(e, ErrImport) {
+					t.Errorf("%v does not wrap ErrImport", e)
+				}
+			}
+			var names []string
+			if len(got) > 0 {
+				names = fieldNames(got[0].Input)
+			}
+			if diff := cmp.Diff(tc.wantFields, names); diff != "" {
+				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
