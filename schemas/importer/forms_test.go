@@ -41,7 +41,7 @@ var wantForms = []*schemas.Schema{{
 		{Name: "akc264", Label: "总额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}, Required: true},
 		{Name: "days", Label: "天数", Type: schemas.Type{Kind: schemas.KindInteger}, MaxLength: 4, Required: true},
 		{Name: "aae013", Label: "备注", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 200, LengthUnit: schemas.UnitBytes},
-		{Name: "psn_name", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, LengthUnit: schemas.UnitBytes},
+		{Name: "psn_name", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, LengthUnit: schemas.UnitBytes, Personal: true},
 		{Name: "feedetail", Label: "费用明细", Type: schemas.Type{Kind: schemas.KindArray}, Required: true, Fields: []schemas.Field{
 			{Name: "fee_no", Label: "明细号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
 			{Name: "amt", Label: "金额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 12, Scale: 2}, Required: true},
@@ -164,7 +164,7 @@ func TestImportDOCXProblems(t *testing.T) {
 				`import spec: table 2 row 2 column 1 (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`,
 				`import spec: table 2 row 3 column 1 (参数名): GYU101 input field "item/code": its node "item" is not declared above it; the row is skipped. Declare item in a row of its own, with the type 数组 (a list) or 对象, before its fields`,
 				`import spec: table 2 row 4 column 3 (类型): GYU101 input field "qty": type "BLOB" is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象`,
-				`import spec: GYU101: the imported schema does not pass the schema checks: workinjury/GYU101.yaml:17: field "input.fee.fields": an array needs its fields — add fields: with at least one child field`,
+				`import spec: GYU101: the imported schema does not pass the schema checks: workinjury/GYU101.yaml:18: field "input.fee.fields": an array needs its fields — add fields: with at least one child field`,
 			},
 			wantFields: []string{"aac002", "ykc701", "fee"},
 		},
@@ -219,5 +219,40 @@ func TestImportDOCXProblems(t *testing.T) {
 				t.Errorf("fields (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestImportMarksPersonalFields: an official table has no column saying
+// which fields carry personal data, so the importer marks them by name and
+// label, as medgate's own files are; otherwise validation replies would
+// quote ID numbers and names.
+func TestImportMarksPersonalFields(t *testing.T) {
+	t.Parallel()
+	csv := "GYD051 人员备案校验\n参数名,参数说明,类型,长度,是否必填\n" +
+		"aac002,社会保障号码,字符型,20,是\n" +
+		"xm,患者姓名,字符型,50,是\n" +
+		"psn_cert_no,证件号码,字符型,50,是\n" +
+		"tel,联系电话,字符型,20,否\n" +
+		"jbr,经办人,字符型,20,否\n" +
+		"akb020,协议机构编号,字符型,30,是\n" +
+		"visit_date,就医日期,日期,,是\n" +
+		"jbrid,经办人ID,字符型,20,否\n"
+	got, errs := Import(strings.NewReader(csv), "csv", "workinjury")
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errorStrings(errs))
+	}
+	want := map[string]bool{"aac002": true, "xm": true, "psn_cert_no": true, "tel": true, "jbr": true, "akb020": false, "visit_date": false, "jbrid": false}
+	gotMarks := map[string]bool{}
+	for _, f := range got[0].Input {
+		gotMarks[f.Name] = f.Personal
+	}
+	if diff := cmp.Diff(want, gotMarks); diff != "" {
+		t.Errorf("personal (-want +got):\n%s", diff)
+	}
+	errsV := got[0].ValidateInput(map[string]any{"aac002": 350203198001011234, "xm": "张三", "psn_cert_no": "x", "akb020": "H1", "visit_date": "2026-01-01"})
+	for _, e := range errsV {
+		if strings.Contains(e.Message, "350203198001011234") {
+			t.Errorf("validation quotes the social-security number: %s", e.Message)
+		}
 	}
 }

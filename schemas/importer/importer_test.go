@@ -49,12 +49,12 @@ var wantCSV = []*schemas.Schema{
 		Code: "GYU101", Name: "入院登记上传", System: "workinjury", Direction: schemas.DirectionUpload,
 		Source: source("csv", schemas.DirectionUpload),
 		Input: []schemas.Field{
-			{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, Required: true},
-			{Name: "aac003", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, Required: true},
+			{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, Required: true, Personal: true},
+			{Name: "aac003", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, Required: true, Personal: true},
 			{Name: "ykc701", Label: "入院日期", Type: schemas.Type{Kind: schemas.KindDateTime}, Required: true},
 			{Name: "akc264", Label: "医疗费总额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}, Required: true},
 			{Name: "days", Label: "住院天数", Type: schemas.Type{Kind: schemas.KindInteger}, MaxLength: 4},
-			{Name: "aac006", Label: "出生日期", Type: schemas.Type{Kind: schemas.KindDate}, Format: "20060102"},
+			{Name: "aac006", Label: "出生日期", Type: schemas.Type{Kind: schemas.KindDate}, Format: "20060102", Personal: true},
 			{Name: "memo", Label: "备注", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 500, Description: "仅转院时填写"},
 			{Name: "visit_time", Label: "就诊时间", Type: schemas.Type{Kind: schemas.KindDateTime}, Required: true, Format: "20060102150405", Description: "格式 yyyyMMddHHmmss"},
 		},
@@ -70,7 +70,7 @@ var wantCSV = []*schemas.Schema{
 			{Name: "fee", Label: "费用明细列表", Type: schemas.Type{Kind: schemas.KindArray}, Fields: []schemas.Field{
 				{Name: "qty", Label: "数量", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 4}, Required: true},
 				{Name: "price", Label: "单价", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 6}, Required: true},
-				{Name: "name", Label: "项目名称", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 100},
+				{Name: "name", Label: "项目名称", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 100, Personal: true},
 			}},
 		},
 	},
@@ -203,7 +203,7 @@ func TestImportXLSX(t *testing.T) {
 			Code: "GYD051", Name: "人员备案校验", System: "workinjury", Direction: schemas.DirectionQuery,
 			Source: source("xlsx", schemas.DirectionQuery),
 			Input: []schemas.Field{
-				{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, LengthUnit: schemas.UnitBytes, Required: true},
+				{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, LengthUnit: schemas.UnitBytes, Required: true, Personal: true},
 				{Name: "akb020", Label: "协议机构编号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, LengthUnit: schemas.UnitBytes},
 			},
 			Output: []schemas.Field{
