@@ -256,3 +256,61 @@ func TestImportMarksPersonalFields(t *testing.T) {
 		}
 	}
 }
+
+// TestImportRequiredColumns: the ways tables say a field must be given,
+// including columns that ask the opposite question (是否为空, 可为空: 否
+// means required) and 非空 / NOT NULL; a table without any such column is
+// reported, not silently taken as all optional.
+func TestImportRequiredColumns(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		header   string
+		rows     string // name,value lines
+		want     map[string]bool
+		wantErrs []string
+	}{
+		"是否必填": {
+			header: "是否必填",
+			rows:   "a,非空\nb,NOT NULL\nc,不可为空\nd,可为空\ne,非必填\nf,条件必填\n",
+			want:   map[string]bool{"a": true, "b": true, "c": true, "d": false, "e": false, "f": false},
+		},
+		"是否为空 asks the opposite": {
+			header: "是否为空",
+			rows:   "a,否\nb,是\nc,N\nd,Y\ne,\nf,非空\ng,可为空\n",
+			want:   map[string]bool{"a": true, "b": false, "c": true, "d": false, "e": false, "f": true, "g": false},
+		},
+		"可为空 asks the opposite": {
+			header: "可为空",
+			rows:   "a,×\nb,√\n",
+			want:   map[string]bool{"a": true, "b": false},
+		},
+		"no required column": {
+			header:   "备注",
+			rows:     "a,\n",
+			want:     map[string]bool{"a": false},
+			wantErrs: []string{`import spec: line 2: GYU101: the table has no 是否必填 column; every field of it is taken as optional. Add the column (是否必填: 是/否) or mark required: true in the written file`},
+		},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var b strings.Builder
+			b.WriteString("GYU101 入院登记上传\n参数名,参数说明,类型,长度," + tc.header + "\n")
+			for _, line := range strings.Split(strings.TrimSpace(tc.rows), "\n") {
+				n, v, _ := strings.Cut(line, ",")
+				b.WriteString(n + ",甲,字符型,10," + v + "\n")
+			}
+			got, errs := Import(strings.NewReader(b.String()), "csv", "workinjury")
+			if diff := cmp.Diff(tc.wantErrs, errorStrings(errs)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			marks := map[string]bool{}
+			for _, f := range got[0].Input {
+				marks[f.Name] = f.Required
+			}
+			if diff := cmp.Diff(tc.want, marks); diff != "" {
+				t.Errorf("required (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -71,7 +71,7 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if len(data) > maxImportBytes {
 		return nil, []error{fmt.Errorf("%w: the file is larger than %d MiB; split it by transaction", ErrImport, maxImportBytes>>20)}
 	}
-	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}}
+	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}, noRequired: map[string]bool{}}
 	switch strings.ToLower(format) {
 	case "csv":
 		im.readCSV(data)
@@ -96,7 +96,8 @@ type importer struct {
 	schemas        []*schemas.Schema
 	byCode         map[string]*schemas.Schema
 	errs           []error
-	fatal          bool // the file could not be read at all
+	fatal          bool            // the file could not be read at all
+	noRequired     map[string]bool // transactions told their table has no 是否必填 column
 
 	cur    *schemas.Schema
 	side   string         // "input" or "output"
@@ -196,6 +197,7 @@ type columns struct {
 	name, label, typ, length, required int
 	desc                               []int    // 备注, 代码值, 说明…: joined into the description
 	bytes                              bool     // the length header says 字节
+	nullable                           bool     // the required column asks 是否为空: 否 means required
 	titles                             []string // the header row, to name columns in errors
 }
 
@@ -204,7 +206,9 @@ var headerWords = map[string][]string{
 	"label":    {"参数说明", "参数名称", "字段名称", "字段说明", "中文名称", "中文名", "名称", "含义", "数据项名称", "LABEL", "TITLE"},
 	"type":     {"类型", "数据类型", "字段类型", "参数类型", "TYPE", "DATATYPE"},
 	"length":   {"长度", "字段长度", "最大长度", "数据长度", "LENGTH", "LEN", "SIZE"},
-	"required": {"是否必填", "必填", "必填项", "是否必须", "必须", "必输", "是否必输", "约束", "REQUIRED", "MANDATORY"},
+	"required": {"是否必填", "必填", "必填项", "是否必须", "必须", "必输", "是否必输", "约束", "是否非空", "非空", "REQUIRED", "MANDATORY"},
+	// nullable headers ask the opposite question: 否 means required.
+	"nullable": {"是否为空", "是否可空", "可否为空", "可为空", "可空", "允许为空", "是否允许为空", "能否为空", "NULLABLE", "ALLOWNULL", "NULL"},
 	"desc":     {"备注", "描述", "说明", "代码值", "代码", "字典", "代码表", "字典值", "值域", "取值说明", "取值范围", "REMARK", "REMARKS", "DESCRIPTION", "NOTE"},
 }
 
@@ -238,6 +242,8 @@ func header(cells []string) *columns {
 		case slices.Contains(headerWords["length"], h) && set(&c.length, i):
 			c.bytes = strings.Contains(cell, "字节") || strings.Contains(strings.ToLower(cell), "byte")
 		case slices.Contains(headerWords["required"], h) && set(&c.required, i):
+		case slices.Contains(headerWords["nullable"], h) && set(&c.required, i):
+			c.nullable = true
 		case slices.Contains(headerWords["desc"], h):
 			// 说明 is the label when no other label column exists.
 			if h == "说明" && c.label < 0 {
@@ -306,6 +312,10 @@ func (im *importer) row(pos string, cells []string) {
 	}
 	if c := header(cells); c != nil {
 		im.cols = c
+		if c.required < 0 && im.cur != nil && !im.noRequired[im.cur.Code] {
+			im.noRequired[im.cur.Code] = true
+			im.errorf(pos, "%s: the table has no 是否必填 column; every field of it is taken as optional. Add the column (是否必填: 是/否) or mark required: true in the written file", im.cur.Code)
+		}
 		return
 	}
 	isData := im.cols != nil && cell(cells, im.cols.typ) != "" && cell(cells, im.cols.name) != ""
@@ -583,8 +593,13 @@ func (im *importer) field(pos string, cells []string) (schemas.Field, nameForm, 
 	}
 	req := cell(cells, c.required)
 	r, ok := mapRequired(req)
-	if !ok {
+	switch {
+	case !ok:
 		im.errorf(im.at(pos, c.required), "%s: 是否必填 %q is not understood; the field is taken as optional. Write Y or N", where, req)
+	case c.nullable && req != "":
+		if _, explicit := nullWords(strings.ToUpper(req)); !explicit {
+			r = !r // 是否为空: 否
+		}
 	}
 	f.Required = r
 	if strings.Contains(req, "条件") && f.Description == "" {
@@ -787,11 +802,28 @@ func mapRequired(s string) (required, ok bool) {
 	case "Y", "YES", "是", "必填", "1", "TRUE", "M", "必须", "必输", "√", "✓", "R":
 		return true, true
 	}
+	if required, ok := nullWords(v); ok {
+		return required, true
+	}
 	if strings.Contains(v, "条件") || strings.Contains(v, "非") || strings.Contains(v, "否") {
 		return false, true
 	}
 	if strings.Contains(v, "必") || strings.HasPrefix(v, "Y") || strings.HasPrefix(v, "是") {
 		return true, true
+	}
+	return false, false
+}
+
+// nullWords reads a value that says in words whether the field may be
+// empty (非空, NOT NULL, 可为空), whichever question its column asks.
+func nullWords(v string) (required, ok bool) {
+	for _, w := range []string{"非空", "NOT NULL", "NOTNULL", "不可为空", "不能为空", "不为空", "不允许为空", "不可空"} {
+		if strings.Contains(v, w) {
+			return true, true
+		}
+	}
+	if strings.Contains(v, "可为空") || strings.Contains(v, "允许为空") || strings.Contains(v, "可空") || v == "NULL" {
+		return false, true
 	}
 	return false, false
 }
