@@ -23,6 +23,8 @@ var formsTable = [][]string{
 	{"days", "天数", "INT", "4", "Y", ""},
 	{"aae013", "备注", "VARCHAR2", "200 BYTE", "N", ""},
 	{"psn_name", "姓名", "字符型", "50字节", "否", ""},
+	{"aae014", "附注", "VARCHAR2(40 BYTE)", "", "N", ""},
+	{"aae015", "附注2", "NVARCHAR2(40 CHAR)", "", "N", ""},
 	{"feedetail", "费用明细", "数组", "", "是", ""},
 	{"└─fee_no", "明细号", "字符型", "30", "是", ""},
 	{"├─amt", "金额", "NUMBER", "(12,2)", "是", ""},
@@ -42,6 +44,8 @@ var wantForms = []*schemas.Schema{{
 		{Name: "days", Label: "天数", Type: schemas.Type{Kind: schemas.KindInteger}, MaxLength: 4, Required: true},
 		{Name: "aae013", Label: "备注", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 200, LengthUnit: schemas.UnitBytes},
 		{Name: "psn_name", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, LengthUnit: schemas.UnitBytes, Personal: true},
+		{Name: "aae014", Label: "附注", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 40, LengthUnit: schemas.UnitBytes},
+		{Name: "aae015", Label: "附注2", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 40},
 		{Name: "feedetail", Label: "费用明细", Type: schemas.Type{Kind: schemas.KindArray}, Required: true, Fields: []schemas.Field{
 			{Name: "fee_no", Label: "明细号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
 			{Name: "amt", Label: "金额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 12, Scale: 2}, Required: true},
@@ -98,7 +102,8 @@ func renderXLSX(tb testing.TB, rows [][]string) []byte {
 }
 
 // TestImportForms: every format reads the length forms (VARCHAR2(30),
-// NUMBER(16,2), C(1), 200 BYTE, 50字节), the 是否必填 forms (必填, 可选, √,
+// NUMBER(16,2), C(1), 200 BYTE, 50字节, in the 长度 column or with the type:
+// VARCHAR2(40 BYTE)), the 是否必填 forms (必填, 可选, √,
 // Y, N, 是, 否, empty) and the nested-list forms (└─, ├─, 节点/子节点,
 // 节点.子节点) of official tables.
 func TestImportForms(t *testing.T) {

@@ -666,7 +666,7 @@ done:
 
 var javaPattern = regexp.MustCompile(`yyyy[-/]?MM[-/]?dd(?:[ T]?HH:?mm(?::?ss)?)?`)
 
-var typeRE = regexp.MustCompile(`^([^(（]+?)\s*(?:[(（]\s*([0-9]+)\s*(?:[,，]\s*([0-9]+))?\s*[)）])?$`)
+var typeRE = regexp.MustCompile(`^([^(（]+?)\s*(?:[(（]\s*([0-9]+)\s*(?:[,，]\s*([0-9]+))?\s*(BYTE|CHAR)?\s*[)）])?$`)
 
 var typeWords = map[schemas.Kind][]string{
 	schemas.KindString:   {"字符型", "字符", "字符串", "字符串型", "文本", "文本型", "VARCHAR", "VARCHAR2", "NVARCHAR", "NVARCHAR2", "CHAR", "C", "AN", "STRING", "TEXT", "STR"},
@@ -705,6 +705,7 @@ func mapType(f *schemas.Field, typ, length string, bytesUnit bool) (col string, 
 	bytesUnit = bytesUnit || inBytes
 	if !hasP && m[2] != "" {
 		p, hasP = atoi(m[2]), true
+		bytesUnit = bytesUnit || m[4] == "BYTE"
 		if m[3] != "" {
 			s, hasS = atoi(m[3]), true
 		}
