@@ -25,6 +25,7 @@ const maxDocxXMLBytes = 4 * maxImportBytes
 type docxBlock struct {
 	para  string
 	table [][]string
+	toc   bool // a paragraph of the table of contents (style TOC1, 目录 1…)
 }
 
 // readDOCX reads the body of a Word document in order: paragraphs between
@@ -41,7 +42,9 @@ func (im *importer) readDOCX(data []byte) {
 	tables := 0
 	for _, b := range blocks {
 		if b.table == nil {
-			im.paragraph(b.para)
+			if !b.toc {
+				im.paragraph(b.para)
+			}
 			continue
 		}
 		tables++
@@ -151,6 +154,7 @@ func parseDocument(r io.Reader) ([]docxBlock, error) {
 		depth  int // nesting of w:tbl
 		inText bool
 		indent int
+		toc    bool // the body paragraph has a contents style
 		root   bool // the root element was w:document
 	)
 	text := func(s string) {
@@ -206,13 +210,16 @@ func parseDocument(r io.Reader) ([]docxBlock, error) {
 					tbl.vmerge = v == "" || v == "continue"
 				}
 			case "p":
-				indent = 0
+				indent, toc = 0, false
 				if tbl != nil && tbl.inCell && tbl.started {
 					tbl.cell.WriteString("\n")
 				}
 				if tbl != nil && tbl.inCell {
 					tbl.started = true
 				}
+			case "pStyle":
+				v := strings.ToLower(attr(t, "val"))
+				toc = strings.HasPrefix(v, "toc") || strings.HasPrefix(v, "目录") || strings.HasPrefix(v, "contents")
 			case "ind":
 				// Indentation of the paragraph: left (or start) in twips,
 				// kept as leading spaces so nested rows can be told apart.
@@ -242,7 +249,7 @@ func parseDocument(r io.Reader) ([]docxBlock, error) {
 				inText = false
 			case "p":
 				if depth == 0 {
-					blocks = append(blocks, docxBlock{para: para.String()})
+					blocks = append(blocks, docxBlock{para: para.String(), toc: toc})
 					para.Reset()
 				} else if tbl != nil && tbl.inCell && depth > 1 {
 					tbl.cell.WriteString(" ")

@@ -15,7 +15,8 @@ import (
 // A docx block: a paragraph (para) or a table (rows).
 type dblock struct {
 	para   string
-	indent int // paragraph indentation in twips (w:ind w:left)
+	indent int    // paragraph indentation in twips (w:ind w:left)
+	style  string // paragraph style (w:pStyle), e.g. TOC1
 	rows   []drow
 }
 
@@ -49,9 +50,12 @@ func esc(s string) string {
 }
 
 // paraXML writes one paragraph, its runs split in two as Word often does.
-func paraXML(text string, indent int) string {
+func paraXML(text string, indent int, style ...string) string {
 	var b strings.Builder
 	b.WriteString("<w:p>")
+	if len(style) > 0 && style[0] != "" {
+		fmt.Fprintf(&b, `<w:pPr><w:pStyle w:val="%s"/></w:pPr>`, style[0])
+	}
 	if indent > 0 {
 		fmt.Fprintf(&b, `<w:pPr><w:ind w:left="%d"/></w:pPr>`, indent)
 	}
@@ -72,7 +76,7 @@ func buildDOCX(tb testing.TB, blocks []dblock) []byte {
 	var body strings.Builder
 	for _, bl := range blocks {
 		if bl.rows == nil {
-			body.WriteString(paraXML(bl.para, bl.indent))
+			body.WriteString(paraXML(bl.para, bl.indent, bl.style))
 			continue
 		}
 		body.WriteString(`<w:tbl><w:tblPr><w:tblStyle w:val="TableGrid"/></w:tblPr><w:tblGrid><w:gridCol w:w="1000"/></w:tblGrid>`)
@@ -244,4 +248,36 @@ func TestImportDOCX(t *testing.T) {
 		t.Errorf("schemas (-want +got):\n%s", diff)
 	}
 	roundTrip(t, got)
+}
+
+// TestImportDOCXContentsAndEmptyTitles: the table of contents does not
+// name transactions (nor give them its dotted names), and a title with no
+// field table after it imports nothing for it (an empty file would replace
+// the built-in schema with no fields at all): it is reported.
+func TestImportDOCXContentsAndEmptyTitles(t *testing.T) {
+	t.Parallel()
+	hdr := row("参数名", "参数说明", "类型", "长度", "是否必填")
+	data := buildDOCX(t, []dblock{
+		{para: "目录"},
+		{para: "GYU101 入院登记上传……\t3", style: "TOC2"},
+		{para: "GYU999 目录里的交易……\t9", style: "TOC2"},
+		{para: "GYU101 入院登记上传"},
+		{rows: []drow{hdr, row("aac002", "社会保障号码", "字符型", "20", "是")}},
+		{para: "GYU998 只有标题的交易"},
+		{para: "本交易的字段见附录。"},
+	})
+	got, errs := Import(bytes.NewReader(data), "docx", "workinjury")
+	wantErrs := []string{
+		`import spec: GYU998 (只有标题的交易): no field rows found under its title; nothing is imported for it. Check that its table has a header row with 参数名 and 类型; if it really has no fields, write its file by hand`,
+	}
+	if diff := cmp.Diff(wantErrs, errorStrings(errs)); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	var codes []string
+	for _, s := range got {
+		codes = append(codes, s.Code+" "+s.Name)
+	}
+	if diff := cmp.Diff([]string{"GYU101 入院登记上传"}, codes); diff != "" {
+		t.Errorf("transactions (-want +got):\n%s", diff)
+	}
 }

@@ -71,7 +71,7 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if len(data) > maxImportBytes {
 		return nil, []error{fmt.Errorf("%w: the file is larger than %d MiB; split it by transaction", ErrImport, maxImportBytes>>20)}
 	}
-	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}, noRequired: map[string]bool{}}
+	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}, noRequired: map[string]bool{}, fieldRows: map[string]int{}}
 	switch strings.ToLower(format) {
 	case "csv":
 		im.readCSV(data)
@@ -85,6 +85,23 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if len(im.schemas) == 0 && !im.fatal {
 		im.errorf("", "no transaction found; start each table with a row holding the transaction code (for example GYU101 入院登记上传), or name each sheet after its code")
 	}
+	// A title with no field rows under it (a heading of prose, a table the
+	// importer could not read) would be written as a schema with no fields,
+	// which replaces the built-in one and checks nothing.
+	kept := im.schemas[:0]
+	for _, s := range im.schemas {
+		switch {
+		case len(s.Input) > 0 || len(s.Output) > 0:
+		case im.fieldRows[s.Code] > 0:
+			im.errorf("", "%s (%s): none of its field rows could be imported (the problems above say why); nothing is imported for it", s.Code, s.Name)
+			continue
+		default:
+			im.errorf("", "%s (%s): no field rows found under its title; nothing is imported for it. Check that its table has a header row with 参数名 and 类型; if it really has no fields, write its file by hand", s.Code, s.Name)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	im.schemas = kept
 	for _, s := range im.schemas {
 		im.check(s)
 	}
@@ -98,6 +115,7 @@ type importer struct {
 	errs           []error
 	fatal          bool            // the file could not be read at all
 	noRequired     map[string]bool // transactions told their table has no 是否必填 column
+	fieldRows      map[string]int  // field rows seen per transaction, imported or not
 
 	cur    *schemas.Schema
 	side   string         // "input" or "output"
@@ -342,6 +360,7 @@ func (im *importer) row(pos string, cells []string) {
 		if im.cols != nil && im.cur != nil && len(filled) >= 2 && cell(cells, im.cols.typ) == "" {
 			if _, name, _ := splitName(rawCell(cells, im.cols.name)); nameRE.MatchString(name) {
 				im.errorf(im.at(pos, im.cols.typ), "%s %s field %q: the type is empty; the row is skipped. Fill the 类型 column (字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象)", im.cur.Code, im.side, name)
+				im.fieldRows[im.cur.Code]++
 			}
 		}
 		return // a note, a caption or a row before the header
@@ -350,6 +369,7 @@ func (im *importer) row(pos string, cells []string) {
 		im.errorf(pos, "field row before any transaction code; skipped. Put a row with the code (for example GYU101 入院登记上传) above the table")
 		return
 	}
+	im.fieldRows[im.cur.Code]++
 	im.sideColumn(cells)
 	f, nf, ok := im.field(pos, cells)
 	if !ok {
@@ -464,6 +484,9 @@ var (
 // transaction's heading, or a section line (输出参数, 输入（节点标识：fee）).
 // Prose is ignored.
 func (im *importer) paragraph(text string) {
+	if tocLineRE.MatchString(text) {
+		return // a line of the table of contents: title, then its page
+	}
 	t := strings.Join(strings.Fields(text), " ")
 	if t == "" || utf8.RuneCountInString(t) > 40 || strings.HasSuffix(t, "。") {
 		return
@@ -482,6 +505,9 @@ func (im *importer) paragraph(text string) {
 		im.section(fmt.Sprintf("paragraph %q", t), side, t)
 	}
 }
+
+// tocLineRE is a contents line without a contents style: "…… 12", "\t12".
+var tocLineRE = regexp.MustCompile(`(?:\t|[.…·]{2,})\s*[0-9]+\s*$`)
 
 var bracketedRE = regexp.MustCompile(`[（(][^）)]*[）)]`)
 

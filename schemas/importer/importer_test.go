@@ -253,7 +253,7 @@ func TestImportProblems(t *testing.T) {
 		},
 		"bad length": {
 			input:      head + "a,甲,字符型,二十,Y\n",
-			wantErrs:   []string{`import spec: line 3 column D (长度): GYU101 input field "a": length "二十" is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)`},
+			wantErrs:   []string{`import spec: line 3 column D (长度): GYU101 input field "a": length "二十" is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)`, `import spec: GYU101 (入院登记上传): none of its field rows could be imported (the problems above say why); nothing is imported for it`},
 			wantFields: nil,
 		},
 		"required not understood": {
@@ -268,7 +268,7 @@ func TestImportProblems(t *testing.T) {
 		},
 		"parameter name that is not a key": {
 			input:      head + "社保号,甲,字符型,10,Y\n",
-			wantErrs:   []string{`import spec: line 3 column A (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`},
+			wantErrs:   []string{`import spec: line 3 column A (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`, `import spec: GYU101 (入院登记上传): none of its field rows could be imported (the problems above say why); nothing is imported for it`},
 			wantFields: nil,
 		},
 		"rows before any code": {
