@@ -281,3 +281,37 @@ func TestImportDOCXContentsAndEmptyTitles(t *testing.T) {
 		t.Errorf("transactions (-want +got):\n%s", diff)
 	}
 }
+
+// TestImportTransactionInfoTable: specifications often open each
+// transaction with a small table of its particulars (交易编号 | GYU101 |
+// 交易名称 | 入院登记上传) rather than a heading naming the code.
+func TestImportTransactionInfoTable(t *testing.T) {
+	t.Parallel()
+	hdr := row("参数名", "参数说明", "类型", "长度", "是否必填")
+	data := buildDOCX(t, []dblock{
+		{para: "3.2.1 入院登记"},
+		{rows: []drow{
+			row("交易编号", "GYU101", "交易名称", "入院登记上传"),
+			row("请求方式", "POST", "报文格式", "JSON"),
+		}},
+		{rows: []drow{hdr, row("aac002", "社会保障号码", "字符型", "20", "是")}},
+		{para: "3.2.2 出院登记"},
+		{rows: []drow{
+			row("接口编号", "GYU103", "", ""),
+			row("接口名称", "出院结算上传", "", ""),
+			hdr,
+			row("ykc700", "就诊登记号", "字符型", "30", "是"),
+		}},
+	})
+	got, errs := Import(bytes.NewReader(data), "docx", "workinjury")
+	if len(errs) != 0 {
+		t.Errorf("errors: %v", errorStrings(errs))
+	}
+	var codes []string
+	for _, s := range got {
+		codes = append(codes, s.Code+" "+s.Name+" "+strings.Join(fieldNames(s.Input), ","))
+	}
+	if diff := cmp.Diff([]string{"GYU101 入院登记上传 aac002", "GYU103 出院结算上传 ykc700"}, codes); diff != "" {
+		t.Errorf("transactions (-want +got):\n%s", diff)
+	}
+}

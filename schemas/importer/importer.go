@@ -337,6 +337,9 @@ func (im *importer) row(pos string, cells []string) {
 		return
 	}
 	isData := im.cols != nil && cell(cells, im.cols.typ) != "" && cell(cells, im.cols.name) != ""
+	if !isData && im.infoRow(cells) {
+		return
+	}
 	if !isData && len(filled) <= 3 {
 		if code, name, ok := titleCode(filled[0]); ok {
 			if name == "" && len(filled) > 1 {
@@ -376,6 +379,38 @@ func (im *importer) row(pos string, cells []string) {
 		return
 	}
 	im.place(pos, f, nf)
+}
+
+// infoRow reads a row of a transaction's particulars: 交易编号 | GYU101 |
+// 交易名称 | 入院登记上传 (or the name in a row of its own below).
+func (im *importer) infoRow(cells []string) bool {
+	label := func(i int) string {
+		return strings.TrimRight(strings.Join(strings.Fields(cell(cells, i)), ""), ":：")
+	}
+	next := func(i int) string {
+		for j := i + 1; j < len(cells); j++ {
+			if v := cell(cells, j); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	found := false
+	for i := range cells {
+		switch label(i) {
+		case "交易编号", "交易代码", "交易编码", "交易号", "接口编号", "接口代码", "接口编码", "功能号", "服务编号":
+			if code, name, ok := titleCode(next(i)); ok && name == "" {
+				im.start(code, "")
+				found = true
+			}
+		case "交易名称", "接口名称", "功能名称", "服务名称":
+			if v := next(i); v != "" && im.cur != nil && im.cur.Name == "" {
+				im.cur.Name = v
+				found = true
+			}
+		}
+	}
+	return found
 }
 
 // nameForm is how a row's parameter name places it: under the nodes named
