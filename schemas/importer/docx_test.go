@@ -195,7 +195,7 @@ var wantDOCX = []*schemas.Schema{
 		Input: []schemas.Field{
 			{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, Required: true, Personal: true},
 			{Name: "aac003", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, Required: true, Personal: true},
-			{Name: "aac004", Label: "性别", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 1, Description: "1:男;2:女"},
+			{Name: "aac004", Label: "性别", Type: schemas.Type{Kind: schemas.KindEnum}, MaxLength: 1, Codes: map[string]string{"1": "男", "2": "女"}},
 			{Name: "akc264", Label: "医疗费总额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}, Required: true, Description: "单位：元"},
 			{Name: "ykc701", Label: "入院日期", Type: schemas.Type{Kind: schemas.KindDate}, Required: true, Format: "20060102", Description: "yyyyMMdd"},
 		},

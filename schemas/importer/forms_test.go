@@ -19,6 +19,9 @@ var formsTable = [][]string{
 	{"参数名", "参数说明", "类型", "长度", "是否必填", "字典"},
 	{"ykc700", "就诊登记号", "字符型", "VARCHAR2(30)", "必填", ""},
 	{"aac004", "性别", "C", "C(1)", "可选", "AAC004"},
+	{"aac043", "证件类型", "字符型", "2", "是", "01:居民身份证;02：护照；99-其他"},
+	{"scene", "场景", "字符型", "1", "否", "1-门诊\n2-住院"},
+	{"flag", "标志", "字符型", "1", "否", "1.必须大于0 2.单位元"},
 	{"akc264", "总额", "数值型", "NUMBER(16,2)", "√", ""},
 	{"days", "天数", "INT", "4", "Y", ""},
 	{"aae013", "备注", "VARCHAR2", "200 BYTE", "N", ""},
@@ -40,6 +43,9 @@ var wantForms = []*schemas.Schema{{
 	Input: []schemas.Field{
 		{Name: "ykc700", Label: "就诊登记号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
 		{Name: "aac004", Label: "性别", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 1, Description: "AAC004"},
+		{Name: "aac043", Label: "证件类型", Type: schemas.Type{Kind: schemas.KindEnum}, MaxLength: 2, Required: true, Codes: map[string]string{"01": "居民身份证", "02": "护照", "99": "其他"}},
+		{Name: "scene", Label: "场景", Type: schemas.Type{Kind: schemas.KindEnum}, MaxLength: 1, Codes: map[string]string{"1": "门诊", "2": "住院"}},
+		{Name: "flag", Label: "标志", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 1, Description: "1.必须大于0 2.单位元"},
 		{Name: "akc264", Label: "总额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}, Required: true},
 		{Name: "days", Label: "天数", Type: schemas.Type{Kind: schemas.KindInteger}, MaxLength: 4, Required: true},
 		{Name: "aae013", Label: "备注", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 200, LengthUnit: schemas.UnitBytes},
@@ -101,7 +107,8 @@ func renderXLSX(tb testing.TB, rows [][]string) []byte {
 	return buildXLSX(tb, map[string][][]any{"Sheet1": sheet}, []string{"Sheet1"})
 }
 
-// TestImportForms: every format reads the length forms (VARCHAR2(30),
+// TestImportForms: every format reads code lists of the 代码值/字典 column
+// (01:居民身份证;02：护照, one per line) as an enum's codes, and the length forms (VARCHAR2(30),
 // NUMBER(16,2), C(1), 200 BYTE, 50字节, in the 长度 column or with the type:
 // VARCHAR2(40 BYTE)), the 是否必填 forms (必填, 可选, √,
 // Y, N, 是, 否, empty) and the nested-list forms (└─, ├─, 节点/子节点,

@@ -632,8 +632,16 @@ func (im *importer) field(pos string, cells []string) (schemas.Field, nameForm, 
 		return schemas.Field{}, nf, false
 	}
 	var desc []string
+	var codes map[string]string
 	for _, i := range c.desc {
-		if d := cell(cells, i); d != "" && !slices.Contains(desc, d) {
+		d := cell(cells, i)
+		if codes == nil {
+			if cs := codeList(d); cs != nil {
+				codes = cs
+				continue
+			}
+		}
+		if d != "" && !slices.Contains(desc, d) {
 			desc = append(desc, d)
 		}
 	}
@@ -651,6 +659,11 @@ func (im *importer) field(pos string, cells []string) (schemas.Field, nameForm, 
 		if f.Type.Kind == "" {
 			return schemas.Field{}, nf, false
 		}
+	}
+	if codes != nil && f.Type.Kind == schemas.KindString {
+		f.Type, f.Codes = schemas.Type{Kind: schemas.KindEnum}, codes
+	} else if codes != nil {
+		f.Description = strings.TrimPrefix(f.Description+"; "+codeText(codes), "; ")
 	}
 	req := cell(cells, c.required)
 	r, ok := mapRequired(req)
@@ -676,6 +689,43 @@ func (im *importer) field(pos string, cells []string) (schemas.Field, nameForm, 
 	}
 	f.Personal = f.Type.Scalar() && looksPersonal(f.Name, f.Label)
 	return f, nf, true
+}
+
+var codePairRE = regexp.MustCompile(`^([0-9A-Za-z]{1,6})\s*[:：=\-－—]\s*(\S.*)$`)
+
+// codeList reads a 代码值 cell that lists codes with their labels —
+// "01:居民身份证;02：护照", "1-门诊" on a line each — and returns nil for
+// anything else (a dictionary's name, a note), so notes stay notes.
+func codeList(s string) map[string]string {
+	parts := strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(";；,，、\n\r", r) })
+	if len(parts) < 2 {
+		return nil
+	}
+	codes := map[string]string{}
+	for _, p := range parts {
+		m := codePairRE.FindStringSubmatch(strings.TrimSpace(p))
+		if m == nil {
+			return nil
+		}
+		if _, dup := codes[m[1]]; dup {
+			return nil
+		}
+		codes[m[1]] = strings.TrimSpace(m[2])
+	}
+	return codes
+}
+
+// codeText writes codes back as "01:居民身份证;02:护照", sorted.
+func codeText(codes map[string]string) string {
+	keys := make([]string, 0, len(codes))
+	for k := range codes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		keys[i] = k + ":" + codes[k]
+	}
+	return strings.Join(keys, ";")
 }
 
 // rawCell is a cell as written, leading spaces included.
