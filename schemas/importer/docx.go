@@ -21,7 +21,8 @@ const maxDocxXMLBytes = 4 * maxImportBytes
 // A docxBlock is a body paragraph (its text) or a table (its rows, one
 // string per grid column: a cell spanning columns (gridSpan) holds its
 // text in its first column, a cell continuing a vertical merge (vMerge)
-// repeats the text of the cell that starts it).
+// repeats the text of the cell that starts it, and columns a row leaves
+// out (gridBefore) are empty).
 type docxBlock struct {
 	para  string
 	table [][]string
@@ -202,6 +203,13 @@ func parseDocument(r io.Reader) ([]docxBlock, error) {
 				if depth == 1 && tbl.inCell {
 					if n, err := strconv.Atoi(attr(t, "val")); err == nil && n > 1 && n <= 64 {
 						tbl.span = n
+					}
+				}
+			case "gridBefore":
+				// Grid columns the row leaves out before its first cell.
+				if depth == 1 && tbl.inRow && !tbl.inCell {
+					if n, err := strconv.Atoi(attr(t, "val")); err == nil && n > 0 && n <= 64 {
+						tbl.row = append(tbl.row, make([]string, n)...)
 					}
 				}
 			case "vMerge":

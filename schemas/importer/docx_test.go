@@ -22,6 +22,7 @@ type dblock struct {
 
 type drow struct {
 	header bool // w:tblHeader: a header row Word repeats on every page
+	before int  // w:gridBefore: grid columns left empty before the first cell
 	cells  []dcell
 }
 
@@ -84,6 +85,9 @@ func buildDOCX(tb testing.TB, blocks []dblock) []byte {
 			body.WriteString("<w:tr>")
 			if r.header {
 				body.WriteString("<w:trPr><w:tblHeader/></w:trPr>")
+			}
+			if r.before > 0 {
+				fmt.Fprintf(&body, `<w:trPr><w:gridBefore w:val="%d"/></w:trPr>`, r.before)
 			}
 			for _, cl := range r.cells {
 				body.WriteString("<w:tc><w:tcPr><w:tcW w:w=\"1000\" w:type=\"dxa\"/>")
@@ -157,6 +161,8 @@ func officialDOCX(tb testing.TB) []byte {
 		{rows: []drow{
 			hdr,
 			row("5", "ykc701", "入院日期", "日期", "8", "必填", "", "yyyyMMdd"),
+			// A row whose first grid column is left out (w:gridBefore).
+			{before: 1, cells: []dcell{c("ykc702"), c("入院科室"), c("字符型"), c("20"), c("否"), c(""), c("")}},
 		}},
 		{para: "输出参数"},
 		{rows: []drow{
@@ -198,6 +204,7 @@ var wantDOCX = []*schemas.Schema{
 			{Name: "aac004", Label: "性别", Type: schemas.Type{Kind: schemas.KindEnum}, MaxLength: 1, Codes: map[string]string{"1": "男", "2": "女"}},
 			{Name: "akc264", Label: "医疗费总额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}, Required: true, Description: "单位：元"},
 			{Name: "ykc701", Label: "入院日期", Type: schemas.Type{Kind: schemas.KindDate}, Required: true, Format: "20060102", Description: "yyyyMMdd"},
+			{Name: "ykc702", Label: "入院科室", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20},
 		},
 		Output: []schemas.Field{
 			{Name: "ykc700", Label: "就诊登记号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
