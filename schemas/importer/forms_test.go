@@ -326,3 +326,40 @@ func TestImportRequiredColumns(t *testing.T) {
 		})
 	}
 }
+
+// TestImportNodeColumn: a table can name each row's node in a column of
+// its own (节点, 父节点), input/output/data or empty meaning the top level.
+func TestImportNodeColumn(t *testing.T) {
+	t.Parallel()
+	table := [][]string{
+		{"GYU102 费用明细上传"},
+		{"父节点", "参数名", "参数说明", "类型", "长度", "是否必填"},
+		{"input", "ykc700", "就诊登记号", "字符型", "30", "是"},
+		{"input", "feedetail", "费用明细", "数组", "", "是"},
+		{"feedetail", "fee_no", "明细号", "字符型", "30", "是"},
+		{"feedetail", "qty", "数量", "NUMBER(12,4)", "", "是"},
+		{"", "memo", "备注", "字符型", "100", "否"},
+		{"item", "code", "编码", "字符型", "10", "否"},
+	}
+	got, errs := Import(bytes.NewReader(renderCSV(table)), "csv", "workinjury")
+	wantErrs := []string{
+		`import spec: line 8 column A (父节点): GYU102 input field "item/code": its node "item" is not declared above it; the row is skipped. Declare item in a row of its own, with the type 数组 (a list) or 对象, before its fields`,
+	}
+	if diff := cmp.Diff(wantErrs, errorStrings(errs)); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	want := []schemas.Field{
+		{Name: "ykc700", Label: "就诊登记号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
+		{Name: "feedetail", Label: "费用明细", Type: schemas.Type{Kind: schemas.KindArray}, Required: true, Fields: []schemas.Field{
+			{Name: "fee_no", Label: "明细号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, Required: true},
+			{Name: "qty", Label: "数量", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 12, Scale: 4}, Required: true},
+		}},
+		{Name: "memo", Label: "备注", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 100},
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d schemas", len(got))
+	}
+	if diff := cmp.Diff(want, got[0].Input); diff != "" {
+		t.Errorf("input (-want +got):\n%s", diff)
+	}
+}

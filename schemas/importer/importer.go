@@ -213,6 +213,7 @@ func (im *importer) start(code, name string) {
 // Column roles of a field table.
 type columns struct {
 	name, label, typ, length, required int
+	node                               int      // 父节点: the node each row belongs to
 	desc                               []int    // 备注, 代码值, 说明…: joined into the description
 	bytes                              bool     // the length header says 字节
 	nullable                           bool     // the required column asks 是否为空: 否 means required
@@ -225,6 +226,7 @@ var headerWords = map[string][]string{
 	"type":     {"类型", "数据类型", "字段类型", "参数类型", "TYPE", "DATATYPE"},
 	"length":   {"长度", "字段长度", "最大长度", "数据长度", "LENGTH", "LEN", "SIZE"},
 	"required": {"是否必填", "必填", "必填项", "是否必须", "必须", "必输", "是否必输", "约束", "是否非空", "非空", "REQUIRED", "MANDATORY"},
+	"node":     {"节点", "父节点", "所属节点", "节点名称", "上级节点", "PARENT", "NODE"},
 	// nullable headers ask the opposite question: 否 means required.
 	"nullable": {"是否为空", "是否可空", "可否为空", "可为空", "可空", "允许为空", "是否允许为空", "能否为空", "NULLABLE", "ALLOWNULL", "NULL"},
 	"desc":     {"备注", "描述", "说明", "代码值", "代码", "字典", "代码表", "字典值", "值域", "取值说明", "取值范围", "REMARK", "REMARKS", "DESCRIPTION", "NOTE"},
@@ -240,7 +242,7 @@ func normHeader(s string) string {
 
 // header recognises a header row and returns its column roles.
 func header(cells []string) *columns {
-	c := &columns{name: -1, label: -1, typ: -1, length: -1, required: -1, titles: cells}
+	c := &columns{name: -1, label: -1, typ: -1, length: -1, required: -1, node: -1, titles: cells}
 	set := func(p *int, i int) bool {
 		if *p < 0 {
 			*p = i
@@ -262,6 +264,7 @@ func header(cells []string) *columns {
 		case slices.Contains(headerWords["required"], h) && set(&c.required, i):
 		case slices.Contains(headerWords["nullable"], h) && set(&c.required, i):
 			c.nullable = true
+		case slices.Contains(headerWords["node"], h) && set(&c.node, i):
 		case slices.Contains(headerWords["desc"], h):
 			// 说明 is the label when no other label column exists.
 			if h == "说明" && c.label < 0 {
@@ -417,9 +420,10 @@ func (im *importer) infoRow(cells []string) bool {
 // by path (节点/子节点, fee.qty), or under the last node row indented less
 // (└ qty, spaces).
 type nameForm struct {
-	path   []string
-	indent int
-	marker bool // a tree character (└, ├, │) was drawn before the name
+	path    []string
+	pathCol int // the column the path was read from
+	indent  int
+	marker  bool // a tree character (└, ├, │) was drawn before the name
 }
 
 // place adds f to the current list, nested as its name says.
@@ -441,7 +445,7 @@ func (im *importer) place(pos string, f schemas.Field, nf nameForm) {
 				if i >= 0 {
 					what = fmt.Sprintf("is declared as %s", (*list)[i].Type)
 				}
-				im.errorf(im.at(pos, im.cols.name), "%s field %q: its node %q %s; the row is skipped. Declare %s in a row of its own, with the type 数组 (a list) or 对象, before its fields", where, strings.Join(append(slices.Clone(nf.path), f.Name), "/"), node, what, node)
+				im.errorf(im.at(pos, nf.pathCol), "%s field %q: its node %q %s; the row is skipped. Declare %s in a row of its own, with the type 数组 (a list) or 对象, before its fields", where, strings.Join(append(slices.Clone(nf.path), f.Name), "/"), node, what, node)
 				return
 			}
 			at = append(at, i)
@@ -626,6 +630,17 @@ var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_\-]*$`)
 func (im *importer) field(pos string, cells []string) (schemas.Field, nameForm, bool) {
 	c := im.cols
 	nf, name, ok := splitName(rawCell(cells, c.name))
+	nf.pathCol = c.name
+	if node := cell(cells, c.node); ok && len(nf.path) == 0 && node != "" {
+		switch strings.ToLower(node) {
+		case "input", "output", "data", "root", "-", "/", "无", "根", "根节点", "输入", "输出", "入参", "出参":
+		default:
+			if _, _, nodeOK := splitName(node); nodeOK {
+				nf.path = strings.FieldsFunc(strings.NewReplacer("[*]", "", "[]", "").Replace(node), func(r rune) bool { return r == '/' || r == '.' || r == '／' })
+				nf.pathCol = c.node
+			}
+		}
+	}
 	where := fmt.Sprintf("%s %s field %q", im.cur.Code, im.side, name)
 	if !ok {
 		im.errorf(im.at(pos, c.name), "%s %s: parameter name %q is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column", im.cur.Code, im.side, cell(cells, c.name))
