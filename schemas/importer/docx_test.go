@@ -309,6 +309,10 @@ func TestImportTransactionInfoTable(t *testing.T) {
 			hdr,
 			row("ykc700", "就诊登记号", "字符型", "30", "是"),
 		}},
+		// The particulars as paragraphs.
+		{para: "交易编号：GYU104"},
+		{para: "交易名称：出院结算撤销"},
+		{rows: []drow{hdr, row("settle_no", "结算编号", "字符型", "30", "是")}},
 	})
 	got, errs := Import(bytes.NewReader(data), "docx", "workinjury")
 	if len(errs) != 0 {
@@ -318,7 +322,7 @@ func TestImportTransactionInfoTable(t *testing.T) {
 	for _, s := range got {
 		codes = append(codes, s.Code+" "+s.Name+" "+strings.Join(fieldNames(s.Input), ","))
 	}
-	if diff := cmp.Diff([]string{"GYU101 入院登记上传 aac002", "GYU103 出院结算上传 ykc700"}, codes); diff != "" {
+	if diff := cmp.Diff([]string{"GYU101 入院登记上传 aac002", "GYU103 出院结算上传 ykc700", "GYU104 出院结算撤销 settle_no"}, codes); diff != "" {
 		t.Errorf("transactions (-want +got):\n%s", diff)
 	}
 }

@@ -530,6 +530,11 @@ func (im *importer) paragraph(text string) {
 	if t == "" || utf8.RuneCountInString(t) > 40 || strings.HasSuffix(t, "。") {
 		return
 	}
+	// 交易名称：出院结算撤销, after a 交易编号：GYU104 paragraph: as a row of
+	// particulars would.
+	if label, value, ok := strings.Cut(strings.Replace(t, "：", ":", 1), ":"); ok && im.infoRow([]string{label, value}) {
+		return
+	}
 	if code, name, ok := paragraphTitle(t); ok {
 		im.start(code, name)
 		if strings.Contains(name, "输出") || strings.Contains(name, "出参") {
