@@ -1,5 +1,5 @@
 // Package importer turns the field tables of an official interface
-// specification (CSV or XLSX) into schemas: [Import] reads them, and
+// specification (DOCX, XLSX or CSV) into schemas: [Import] reads them, and
 // [schemas.WriteYAML] writes each as a schema file. It is what
 // `medgate import-spec` runs.
 //
@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"testing/fstest"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/medgate/medgate/schemas"
@@ -34,26 +35,30 @@ const maxImportBytes = 64 << 20
 // Import reads the field tables of an official interface specification and
 // returns one schema per transaction found, for the given system.
 //
-// format is "csv" or "xlsx". A table has a header row naming its columns
+// format is "docx", "xlsx" or "csv". A table has a header row naming its columns
 // (参数名, 参数说明, 类型, 长度, 是否必填; synonyms such as 字段名, 名称,
 // 数据类型, 必填, 备注 are accepted) followed by one row per field. A row
 // that starts with a transaction code ("GYU101 入院登记上传", "【4201A】…")
 // starts or resumes that transaction's section. In XLSX, each sheet is a
 // section of its own, named by the sheet name when it is a code, or by a
-// title row. Rows reading 输入/输出 (or 入参/出参) switch between input and
+// title row. In DOCX, the paragraphs between tables name the transaction
+// ("3.2.1 入院登记上传（GYU101）") or switch sides ("输出参数"), and merged
+// cells are read as Word shows them. Rows reading 输入/输出 (or 入参/出参) switch between input and
 // output fields; a note like "节点标识：feedetail" in such a row gathers the
 // following rows under that node (an array when the row mentions 列表, 明细
-// or 数组, else an object).
+// or 数组, else an object). Rows also nest under the node row above them
+// when drawn with └ or indented, or when named 节点/子节点.
 //
 // Types map as 字符型/VARCHAR/C → string, 数值型/NUMBER(p,s) → decimal,
 // 整数/INT → integer, 日期 → date, 日期时间 → datetime; 是否必填 Y/是/必填/1
-// marks a field required. Lengths are "20", or "16,2" for decimals. The
+// marks a field required. Lengths are "20", "16,2" for decimals, or
+// VARCHAR2(30) / NUMBER(16,2); "30 BYTE" or "30字节" counts bytes. The
 // direction of each transaction is guessed from its code and name; the
 // schemas are marked as imported (reconstructed: false) and should be
 // reviewed before use.
 //
 // Import returns the schemas it could build together with every problem
-// found; a problem names the row and says what was done (the row skipped or
+// found; a problem names the row (and the column) and says what was done (the row skipped or
 // a default used) and how to fix the table.
 func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if strings.TrimSpace(system) == "" || strings.ContainsAny(system, "/\\. ") {
@@ -66,18 +71,37 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if len(data) > maxImportBytes {
 		return nil, []error{fmt.Errorf("%w: the file is larger than %d MiB; split it by transaction", ErrImport, maxImportBytes>>20)}
 	}
-	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}}
+	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}, noRequired: map[string]bool{}, fieldRows: map[string]int{}}
 	switch strings.ToLower(format) {
 	case "csv":
 		im.readCSV(data)
 	case "xlsx":
 		im.readXLSX(data)
+	case "docx":
+		im.readDOCX(data)
 	default:
-		return nil, []error{fmt.Errorf("%w: format %q is not supported; use csv or xlsx", ErrImport, format)}
+		return nil, []error{fmt.Errorf("%w: format %q is not supported; use csv, xlsx or docx (export the tables of a PDF to XLSX first)", ErrImport, format)}
 	}
 	if len(im.schemas) == 0 && !im.fatal {
 		im.errorf("", "no transaction found; start each table with a row holding the transaction code (for example GYU101 入院登记上传), or name each sheet after its code")
 	}
+	// A title with no field rows under it (a heading of prose, a table the
+	// importer could not read) would be written as a schema with no fields,
+	// which replaces the built-in one and checks nothing.
+	kept := im.schemas[:0]
+	for _, s := range im.schemas {
+		switch {
+		case len(s.Input) > 0 || len(s.Output) > 0:
+		case im.fieldRows[s.Code] > 0:
+			im.errorf("", "%s (%s): none of its field rows could be imported (the problems above say why); nothing is imported for it", s.Code, s.Name)
+			continue
+		default:
+			im.errorf("", "%s (%s): no field rows found under its title; nothing is imported for it. Check that its table has a header row with 参数名 and 类型; if it really has no fields, write its file by hand", s.Code, s.Name)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	im.schemas = kept
 	for _, s := range im.schemas {
 		im.check(s)
 	}
@@ -89,12 +113,25 @@ type importer struct {
 	schemas        []*schemas.Schema
 	byCode         map[string]*schemas.Schema
 	errs           []error
-	fatal          bool // the file could not be read at all
+	fatal          bool            // the file could not be read at all
+	noRequired     map[string]bool // transactions told their table has no 是否必填 column
+	fieldRows      map[string]int  // field rows seen per transaction, imported or not
 
 	cur    *schemas.Schema
 	side   string         // "input" or "output"
 	parent *schemas.Field // node that collects rows, nil for the top level
 	cols   *columns
+	// nest holds the open nodes (array or object fields) of the current
+	// list, outermost first, each with the indentation of its row: a row
+	// indented deeper than a node's row (└, │, spaces) is its child.
+	nest []openNode
+}
+
+// openNode is a node field rows may nest under: its path of indexes from
+// the current list, and the indentation of its own row.
+type openNode struct {
+	path   []int
+	indent int
 }
 
 func (im *importer) errorf(pos, format string, args ...any) {
@@ -157,7 +194,7 @@ func (im *importer) readXLSX(data []byte) {
 
 // reset forgets the current table, as at the start of a file or sheet.
 func (im *importer) reset() {
-	im.cur, im.side, im.parent, im.cols = nil, "input", nil, nil
+	im.cur, im.side, im.parent, im.cols, im.nest = nil, "input", nil, nil, nil
 }
 
 func (im *importer) start(code, name string) {
@@ -170,13 +207,17 @@ func (im *importer) start(code, name string) {
 	if s.Name == "" {
 		s.Name = name
 	}
-	im.cur, im.side, im.parent = s, "input", nil
+	im.cur, im.side, im.parent, im.nest = s, "input", nil, nil
 }
 
 // Column roles of a field table.
 type columns struct {
-	name, label, typ, length, required, desc int
-	bytes                                    bool // the length header says 字节
+	name, label, typ, length, required int
+	node                               int      // 父节点: the node each row belongs to
+	desc                               []int    // 备注, 代码值, 说明…: joined into the description
+	bytes                              bool     // the length header says 字节
+	nullable                           bool     // the required column asks 是否为空: 否 means required
+	titles                             []string // the header row, to name columns in errors
 }
 
 var headerWords = map[string][]string{
@@ -184,8 +225,11 @@ var headerWords = map[string][]string{
 	"label":    {"参数说明", "参数名称", "字段名称", "字段说明", "中文名称", "中文名", "名称", "含义", "数据项名称", "LABEL", "TITLE"},
 	"type":     {"类型", "数据类型", "字段类型", "参数类型", "TYPE", "DATATYPE"},
 	"length":   {"长度", "字段长度", "最大长度", "数据长度", "LENGTH", "LEN", "SIZE"},
-	"required": {"是否必填", "必填", "必填项", "是否必须", "必须", "必输", "是否必输", "约束", "REQUIRED", "MANDATORY"},
-	"desc":     {"备注", "描述", "说明", "代码值", "值域", "取值说明", "REMARK", "REMARKS", "DESCRIPTION", "NOTE"},
+	"required": {"是否必填", "必填", "必填项", "是否必须", "必须", "必输", "是否必输", "约束", "是否非空", "非空", "REQUIRED", "MANDATORY"},
+	"node":     {"节点", "父节点", "所属节点", "节点名称", "上级节点", "PARENT", "NODE"},
+	// nullable headers ask the opposite question: 否 means required.
+	"nullable": {"是否为空", "是否可空", "可否为空", "可为空", "可空", "允许为空", "是否允许为空", "能否为空", "NULLABLE", "ALLOWNULL", "NULL"},
+	"desc":     {"备注", "描述", "说明", "代码值", "代码", "字典", "代码表", "字典值", "值域", "取值说明", "取值范围", "REMARK", "REMARKS", "DESCRIPTION", "NOTE"},
 }
 
 func normHeader(s string) string {
@@ -198,7 +242,7 @@ func normHeader(s string) string {
 
 // header recognises a header row and returns its column roles.
 func header(cells []string) *columns {
-	c := &columns{name: -1, label: -1, typ: -1, length: -1, required: -1, desc: -1}
+	c := &columns{name: -1, label: -1, typ: -1, length: -1, required: -1, node: -1, titles: cells}
 	set := func(p *int, i int) bool {
 		if *p < 0 {
 			*p = i
@@ -218,12 +262,15 @@ func header(cells []string) *columns {
 		case slices.Contains(headerWords["length"], h) && set(&c.length, i):
 			c.bytes = strings.Contains(cell, "字节") || strings.Contains(strings.ToLower(cell), "byte")
 		case slices.Contains(headerWords["required"], h) && set(&c.required, i):
+		case slices.Contains(headerWords["nullable"], h) && set(&c.required, i):
+			c.nullable = true
+		case slices.Contains(headerWords["node"], h) && set(&c.node, i):
 		case slices.Contains(headerWords["desc"], h):
 			// 说明 is the label when no other label column exists.
 			if h == "说明" && c.label < 0 {
 				c.label = i
 			} else {
-				set(&c.desc, i)
+				c.desc = append(c.desc, i)
 			}
 		}
 	}
@@ -286,9 +333,16 @@ func (im *importer) row(pos string, cells []string) {
 	}
 	if c := header(cells); c != nil {
 		im.cols = c
+		if c.required < 0 && im.cur != nil && !im.noRequired[im.cur.Code] {
+			im.noRequired[im.cur.Code] = true
+			im.errorf(pos, "%s: the table has no 是否必填 column; every field of it is taken as optional. Add the column (是否必填: 是/否) or mark required: true in the written file", im.cur.Code)
+		}
 		return
 	}
 	isData := im.cols != nil && cell(cells, im.cols.typ) != "" && cell(cells, im.cols.name) != ""
+	if !isData && im.infoRow(cells) {
+		return
+	}
 	if !isData && len(filled) <= 3 {
 		if code, name, ok := titleCode(filled[0]); ok {
 			if name == "" && len(filled) > 1 {
@@ -307,28 +361,221 @@ func (im *importer) row(pos string, cells []string) {
 		}
 	}
 	if !isData {
+		// A row naming a key with no type is a field row missing its type,
+		// not a note: say so rather than drop the field.
+		if im.cols != nil && im.cur != nil && len(filled) >= 2 && cell(cells, im.cols.typ) == "" {
+			if _, name, _ := splitName(rawCell(cells, im.cols.name)); nameRE.MatchString(name) {
+				im.errorf(im.at(pos, im.cols.typ), "%s %s field %q: the type is empty; the row is skipped. Fill the 类型 column (字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象)", im.cur.Code, im.side, name)
+				im.fieldRows[im.cur.Code]++
+			}
+		}
 		return // a note, a caption or a row before the header
 	}
 	if im.cur == nil {
 		im.errorf(pos, "field row before any transaction code; skipped. Put a row with the code (for example GYU101 入院登记上传) above the table")
 		return
 	}
-	f, ok := im.field(pos, cells)
+	im.fieldRows[im.cur.Code]++
+	im.sideColumn(cells)
+	f, nf, ok := im.field(pos, cells)
 	if !ok {
 		return
 	}
-	list := &im.cur.Input
+	im.place(pos, f, nf)
+}
+
+// infoRow reads a row of a transaction's particulars: 交易编号 | GYU101 |
+// 交易名称 | 入院登记上传 (or the name in a row of its own below).
+func (im *importer) infoRow(cells []string) bool {
+	label := func(i int) string {
+		return strings.TrimRight(strings.Join(strings.Fields(cell(cells, i)), ""), ":：")
+	}
+	next := func(i int) string {
+		for j := i + 1; j < len(cells); j++ {
+			if v := cell(cells, j); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	found := false
+	for i := range cells {
+		switch label(i) {
+		case "交易编号", "交易代码", "交易编码", "交易号", "接口编号", "接口代码", "接口编码", "功能号", "服务编号":
+			if code, name, ok := titleCode(next(i)); ok && name == "" {
+				im.start(code, "")
+				found = true
+			}
+		case "交易名称", "接口名称", "功能名称", "服务名称":
+			if v := next(i); v != "" && im.cur != nil && im.cur.Name == "" {
+				im.cur.Name = v
+				found = true
+			}
+		}
+	}
+	return found
+}
+
+// nameForm is how a row's parameter name places it: under the nodes named
+// by path (节点/子节点, fee.qty), or under the last node row indented less
+// (└ qty, spaces).
+type nameForm struct {
+	path    []string
+	pathCol int // the column the path was read from
+	indent  int
+	marker  bool // a tree character (└, ├, │) was drawn before the name
+}
+
+// place adds f to the current list, nested as its name says.
+func (im *importer) place(pos string, f schemas.Field, nf nameForm) {
+	base := &im.cur.Input
 	if im.side == "output" {
-		list = &im.cur.Output
+		base = &im.cur.Output
 	}
 	if im.parent != nil {
-		list = &im.parent.Fields
+		base = &im.parent.Fields
+	}
+	where := fmt.Sprintf("%s %s", im.cur.Code, im.side)
+	list, at := base, []int(nil)
+	if len(nf.path) > 0 {
+		for _, node := range nf.path {
+			i := slices.IndexFunc(*list, func(g schemas.Field) bool { return g.Name == node })
+			if i < 0 || (*list)[i].Type.Scalar() {
+				what := "is not declared above it"
+				if i >= 0 {
+					what = fmt.Sprintf("is declared as %s", (*list)[i].Type)
+				}
+				im.errorf(im.at(pos, nf.pathCol), "%s field %q: its node %q %s; the row is skipped. Declare %s in a row of its own, with the type 数组 (a list) or 对象, before its fields", where, strings.Join(append(slices.Clone(nf.path), f.Name), "/"), node, what, node)
+				return
+			}
+			at = append(at, i)
+			list = &(*list)[i].Fields
+		}
+		im.nest = nil
+	} else {
+		for len(im.nest) > 0 && im.nest[len(im.nest)-1].indent >= nf.indent {
+			im.nest = im.nest[:len(im.nest)-1]
+		}
+		if len(im.nest) > 0 {
+			at = slices.Clone(im.nest[len(im.nest)-1].path)
+			for _, i := range at {
+				list = &(*list)[i].Fields
+			}
+		} else if nf.marker {
+			im.errorf(im.at(pos, im.cols.name), "%s field %q is drawn as a child (└) but no list or object row is above it; it is added at the top level. Give the node row above it the type 数组 or 对象", where, f.Name)
+		}
 	}
 	if find(*list, f.Name) != nil {
-		im.errorf(pos, "%s %s: field %q appears twice; the second row is skipped. Remove or rename one", im.cur.Code, im.side, f.Name)
+		im.errorf(pos, "%s: field %q appears twice; the second row is skipped. Remove or rename one", where, f.Name)
 		return
 	}
 	*list = append(*list, f)
+	if !f.Type.Scalar() {
+		im.nest = append(im.nest, openNode{path: append(at, len(*list)-1), indent: nf.indent})
+	}
+}
+
+// sideColumn follows a column that says 输入 or 输出 on every row (often a
+// vertically merged first column) rather than in rows of its own.
+func (im *importer) sideColumn(cells []string) {
+	c := im.cols
+	for i := range cells {
+		if i == c.name || i == c.label || i == c.typ || i == c.length || i == c.required || slices.Contains(c.desc, i) {
+			continue
+		}
+		side := ""
+		switch strings.TrimSuffix(strings.Join(strings.Fields(cell(cells, i)), ""), "参数") {
+		case "输入", "入参", "请求":
+			side = "input"
+		case "输出", "出参", "返回", "响应":
+			side = "output"
+		}
+		if side != "" && side != im.side {
+			im.side, im.parent, im.nest = side, nil, nil
+		}
+	}
+}
+
+// at adds the column of col to a position: "row 5 column D (类型)".
+func (im *importer) at(pos string, col int) string {
+	if col < 0 || im.cols == nil {
+		return pos
+	}
+	ref := strconv.Itoa(col + 1)
+	if im.format != "docx" {
+		if n, err := excelize.ColumnNumberToName(col + 1); err == nil {
+			ref = n
+		}
+	}
+	title := strings.Join(strings.Fields(cell(im.cols.titles, col)), "")
+	return fmt.Sprintf("%s column %s (%s)", pos, ref, title)
+}
+
+var (
+	// numberingRE is a heading's number: "3.2.1 ", "第三节 ", "（一）", "二、".
+	numberingRE = regexp.MustCompile(`^(?:第[一二三四五六七八九十百0-9]+[章节条部分]+|[0-9]+(?:\.[0-9]+)+\.?|[0-9]+[.、．]|[0-9]+\s|[（(][一二三四五六七八九十0-9]+[)）]|[一二三四五六七八九十]+[、.．])\s*`)
+	// codeLastRE is a title with the code in brackets at its end:
+	// "入院登记上传（GYU101）", "入院登记上传【交易编号：GYU101】".
+	codeLastRE = regexp.MustCompile(`^(.*?)\s*[（(【\[]\s*(?:交易(?:编号|代码|编码)?\s*[:：]?\s*)?([A-Z]{2,4}[0-9]{3}[A-Z]?|[0-9]{4}[A-Z]?)\s*[)）】\]]$`)
+)
+
+// paragraph reads a paragraph of a document between its tables: a
+// transaction's heading, or a section line (输出参数, 输入（节点标识：fee）).
+// Prose is ignored.
+func (im *importer) paragraph(text string) {
+	if tocLineRE.MatchString(text) {
+		return // a line of the table of contents: title, then its page
+	}
+	t := strings.Join(strings.Fields(text), " ")
+	if t == "" || utf8.RuneCountInString(t) > 40 || strings.HasSuffix(t, "。") {
+		return
+	}
+	// 交易名称：出院结算撤销, after a 交易编号：GYU104 paragraph: as a row of
+	// particulars would.
+	if label, value, ok := strings.Cut(strings.Replace(t, "：", ":", 1), ":"); ok && im.infoRow([]string{label, value}) {
+		return
+	}
+	if code, name, ok := paragraphTitle(t); ok {
+		im.start(code, name)
+		if strings.Contains(name, "输出") || strings.Contains(name, "出参") {
+			im.side = "output"
+		}
+		return
+	}
+	if strings.ContainsAny(bracketedRE.ReplaceAllString(t, ""), "，,；;。") {
+		return // a sentence, not a section line
+	}
+	if side := sideOf(t); side != "" {
+		im.section(fmt.Sprintf("paragraph %q", t), side, t)
+	}
+}
+
+// tocLineRE is a contents line without a contents style: "…… 12", "\t12".
+var tocLineRE = regexp.MustCompile(`(?:\t|[.…·]{2,})\s*[0-9]+\s*$`)
+
+var bracketedRE = regexp.MustCompile(`[（(][^）)]*[）)]`)
+
+// paragraphTitle finds a transaction code in a heading: "GYU101 入院登记上传",
+// "3.2.1 入院登记上传（GYU101）", "（一）GYU101 入院登记上传".
+func paragraphTitle(t string) (code, name string, ok bool) {
+	rest := numberingRE.ReplaceAllString(t, "")
+	for _, s := range []string{t, rest} {
+		if code, name, ok = titleCode(s); ok {
+			break
+		}
+	}
+	if !ok {
+		m := codeLastRE.FindStringSubmatch(rest)
+		if m == nil {
+			return "", "", false
+		}
+		code, name = m[2], strings.TrimSpace(m[1])
+	}
+	// A sentence that starts with a code is not a heading.
+	if strings.ContainsAny(name, "，,；;。") || utf8.RuneCountInString(name) > 25 {
+		return "", "", false
+	}
+	return code, name, true
 }
 
 func sideOf(text string) string {
@@ -385,29 +632,68 @@ func nodeLabel(text string) string {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_\-]*$`)
 
-func (im *importer) field(pos string, cells []string) (schemas.Field, bool) {
+func (im *importer) field(pos string, cells []string) (schemas.Field, nameForm, bool) {
 	c := im.cols
-	name := strings.Trim(cell(cells, c.name), "*＊ ")
-	where := fmt.Sprintf("%s %s field %q", im.cur.Code, im.side, name)
-	if !nameRE.MatchString(name) {
-		im.errorf(pos, "%s %s: parameter name %q is not a JSON key; the row is skipped. Put the key (for example aac002) in the 参数名 column", im.cur.Code, im.side, name)
-		return schemas.Field{}, false
+	nf, name, ok := splitName(rawCell(cells, c.name))
+	nf.pathCol = c.name
+	if node := cell(cells, c.node); ok && len(nf.path) == 0 && node != "" {
+		switch strings.ToLower(node) {
+		case "input", "output", "data", "root", "-", "/", "无", "根", "根节点", "输入", "输出", "入参", "出参":
+		default:
+			if _, _, nodeOK := splitName(node); nodeOK {
+				nf.path = strings.FieldsFunc(strings.NewReplacer("[*]", "", "[]", "").Replace(node), func(r rune) bool { return r == '/' || r == '.' || r == '／' })
+				nf.pathCol = c.node
+			}
+		}
 	}
-	f := schemas.Field{Name: name, Label: cell(cells, c.label), Description: cell(cells, c.desc)}
+	where := fmt.Sprintf("%s %s field %q", im.cur.Code, im.side, name)
+	if !ok {
+		im.errorf(im.at(pos, c.name), "%s %s: parameter name %q is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column", im.cur.Code, im.side, cell(cells, c.name))
+		return schemas.Field{}, nf, false
+	}
+	var desc []string
+	var codes map[string]string
+	for _, i := range c.desc {
+		d := cell(cells, i)
+		if codes == nil {
+			if cs := codeList(d); cs != nil {
+				codes = cs
+				continue
+			}
+		}
+		if d != "" && !slices.Contains(desc, d) {
+			desc = append(desc, d)
+		}
+	}
+	f := schemas.Field{Name: name, Label: cell(cells, c.label), Description: strings.Join(desc, "; ")}
 	if strings.ContainsAny(f.Label, "\r\n") {
 		f.Label = strings.Join(strings.Fields(f.Label), " ")
 	}
 	typ, length := cell(cells, c.typ), cell(cells, c.length)
-	if err := mapType(&f, typ, length, c.bytes); err != nil {
-		im.errorf(pos, "%s: %v", where, err)
-		if f.Type.Kind == "" {
-			return schemas.Field{}, false
+	if col, err := mapType(&f, typ, length, c.bytes); err != nil {
+		at := c.typ
+		if col == "length" {
+			at = c.length
 		}
+		im.errorf(im.at(pos, at), "%s: %v", where, err)
+		if f.Type.Kind == "" {
+			return schemas.Field{}, nf, false
+		}
+	}
+	if codes != nil && f.Type.Kind == schemas.KindString {
+		f.Type, f.Codes = schemas.Type{Kind: schemas.KindEnum}, codes
+	} else if codes != nil {
+		f.Description = strings.TrimPrefix(f.Description+"; "+codeText(codes), "; ")
 	}
 	req := cell(cells, c.required)
 	r, ok := mapRequired(req)
-	if !ok {
-		im.errorf(pos, "%s: 是否必填 %q is not understood; the field is taken as optional. Write Y or N", where, req)
+	switch {
+	case !ok:
+		im.errorf(im.at(pos, c.required), "%s: 是否必填 %q is not understood; the field is taken as optional. Write Y or N", where, req)
+	case c.nullable && req != "":
+		if _, explicit := nullWords(strings.ToUpper(req)); !explicit {
+			r = !r // 是否为空: 否
+		}
 	}
 	f.Required = r
 	if strings.Contains(req, "条件") && f.Description == "" {
@@ -421,12 +707,97 @@ func (im *importer) field(pos string, cells []string) (schemas.Field, bool) {
 			f.Format = ""
 		}
 	}
-	return f, true
+	f.Personal = f.Type.Scalar() && looksPersonal(f.Name, f.Label)
+	return f, nf, true
+}
+
+var codePairRE = regexp.MustCompile(`^([0-9A-Za-z]{1,6})\s*[:：=\-－—]\s*(\S.*)$`)
+
+// codeList reads a 代码值 cell that lists codes with their labels —
+// "01:居民身份证;02：护照", "1-门诊" on a line each — and returns nil for
+// anything else (a dictionary's name, a note), so notes stay notes.
+func codeList(s string) map[string]string {
+	parts := strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(";；,，、\n\r", r) })
+	if len(parts) < 2 {
+		return nil
+	}
+	codes := map[string]string{}
+	for _, p := range parts {
+		m := codePairRE.FindStringSubmatch(strings.TrimSpace(p))
+		if m == nil {
+			return nil
+		}
+		if _, dup := codes[m[1]]; dup {
+			return nil
+		}
+		codes[m[1]] = strings.TrimSpace(m[2])
+	}
+	return codes
+}
+
+// codeText writes codes back as "01:居民身份证;02:护照", sorted.
+func codeText(codes map[string]string) string {
+	keys := make([]string, 0, len(codes))
+	for k := range codes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		keys[i] = k + ":" + codes[k]
+	}
+	return strings.Join(keys, ";")
+}
+
+// rawCell is a cell as written, leading spaces included.
+func rawCell(cells []string, i int) string {
+	if i < 0 || i >= len(cells) {
+		return ""
+	}
+	return strings.TrimRightFunc(cells[i], unicode.IsSpace)
+}
+
+// splitName reads a parameter-name cell: the indentation and tree drawing
+// before the key ("└─ qty", "　　qty"), and a node path ("fee/qty",
+// "fee.qty", "fee[].qty"). ok is false when the key is not a JSON key.
+func splitName(raw string) (nf nameForm, name string, ok bool) {
+	rest := raw
+	for _, r := range raw {
+		switch r {
+		case ' ', '\u00a0':
+			nf.indent++
+		case '\t':
+			nf.indent += 4
+		case '\u3000':
+			nf.indent += 2
+		case '└', '├', '│', '┗', '┣', '┃', '┕', '┝', '|':
+			nf.indent += 2
+			nf.marker = true
+		case '─', '━', '—', '–', '-', '+', '>', '·', '•':
+			nf.indent++
+		default:
+			goto done
+		}
+		rest = rest[utf8.RuneLen(r):]
+	}
+done:
+	rest = strings.Trim(strings.TrimSpace(rest), "*＊ ")
+	rest = strings.NewReplacer("[*]", "", "[]", "").Replace(rest)
+	parts := strings.FieldsFunc(rest, func(r rune) bool { return r == '/' || r == '.' || r == '／' })
+	if len(parts) == 0 {
+		return nf, rest, false
+	}
+	for _, p := range parts {
+		if !nameRE.MatchString(p) {
+			return nf, rest, false
+		}
+	}
+	nf.path = parts[:len(parts)-1]
+	return nf, parts[len(parts)-1], true
 }
 
 var javaPattern = regexp.MustCompile(`yyyy[-/]?MM[-/]?dd(?:[ T]?HH:?mm(?::?ss)?)?`)
 
-var typeRE = regexp.MustCompile(`^([^(（]+?)\s*(?:[(（]\s*([0-9]+)\s*(?:[,，]\s*([0-9]+))?\s*[)）])?$`)
+var typeRE = regexp.MustCompile(`^([^(（]+?)\s*(?:[(（]\s*([0-9]+)\s*(?:[,，]\s*([0-9]+))?\s*(BYTE|CHAR)?\s*[)）])?$`)
 
 var typeWords = map[schemas.Kind][]string{
 	schemas.KindString:   {"字符型", "字符", "字符串", "字符串型", "文本", "文本型", "VARCHAR", "VARCHAR2", "NVARCHAR", "NVARCHAR2", "CHAR", "C", "AN", "STRING", "TEXT", "STR"},
@@ -442,10 +813,10 @@ var typeWords = map[schemas.Kind][]string{
 // mapType sets f's type, length and format from the 类型 and 长度 cells.
 // On a problem it returns an error saying what was assumed; f.Type.Kind is
 // empty when the row cannot be used at all.
-func mapType(f *schemas.Field, typ, length string, bytesUnit bool) error {
+func mapType(f *schemas.Field, typ, length string, bytesUnit bool) (col string, err error) {
 	m := typeRE.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(typ)))
 	if m == nil {
-		return fmt.Errorf("type %q is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间", typ)
+		return "type", fmt.Errorf("type %q is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象", typ)
 	}
 	base := strings.ReplaceAll(m[1], " ", "")
 	var kind schemas.Kind
@@ -455,15 +826,17 @@ func mapType(f *schemas.Field, typ, length string, bytesUnit bool) error {
 		}
 	}
 	if kind == "" {
-		return fmt.Errorf("type %q is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间", typ)
+		return "type", fmt.Errorf("type %q is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象", typ)
 	}
 	// Length from the 长度 column, else from NUMBER(16,2) / VARCHAR(20).
-	p, s, hasP, hasS, err := parseLength(length)
+	p, s, hasP, hasS, inBytes, err := parseLength(length)
 	if err != nil {
-		return err
+		return "length", err
 	}
+	bytesUnit = bytesUnit || inBytes
 	if !hasP && m[2] != "" {
 		p, hasP = atoi(m[2]), true
+		bytesUnit = bytesUnit || m[4] == "BYTE"
 		if m[3] != "" {
 			s, hasS = atoi(m[3]), true
 		}
@@ -473,7 +846,7 @@ func mapType(f *schemas.Field, typ, length string, bytesUnit bool) error {
 	case schemas.KindString:
 		if hasS {
 			f.MaxLength = p
-			return fmt.Errorf("length %q has a scale but the type is text; used %d. Write a plain length", length, p)
+			return "length", fmt.Errorf("length %q has a scale but the type is text; used %d. Write a plain length", length, p)
 		}
 		if hasP {
 			f.MaxLength = p
@@ -489,10 +862,10 @@ func mapType(f *schemas.Field, typ, length string, bytesUnit bool) error {
 		switch {
 		case !hasP:
 			f.Type = schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}
-			return fmt.Errorf("numeric type without a length; assumed decimal(16,2). Write the length as 16,2")
+			return "length", fmt.Errorf("numeric type without a length; assumed decimal(16,2). Write the length as 16,2")
 		case p < 1 || p > schemas.MaxPrecision || s > p:
 			f.Type = schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}
-			return fmt.Errorf("length %q is not a valid precision,scale; assumed decimal(16,2). Write it like 16,2", length)
+			return "length", fmt.Errorf("length %q is not a valid precision,scale; assumed decimal(16,2). Write it like 16,2", length)
 		}
 		f.Type = schemas.Type{Kind: schemas.KindDecimal, Precision: p, Scale: s}
 	case schemas.KindDate:
@@ -508,10 +881,10 @@ func mapType(f *schemas.Field, typ, length string, bytesUnit bool) error {
 		case hasP && p == 17:
 			f.Type, f.MaxLength = schemas.Type{Kind: schemas.KindString}, 17
 			f.Description = strings.TrimSpace(f.Description + " yyyyMMddHHmmssSSS")
-			return fmt.Errorf("a 17-character time (yyyyMMddHHmmssSSS) has no Go layout; imported as string(17)")
+			return "length", fmt.Errorf("a 17-character time (yyyyMMddHHmmssSSS) has no Go layout; imported as string(17)")
 		}
 	}
-	return nil
+	return "", nil
 }
 
 func atoi(s string) int {
@@ -522,24 +895,33 @@ func atoi(s string) int {
 	return n
 }
 
-// parseLength reads "20", "16,2", "16，2" or "(16,2)".
-func parseLength(s string) (p, sc int, hasP, hasS bool, err error) {
-	s = strings.Trim(strings.TrimSpace(s), "()（）")
-	if s == "" {
-		return 0, 0, false, false, nil
+// lengthRE is a 长度 cell: "20", "16,2", "(16,2)", "VARCHAR2(30)",
+// "NUMBER(16,2)", "C(30)", "VARCHAR2(30 BYTE)", "30字节", "30位".
+var lengthRE = regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9]*|\p{Han}+型?)?\s*[(（]?\s*([0-9]+)\s*(?:[,，]\s*([0-9]+))?\s*(BYTE|BYTES|CHAR|CHARS|字节|字符|个字符|位)?\s*[)）]?\s*(字节|字符|个字符|位)?$`)
+
+// parseLength reads a 长度 cell; inBytes is true when it says the length
+// counts bytes (30 BYTE, 30字节).
+func parseLength(s string) (p, sc int, hasP, hasS, inBytes bool, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "-" || s == "/" || s == "—" {
+		return 0, 0, false, false, false, nil
 	}
-	ps, ss, comma := strings.Cut(strings.ReplaceAll(s, "，", ","), ",")
-	p = atoi(strings.TrimSpace(ps))
+	m := lengthRE.FindStringSubmatch(strings.ToUpper(s))
+	if m == nil {
+		return 0, 0, false, false, false, fmt.Errorf("length %q is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)", s)
+	}
+	p = atoi(m[1])
 	if p < 0 {
-		return 0, 0, false, false, fmt.Errorf("length %q is not a number; the row is skipped. Write 20 or 16,2", s)
+		return 0, 0, false, false, false, fmt.Errorf("length %q is too large; the row is skipped. Write 20 or 16,2", s)
 	}
-	if comma {
-		sc = atoi(strings.TrimSpace(ss))
+	if m[2] != "" {
+		sc = atoi(m[2])
 		if sc < 0 {
-			return 0, 0, false, false, fmt.Errorf("length %q is not precision,scale; the row is skipped. Write 16,2", s)
+			return 0, 0, false, false, false, fmt.Errorf("length %q is not precision,scale; the row is skipped. Write 16,2", s)
 		}
 	}
-	return p, sc, true, comma, nil
+	unit := m[3] + m[4]
+	return p, sc, true, m[2] != "", strings.Contains(unit, "BYTE") || strings.Contains(unit, "字节"), nil
 }
 
 // mapRequired reads a 是否必填 cell; ok is false for values it does not
@@ -552,11 +934,28 @@ func mapRequired(s string) (required, ok bool) {
 	case "Y", "YES", "是", "必填", "1", "TRUE", "M", "必须", "必输", "√", "✓", "R":
 		return true, true
 	}
+	if required, ok := nullWords(v); ok {
+		return required, true
+	}
 	if strings.Contains(v, "条件") || strings.Contains(v, "非") || strings.Contains(v, "否") {
 		return false, true
 	}
 	if strings.Contains(v, "必") || strings.HasPrefix(v, "Y") || strings.HasPrefix(v, "是") {
 		return true, true
+	}
+	return false, false
+}
+
+// nullWords reads a value that says in words whether the field may be
+// empty (非空, NOT NULL, 可为空), whichever question its column asks.
+func nullWords(v string) (required, ok bool) {
+	for _, w := range []string{"非空", "NOT NULL", "NOTNULL", "不可为空", "不能为空", "不为空", "不允许为空", "不可空"} {
+		if strings.Contains(v, w) {
+			return true, true
+		}
+	}
+	if strings.Contains(v, "可为空") || strings.Contains(v, "允许为空") || strings.Contains(v, "可空") || v == "NULL" {
+		return false, true
 	}
 	return false, false
 }

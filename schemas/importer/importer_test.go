@@ -49,12 +49,12 @@ var wantCSV = []*schemas.Schema{
 		Code: "GYU101", Name: "入院登记上传", System: "workinjury", Direction: schemas.DirectionUpload,
 		Source: source("csv", schemas.DirectionUpload),
 		Input: []schemas.Field{
-			{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, Required: true},
-			{Name: "aac003", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, Required: true},
+			{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, Required: true, Personal: true},
+			{Name: "aac003", Label: "姓名", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 50, Required: true, Personal: true},
 			{Name: "ykc701", Label: "入院日期", Type: schemas.Type{Kind: schemas.KindDateTime}, Required: true},
 			{Name: "akc264", Label: "医疗费总额", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 2}, Required: true},
 			{Name: "days", Label: "住院天数", Type: schemas.Type{Kind: schemas.KindInteger}, MaxLength: 4},
-			{Name: "aac006", Label: "出生日期", Type: schemas.Type{Kind: schemas.KindDate}, Format: "20060102"},
+			{Name: "aac006", Label: "出生日期", Type: schemas.Type{Kind: schemas.KindDate}, Format: "20060102", Personal: true},
 			{Name: "memo", Label: "备注", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 500, Description: "仅转院时填写"},
 			{Name: "visit_time", Label: "就诊时间", Type: schemas.Type{Kind: schemas.KindDateTime}, Required: true, Format: "20060102150405", Description: "格式 yyyyMMddHHmmss"},
 		},
@@ -70,7 +70,7 @@ var wantCSV = []*schemas.Schema{
 			{Name: "fee", Label: "费用明细列表", Type: schemas.Type{Kind: schemas.KindArray}, Fields: []schemas.Field{
 				{Name: "qty", Label: "数量", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 4}, Required: true},
 				{Name: "price", Label: "单价", Type: schemas.Type{Kind: schemas.KindDecimal, Precision: 16, Scale: 6}, Required: true},
-				{Name: "name", Label: "项目名称", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 100},
+				{Name: "name", Label: "项目名称", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 100, Personal: true},
 			}},
 		},
 	},
@@ -177,7 +177,7 @@ func TestImportXLSX(t *testing.T) {
 	}, []string{"封面", "GYU103", "其他"})
 	got, errs := Import(bytes.NewReader(data), "xlsx", "workinjury")
 	wantErrs := []string{
-		`import spec: sheet "其他" row 9: GYD051 output field "refmsg_time": a 17-character time (yyyyMMddHHmmssSSS) has no Go layout; imported as string(17)`,
+		`import spec: sheet "其他" row 9 column D (长度(字节)): GYD051 output field "refmsg_time": a 17-character time (yyyyMMddHHmmssSSS) has no Go layout; imported as string(17)`,
 		`import spec: GYU103: no transaction name found; used the code. Edit name: in the written file`,
 	}
 	if diff := cmp.Diff(wantErrs, errorStrings(errs)); diff != "" {
@@ -203,7 +203,7 @@ func TestImportXLSX(t *testing.T) {
 			Code: "GYD051", Name: "人员备案校验", System: "workinjury", Direction: schemas.DirectionQuery,
 			Source: source("xlsx", schemas.DirectionQuery),
 			Input: []schemas.Field{
-				{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, LengthUnit: schemas.UnitBytes, Required: true},
+				{Name: "aac002", Label: "社会保障号码", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 20, LengthUnit: schemas.UnitBytes, Required: true, Personal: true},
 				{Name: "akb020", Label: "协议机构编号", Type: schemas.Type{Kind: schemas.KindString}, MaxLength: 30, LengthUnit: schemas.UnitBytes},
 			},
 			Output: []schemas.Field{
@@ -243,22 +243,22 @@ func TestImportProblems(t *testing.T) {
 	}{
 		"unknown type is skipped": {
 			input:      head + "a,甲,BLOB,10,Y\nb,乙,字符型,10,Y\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input field "a": type "BLOB" is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间`},
+			wantErrs:   []string{`import spec: line 3 column C (类型): GYU101 input field "a": type "BLOB" is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象`},
 			wantFields: []string{"b"},
 		},
 		"decimal without a length gets a default": {
 			input:      head + "amt,金额,数值型,,Y\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input field "amt": numeric type without a length; assumed decimal(16,2). Write the length as 16,2`},
+			wantErrs:   []string{`import spec: line 3 column D (长度): GYU101 input field "amt": numeric type without a length; assumed decimal(16,2). Write the length as 16,2`},
 			wantFields: []string{"amt"},
 		},
 		"bad length": {
 			input:      head + "a,甲,字符型,二十,Y\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input field "a": length "二十" is not a number; the row is skipped. Write 20 or 16,2`},
+			wantErrs:   []string{`import spec: line 3 column D (长度): GYU101 input field "a": length "二十" is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)`, `import spec: GYU101 (入院登记上传): none of its field rows could be imported (the problems above say why); nothing is imported for it`},
 			wantFields: nil,
 		},
 		"required not understood": {
 			input:      head + "a,甲,字符型,10,maybe\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input field "a": 是否必填 "maybe" is not understood; the field is taken as optional. Write Y or N`},
+			wantErrs:   []string{`import spec: line 3 column E (是否必填): GYU101 input field "a": 是否必填 "maybe" is not understood; the field is taken as optional. Write Y or N`},
 			wantFields: []string{"a"},
 		},
 		"duplicate field": {
@@ -268,7 +268,7 @@ func TestImportProblems(t *testing.T) {
 		},
 		"parameter name that is not a key": {
 			input:      head + "社保号,甲,字符型,10,Y\n",
-			wantErrs:   []string{`import spec: line 3: GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002) in the 参数名 column`},
+			wantErrs:   []string{`import spec: line 3 column A (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`, `import spec: GYU101 (入院登记上传): none of its field rows could be imported (the problems above say why); nothing is imported for it`},
 			wantFields: nil,
 		},
 		"rows before any code": {
@@ -282,7 +282,7 @@ func TestImportProblems(t *testing.T) {
 		"unknown format": {
 			format:   "pdf",
 			input:    "x",
-			wantErrs: []string{`import spec: format "pdf" is not supported; use csv or xlsx`},
+			wantErrs: []string{`import spec: format "pdf" is not supported; use csv, xlsx or docx (export the tables of a PDF to XLSX first)`},
 		},
 		"not an xlsx": {
 			format:   "xlsx",

@@ -70,7 +70,7 @@ var commands = []command{
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return transformTest(ctx, args, stdout)
 		}},
-	{"import-spec", "-system SYSTEM [-out DIR] [-force] SPEC.xlsx|SPEC.csv", "turn an official spec's field tables into schema files",
+	{"import-spec", "-system SYSTEM [-out DIR] [-force] SPEC.docx|SPEC.xlsx|SPEC.csv", "turn an official spec's field tables into schema files",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return importSpec(ctx, args, stdout)
 		}},

@@ -15,10 +15,12 @@ import (
 	"github.com/medgate/medgate/schemas/importer"
 )
 
-const importSpecUsage = `usage: medgate import-spec -system SYSTEM [-out DIR] [-force] SPEC.xlsx|SPEC.csv
+const importSpecUsage = `usage: medgate import-spec -system SYSTEM [-out DIR] [-force] SPEC.docx|SPEC.xlsx|SPEC.csv
 
 Reads the field tables of an official interface specification (columns
-参数名/参数说明/类型/长度/是否必填, one sheet or section per transaction) and
+参数名/参数说明/类型/长度/是否必填, one table, sheet or section per
+transaction; a Word document as published, or tables exported from a PDF
+to XLSX) and
 writes one schema file per transaction to DIR/SYSTEM/CODE.yaml. Point a
 site's schema overlay at DIR, or copy the files into schemas/SYSTEM/, so a
 new specification version is a data change. Review the files: the
@@ -43,12 +45,16 @@ func importSpec(_ context.Context, args []string, stdout io.Writer) error {
 	file := fs.Arg(0)
 	var format string
 	switch strings.ToLower(filepath.Ext(file)) {
+	case ".docx":
+		format = "docx"
 	case ".xlsx":
 		format = "xlsx"
 	case ".csv":
 		format = "csv"
+	case ".doc":
+		return fmt.Errorf("%s: a Word 97-2003 document; open it in Word or WPS and save it as .docx", file)
 	default:
-		return fmt.Errorf("%s: the specification tables must be .xlsx or .csv (export them from the Word/PDF document first)", file)
+		return fmt.Errorf("%s: the specification must be .docx, .xlsx or .csv (export the tables of a PDF to .xlsx first)", file)
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -57,7 +63,7 @@ func importSpec(_ context.Context, args []string, stdout io.Writer) error {
 	defer f.Close()
 	got, problems := importer.Import(f, format, *system)
 	for _, p := range problems {
-		fmt.Fprintln(stdout, "warning:", p)
+		fmt.Fprintf(stdout, "warning: %s: %v\n", file, p)
 	}
 	if len(got) == 0 {
 		return fmt.Errorf("%s: no transaction table found; each table needs a header row with 参数名, 类型, 长度 and 是否必填, and a transaction code in its sheet name or title", file)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/medgate/medgate/schemas"
+	"github.com/medgate/medgate/schemas/importer/docxtest"
 )
 
 // TestImportSpec turns a specification table built here into schema files
@@ -86,5 +87,44 @@ func TestImportSpecRefusesBeforeWriting(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(out, "workinjury", code+".yaml")); string(b) != "reviewed by hand\n" {
 			t.Errorf("%s.yaml overwritten without -force", code)
 		}
+	}
+}
+
+// TestImportSpecDOCX: import-spec reads the Word document the
+// specification is published as, and names the file in each warning.
+func TestImportSpecDOCX(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "工伤接口规范V1.5.02.docx")
+	doc, err := docxtest.Write([]docxtest.Block{
+		{Para: "3.2.1 入院登记上传（GYU101）"},
+		{Rows: [][]string{
+			{"参数名", "参数说明", "类型", "长度", "是否必填"},
+			{"aac002", "社会保障号码", "字符型", "VARCHAR2(20)", "是"},
+			{"akc190", "住院号", "字符型", "30", "也许"},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spec, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	var stdout bytes.Buffer
+	if err := importSpec(t.Context(), []string{"-system", "workinjury", "-out", out, spec}, &stdout); err != nil {
+		t.Fatalf("import-spec: %v\n%s", err, stdout.String())
+	}
+	wantWarning := "warning: " + spec + ": import spec: table 1 row 3 column 5 (是否必填): GYU101 input field \"akc190\": 是否必填 \"也许\" is not understood"
+	if !strings.Contains(stdout.String(), wantWarning) {
+		t.Errorf("output lacks %q:\n%s", wantWarning, stdout.String())
+	}
+	set, err := schemas.Load(os.DirFS(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := set.Get("workinjury", "GYU101")
+	if !ok || len(s.Input) != 2 || s.Input[0].MaxLength != 20 {
+		t.Fatalf("schema %+v", s)
 	}
 }
