@@ -120,6 +120,11 @@ func (r *run) expireSet(ctx context.Context, key string, ix partsIndexEntry, now
 	if err != nil {
 		return "", err
 	}
+	if st.Set == ix.Set && st.Index == "" {
+		// The set's record lost the write that named the entry (or was
+		// written before entries were): the entry is the set's.
+		st.Index = key
+	}
 	switch {
 	case st.Set == ix.Set && st.Index == key && st.Final == nil && st.FinalMessage == "":
 		if now.Sub(st.Updated) <= r.s.opts.partsKeep {

@@ -182,3 +182,88 @@ func TestPartsExpireJobTwoInstances(t *testing.T) {
 		t.Errorf("entries left under %s: %d", partsIndexPrefix, len(es))
 	}
 }
+
+// TestPartsExpireJobLeftovers: what a crash or a failed delete leaves of a
+// set of parts is removed by the job once partsKeep is past, and a set
+// lapsed is dropped once, with its record telling so.
+func TestPartsExpireJobLeftovers(t *testing.T) {
+	t.Parallel()
+	testCases := map[string]struct {
+		// make leaves visit's state as the case has it, within partsKeep.
+		make func(t *testing.T, e *env, visit string)
+		// dropped are the sets the visit's record must list as dropped.
+		dropped []string
+	}{
+		"record written without its entry": {
+			// The set's entry is written, its record's write with the
+			// entry's key lost (a set begun before the entries existed).
+			make: func(t *testing.T, e *env, visit string) {
+				parts, _ := stayInParts(visit, "S1", 12, 2)
+				wantStatus(t, e.must(OpUpload, visit+"-1", parts[0], 1), sdk.StatusOK)
+				en, err := e.host.Get(context.Background(), testSite, partsKey(visit))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var st partsState
+				if err := json.Unmarshal(en.Value, &st); err != nil {
+					t.Fatal(err)
+				}
+				st.Index = ""
+				b, _ := json.Marshal(st)
+				if _, err := e.host.Put(context.Background(), testSite, partsKey(visit), b); err != nil {
+					t.Fatal(err)
+				}
+			},
+			dropped: []string{"S1"},
+		},
+		"set replaced, its lines left": {
+			make: func(t *testing.T, e *env, visit string) {
+				first, _ := stayInParts(visit, "S1", 12, 2)
+				wantStatus(t, e.must(OpUpload, visit+"-1", first[0], 1), sdk.StatusOK)
+				e.restart(&noChunkDeleteHost{e.host})
+				second, _ := stayInParts(visit, "S2", 12, 2)
+				wantStatus(t, e.must(OpUpload, visit+"-2", second[0], 1), sdk.StatusOK)
+				e.restart(e.host)
+			},
+			dropped: []string{"S1", "S2"},
+		},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const visit = "ZYPL"
+			e := newEnv(t, func(s map[string]string) { s["partsKeep"] = "1h" })
+			tc.make(t, e, visit)
+			if len(keptLines(t, e.host, visit)) == 0 {
+				t.Fatal("the case keeps no lines")
+			}
+			e.restartWith(New(WithPauseMargin(0), WithClock(func() time.Time { return time.Now().Add(time.Hour + time.Minute) })), e.host)
+			for run := range 2 {
+				if _, err := e.runJob(JobPartsExpire); err != nil {
+					t.Fatalf("run %d: %v", run+1, err)
+				}
+			}
+			if keys := keptLines(t, e.host, visit); len(keys) > 0 {
+				t.Errorf("lines left: %v", keys)
+			}
+			if es, _ := e.host.Scan(context.Background(), testSite, partsIndexPrefix, 0); len(es) > 0 {
+				t.Errorf("entries left under %s: %d", partsIndexPrefix, len(es))
+			}
+			en, err := e.host.Get(context.Background(), testSite, partsKey(visit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st partsState
+			if err := json.Unmarshal(en.Value, &st); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range st.Dropped {
+				got = append(got, d.Set)
+			}
+			if st.Set != "" || strings.Join(got, ",") != strings.Join(tc.dropped, ",") {
+				t.Errorf("record: set %q, dropped %v; want dropped %v", st.Set, got, tc.dropped)
+			}
+		})
+	}
+}
