@@ -18,6 +18,9 @@ import (
 	"github.com/medgate/medgate/test/testenv"
 )
 
+// spMaxPayload is the host's default processing.maxPayloadBytes.
+const spMaxPayload = 983616
+
 const (
 	spCode  = "H35020300001"
 	spPaas  = "paas-e2e"
@@ -137,6 +140,72 @@ func TestSelfpay(t *testing.T) {
 			t.Errorf("reply %s", r.Payload)
 		}
 		t.Logf("800 fee lines in %d calls, %s end to end", len(out.Steps), time.Since(begin).Round(time.Millisecond))
+	})
+
+	t.Run("a stay in parts", func(t *testing.T) {
+		// 3,000 fee lines, too many for one message, sent as 3 parts
+		// under the visit's key with the host's default limits
+		// (processing.maxPayloadBytes, pluginLimits): the platform gets
+		// the stay once, every line once, in order.
+		const id, lines, of = "E2E-P", 3000, 3
+		whole := spUpload(id, lines)
+		fees := whole["fsiOwnpayPatnFeeListDDTO"].([]any)
+		var ids []string
+		var reqs []harness.Request
+		for no := 1; no <= of; no++ {
+			part := map[string]any{
+				"part":             map[string]any{"set": id + "-S1", "no": no, "of": of},
+				"ownPayPatnMdtrtD": whole["ownPayPatnMdtrtD"], "ownPayPatnDiagListD": whole["ownPayPatnDiagListD"],
+				"fsiOwnpayPatnFeeListDDTO": fees[(no-1)*lines/of : no*lines/of],
+			}
+			req := harness.Request{ID: fmt.Sprintf("p-%d", no), Site: "s1", Type: "selfpay.upload", OccurredAt: time.Now().Format(time.RFC3339), Payload: part}
+			b, err := json.Marshal(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) > spMaxPayload {
+				t.Fatalf("part %d is %d bytes, above the host's default processing.maxPayloadBytes (%d): cut the stay into more parts", no, len(b), spMaxPayload)
+			}
+			ids, reqs = append(ids, req.ID), append(reqs, req)
+		}
+		begin := time.Now()
+		p.Send(id, reqs...) // one key: handled in this order
+		replies := p.Replies(ids, 3*time.Minute)
+		for no, rid := range ids {
+			r := replies[rid]
+			want(r, "ok")
+			var out struct {
+				Status        string `json:"status"`
+				LinesReceived int    `json:"linesReceived"`
+				Set           string `json:"set"`
+				Parts         int    `json:"parts"`
+			}
+			if err := json.Unmarshal(r.Payload, &out); err != nil {
+				t.Fatalf("%s: reply %s: %v", rid, r.Payload, err)
+			}
+			switch {
+			case no+1 < of && (out.Status != "part-received" || out.LinesReceived != (no+1)*lines/of):
+				t.Errorf("part %d: reply %s", no+1, r.Payload)
+			case no+1 == of && (out.Status == "part-received" || out.Set != id+"-S1"):
+				t.Errorf("last part: reply %s", r.Payload)
+			}
+		}
+		v := sim.Visit(spCode, id)
+		if !v.Complete || !v.VisitUploaded || len(v.Fees) != lines {
+			t.Fatalf("platform has complete %v, visit %v, %d fee lines; want %d", v.Complete, v.VisitUploaded, len(v.Fees), lines)
+		}
+		for i, sn := range v.Fees {
+			if want := fmt.Sprintf("%s-%04d", id, i+1); sn != want {
+				t.Fatalf("fee line %d on the platform is %s, want %s", i, sn, want)
+			}
+		}
+		if v.FeesSumamt != v.MedfeeSumamt || v.MedfeeSumamt != fmt.Sprintf("%d.00", 11*lines) {
+			t.Errorf("platform: lines add up to %s, the visit says %s", v.FeesSumamt, v.MedfeeSumamt)
+		}
+		if n := sim.Count("4202", id); n != 1 {
+			t.Errorf("4202 applied %d times", n)
+		}
+		t.Logf("%d fee lines in %d parts, %s end to end", lines, of, time.Since(begin).Round(time.Millisecond))
 	})
 
 	t.Run("lost reply is reconciled", func(t *testing.T) {

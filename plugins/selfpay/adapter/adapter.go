@@ -122,9 +122,11 @@ func (a *Adapter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 		Version:     Version,
 		Description: "自费病人住院信息上传（4201A–4209）至省医保平台。Self-pay inpatient data upload (4201A–4209) to the provincial medical-insurance platform, in the national interface envelope.",
 		Operations:  ops,
-		Settings:    settings(),
-		Commands:    commands(),
-		Schemas:     schemas.Documents("selfpay"),
+		Jobs: []sdk.Job{{Name: JobPartsExpire, Interval: 15 * time.Minute, MaxRun: 5 * time.Minute,
+			Summary: "remove the kept fee lines of sets of selfpay.upload parts left unfinished past partsKeep (dropping the set, told by import-pending) or left behind by a crash after their set ended"}},
+		Settings: settings(),
+		Commands: commands(),
+		Schemas:  schemas.Documents("selfpay"),
 	}, nil
 }
 
@@ -214,9 +216,19 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		Detail: "use selfpay.upload, selfpay.cancel, selfpay.import-pending or selfpay.4201A … selfpay.4209"}), nil
 }
 
-// RunJob implements sdk.Plugin. The plugin declares no jobs.
-func (a *Adapter) RunJob(_ context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
-	return nil, fmt.Errorf("selfpay: unknown job %q; the plugin has no scheduled jobs", req.Job)
+// RunJob implements sdk.Plugin: JobPartsExpire.
+func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	if req.Job != JobPartsExpire {
+		return nil, fmt.Errorf("selfpay: unknown job %q; the plugin declares only %s", req.Job, JobPartsExpire)
+	}
+	a.mu.RLock()
+	s, ok := a.sites[req.Site]
+	a.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("selfpay: site %q is not configured; the host configures sites before running jobs", req.Site)
+	}
+	r := &run{a: a, s: s, req: &sdk.HandleRequest{Site: req.Site, Type: OpUpload, MessageID: "job-" + req.TraceID, TraceID: req.TraceID, Host: req.Host}, h: req.Host}
+	return r.expireParts(ctx)
 }
 
 // run is one Handle call.

@@ -9,7 +9,8 @@
 //	                        [reupload: 4203 cplt_flag=0 (not complete tolerated: reopenRefused)] →
 //	                        4204 clear old details (nothing to delete tolerated: clearRefused) → 4201A in batches → 4202 → 4203 cplt_flag=1
 //	                        with part {set, no, of}: a stay too large for one message, sent in parts under
-//	                        the visit's key; parts are kept until the last, which uploads the stay whole (parts.go)
+//	                        the visit's key; parts are kept until the last, which uploads the stay whole (parts.go);
+//	                        the job parts-expire drops sets unfinished past partsKeep and lines a crash left (partsexpire.go)
 //	selfpay.cancel          {fixmedins_mdtrt_id}: 4203 cplt_flag=0 (not complete tolerated: reopenRefused) → 4204 (all details)
 //	selfpay.4201A … 4209    one transaction; the payload is its input
 //	selfpay.import-pending  {filename, content (base64), sheet?, verify?}: report per patient of a pending list

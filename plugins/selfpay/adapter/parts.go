@@ -83,6 +83,9 @@ type partsState struct {
 	// Final is the set's outcome once its upload ended.
 	Final   *finalized   `json:"final,omitempty"`
 	Dropped []droppedSet `json:"dropped,omitempty"`
+	// Index is the key of the set's entry under partsopen/, by which the
+	// parts-expire job finds it (partsexpire.go); removed with its lines.
+	Index string `json:"index,omitempty"`
 
 	version int64
 }
@@ -106,6 +109,9 @@ type droppedSet struct {
 	Set string    `json:"set"`
 	At  time.Time `json:"at"`
 	Why string    `json:"why"`
+	// Parts of Of were received when it was dropped.
+	Parts int `json:"parts,omitempty"`
+	Of    int `json:"of,omitempty"`
 }
 
 // maxDropped bounds the dropped sets a visit's record remembers.
@@ -272,6 +278,11 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 		return partProblem("$.part.no", fmt.Sprintf("part %d of set %s arrived, but part %d is missing", p.No, p.Set, len(st.Parts)+1),
 			fmt.Sprintf("parts 1–%d of %d of set %s of visit %s were received; parts arrive in order under the visit's key, so part %d was not sent. Nothing was kept or sent: "+
 				"send part %d, then the parts after it", len(st.Parts), st.Of, p.Set, in.mdtrtID, len(st.Parts)+1, len(st.Parts)+1)), nil
+	}
+	if st.Index == "" {
+		if err := r.indexSet(ctx, in.mdtrtID, st, now); err != nil {
+			return nil, err
+		}
 	}
 	chunks, err := r.keepChunks(ctx, in.mdtrtID, p, in.fees)
 	if err != nil {
@@ -494,7 +505,7 @@ func (r *run) dropSet(ctx context.Context, mdtrtID string, st *partsState, now t
 	r.a.log.Warn("an unfinished set of self-pay upload parts is dropped", "site", r.s.code, "message", r.req.MessageID, "visit", mdtrtID,
 		"set", st.Set, "parts", len(st.Parts), "of", st.Of, "why", why)
 	old := *st
-	dropped := append(st.Dropped, droppedSet{Set: st.Set, At: now, Why: why})
+	dropped := append(st.Dropped, droppedSet{Set: st.Set, At: now, Why: why, Parts: len(st.Parts), Of: st.Of})
 	if len(dropped) > maxDropped {
 		dropped = dropped[len(dropped)-maxDropped:]
 	}
@@ -576,37 +587,61 @@ func (r *run) readChunks(ctx context.Context, mdtrtID string, st *partsState) ([
 	return fees, nil
 }
 
-// deleteChunks removes the kept fee lines of a set; one left behind is
-// only space, and is logged.
+// deleteChunks removes the kept fee lines of a set, then its partsopen/
+// entry; one left behind (a crash, a failed delete) is logged, and the
+// parts-expire job removes it.
 func (r *run) deleteChunks(ctx context.Context, mdtrtID string, st *partsState) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	failed := false
 	for _, e := range st.Parts {
 		for c := range e.Chunks {
 			if err := r.h.Delete(dctx, partChunkKey(mdtrtID, st.Set, e.No, c)); err != nil {
-				r.a.log.Warn("cannot delete kept fee lines of a set of parts", "site", r.s.code, "visit", mdtrtID, "set", st.Set, "part", e.No, "err", err)
+				failed = true
+				r.a.log.Warn("cannot delete kept fee lines of a set of parts; the parts-expire job removes them", "site", r.s.code, "visit", mdtrtID, "set", st.Set, "part", e.No, "err", err)
 			}
 		}
 	}
+	if failed || st.Index == "" {
+		return
+	}
+	if err := r.h.Delete(dctx, st.Index); err != nil {
+		r.a.log.Warn("cannot delete the entry of an ended set of parts; the parts-expire job removes it", "site", r.s.code, "visit", mdtrtID, "set", st.Set, "key", st.Index, "err", err)
+	}
 }
 
-// partsNote tells import-pending of a visit's set of parts in progress
-// ("" none).
-func (r *run) partsNote(ctx context.Context, mdtrtID string) (string, error) {
+// partsNote tells import-pending of a visit's set of parts in progress,
+// or of its last set, dropped unfinished after since ("" neither).
+func (r *run) partsNote(ctx context.Context, mdtrtID string, since time.Time) (note string, sending bool, err error) {
 	st, err := r.loadParts(ctx, mdtrtID)
-	if err != nil || st.Set == "" || st.Final != nil {
-		return "", err
+	if err != nil || st.Final != nil {
+		return "", false, err
+	}
+	if st.Set == "" {
+		if len(st.Dropped) == 0 {
+			return "", false, nil
+		}
+		d := st.Dropped[len(st.Dropped)-1]
+		if !d.At.After(since) {
+			return "", false, nil
+		}
+		got := ""
+		if d.Of > 0 && d.Parts > 0 {
+			got = fmt.Sprintf(" (part %s of %d received)", partSpan(d.Parts), d.Of)
+		}
+		return fmt.Sprintf("; set %s%s was dropped unfinished at %s: %s. Send the stay again from part 1, as a new set",
+			d.Set, got, shownTime(d.At), d.Why), false, nil
 	}
 	if st.FinalMessage != "" {
-		return fmt.Sprintf("; set %s of %d parts is whole and its upload runs (message %s)", st.Set, st.Of, st.FinalMessage), nil
+		return fmt.Sprintf("; set %s of %d parts is whole and its upload runs (message %s)", st.Set, st.Of, st.FinalMessage), true, nil
 	}
 	until := st.Updated.Add(r.s.opts.partsKeep)
 	if r.a.now().After(until) {
 		return fmt.Sprintf("; parts 1–%d of %d of set %s were received, the last at %s, and are dropped (partsKeep %s): send the stay again from part 1",
-			len(st.Parts), st.Of, st.Set, shownTime(st.Updated), r.s.opts.partsKeep), nil
+			len(st.Parts), st.Of, st.Set, shownTime(st.Updated), r.s.opts.partsKeep), true, nil
 	}
 	return fmt.Sprintf("; part %s of %d of set %s received, the last at %s: the stay is uploaded when part %d arrives, and the parts are dropped if none arrives by %s (partsKeep)",
-		partSpan(len(st.Parts)), st.Of, st.Set, shownTime(st.Updated), st.Of, shownTime(until)), nil
+		partSpan(len(st.Parts)), st.Of, st.Set, shownTime(st.Updated), st.Of, shownTime(until)), true, nil
 }
 
 func partSpan(n int) string {

@@ -13,6 +13,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
@@ -384,16 +385,23 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		}
 	}
 	var parts string
+	sending := false
 	if id := rep.MdtrtID; id != "" {
+		var since time.Time // a set dropped before the visit's record is past
+		if p != nil {
+			since = p.UpdatedAt
+		}
 		var err error
-		if parts, err = r.partsNote(ctx, id); err != nil {
+		if parts, sending, err = r.partsNote(ctx, id, since); err != nil {
 			return rep, err
 		}
 	}
 	if p == nil {
 		rep.Status, rep.Reason = statusPending, "no selfpay.upload has been received for this visit"
-		if parts != "" {
+		if sending {
 			rep.Reason = "the stay is being sent in parts" + parts
+		} else {
+			rep.Reason += parts
 		}
 		if rep.MdtrtID == "" {
 			rep.Reason = "no selfpay.upload has been received for this ID number" + map[bool]string{true: " and admission date", false: ""}[f["begntime"] != ""]
