@@ -4,9 +4,10 @@
 // `medgate <plugin> <command>` through which every plugin's declared
 // commands run.
 //
-// Exit codes: 0 done (and -h), 1 the command failed, 2 the command line
-// is wrong (no such command, an unknown flag, a missing or extra
-// argument).
+// Exit codes: 0 done (and -h), 1 the command was refused or failed (a
+// reply of send or of a plugin command that is not ok among them), 2 the
+// command line is wrong (no such command, an unknown flag, a missing or
+// extra argument). The README has the table.
 package cli
 
 import (

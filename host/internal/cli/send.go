@@ -86,11 +86,19 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, value, err := sendEnvelope(ctx, c, *tg.timeout, env, *key)
+	r, value, err := sendEnvelope(ctx, c, *tg.timeout, env, *key)
 	if err != nil {
 		return err
 	}
-	return printRawJSON(stdout, shownRawReply(value, *reveal))
+	if err := printRawJSON(stdout, shownRawReply(value, *reveal)); err != nil {
+		return err
+	}
+	// A reply that is not ok exits 1, as a plugin command's does, so
+	// a script tells a refused or failed message from a done one.
+	if r.Status != message.StatusOK {
+		return fmt.Errorf("%s at site %s: %s (message %s; the reply above says why)", env.Type, env.Site, r.Status, env.ID)
+	}
+	return nil
 }
 
 // shownRawReply is a reply as `medgate send` prints it, every field it

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/daemon"
+	"github.com/medgate/medgate/host/internal/message"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// medgateBinary builds host/cmd/medgate once for the package's tests and
+// returns the binary's path.
+func medgateBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "medgate-cli-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "medgate")
+		_, file, _, _ := runtime.Caller(0)
+		cmd := exec.Command("go", "build", "-o", binPath, "./host/cmd/medgate")
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..", "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = errors.New("go build ./host/cmd/medgate: " + err.Error() + "\n" + string(out))
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// statusMedgate answers every request on the request topic of cfg with
+// a reply whose status is the payload's "status" (a platform that
+// rejected it, medgate's checks, a failure after the retries).
+func statusMedgate(t *testing.T, cfg *config.Config, brokers []string) {
+	t.Helper()
+	bc, err := daemon.BusConfig(cfg, brokers, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	requests, err := bus.NewTail(ctx, bc, cfg.Kafka.Topics.Requests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := bus.NewProducer(bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			m, err := requests.Next(ctx)
+			if err != nil {
+				return
+			}
+			var env message.Envelope
+			var in struct{ Status string }
+			if json.Unmarshal(m.Value, &env) != nil || json.Unmarshal(env.Payload, &in) != nil {
+				continue
+			}
+			reply := map[string]any{"id": "r-" + env.ID, "requestId": env.ID, "site": env.Site, "type": env.Type, "status": in.Status, "attempts": 1}
+			if in.Status != "ok" {
+				reply["errors"] = []map[string]string{{"field": "$.cardNo", "rule": "state", "message": "no such card"}}
+			}
+			b, _ := json.Marshal(reply)
+			if p.Send(ctx, cfg.Kafka.Topics.Replies, []byte(env.ID), b, nil) != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		requests.Close()
+		wg.Wait()
+		p.Close()
+	})
+}
+
+// TestExitCodesOfTheBinary: the medgate binary, as a script runs it,
+// exits 0 for what was done (a reply ok, help, the version), 1 for what
+// was refused or failed (a reply invalid, rejected or failed, medgate not
+// reachable) and 2 for a wrong command line, as the README's table says.
+// `medgate send` exited 0 whatever the reply's status, so a script could
+// not tell a rejected message from a done one without parsing the JSON.
+func TestExitCodesOfTheBinary(t *testing.T) {
+	bin := medgateBinary(t)
+	dir := t.TempDir()
+	broker, err := bus.StartEmbedded(filepath.Join(dir, "kafka"), "127.0.0.1:0", []string{"medgate.requests", "medgate.replies", "medgate.events", "medgate.dlq"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	// An address nothing listens on: medgate is not running.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	cfgPath := filepath.Join(dir, "medgate.yaml")
+	if err := os.WriteFile(cfgPath, []byte("http:\n  listen: "+down+"\nkafka:\n  brokers: ["+broker.Addrs()[0]+"]\nsites:\n  - code: s1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusMedgate(t, cfg, broker.Addrs())
+
+	send := func(status string) []string {
+		return []string{"send", "-config", cfgPath, "-site", "s1", "-type", "ledger.record", "-payload", `{"status":"` + status + `"}`, "-timeout", "30s"}
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		code int
+		want string // on stdout or stderr
+	}{
+		"send ok":            {send("ok"), 0, `"status": "ok"`},
+		"send invalid":       {send("invalid"), 1, `"status": "invalid"`},
+		"send rejected":      {send("rejected"), 1, `"status": "rejected"`},
+		"send failed":        {send("failed"), 1, `"status": "failed"`},
+		"send without -site": {[]string{"send", "-config", cfgPath, "-type", "a.b", "-payload", "{}"}, 2, "-site is required"},
+		"jobs unreachable":   {[]string{"jobs", "-config", cfgPath}, 1, "cannot reach medgate"},
+		"unknown command":    {[]string{"frobnicate", "-config", cfgPath}, 2, "unknown command"},
+		"version":            {[]string{"version"}, 0, "medgate"},
+		"send -h":            {[]string{"send", "-h"}, 0, "-payload"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = append(os.Environ(), "MEDGATE_USER=", "MEDGATE_CONFIG="+cfgPath)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("medgate %s: exit %d, want %d and %q in\n%s", strings.Join(tc.args, " "), code, tc.code, tc.want, out)
+			}
+		})
+	}
+}
