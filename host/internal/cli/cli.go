@@ -436,11 +436,13 @@ func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout i
 // adminAnswer is the running medgate's answer to one admin API request.
 type adminAnswer struct {
 	method, path string
-	status       int
-	statusText   string
-	body         []byte
-	cfgFile      string
-	sentToken    bool
+	// addr is the address asked (-addr, else http.listen).
+	addr       string
+	status     int
+	statusText string
+	body       []byte
+	cfgFile    string
+	sentToken  bool
 	// loc is console.timeZone of the configuration: the zone the
 	// command prints times in (showTime).
 	loc *time.Location
@@ -479,7 +481,7 @@ func adminRequest(ctx context.Context, cfgPath, addr, method, path string) (*adm
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return &adminAnswer{method: method, path: path, status: resp.StatusCode, statusText: resp.Status, body: body,
+	return &adminAnswer{method: method, path: path, addr: addr, status: resp.StatusCode, statusText: resp.Status, body: body,
 		cfgFile: cfg.File, sentToken: token != "", loc: cfg.Console.Location()}, nil
 }
 

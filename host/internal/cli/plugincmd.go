@@ -18,6 +18,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/daemon"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -577,6 +578,12 @@ func requireRole(ctx context.Context, cfg *config.Config, plugin, site, id strin
 	a, err := adminRequest(ctx, cfg.File, "", "POST", "/admin/commands/check?"+q.Encode())
 	if err != nil {
 		return fmt.Errorf("%s needs the role %s, which the running medgate checks: %w%s", what, role, err, after)
+	}
+	if a.status == http.StatusNotFound && !json.Valid(a.body) {
+		// The API answers its own 404 (not_found) in JSON; a plain
+		// "404 page not found" is a medgate without the route.
+		return fmt.Errorf("%s needs the role %s, which the running medgate at %s checks (POST /admin/commands/check), but it does not know that request: it is older than this command line (medgate %s); upgrade the running medgate to this version and restart it, or run the command with the medgate binary it runs%s",
+			what, role, a.addr, daemon.Version, after)
 	}
 	if err := a.err(); err != nil {
 		return fmt.Errorf("%s needs the role %s: %w%s", what, role, err, after)
