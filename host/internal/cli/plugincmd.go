@@ -73,10 +73,15 @@ func pluginCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	cfg, err := loadConfig(configPath(args[1:]))
 	if err != nil {
+		unknown.msg += unknownCommandHint(args, nil)
 		return fmt.Errorf("%w (reading the configuration to look for a plugin %q: %w)", unknown, name, err)
 	}
 	if !hasPlugin(cfg, name) {
-		return usageError{fmt.Sprintf("unknown command %q: not built in, and %s configures no such plugin; `medgate help` lists the commands", name, cfg.File)}
+		var plugins []string
+		for _, p := range cfg.Plugins {
+			plugins = append(plugins, p.Name)
+		}
+		return usageError{fmt.Sprintf("unknown command %q: not built in, and %s configures no such plugin; `medgate help` lists the commands%s", name, cfg.File, unknownCommandHint(args, plugins))}
 	}
 	proc, err := launchPlugin(ctx, cfg, name, stderr)
 	if err != nil {
@@ -97,7 +102,11 @@ func pluginCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	pluginHelp(stderr, desc)
-	return usageError{fmt.Sprintf("the %s plugin has no command %q", name, args[1])}
+	var names []string
+	for _, c := range desc.Commands {
+		names = append(names, name+" "+c.Name)
+	}
+	return usageError{fmt.Sprintf("the %s plugin has no command %q%s", name, args[1], didYouMean(name+" "+args[1], names))}
 }
 
 func isHelpFlag(a string) bool {
