@@ -53,7 +53,10 @@ func medgateBinary(t *testing.T) string {
 
 // statusMedgate answers every request on the request topic of cfg with
 // a reply whose status is the payload's "status" (a platform that
-// rejected it, medgate's checks, a failure after the retries).
+// rejected it, medgate's checks, a failure after the retries), else, for
+// the ledger plugin's record SEQ, ok, invalid, rejected or failed for SEQ
+// 0, 1, 2 or 3 modulo 4. A reply not ok has the error "$.cardNo: state:
+// no such card 110101199003070002X" (an ID number, to be masked).
 func statusMedgate(t *testing.T, cfg *config.Config, brokers []string) {
 	t.Helper()
 	bc, err := daemon.BusConfig(cfg, brokers, slog.New(slog.DiscardHandler))
@@ -79,13 +82,19 @@ func statusMedgate(t *testing.T, cfg *config.Config, brokers []string) {
 				return
 			}
 			var env message.Envelope
-			var in struct{ Status string }
+			var in struct {
+				Status string
+				Seq    int
+			}
 			if json.Unmarshal(m.Value, &env) != nil || json.Unmarshal(env.Payload, &in) != nil {
 				continue
 			}
+			if in.Status == "" { // the ledger plugin's record SEQ: its status by SEQ
+				in.Status = []string{"ok", "invalid", "rejected", "failed"}[in.Seq%4]
+			}
 			reply := map[string]any{"id": "r-" + env.ID, "requestId": env.ID, "site": env.Site, "type": env.Type, "status": in.Status, "attempts": 1}
 			if in.Status != "ok" {
-				reply["errors"] = []map[string]string{{"field": "$.cardNo", "rule": "state", "message": "no such card"}}
+				reply["errors"] = []map[string]string{{"field": "$.cardNo", "rule": "state", "message": "no such card " + maskID}}
 			}
 			b, _ := json.Marshal(reply)
 			if p.Send(ctx, cfg.Kafka.Topics.Replies, []byte(env.ID), b, nil) != nil {
@@ -104,7 +113,8 @@ func statusMedgate(t *testing.T, cfg *config.Config, brokers []string) {
 // TestExitCodesOfTheBinary: the medgate binary, as a script runs it,
 // exits 0 for what was done (a reply ok, help, the version), 1 for what
 // was refused or failed (a reply invalid, rejected or failed, medgate not
-// reachable) and 2 for a wrong command line, as the README's table says.
+// reachable) and 2 for a wrong command line, as the README's table says;
+// what it prints says why, personal data masked.
 // `medgate send` exited 0 whatever the reply's status, so a script could
 // not tell a rejected message from a done one without parsing the JSON.
 func TestExitCodesOfTheBinary(t *testing.T) {
@@ -122,8 +132,14 @@ func TestExitCodesOfTheBinary(t *testing.T) {
 	}
 	down := l.Addr().String()
 	l.Close()
-	cfgPath := filepath.Join(dir, "medgate.yaml")
-	if err := os.WriteFile(cfgPath, []byte("http:\n  listen: "+down+"\nkafka:\n  brokers: ["+broker.Addrs()[0]+"]\nsites:\n  - code: s1\n"), 0o600); err != nil {
+	// The ledger plugin enabled at site s1, medgate's Kafka, and its
+	// admin API not running.
+	cfgPath := ledgerConfig(t)
+	conf, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, append(conf, []byte("http:\n  listen: "+down+"\nkafka:\n  brokers: ["+broker.Addrs()[0]+"]\n")...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig(cfgPath)
@@ -140,15 +156,22 @@ func TestExitCodesOfTheBinary(t *testing.T) {
 		code int
 		want string // on stdout or stderr
 	}{
-		"send ok":            {send("ok"), 0, `"status": "ok"`},
-		"send invalid":       {send("invalid"), 1, `"status": "invalid"`},
-		"send rejected":      {send("rejected"), 1, `"status": "rejected"`},
-		"send failed":        {send("failed"), 1, `"status": "failed"`},
-		"send without -site": {[]string{"send", "-config", cfgPath, "-type", "a.b", "-payload", "{}"}, 2, "-site is required"},
-		"jobs unreachable":   {[]string{"jobs", "-config", cfgPath}, 1, "cannot reach medgate"},
-		"unknown command":    {[]string{"frobnicate", "-config", cfgPath}, 2, "unknown command"},
-		"version":            {[]string{"version"}, 0, "medgate"},
-		"send -h":            {[]string{"send", "-h"}, 0, "-payload"},
+		"send ok":                 {send("ok"), 0, `"status": "ok"`},
+		"send invalid":            {send("invalid"), 1, `"status": "invalid"`},
+		"send rejected":           {send("rejected"), 1, `"status": "rejected"`},
+		"send failed":             {send("failed"), 1, `"status": "failed"`},
+		"send without -site":      {[]string{"send", "-config", cfgPath, "-type", "a.b", "-payload", "{}"}, 2, "-site is required"},
+		"jobs unreachable":        {[]string{"jobs", "-config", cfgPath}, 1, "cannot reach medgate"},
+		"unknown command":         {[]string{"frobnicate", "-config", cfgPath}, 2, "unknown command"},
+		"version":                 {[]string{"version"}, 0, "medgate"},
+		"plugin command ok":       {[]string{"ledger", "record", "-config", cfgPath, "4"}, 0, "ok"},
+		"plugin command rejected": {[]string{"ledger", "record", "-config", cfgPath, "2"}, 1, "no such card 110***********002X"},
+		"plugin command failed":   {[]string{"ledger", "record", "-config", cfgPath, "3"}, 1, "failed"},
+		// -json prints the payload (none here) on stdout; why it was
+		// refused is on stderr.
+		"plugin command rejected -json": {[]string{"ledger", "record", "-config", cfgPath, "-json", "2"}, 1, "no such card 110***********002X"},
+		"plugin command unknown":        {[]string{"ledger", "recrod", "-config", cfgPath, "2"}, 2, "did you mean `medgate ledger record`?"},
+		"send -h":                       {[]string{"send", "-h"}, 0, "-payload"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(bin, tc.args...)
@@ -161,7 +184,7 @@ func TestExitCodesOfTheBinary(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			if code != tc.code || !strings.Contains(string(out), tc.want) {
+			if code != tc.code || !strings.Contains(string(out), tc.want) || strings.Contains(string(out), maskID) {
 				t.Fatalf("medgate %s: exit %d, want %d and %q in\n%s", strings.Join(tc.args, " "), code, tc.code, tc.want, out)
 			}
 		})

@@ -343,7 +343,12 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 		return err
 	}
 	if r.Status != message.StatusOK {
-		return fmt.Errorf("%s %s at site %s: %s", plugin, c.Name, code, r.Status)
+		why := ""
+		if *asJSON && !c.Result.JSON {
+			// -json printed the payload only: say why here (stderr).
+			why = refusalReasons(c.Result, r, *reveal)
+		}
+		return fmt.Errorf("%s %s at site %s: %s%s", plugin, c.Name, code, r.Status, why)
 	}
 	if out != nil && *out != "" {
 		m, err := copyResult(c.Result.File, plugin, cfg.Artifacts.Dir, r.Payload, *out)
