@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -186,6 +187,56 @@ func TestExitCodesOfTheBinary(t *testing.T) {
 			}
 			if code != tc.code || !strings.Contains(string(out), tc.want) || strings.Contains(string(out), maskID) {
 				t.Fatalf("medgate %s: exit %d, want %d and %q in\n%s", strings.Join(tc.args, " "), code, tc.code, tc.want, out)
+			}
+		})
+	}
+}
+
+// TestHelpOfEveryBuiltinCommand: `medgate C -h` of each built-in command
+// with flags of its own starts with the command's usage line and what it
+// does, and `medgate help` names every flag it lists: -addr of the admin
+// commands was missing from the list, and -h printed only "Usage of
+// reload:" and the flags.
+func TestHelpOfEveryBuiltinCommand(t *testing.T) {
+	bin := medgateBinary(t)
+	dir := t.TempDir()
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir // no medgate.yaml: no plugin commands
+		cmd.Env = append(os.Environ(), "MEDGATE_CONFIG=")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	list, code := run("help")
+	if code != 0 {
+		t.Fatalf("medgate help: exit %d\n%s", code, list)
+	}
+	flagRE := regexp.MustCompile(`(?m)^  (-[a-z][a-z-]*)`)
+	for _, name := range []string{"run", "check-config", "send", "reload", "plugins", "jobs", "job run", "replay"} {
+		t.Run(name, func(t *testing.T) {
+			out, code := run(append(strings.Fields(name), "-h")...)
+			if code != 0 || !strings.HasPrefix(out, "usage: medgate "+name+" ") {
+				t.Fatalf("medgate %s -h: exit %d, want 0 and the usage line first:\n%s", name, code, out)
+			}
+			var line string
+			for _, l := range strings.Split(list, "\n") {
+				if strings.HasPrefix(l, "  medgate "+name+" ") {
+					line = l
+				}
+			}
+			if line == "" {
+				t.Fatalf("medgate help does not list %s:\n%s", name, list)
+			}
+			for _, m := range flagRE.FindAllStringSubmatch(out, -1) {
+				if !regexp.MustCompile(`[\[ (|]` + m[1] + `\b`).MatchString(line) {
+					t.Errorf("medgate help's line %q lacks %s, which `medgate %s -h` lists", line, m[1], name)
+				}
 			}
 		})
 	}

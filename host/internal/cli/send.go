@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +14,7 @@ import (
 
 // send puts one message on the request topic and waits for its reply.
 func send(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs := flagSet("send")
 	tg := targetFlags(fs, 60*time.Second, "how long to wait for the reply")
 	typ := fs.String("type", "", `message type "<plugin>.<operation>" (required)`)
 	payload := fs.String("payload", "", "payload JSON (or an HL7 v2 text with -format hl7v2)")
