@@ -171,7 +171,7 @@ func TestExitCodesOfTheBinary(t *testing.T) {
 		// -json prints the payload (none here) on stdout; why it was
 		// refused is on stderr.
 		"plugin command rejected -json": {[]string{"ledger", "record", "-config", cfgPath, "-json", "2"}, 1, "no such card 110***********002X"},
-		"plugin command unknown":        {[]string{"ledger", "recrod", "-config", cfgPath, "2"}, 2, "did you mean `medgate ledger record`?"},
+		"plugin command unknown":        {[]string{"ledger", "recrd", "-config", cfgPath, "2"}, 2, "did you mean `medgate ledger record`?"},
 		"send -h":                       {[]string{"send", "-h"}, 0, "-payload"},
 	} {
 		t.Run(name, func(t *testing.T) {
