@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -208,9 +209,13 @@ func TestOutboundHL7(t *testing.T) {
 	// medgate's own CLI still reads its reply: it asks for medgate's JSON.
 	bins := harness.Binaries(t)
 	out, err := exec.Command(bins.Medgate, "send", "-config", cfg.Write(t, bins), "-site", "demo", "-type", "ecard.get", "-payload", `{"cardNo":"`+cardNo+`"}`, "-timeout", "60s").Output()
+	code := 0
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		code, err = ee.ExitCode(), nil // a reply that is not ok exits 1
+	}
 	var got harness.Reply
-	if err != nil || json.Unmarshal(out, &got) != nil || got.Type != "ecard.get" || got.Status == "" {
-		t.Fatalf("medgate send at a site mapping its replies: %v\n%s", err, out)
+	if err != nil || json.Unmarshal(out, &got) != nil || got.Type != "ecard.get" || got.Status == "" || (got.Status == "ok") != (code == 0) {
+		t.Fatalf("medgate send at a site mapping its replies: exit %d, %v\n%s", code, err, out)
 	}
 }
 

@@ -4,9 +4,10 @@
 // `medgate <plugin> <command>` through which every plugin's declared
 // commands run.
 //
-// Exit codes: 0 done (and -h), 1 the command failed, 2 the command line
-// is wrong (no such command, an unknown flag, a missing or extra
-// argument).
+// Exit codes: 0 done (and -h), 1 the command was refused or failed (a
+// reply of send or of a plugin command that is not ok among them), 2 the
+// command line is wrong (no such command, an unknown flag, a missing or
+// extra argument). The README has the table.
 package cli
 
 import (
@@ -50,21 +51,21 @@ var commands = []command{
 	{"send", "[-config FILE] [-brokers B] -site S -type T (-payload JSON | -payload-file F) [-format json|hl7v2] [-key K] [-id ID] [-occurred-at T] [-timeout D] [-reveal]",
 		"put one message on the request topic and print its reply (personal data masked unless -reveal is granted)",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return send(ctx, args, stdout) }},
-	{"reload", "[-config FILE]", "ask the running medgate to reload its configuration (same as SIGHUP)",
+	{"reload", "[-config FILE] [-addr HOST:PORT]", "ask the running medgate to reload its configuration (same as SIGHUP)",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return admin(ctx, args, "POST", "/admin/reload", stdout)
 		}},
-	{"plugins", "[-config FILE]", "list plugins, their operations, jobs and sites (from the running medgate)",
+	{"plugins", "[-config FILE] [-addr HOST:PORT]", "list plugins, their operations, jobs and sites (from the running medgate)",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return admin(ctx, args, "GET", "/admin/plugins", stdout)
 		}},
-	{"jobs", "[-config FILE]", "list scheduled jobs",
+	{"jobs", "[-config FILE] [-addr HOST:PORT]", "list scheduled jobs",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return admin(ctx, args, "GET", "/admin/jobs", stdout)
 		}},
-	{"job run", "[-config FILE] [-json] PLUGIN/SITE/JOB", "run a job now and print what it did",
+	{"job run", "[-config FILE] [-addr HOST:PORT] [-json] PLUGIN/SITE/JOB", "run a job now and print what it did",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return jobRun(ctx, args, stdout) }},
-	{"replay", "[-config FILE] ID | -failed [-site S[,S2]] [-type T] [-since 2h | -from T [-to T]] [-dry-run]", "send a failed message through again (the plugin reconciles first); -failed: every failed message the filters select, at most 1000 a run",
+	{"replay", "[-config FILE] [-addr HOST:PORT] ID | -failed [-site S[,S2]] [-type T] [-since 2h | -from T [-to T]] [-dry-run]", "send a failed message through again (the plugin reconciles first); -failed: every failed message the filters select, at most 1000 a run",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return replay(ctx, args, stdout) }},
 	{"transform test", "[-dir DIR] [-v] [MAPPING…]", "run the examples of the transform mappings",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
@@ -81,9 +82,16 @@ var commands = []command{
 		}},
 }
 
+// builtins are the commands by name, for their -h (flagSet), which the
+// commands' own functions print: set at init.
+var builtins = map[string]command{}
+
 // help lists the commands, so it joins them at init.
 func init() {
 	commands = append(commands, command{"help", "[-config FILE]", "this list, with the commands of the configured plugins", help})
+	for _, c := range commands {
+		builtins[c.name] = c
+	}
 }
 
 const intro = "medgate connects the hospital integration platform (Kafka) to external systems through adapter plugins.\n"
@@ -191,6 +199,22 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// flagSet is the flag set of the built-in command name, whose -h prints
+// the command's usage line, what it does, its flags and the exit codes.
+func flagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		w := fs.Output()
+		if c, ok := builtins[name]; ok {
+			fmt.Fprintf(w, "usage: medgate %s %s\n\n%s\n\n", c.name, c.usage, c.help)
+		}
+		fmt.Fprintln(w, "Flags:")
+		fs.PrintDefaults()
+		fmt.Fprintln(w, "\nExit: 0 done, 1 refused or failed (stderr says why), 2 a wrong command line.")
+	}
+	return fs
+}
+
 // parseFlags parses args with fs; a wrong command line is a usageError.
 // More than maxArgs arguments after the flags are refused (maxArgs < 0:
 // any number, the command checks them).
@@ -216,7 +240,7 @@ func configFlag(fs *flag.FlagSet) *string {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := flagSet("run")
 	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -303,7 +327,7 @@ func firstOperation(cfg *config.Config, operations func(plugin string) []string)
 }
 
 func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	fs := flagSet("check-config")
 	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -320,7 +344,7 @@ func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {
 
 // admin calls the running medgate's admin API.
 func admin(ctx context.Context, args []string, method, path string, stdout io.Writer) error {
-	fs := flag.NewFlagSet(strings.TrimPrefix(path, "/admin/"), flag.ContinueOnError)
+	fs := flagSet(strings.TrimPrefix(path, "/admin/"))
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate (default: http.listen from the configuration)")
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -335,9 +359,9 @@ func admin(ctx context.Context, args []string, method, path string, stdout io.Wr
 // what to do next (exit 1). With -json it prints the API's answer (api.JobRun
 // and its status, or the error with the run's fields) and exits the same.
 func jobRun(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("job run", flag.ContinueOnError)
+	fs := flagSet("job run")
 	cfgPath := configFlag(fs)
-	addr := fs.String("addr", "", "HTTP address of medgate")
+	addr := fs.String("addr", "", "HTTP address of medgate (default: http.listen from the configuration)")
 	asJSON := fs.Bool("json", false, "print the admin API's answer as JSON instead")
 	if err := parseFlags(fs, args, 1); err != nil {
 		return err
@@ -396,7 +420,7 @@ func showTime(t time.Time, loc *time.Location) string {
 // -failed every failed message its filters select (replaybulk.go). Its
 // flags come before the id, as for job run, so that -h prints its usage.
 func replay(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs := flagSet("replay")
 	cfgPath := configFlag(fs)
 	addr := fs.String("addr", "", "HTTP address of medgate (default: http.listen from the configuration)")
 	bulk := bulkFlags(fs)
@@ -435,11 +459,13 @@ func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout i
 // adminAnswer is the running medgate's answer to one admin API request.
 type adminAnswer struct {
 	method, path string
-	status       int
-	statusText   string
-	body         []byte
-	cfgFile      string
-	sentToken    bool
+	// addr is the address asked (-addr, else http.listen).
+	addr       string
+	status     int
+	statusText string
+	body       []byte
+	cfgFile    string
+	sentToken  bool
 	// loc is console.timeZone of the configuration: the zone the
 	// command prints times in (showTime).
 	loc *time.Location
@@ -478,7 +504,7 @@ func adminRequest(ctx context.Context, cfgPath, addr, method, path string) (*adm
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return &adminAnswer{method: method, path: path, status: resp.StatusCode, statusText: resp.Status, body: body,
+	return &adminAnswer{method: method, path: path, addr: addr, status: resp.StatusCode, statusText: resp.Status, body: body,
 		cfgFile: cfg.File, sentToken: token != "", loc: cfg.Console.Location()}, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 
+	"net/http"
 	"net/http/httptest"
 )
 
@@ -105,5 +106,55 @@ func TestAdminCommandAsksTheRunningMedgate(t *testing.T) {
 	commandHelp(&help, "ledger", fixCommand, flag.NewFlagSet("fix", flag.ContinueOnError))
 	if !strings.Contains(help.String(), "needs the role admin") {
 		t.Errorf("the command's help does not name the role:\n%s", help.String())
+	}
+}
+
+// TestAdminCommandCheckOlderOrDown: the role check of an admin command
+// needs POST /admin/commands/check, which a medgate older than this
+// command line does not have (its mux answers 404 page not found): the
+// error says the running medgate is older and to upgrade it, not only
+// "404 Not Found"; a medgate that declares no such command (404
+// not_found) keeps the API's words; a medgate not reachable says to start
+// it or give its address. Nothing is sent in any case.
+func TestAdminCommandCheckOlderOrDown(t *testing.T) {
+	older := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(older.Close)
+	undeclared := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"code":"not_found","message":"no running plugin ledger declares a command fix that the running medgate sends"}`)
+	}))
+	t.Cleanup(undeclared.Close)
+	down := httptest.NewServer(http.NotFoundHandler())
+	downAddr := strings.TrimPrefix(down.URL, "http://")
+	down.Close()
+	for name, tc := range map[string]struct {
+		addr string
+		want []string
+	}{
+		"older":      {strings.TrimPrefix(older.URL, "http://"), []string{"needs the role admin", "older than this command line", "upgrade", "nothing was sent"}},
+		"undeclared": {strings.TrimPrefix(undeclared.URL, "http://"), []string{"no running plugin ledger declares a command fix", "nothing was sent"}},
+		"down":       {downAddr, []string{"cannot reach medgate at " + downAddr, "is it running", "nothing was sent"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("MEDGATE_USER", "")
+			path := filepath.Join(t.TempDir(), "medgate.yaml")
+			if err := os.WriteFile(path, []byte("http:\n  listen: "+tc.addr+"\nkafka: {brokers: [127.0.0.1:1]}\nsites:\n  - code: s1\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = requireRole(t.Context(), cfg, "ledger", "s1", "cli-1", fixCommand)
+			if err == nil {
+				t.Fatal("allowed, want refused")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
 	}
 }

@@ -95,6 +95,28 @@ func showRefusedFields(w io.Writer, d sdk.Display, payload []byte, shown func(st
 // errorLine is one error or warning of a reply: "field: rule: message",
 // an empty part left out with its separator (an error of no one field is
 // "rule: message").
+// refusalReasons is why reply r is not ok, for the error line of a
+// command whose -json printed only the payload: "; " then the external
+// system's answer and the errors, masked as showReply masks them unless
+// reveal ("" when the reply says nothing).
+func refusalReasons(d sdk.Display, r *message.Reply, reveal bool) string {
+	r, err := shownReply(d, r, reveal)
+	if err != nil {
+		return ""
+	}
+	var why []string
+	if r.External != nil && (r.External.Code != "" || r.External.Message != "") {
+		why = append(why, fmt.Sprintf("%s answered %s: %s", r.External.System, r.External.Code, r.External.Message))
+	}
+	for _, e := range r.Errors {
+		why = append(why, errorLine(e))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(why, "; ")
+}
+
 func errorLine(e message.ReplyError) string {
 	var parts []string
 	for _, p := range []string{e.Field, e.Rule, e.Message} {

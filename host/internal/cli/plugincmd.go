@@ -18,6 +18,7 @@ import (
 
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/daemon"
 	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/plugins/sdk"
@@ -72,10 +73,15 @@ func pluginCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	cfg, err := loadConfig(configPath(args[1:]))
 	if err != nil {
+		unknown.msg += unknownCommandHint(args, nil)
 		return fmt.Errorf("%w (reading the configuration to look for a plugin %q: %w)", unknown, name, err)
 	}
 	if !hasPlugin(cfg, name) {
-		return usageError{fmt.Sprintf("unknown command %q: not built in, and %s configures no such plugin; `medgate help` lists the commands", name, cfg.File)}
+		var plugins []string
+		for _, p := range cfg.Plugins {
+			plugins = append(plugins, p.Name)
+		}
+		return usageError{fmt.Sprintf("unknown command %q: not built in, and %s configures no such plugin; `medgate help` lists the commands%s", name, cfg.File, unknownCommandHint(args, plugins))}
 	}
 	proc, err := launchPlugin(ctx, cfg, name, stderr)
 	if err != nil {
@@ -96,7 +102,11 @@ func pluginCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	pluginHelp(stderr, desc)
-	return usageError{fmt.Sprintf("the %s plugin has no command %q", name, args[1])}
+	var names []string
+	for _, c := range desc.Commands {
+		names = append(names, name+" "+c.Name)
+	}
+	return usageError{fmt.Sprintf("the %s plugin has no command %q%s", name, args[1], didYouMean(name+" "+args[1], names))}
 }
 
 func isHelpFlag(a string) bool {
@@ -333,7 +343,12 @@ func runDeclared(ctx context.Context, cfg *config.Config, proc *pluginhost.Proce
 		return err
 	}
 	if r.Status != message.StatusOK {
-		return fmt.Errorf("%s %s at site %s: %s", plugin, c.Name, code, r.Status)
+		why := ""
+		if *asJSON && !c.Result.JSON {
+			// -json printed the payload only: say why here (stderr).
+			why = refusalReasons(c.Result, r, *reveal)
+		}
+		return fmt.Errorf("%s %s at site %s: %s%s", plugin, c.Name, code, r.Status, why)
 	}
 	if out != nil && *out != "" {
 		m, err := copyResult(c.Result.File, plugin, cfg.Artifacts.Dir, r.Payload, *out)
@@ -577,6 +592,12 @@ func requireRole(ctx context.Context, cfg *config.Config, plugin, site, id strin
 	a, err := adminRequest(ctx, cfg.File, "", "POST", "/admin/commands/check?"+q.Encode())
 	if err != nil {
 		return fmt.Errorf("%s needs the role %s, which the running medgate checks: %w%s", what, role, err, after)
+	}
+	if a.status == http.StatusNotFound && !json.Valid(a.body) {
+		// The API answers its own 404 (not_found) in JSON; a plain
+		// "404 page not found" is a medgate without the route.
+		return fmt.Errorf("%s needs the role %s, which the running medgate at %s checks (POST /admin/commands/check), but it does not know that request: it is older than this command line (medgate %s); upgrade the running medgate to this version and restart it, or run the command with the medgate binary it runs%s",
+			what, role, a.addr, daemon.Version, after)
 	}
 	if err := a.err(); err != nil {
 		return fmt.Errorf("%s needs the role %s: %w%s", what, role, err, after)

@@ -80,6 +80,7 @@ func TestPluginCommands(t *testing.T) {
 		wantOut    []string
 		wantErr    []string
 		notWantOut []string
+		notWantErr []string
 	}{
 		"help lists built-in and plugin commands": {args: []string{"help", "-config", cfg}, wantOut: []string{
 			"medgate run ", "medgate send ", "medgate job run ", "medgate transform test ", "medgate import-spec ",
@@ -103,6 +104,12 @@ func TestPluginCommands(t *testing.T) {
 		"unknown plugin command":     {args: []string{"ledger", "nosuch", "-config", cfg}, code: 2, wantErr: []string{`the ledger plugin has no command "nosuch"`, "medgate ledger record"}},
 		"no command":                 {args: []string{"ledger", "-config", cfg}, code: 2, wantOut: []string{"medgate ledger effects"}, wantErr: []string{"give one of the ledger commands"}},
 		"unknown command":            {args: []string{"nosuch", "-config", cfg}, code: 2, wantErr: []string{`unknown command "nosuch"`, "configures no such plugin"}},
+		// A misspelling at 3 a.m.: the command it is closest to is named.
+		"misspelled plugin command": {args: []string{"ledger", "efects", "-config", cfg}, code: 2, wantErr: []string{`the ledger plugin has no command "efects"`, "did you mean `medgate ledger effects`?"}},
+		"misspelled built-in":       {args: []string{"relaod", "-config", cfg}, code: 2, wantErr: []string{`unknown command "relaod"`, "did you mean `medgate reload`?"}},
+		"misspelled two-word":       {args: []string{"job", "rnu", "-config", cfg}, code: 2, wantErr: []string{`unknown command "job"`, "did you mean `medgate job run`?"}},
+		"misspelled plugin":         {args: []string{"ledgr", "effects", "-config", cfg}, code: 2, wantErr: []string{`unknown command "ledgr"`, "did you mean `medgate ledger`?"}},
+		"nothing close":             {args: []string{"xyzzyq", "-config", cfg}, code: 2, notWantErr: []string{"did you mean"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -124,6 +131,11 @@ func TestPluginCommands(t *testing.T) {
 			for _, w := range tc.wantErr {
 				if !strings.Contains(errOut.String(), w) {
 					t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
+				}
+			}
+			for _, w := range tc.notWantErr {
+				if strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr has %q:\n%s", w, errOut.String())
 				}
 			}
 		})

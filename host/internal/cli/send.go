@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +14,7 @@ import (
 
 // send puts one message on the request topic and waits for its reply.
 func send(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs := flagSet("send")
 	tg := targetFlags(fs, 60*time.Second, "how long to wait for the reply")
 	typ := fs.String("type", "", `message type "<plugin>.<operation>" (required)`)
 	payload := fs.String("payload", "", "payload JSON (or an HL7 v2 text with -format hl7v2)")
@@ -86,11 +85,19 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, value, err := sendEnvelope(ctx, c, *tg.timeout, env, *key)
+	r, value, err := sendEnvelope(ctx, c, *tg.timeout, env, *key)
 	if err != nil {
 		return err
 	}
-	return printRawJSON(stdout, shownRawReply(value, *reveal))
+	if err := printRawJSON(stdout, shownRawReply(value, *reveal)); err != nil {
+		return err
+	}
+	// A reply that is not ok exits 1, as a plugin command's does, so
+	// a script tells a refused or failed message from a done one.
+	if r.Status != message.StatusOK {
+		return fmt.Errorf("%s at site %s: %s (message %s; the reply above says why)", env.Type, env.Site, r.Status, env.ID)
+	}
+	return nil
 }
 
 // shownRawReply is a reply as `medgate send` prints it, every field it
