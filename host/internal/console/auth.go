@@ -857,13 +857,17 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 				c.o.Logger.Warn("console: sign-in refused: too many failed sign-ins for this user from many addresses; waiting its turn", "user", d.User, "remote", addr, "mustWait", ref.Wait.String())
 				_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "该用户在多个地址登录失败次数过多，来自新地址的登录须等待。too many failed sign-ins for the user from many addresses; a new address waits its turn"})
 				w.Header().Set("Retry-After", retryAfter(ref.Wait))
-				show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s has had too many failed sign-ins from many addresses; from an address where %s has not signed in before, wait %d second(s), then sign in again. From your usual workstation you can sign in at once.", d.User, d.User, secs))
+				at := c.tryAgainAt(ref.Wait)
+				show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多：%[1]s 在多个地址登录失败次数过多；从 %[1]s 未曾登录过的地址，请于 %[2]s 之后（%[3]d 秒后）再登录；在常用的工作站可立即登录。"+
+					"Too many failed sign-ins: %[1]s has had too many failed sign-ins from many addresses; from an address where %[1]s has not signed in before, wait %[3]d second(s), until %[2]s, then sign in again. From your usual workstation you can sign in at once.", d.User, at, secs))
 				return
 			}
 			mins := int((ref.Wait + time.Minute - 1) / time.Minute)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "登录失败次数过多，已锁定。locked out"})
 			w.Header().Set("Retry-After", retryAfter(ref.Wait))
-			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): %s is locked out from this address for %d more minute(s). Wait, or ask an administrator.", d.User, mins))
+			at := c.tryAgainAt(ref.Wait)
+			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多：%[1]s 在此地址已被锁定，请于 %[2]s 之后（约 %[3]d 分钟后）再登录，或请管理员处理。"+
+				"Too many failed sign-ins: %[1]s is locked out from this address for %[3]d more minute(s), until %[2]s. Wait, or ask an administrator.", d.User, at, mins))
 			return
 		}
 		var u access.User
@@ -878,7 +882,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.o.Logger.Warn("console: sign-in refused: too many failed admin token sign-ins from this address", "user", d.User, "remote", addr)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理令牌猜测次数过多，已锁定。locked out: admin token guesses"})
 			w.Header().Set("Retry-After", retryAfter(tl.wait))
-			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多 (too many failed sign-ins): too many failed sign-ins from this address; wait %d more minute(s), or ask an administrator.", mins))
+			at := c.tryAgainAt(tl.wait)
+			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多：此地址登录失败次数过多，请于 %[1]s 之后（约 %[2]d 分钟后）再登录，或请管理员处理。"+
+				"Too many failed sign-ins from this address: wait %[2]d more minute(s), until %[1]s, or ask an administrator.", at, mins))
 			return
 		}
 		if err != nil {
@@ -936,6 +942,18 @@ func (c *Console) signInUnavailable(w http.ResponseWriter, r *http.Request, err 
 // not refused again for the same lockout.
 func retryAfter(wait time.Duration) string {
 	return strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second)))
+}
+
+// tryAgainAt is when a sign-in refused for wait may be tried again, as
+// the sign-in page says it: the time of day in the console's zone with
+// its offset (15:04:05 UTC+08:00), rounded up to the second as
+// Retry-After is.
+func (c *Console) tryAgainAt(wait time.Duration) string {
+	at := c.o.Now().Add(wait)
+	if t := at.Truncate(time.Second); t.Before(at) {
+		at = t.Add(time.Second)
+	}
+	return at.In(c.o.Location).Format("15:04:05 UTC-07:00")
 }
 
 // tokenLockKey is the lockout's user for sign-ins with the admin token:

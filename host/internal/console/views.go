@@ -22,6 +22,7 @@ import (
 	"github.com/medgate/medgate/host/internal/artifact"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/plugins/sdk"
 )
 
@@ -125,7 +126,44 @@ type formData struct {
 	// Values are the fields as given (prefilled or submitted).
 	Values  map[string]string
 	Problem *flash
-	Result  *formResult
+	// FieldErrors are the problems of each field (by name), of the form's
+	// own checks or the reply's errors at $.<name>, shown beside the
+	// field; FirstError is the first field shown with one, which gets
+	// the cursor.
+	FieldErrors map[string]string
+	FirstError  string
+	Result      *formResult
+}
+
+// fieldErrors fills d.FieldErrors from the reply's errors (message.ReplyError
+// Field "$.phone", "$.items[2].qty": the field named first) and own, the
+// form's own checks by field name, and d.FirstError in the form's order.
+func (d *formData) fieldErrors(own map[string][]string, errs []message.ReplyError) {
+	byName := map[string][]string{}
+	for k, v := range own {
+		byName[k] = append(byName[k], v...)
+	}
+	for _, e := range errs {
+		name, ok := strings.CutPrefix(e.Field, "$.")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexAny(name, ".["); i >= 0 {
+			name = name[:i]
+		}
+		byName[name] = append(byName[name], e.Message)
+	}
+	for _, fl := range d.Form.Fields {
+		if m := byName[fl.Name]; len(m) > 0 {
+			if d.FieldErrors == nil {
+				d.FieldErrors = map[string]string{}
+			}
+			d.FieldErrors[fl.Name] = strings.Join(m, "；")
+			if d.FirstError == "" {
+				d.FirstError = fl.Name
+			}
+		}
+	}
 }
 
 // formResult is a reply shown as the form declares.
@@ -212,6 +250,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		payload[k] = v
 	}
 	var problems []string
+	own := map[string][]string{}
 	for _, fl := range f.Fields {
 		if fl.Type != sdk.ArgumentFile {
 			// Shown again as typed, a wrong value too, beside its problem.
@@ -220,6 +259,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		v, err := formValue(r, fl)
 		if err != nil {
 			problems = append(problems, err.Error())
+			own[fl.Name] = append(own[fl.Name], err.Error())
 			continue
 		}
 		if v != nil {
@@ -229,6 +269,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 	if len(problems) > 0 {
 		recordUndone(r, audit.Refused, "fields not valid, not sent")
 		d.Problem = &flash{Title: "请检查输入 (check the fields)", Lines: problems}
+		d.fieldErrors(own, nil)
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
 		return
 	}
@@ -240,6 +281,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		d.Problem = res.flash("")
 		if res.Err == nil {
 			d.Problem.Fields = refusedFields(f.Result, res.Reply.Payload, c.o.Location)
+			d.fieldErrors(nil, d.Problem.Errors)
 		}
 		if f.Scanner {
 			d.Values = map[string]string{}
