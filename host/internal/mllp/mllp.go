@@ -32,7 +32,9 @@
 // or sent without MLLP framing, from its first bytes), MSA-2 its MSH-10. A mapped one keeps the mapping's MSH
 // but for MSH-5 and MSH-6, the sender's MSH-3 and MSH-4, its MSA-2 is
 // the sender's MSH-10, and the QAK-1 of a query's response the query's
-// tag (QPD-2, or QRD-4 of a QRY) when the query gives one.
+// tag (QPD-2, or QRD-4 of a QRY) when the query gives one. An AE or AR,
+// plain or mapped, always says why in MSA-3 and an ERR: the listener adds
+// them when the mapping wrote none (what the mapping wrote is kept).
 //
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
