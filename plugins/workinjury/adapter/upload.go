@@ -129,7 +129,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
 				a.log.Info("another revocation of the same was marked while this one was checked; nothing sent, retried", "site", c.code,
 					"message", req.MessageID, "code", code, "waitingFor", strings.Join(rw.open, ", "))
-				return rw.response()
+				return a.waitResponse(ctx, h, c, req.MessageID, code, rw)
 			}
 			var rc *revokeChangedError
 			if errors.As(err, &rc) {
