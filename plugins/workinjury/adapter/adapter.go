@@ -449,7 +449,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			}
 			a.log.Info("a message waits for a revocation without a known outcome; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "code", code, "waitingFor", strings.Join(rwe.open, ", "))
-			return a.late(ctx, req, c, code, rwe.response()), nil
+			return a.late(ctx, req, c, code, a.waitResponse(ctx, req.Host, c, req.MessageID, code, rwe)), nil
 		case errors.As(err, &mce):
 			// An upload of a month whose monthly settlement has no outcome
 			// yet (monthwait.go): its own errors first, else it waits.

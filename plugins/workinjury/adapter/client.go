@@ -249,19 +249,19 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		// success could have been turned into this error on the way.
 		clear(business)
 		out.kind, out.unsigned = kindUnknown, true
-		out.code, out.message = be.Code, be.Message
-		out.err = fmt.Errorf("the national system answered %s with error code %s (%s), but the signature (target %s) does not cover the code: not trusted (outcome unknown)", code, be.Code, be.Message, c.opts.SignTarget)
+		out.code, out.message = be.Code, nationalText(be.Message)
+		out.err = fmt.Errorf("the national system answered %s with error code %s (%s), but the signature (target %s) does not cover the code: not trusted (outcome unknown)", code, be.Code, out.message, c.opts.SignTarget)
 		status = "unknown"
 		return out
 	case errors.As(err, &be) && be.Verified:
-		out.kind, out.code, out.message = kindRejected, be.Code, be.Message
+		out.kind, out.code, out.message = kindRejected, be.Code, nationalText(be.Message)
 		status = "rejected"
 		clear(business)
 		return out
 	case errors.As(err, &be):
 		out.kind, out.unsigned = kindUnknown, true
-		out.code, out.message = be.Code, be.Message
-		out.err = fmt.Errorf("the national system answered %s with error code %s (%s) WITHOUT a valid signature: not trusted (outcome unknown)", code, be.Code, be.Message)
+		out.code, out.message = be.Code, nationalText(be.Message)
+		out.err = fmt.Errorf("the national system answered %s with error code %s (%s) WITHOUT a valid signature: not trusted (outcome unknown)", code, be.Code, out.message)
 		return out
 	case errors.Is(err, smenvelope.ErrBadSignature):
 		out.kind = kindUnknown
@@ -289,7 +289,7 @@ func (a *Adapter) callOnce(ctx context.Context, h sdk.Host, c *siteConfig, messa
 		out.code = textOf(renv[f.Code])
 	}
 	if f.Message != "" {
-		out.message = textOf(renv[f.Message])
+		out.message = nationalText(textOf(renv[f.Message]))
 	}
 	trimmed := bytes.TrimSpace(business)
 	if len(trimmed) == 0 && !signedCode && f.Data != "" {

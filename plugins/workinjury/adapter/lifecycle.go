@@ -338,7 +338,7 @@ func (l *lifecycle) remoteFiling(fc filingCheck, unknown bool) error {
 		where = subject + " is not known at this site; " + where
 	}
 	if str(r, "filing_valid") != "1" {
-		l.fail(fc.path, "GYD051", fmt.Sprintf("rule approved-filing: %s says there is no valid filing: %s", where, str(r, "check_message")),
+		l.fail(fc.path, "GYD051", fmt.Sprintf("rule approved-filing: %s says there is no valid filing: %s", where, nationalText(str(r, "check_message"))),
 			"the person needs an approved filing covering this institution and date")
 		return nil
 	}
@@ -2123,7 +2123,7 @@ func refusedLines(output json.RawMessage) map[string]string {
 		if refused == nil {
 			refused = map[string]string{}
 		}
-		refused[no] = str(r, "fail_reason")
+		refused[no] = nationalText(str(r, "fail_reason"))
 	}
 	return refused
 }

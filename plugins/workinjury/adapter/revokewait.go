@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -51,6 +52,9 @@ type revokeWaitError struct {
 	// to this message once the outcome is known.
 	what, then string
 	open       []string
+	// stale are the revocations of open sent longer ago than the upload
+	// deadline (staleRevocations): most likely given up, to be replayed.
+	stale []staleRevocation
 }
 
 func (e *revokeWaitError) Error() string {
@@ -60,9 +64,101 @@ func (e *revokeWaitError) Error() string {
 // response is the retryable failure of a message that waits, marked as a
 // deliberate wait (it does not count towards the site's circuit breaker).
 func (e *revokeWaitError) response() *sdk.HandleResponse {
-	return sdk.Wait(sdk.Problem(e.field, "state", e.Error(),
-		"its answer was lost or has not come yet, so whether it revoked anything at the national system is not known; nothing was sent and medgate tries this message again by itself. "+
-			"The revocation is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it; nothing else is to be done. "+e.then))
+	detail := "its answer was lost or has not come yet, so whether it revoked anything at the national system is not known; nothing was sent and medgate tries this message again by itself. " +
+		"The revocation is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it; nothing else is to be done. " + e.then
+	if len(e.stale) > 0 {
+		var parts []string
+		for _, s := range e.stale {
+			parts = append(parts, s.String())
+		}
+		detail = strings.Join(parts, "; ") + ". A revocation still being processed is reconciled on its next attempt, seconds after the last, so this one is most likely no longer processed (in the DLQ): " +
+			"replay it (" + replayCommands(e.stale) + ", or Replay on the console) – its attempt asks GYD053 for its outcome and never sends it again – and this message goes on by itself. " + e.then
+	}
+	return sdk.Wait(sdk.Problem(e.field, "state", e.Error(), detail))
+}
+
+// staleRevocation is a revocation without a known outcome sent longer ago
+// than the upload deadline.
+type staleRevocation struct {
+	id, code, serial string
+	sentAt           time.Time
+	age              time.Duration
+}
+
+func (s staleRevocation) String() string {
+	return fmt.Sprintf("revocation message %s (%s, serial %s) was sent at %s and has had no known outcome for %s", s.id, s.code, s.serial,
+		s.sentAt.In(cst).Format("2006-01-02 15:04:05"), s.age.Round(time.Minute))
+}
+
+func replayCommands(st []staleRevocation) string {
+	var cmds []string
+	for _, s := range st {
+		cmds = append(cmds, "`medgate replay "+s.id+"`")
+	}
+	return strings.Join(cmds, ", ")
+}
+
+// staleRevocations returns the revocations of open (openOf's entries,
+// "<message id> (<code>, serial <serial>)") that were sent longer ago than
+// the upload deadline without a known outcome. The adapter does not
+// resolve them itself: it cannot tell a revocation the host gave up (the
+// DLQ: after plugin crashes, or a failure that is not retryable) from one
+// still being retried, and the platform holds the failed reply of a given
+// up one until it is replayed, so only its replay gives the hospital the
+// revocation's real outcome. A revocation's next attempt comes seconds
+// after the last (the host's backoff), and reconciles it with GYD053; one
+// still without an outcome past the 30-minute deadline is either in the
+// DLQ or meets a national system without trustworthy answers (its own
+// late ALERT says so), and a replay of it is harmless either way: it asks
+// GYD053 first and never sends the revocation again.
+func (a *Adapter) staleRevocations(ctx context.Context, h sdk.Host, c *siteConfig, open []string) []staleRevocation {
+	var out []staleRevocation
+	now := a.now()
+	for _, o := range open {
+		i := strings.LastIndex(o, " (")
+		if i <= 0 {
+			continue
+		}
+		id := o[:i]
+		var rec sentRecord
+		if ver, err := getJSON(ctx, h, "msg/"+id, &rec); err != nil || ver == 0 || rec.Done || rec.SentAt.IsZero() {
+			continue
+		}
+		if age := now.Sub(rec.SentAt); age > c.deadline {
+			out = append(out, staleRevocation{id: id, code: rec.Code, serial: rec.Serial, sentAt: rec.SentAt, age: age})
+		}
+	}
+	return out
+}
+
+// waitResponse is the reply of a message that waits for the revocations
+// of e. A revocation that has had no outcome for longer than the upload
+// deadline (staleRevocations) is named as the message to replay, in the
+// reply and, once per revocation, in an ALERT line and a
+// workinjury.revocation.stale event.
+func (a *Adapter) waitResponse(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, e *revokeWaitError) *sdk.HandleResponse {
+	e.stale = a.staleRevocations(ctx, h, c, e.open)
+	for _, s := range e.stale {
+		key := "revstale/" + s.id
+		var seen time.Time
+		if ver, err := getJSON(ctx, h, key, &seen); err != nil || ver > 0 {
+			continue
+		}
+		a.log.Error("ALERT: a revocation has had no known outcome for longer than the upload deadline and holds back the messages of its stay: replay it (medgate replay ID); its attempt asks GYD053 for the outcome and never sends it again",
+			"site", c.code, "replay", s.id, "code", s.code, "serial", s.serial, "sentAt", s.sentAt, "age", s.age.Round(time.Second).String(),
+			"waiting", msgID, "waitingCode", code)
+		payload, _ := marshal(map[string]any{"site": c.code, "messageId": s.id, "code": s.code, "serial": s.serial, "sentAt": s.sentAt,
+			"ageSeconds": int64(s.age / time.Second), "waiting": msgID, "waitingCode": code, "fix": "medgate replay " + s.id})
+		if err := h.Publish(ctx, sdk.Event{ID: Name + "/" + c.code + "/revocation-stale/" + s.id, Type: "workinjury.revocation.stale", Key: s.id,
+			Payload: payload, OccurredAt: a.now(), Headers: map[string]string{"workinjury-code": s.code}}); err != nil {
+			a.log.Warn("cannot publish the stale-revocation event; it is tried again on the next attempt", "replay", s.id, "err", err)
+			continue
+		}
+		if err := putJSON(ctx, h, key, a.now().UTC()); err != nil {
+			a.log.Warn("cannot record the stale-revocation event", "err", err)
+		}
+	}
+	return e.response()
 }
 
 // revocationsOpen returns the revocations of visit v (the admission,

@@ -129,7 +129,7 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 				a.unsend(ctx, h, c, key, serial, req.MessageID, code, doc)
 				a.log.Info("another revocation of the same was marked while this one was checked; nothing sent, retried", "site", c.code,
 					"message", req.MessageID, "code", code, "waitingFor", strings.Join(rw.open, ", "))
-				return rw.response()
+				return a.waitResponse(ctx, h, c, req.MessageID, code, rw)
 			}
 			var rc *revokeChangedError
 			if errors.As(err, &rc) {
@@ -356,7 +356,7 @@ var replyRef = map[string]string{"GYU006": "filing_no", "GYU101": "ykc700", "GYU
 func redownloadAccepted(output json.RawMessage) (flag, message string) {
 	var o map[string]any
 	_ = decodeJSON(output, &o)
-	flag, message = str(o, "accept_flag"), str(o, "message")
+	flag, message = str(o, "accept_flag"), nationalText(str(o, "message"))
 	if flag != "1" && message == "" {
 		message = "the national system did not accept the re-download (accept_flag " + flag + ") and gave no reason"
 	}
@@ -600,7 +600,7 @@ func (a *Adapter) reconcile(ctx context.Context, h sdk.Host, c *siteConfig, mess
 	if err := aboutQueried(c, out.serialSigned, code, serial, r.OrigCode, r.OrigMsgID); err != nil {
 		return reconciliation{}, err
 	}
-	rc := reconciliation{status: r.TransStatus.String(), code: r.ResultCode, message: r.ResultMsg}
+	rc := reconciliation{status: r.TransStatus.String(), code: r.ResultCode, message: nationalText(r.ResultMsg)}
 	switch rc.status {
 	case transOK:
 		rc.output = json.RawMessage("{}")

@@ -553,7 +553,8 @@ func (s *Server) gyd051(_ *simspec.Tx, _ string, in map[string]any, _ time.Time)
 			continue
 		}
 		if f.get("aac003") != str(in, "aac003") {
-			return map[string]any{"filing_valid": "0", "filing_no": no, "check_message": "姓名与备案信息不符"}, nil
+			return map[string]any{"filing_valid": "0", "filing_no": no, "check_message": fmt.Sprintf("姓名与备案信息不符：备案 %s 的职工姓名：%s，社会保障号码 %s，联系电话 %s",
+				no, f.get("aac003"), f.get("aac002"), f.get("aae005"))}, nil
 		}
 		at := str(in, "akb020")
 		if f.get("akb020") != "" && f.get("akb020") != at {

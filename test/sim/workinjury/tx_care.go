@@ -171,9 +171,20 @@ func (s *Server) openVisit(in map[string]any) (*visit, *bizError) {
 	case v.state == VisitRevoked:
 		return nil, bizErr("E6102", "就诊登记 %s 已撤销", no)
 	case v.state == VisitSettled:
-		return nil, bizErr("E6103", "就诊登记 %s 已结算（%s）：先用 GYR003 撤销结算", no, v.settle.no)
+		return nil, bizErr("E6103", "就诊登记 %s（%s）已结算（%s）：先用 GYR003 撤销结算", no, s.personOf(v.filingNo, v.aac002), v.settle.no)
 	}
 	return v, nil
+}
+
+// personOf describes the person of a filing as the national system's
+// refusals quote them, from its own records: name, social-security number
+// and phone of the filing (only the number when the filing is unknown).
+func (s *Server) personOf(filingNo, aac002 string) string {
+	f := s.filings[filingNo]
+	if f == nil {
+		return "社会保障号码 " + aac002
+	}
+	return fmt.Sprintf("职工姓名：%s，社会保障号码 %s，联系电话 %s", f.get("aac003"), firstOr(f.get("aac002"), aac002), f.get("aae005"))
 }
 
 // line is a checked fee or device line.

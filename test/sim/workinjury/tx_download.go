@@ -183,7 +183,7 @@ func (s *Server) gyd104(sc *simspec.Tx, _ string, in map[string]any, _ time.Time
 			continue
 		}
 		if aac003 != "" && str(st.rec, "aac003") != "" && str(st.rec, "aac003") != aac003 {
-			return nil, bizErr("E2007", "人员 %s 的姓名与 %s 不符", aac002, aac003)
+			return nil, bizErr("E2007", "人员信息不符：社会保障号码 %s 的职工姓名：%s，查询的姓名：%s", aac002, str(st.rec, "aac003"), aac003)
 		}
 		recs = append(recs, project(fields, settlementRecord(st)))
 	}

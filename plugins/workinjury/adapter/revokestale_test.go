@@ -1,0 +1,111 @@
+package adapter
+
+import (
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+	wisim "github.com/medgate/medgate/test/sim/workinjury"
+)
+
+// TestGivenUpRevocationNamedForReplay: a GYR002 or GYR003 whose answer was
+// lost and which is then given up by the host (the DLQ) keeps its mark, and
+// every later message of the stay waits (revocation-outcome-known) until
+// someone replays it. The adapter cannot tell it from one still retried, so
+// it does not resolve it itself; but once the revocation has been without
+// an outcome for longer than the upload deadline, the waiting reply names it
+// as the message to replay, with the command, and an ALERT line and a
+// workinjury.revocation.stale event (once per revocation) tell operators.
+// Before, the reply only said "if it is in the DLQ, replay it" and nothing
+// alerted. Within the deadline the reply stays as it was: the revocation is
+// probably still being retried.
+func TestGivenUpRevocationNamedForReplay(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		code    string
+		prepare func(c *chain) (first, then map[string]any)
+	}{
+		"admission revocation": {code: "GYR002", prepare: func(c *chain) (map[string]any, map[string]any) {
+			v := c.admit("ZY0971")
+			m := map[string]any{"ykc700": v, "revoke_reason": "登记有误", "revoke_time": stampT(admitDay.Add(3 * time.Hour)), "aae011": "王五"}
+			return m, m
+		}},
+		"settlement revocation": {code: "GYR003", prepare: func(c *chain) (map[string]any, map[string]any) {
+			v, no := c.settle("ZY0972")
+			m := map[string]any{"settle_no": no, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误",
+				"revoke_time": stampT(admitDay.Add(80 * time.Hour)), "aae011": "王五"}
+			return m, m
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var later atomic.Int64
+			c := newChain(t, withClock(func() time.Time { return time.Now().Add(time.Duration(later.Load())) }))
+			logs := &logBuffer{}
+			c.logger = slog.New(slog.NewTextHandler(logs, nil))
+			c.connect()
+			first, then := tc.prepare(c)
+			c.sim.Inject(wisim.Fault{Code: tc.code, Kind: wisim.FaultLostReply})
+			if r := c.handle("m-given-up", tc.code, first, false); r.Status != sdk.StatusFailed || !r.Retryable {
+				t.Fatalf("lost answer: status %s (retryable %v): %s", r.Status, r.Retryable, r.Diagnostics)
+			}
+			replay := "medgate replay m-given-up"
+
+			// Within the deadline: a wait, nothing named for replay yet.
+			r := c.handle("m-then-1", tc.code, then, false)
+			if !r.Waiting || !strings.Contains(r.Diagnostics.String(), "revocation-outcome-known") {
+				t.Fatalf("want a wait for the revocation: %s", r.Diagnostics)
+			}
+			if strings.Contains(r.Diagnostics.String(), replay) || strings.Contains(logs.buf.String(), "ALERT") {
+				t.Fatalf("a revocation sent moments ago is named for replay: %s\n%s", r.Diagnostics, logs.buf.String())
+			}
+
+			// Past the deadline (the revocation given up, never attempted
+			// again): the reply names it, an ALERT and an event say so,
+			// once.
+			later.Store(int64(31 * time.Minute))
+			for i, id := range []string{"m-then-2", "m-then-3"} {
+				r := c.handle(id, tc.code, then, false)
+				if !r.Waiting || r.Status != sdk.StatusFailed || !r.Retryable {
+					t.Fatalf("%s: status %s (waiting %v), want a retryable wait: %s", id, r.Status, r.Waiting, r.Diagnostics)
+				}
+				d := r.Diagnostics.String()
+				for _, want := range []string{replay, "m-given-up (" + tc.code, "no known outcome for 31m"} {
+					if !strings.Contains(d, want) {
+						t.Errorf("%s: the waiting reply does not say %q: %s", id, want, d)
+					}
+				}
+				if n := strings.Count(logs.buf.String(), "ALERT"); n != 1 {
+					t.Errorf("after %d waiting message(s): %d ALERT lines, want 1:\n%s", i+1, n, logs.buf.String())
+				}
+			}
+			if !strings.Contains(logs.buf.String(), "replay=m-given-up") {
+				t.Errorf("the ALERT does not name the message to replay:\n%s", logs.buf.String())
+			}
+			evs := c.events("workinjury.revocation.stale")
+			if len(evs) != 1 {
+				t.Fatalf("%d workinjury.revocation.stale events, want 1", len(evs))
+			}
+			var ev map[string]any
+			if err := json.Unmarshal(evs[0].Payload, &ev); err != nil || ev["messageId"] != "m-given-up" || ev["code"] != tc.code || ev["fix"] != replay {
+				t.Errorf("event payload %s (%v)", evs[0].Payload, err)
+			}
+
+			// The replay reconciles it with GYD053, never sending it
+			// again; the waiting message then goes on (already revoked).
+			sent := len(c.sim.Received(tc.code))
+			c.mustOK(c.handle("m-given-up", tc.code, first, true))
+			if n := len(c.sim.Received(tc.code)); n != sent {
+				t.Fatalf("the replay sent %s again (%d, before %d)", tc.code, n, sent)
+			}
+			if r := c.handle("m-then-3", tc.code, then, true); r.Status != sdk.StatusInvalid {
+				t.Fatalf("after the replay: status %s, want invalid (already revoked): %s", r.Status, r.Diagnostics)
+			}
+		})
+	}
+}
