@@ -214,6 +214,28 @@ func (c *Consumer) Lags() []Lag {
 	return out
 }
 
+// LagsUnknown counts, for each topic the consumer reads, the partitions
+// claimed now whose lag is unknown: left out of Lags because nothing
+// confirmed their high-water mark for lagStaleAfter (90s), neither their
+// leader's answer to the refresh nor a record read (refreshLags logs a WARN
+// for each). Every topic is in it, at 0 when none is, so that an alert on
+// it can tell "none unknown" from "not reported". A partition being
+// released, or whose next offset is not known yet, is not counted: it is
+// left out of Lags for another reason.
+func (c *Consumer) LagsUnknown() map[string]int {
+	out := make(map[string]int, len(c.topics))
+	for _, t := range c.topics {
+		out[t] = 0
+	}
+	now, stale := time.Now(), c.lagStaleAfter()
+	for _, p := range c.claimed(nil) {
+		if !p.isStopping() && p.hwmStale(now, stale) {
+			out[p.topic]++
+		}
+	}
+	return out
+}
+
 // lagRefreshEvery is how often the consumer asks the brokers for the
 // high-water marks of its claimed partitions (refreshLags).
 const lagRefreshEvery = 30 * time.Second
@@ -401,7 +423,7 @@ func (c *Consumer) askHighWaterMarks(client sarama.Client, b *sarama.Broker, par
 // again. refreshLags' goroutine only.
 func (c *Consumer) noteLagKnown(p *partition, now time.Time, stale time.Duration) {
 	since := time.Unix(0, p.hwmAt.Load())
-	unknown := now.Sub(since) > stale
+	unknown := p.hwmStale(now, stale)
 	switch {
 	case unknown && !p.lagUnknown:
 		p.lagUnknown = true

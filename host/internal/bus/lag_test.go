@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -309,10 +310,19 @@ func TestConsumerLagUnknownWhileTheLeaderDoesNotAnswer(t *testing.T) {
 	for i := range after {
 		send(t, p, topic, fmt.Sprintf("key-%d", before+i), value)
 	}
+	if got, want := r.c.LagsUnknown(), map[string]int{topic: 0, healthy: 0}; !maps.Equal(got, want) {
+		t.Fatalf("LagsUnknown() = %v while every leader answers, want %v", got, want)
+	}
 	eventually(t, 30*time.Second, "the lag unknown while the partition's leader does not answer", func() bool {
 		_, ok := lagOf(r.c, topic, 0)
 		return !ok
 	})
+	// The partition left out of Lags is counted as unknown, so an alert
+	// can page on it (MedgateKafkaConsumerLagUnknown); the other topic's
+	// count stays 0.
+	if got, want := r.c.LagsUnknown(), map[string]int{topic: 1, healthy: 0}; !maps.Equal(got, want) {
+		t.Fatalf("LagsUnknown() = %v while the leader of %s/0 does not answer, want %v", got, topic, want)
+	}
 	if lag, ok := lagOf(r.c, healthy, 0); !ok || lag != 0 {
 		t.Fatalf("the lag of a partition whose leader answers is %d (reported: %v), want 0", lag, ok)
 	}
@@ -322,6 +332,9 @@ func TestConsumerLagUnknownWhileTheLeaderDoesNotAnswer(t *testing.T) {
 		lag, ok := lagOf(r.c, topic, 0)
 		return ok && lag == want
 	})
+	if got, want := r.c.LagsUnknown(), map[string]int{topic: 0, healthy: 0}; !maps.Equal(got, want) {
+		t.Fatalf("LagsUnknown() = %v once the leader answers again, want %v", got, want)
+	}
 	close(gate)
 	eventually(t, 60*time.Second, "every message handled and a lag of 0", func() bool {
 		lag, ok := lagOf(r.c, topic, 0)

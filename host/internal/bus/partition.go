@@ -329,7 +329,7 @@ func (p *partition) hold() (Hold, bool) {
 // sarama keeps the high-water mark of each fetch response, refreshLags
 // the one it asked for.
 func (p *partition) lag(now time.Time, stale time.Duration) (int64, bool) {
-	if p.isStopping() || now.Sub(time.Unix(0, p.hwmAt.Load())) > stale {
+	if p.isStopping() || p.hwmStale(now, stale) {
 		return 0, false
 	}
 	hwm := max(p.claim.HighWaterMarkOffset(), p.hwm.Load())
@@ -338,6 +338,12 @@ func (p *partition) lag(now time.Time, stale time.Duration) (int64, bool) {
 		return 0, false
 	}
 	return max(hwm-next, 0), true
+}
+
+// hwmStale reports whether nothing confirmed the partition's high-water
+// mark (hwmAt) in stale until now: its lag is unknown then.
+func (p *partition) hwmStale(now time.Time, stale time.Duration) bool {
+	return now.Sub(time.Unix(0, p.hwmAt.Load())) > stale
 }
 
 // nextOffset returns the offset of the next record to read (next).

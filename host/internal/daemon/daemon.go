@@ -317,6 +317,9 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err := kafkaLagGauge(d.metrics.Registry, d.consumer.Lags); err != nil {
 		return nil, err
 	}
+	if err := kafkaLagUnknownGauge(d.metrics.Registry, d.consumer.LagsUnknown); err != nil {
+		return nil, err
+	}
 	if err := stall.Register(d.metrics.Registry, stall.Sources{Holds: d.holds, Unpublishable: d.proc.Unpublishable}); err != nil {
 		return nil, err
 	}
@@ -599,6 +602,45 @@ func (g *lagGauge) Collect(ch chan<- prometheus.Metric) {
 	g.vec.Reset()
 	for _, l := range g.lags() {
 		g.vec.WithLabelValues(l.Topic, strconv.Itoa(int(l.Partition))).Set(float64(l.Lag))
+	}
+	g.vec.Collect(ch)
+}
+
+// kafkaLagUnknownGauge registers medgate_kafka_consumer_lag_unknown{topic}
+// in reg: for each request topic, the partitions the consumer claims now
+// whose lag is unknown (counts, read at each scrape), their leader having
+// answered neither a fetch with records nor the 30s refresh for 90s. Those
+// have no medgate_kafka_consumer_lag series, so MedgateKafkaConsumerLag
+// cannot fire for them however many records wait; this count is what
+// MedgateKafkaConsumerLagUnknown pages on. Every request topic has a
+// series, 0 when no lag is unknown.
+func kafkaLagUnknownGauge(reg prometheus.Registerer, counts func() map[string]int) error {
+	g := &lagUnknownGauge{counts: counts, vec: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "medgate_kafka_consumer_lag_unknown",
+		Help: "Request partitions this instance claims whose lag is unknown, by topic: their leader has answered neither a fetch with records nor the 30s refresh of the high-water mark for 90s, so they have no medgate_kafka_consumer_lag series and records may wait unread there uncounted (the medgate log has a WARN naming each partition). 0 when every claimed partition's lag is known.",
+	}, []string{"topic"})}
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("register medgate_kafka_consumer_lag_unknown: %w", err)
+	}
+	return nil
+}
+
+// lagUnknownGauge is the collector of medgate_kafka_consumer_lag_unknown:
+// its series are set afresh from the consumer at each scrape.
+type lagUnknownGauge struct {
+	counts func() map[string]int
+	mu     sync.Mutex // one scrape at a time sets vec
+	vec    *prometheus.GaugeVec
+}
+
+func (g *lagUnknownGauge) Describe(ch chan<- *prometheus.Desc) { g.vec.Describe(ch) }
+
+func (g *lagUnknownGauge) Collect(ch chan<- prometheus.Metric) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.vec.Reset()
+	for topic, n := range g.counts() {
+		g.vec.WithLabelValues(topic).Set(float64(n))
 	}
 	g.vec.Collect(ch)
 }

@@ -68,3 +68,63 @@ func TestKafkaConsumerLagGauge(t *testing.T) {
 		})
 	}
 }
+
+// TestKafkaConsumerLagUnknownGauge:
+// medgate_kafka_consumer_lag_unknown{topic} counts, at each scrape, the
+// claimed partitions of each request topic whose lag is unknown (their
+// leader silent for 90s: no medgate_kafka_consumer_lag series), 0 for a
+// topic with none, so MedgateKafkaConsumerLagUnknown pages for a
+// partition MedgateKafkaConsumerLag cannot see.
+func TestKafkaConsumerLagUnknownGauge(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		scrapes []map[string]int
+		want    []map[string]float64 // topic → count, per scrape
+	}{
+		"every lag known": {[]map[string]int{{"req": 0}}, []map[string]float64{{"req": 0}}},
+		"a leader silent, then back": {
+			[]map[string]int{{"req": 2}, {"req": 0}},
+			[]map[string]float64{{"req": 2}, {"req": 0}},
+		},
+		"two topics": {
+			[]map[string]int{{"req": 1, "req2": 0}},
+			[]map[string]float64{{"req": 1, "req2": 0}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			reg := prometheus.NewRegistry()
+			var mu sync.Mutex
+			var now map[string]int
+			if err := kafkaLagUnknownGauge(reg, func() map[string]int { mu.Lock(); defer mu.Unlock(); return now }); err != nil {
+				t.Fatal(err)
+			}
+			for i, counts := range tc.scrapes {
+				mu.Lock()
+				now = counts
+				mu.Unlock()
+				mfs, err := reg.Gather()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]float64{}
+				for _, mf := range mfs {
+					if mf.GetName() != "medgate_kafka_consumer_lag_unknown" {
+						continue
+					}
+					for _, m := range mf.GetMetric() {
+						for _, lp := range m.GetLabel() {
+							if lp.GetName() == "topic" {
+								got[lp.GetValue()] = m.GetGauge().GetValue()
+							}
+						}
+					}
+				}
+				if d := cmp.Diff(tc.want[i], got); d != "" {
+					t.Errorf("scrape %d: medgate_kafka_consumer_lag_unknown (-want +got):\n%s", i, d)
+				}
+			}
+		})
+	}
+}

@@ -10,7 +10,10 @@
 // set at build time (-ldflags "-X main.version=…"), so a test builds two
 // binaries of one plugin. Its name (and so its operation type name.visit
 // and schema name/visit) is "acme" unless set at build time
-// (-ldflags "-X main.name=…"), so a test runs two plugins from it.
+// (-ldflags "-X main.name=…"), so a test runs two plugins from it. At a
+// site whose setting "alert" is set, Configure logs it as an ALERT (ERROR,
+// "ALERT: " and the setting) through the SDK's logger, as an adapter
+// raises a condition only it sees.
 package main
 
 import (
@@ -60,6 +63,7 @@ func (*acme) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRespo
 		Settings: []sdk.Setting{
 			{Name: "scale", Type: sdk.SettingString, Description: "the site's decimal places of amount (a schema overlay)"},
 			{Name: "hold", Type: sdk.SettingString, Description: "a file each message waits for before its answer (tests)"},
+			{Name: "alert", Type: sdk.SettingString, Description: "an ALERT Configure logs (tests)"},
 		},
 		Schemas: map[string][]byte{name + "/visit.yaml": fmt.Appendf(nil, schema, name, "2")},
 	}, nil
@@ -69,6 +73,9 @@ func (a *acme) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.Con
 	a.mu.Lock()
 	a.hold[req.Site] = req.Settings["hold"]
 	a.mu.Unlock()
+	if al := req.Settings["alert"]; al != "" {
+		sdk.Logger(name).Error("ALERT: "+al, "site", req.Site)
+	}
 	if s := req.Settings["scale"]; s != "" {
 		return &sdk.ConfigureResponse{Schemas: map[string][]byte{name + "/visit.yaml": fmt.Appendf(nil, schema, name, s)}}, nil
 	}
