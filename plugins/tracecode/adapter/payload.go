@@ -143,7 +143,6 @@ func notFound(what string, res platform.Result) (*sdk.HandleResponse, error) {
 // it: with the ID and mobile numbers, the names after 患者/姓名/病人 and the
 // card numbers and birth dates it quotes masked (pii.Text, as the logs
 // have it), and document numbers, trace codes and drug codes readable.
-// Not hsa.MaskText: that reads a run of 11 or 12 digits inside a drug code
-// (XJ01CAA040A001010100001) or a document number (RK13912345678) as a
-// phone number. The journal keeps the answer as received.
+// Not hsa.MaskText: that reads the 11 digits of a document number glued
+// to its letters (RK13912345678) as a mobile phone number. The journal keeps the answer as received.
 func shown(s string) string { return pii.Text(s) }
