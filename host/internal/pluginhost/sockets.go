@@ -1,7 +1,9 @@
 package pluginhost
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,11 +17,11 @@ import (
 // broker's), which a plugin process removes when it exits, but cannot
 // when it is killed (a crash, a hung plugin killed, SIGKILL). medgate
 // therefore gives every launch a directory of its own,
-// <temporary directory>/medgate-<pid>/<launch>, mode 0700, and passes it
-// in PLUGIN_UNIX_SOCKET_DIR (go-plugin's variable): the directory is
-// removed when the process has been stopped (killPlugin), and
-// medgate-<pid> when no plugin runs. A medgate-<pid> left by a medgate that
-// died is removed at the next launch once no process has that pid.
+// <temporary directory>/medgate-<pid>-<random>/<launch>, mode 0700, and
+// passes it in PLUGIN_UNIX_SOCKET_DIR (go-plugin's variable): the
+// directory is removed when the process has been stopped (killPlugin),
+// and medgate-<pid>-<random> when no plugin runs. One left by a medgate
+// that died is removed at the first launch of the next (removeStale).
 
 // envSocketDir is go-plugin's variable for the directory a plugin creates
 // its sockets in (plugin.EnvUnixSocketDir, go-plugin v1.8).
@@ -46,22 +48,29 @@ type socketDirs struct {
 	root string // medgate-<pid>, "" while no plugin runs
 	live int    // launch directories not yet removed
 	seq  uint64 // launches so far
+	// lock holds root's socketLock locked: root is in use.
+	lock *os.File
+	// scanned: the directories of dead medgates in these were removed.
+	scanned map[string]bool
 	// dirs are the launch directories of the processes not yet killed.
 	dirs map[*plugin.Client]string
 }
 
-// rootFor returns the directory for the host's sockets under base, or
-// under /tmp when base is so long that a socket path in it would pass the
-// kernel's limit.
-func rootFor(base string, pid int) (string, error) {
-	name := "medgate-" + strconv.Itoa(pid)
+// socketLock is the file in the host's socket directory that the host
+// holds locked while it runs.
+const socketLock = ".lock"
+
+// rootBase returns the directory to make the host's socket directory,
+// medgate-<pid>-<random>, in: base, or /tmp when base is so long that a
+// socket path in it would pass the kernel's limit.
+func rootBase(base string, pid int) (string, error) {
+	name := len("/medgate-"+strconv.Itoa(pid)+"-") + len("4294967295")
 	for _, b := range []string{base, "/tmp"} {
-		root := filepath.Join(b, name)
-		if len(root)+maxLaunchName+socketNameLen <= maxSocketPath {
-			return root, nil
+		if len(filepath.Clean(b))+name+maxLaunchName+socketNameLen <= maxSocketPath {
+			return filepath.Clean(b), nil
 		}
 	}
-	return "", fmt.Errorf("the temporary directory %s is too long for the plugins' unix sockets (at most %d bytes, with /tmp as fallback): set TMPDIR to a shorter directory", base, maxSocketPath-maxLaunchName-socketNameLen-len(name)-1)
+	return "", fmt.Errorf("the temporary directory %s is too long for the plugins' unix sockets (at most %d bytes, with /tmp as fallback): set TMPDIR to a shorter directory", base, maxSocketPath-maxLaunchName-socketNameLen-name)
 }
 
 // make returns a new, empty directory for one launch's sockets.
@@ -69,19 +78,40 @@ func (s *socketDirs) make() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.root == "" {
-		root, err := rootFor(os.TempDir(), os.Getpid())
+		base, err := rootBase(os.TempDir(), os.Getpid())
 		if err != nil {
 			return "", err
 		}
-		removeStale(filepath.Dir(root))
-		// A directory with this pid is a dead medgate's (the pid is ours)
-		// or ours left by a failed removal: nothing in it is in use.
-		if err := os.RemoveAll(root); err != nil {
-			return "", fmt.Errorf("plugin sockets: remove the leftover directory %s: %w; remove it by hand", root, err)
+		if !s.scanned[base] {
+			removeStale(base)
+			if s.scanned == nil {
+				s.scanned = map[string]bool{}
+			}
+			s.scanned[base] = true
 		}
-		if err := os.Mkdir(root, 0o700); err != nil {
-			return "", fmt.Errorf("plugin sockets: create %s: %w; check that the temporary directory (TMPDIR, /tmp) exists and is writable", root, err)
+		// Made under a name removeStale ignores, locked, then renamed: a
+		// medgate starting meanwhile never sees it unlocked.
+		tmp, err := os.MkdirTemp(base, ".medgate-"+strconv.Itoa(os.Getpid())+"-")
+		if err != nil {
+			return "", fmt.Errorf("plugin sockets: create a directory in %s: %w; check that the temporary directory (TMPDIR, /tmp) exists and is writable", base, err)
 		}
+		lock := filepath.Join(tmp, socketLock)
+		if err := os.WriteFile(lock, nil, 0o600); err != nil {
+			_ = os.RemoveAll(tmp)
+			return "", fmt.Errorf("plugin sockets: create %s: %w; check that the temporary directory (TMPDIR, /tmp) is writable", lock, err)
+		}
+		f, _, err := lockFile(lock)
+		if err != nil {
+			_ = os.RemoveAll(tmp)
+			return "", fmt.Errorf("plugin sockets: lock %s: %w; the temporary directory's file system must support flock", lock, err)
+		}
+		root := filepath.Join(base, strings.TrimPrefix(filepath.Base(tmp), "."))
+		if err := os.Rename(tmp, root); err != nil {
+			_ = os.RemoveAll(tmp)
+			_ = f.Close()
+			return "", fmt.Errorf("plugin sockets: rename %s to %s: %w; check that the temporary directory (TMPDIR, /tmp) is writable", tmp, root, err)
+		}
+		s.lock = f
 		s.root = root
 	}
 	s.seq++
@@ -138,14 +168,18 @@ func (s *socketDirs) release(dir string) {
 func (s *socketDirs) dropRootLocked() {
 	if s.live == 0 && s.root != "" {
 		_ = os.RemoveAll(s.root)
-		s.root = ""
+		_ = s.lock.Close()
+		s.root, s.lock = "", nil
 	}
 }
 
-// removeStale removes the medgate-<pid> directories in base that this
-// user owns and whose pid no process has: those of medgates that died.
-// A directory whose pid is taken (another medgate's, or a process that
-// reused the pid) is left alone.
+// removeStale removes the medgate-<pid>-… directories in base that this
+// user owns and that no running medgate holds: those of medgates that
+// died. A medgate holds its directory's socketLock locked while it runs
+// (the kernel drops the lock when the process dies, however it dies), which
+// holds across pid namespaces (containers sharing /tmp, where every
+// medgate may have pid 1). A directory without the lock file (a medgate
+// creating it) is taken for stale only when no process has its pid.
 func removeStale(base string) {
 	es, err := os.ReadDir(base)
 	if err != nil {
@@ -156,14 +190,22 @@ func removeStale(base string) {
 		if !ok || !e.IsDir() {
 			continue
 		}
+		rest, _, _ = strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(rest)
-		if err != nil || pid <= 0 || pid == os.Getpid() || processExists(pid) {
+		if err != nil || pid <= 0 {
 			continue
 		}
 		dir := filepath.Join(base, e.Name())
 		if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || !ownedByUs(fi) {
 			continue
 		}
-		_ = os.RemoveAll(dir)
+		f, free, err := lockFile(filepath.Join(dir, socketLock))
+		switch {
+		case err == nil && free:
+			_ = os.RemoveAll(dir)
+			_ = f.Close()
+		case errors.Is(err, fs.ErrNotExist) && pid != os.Getpid() && !processExists(pid):
+			_ = os.RemoveAll(dir)
+		}
 	}
 }

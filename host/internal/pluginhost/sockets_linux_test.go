@@ -57,6 +57,11 @@ func TestKilledPluginLeavesNoSocket(t *testing.T) {
 	if len(first) == 0 {
 		t.Fatalf("no plugin socket under TMPDIR %s: the test cannot see where the plugin listens", tmp)
 	}
+	for _, p := range first {
+		if len(p) > 107 {
+			t.Errorf("socket path %s is %d bytes, past the kernel's 107", p, len(p))
+		}
+	}
 	for round := range 3 {
 		if err := syscall.Kill(in.Pid(), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -83,15 +88,24 @@ func TestKilledPluginLeavesNoSocket(t *testing.T) {
 	in.Close()
 	// Nothing of the sockets is left: no socket, no socket directory
 	// (other files, such as the artifact store's, may be there).
-	own := fmt.Sprint("medgate-", os.Getpid())
+	own := fmt.Sprint("medgate-", os.Getpid(), "-")
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		_, err := os.Stat(filepath.Join(tmp, own))
+		es, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dirs []string
+		for _, e := range es {
+			if strings.HasPrefix(strings.TrimPrefix(e.Name(), "."), own) {
+				dirs = append(dirs, e.Name())
+			}
+		}
 		left := socketsUnder(t, tmp)
-		if len(left) == 0 && os.IsNotExist(err) {
+		if len(left) == 0 && len(dirs) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after Close, TMPDIR still holds sockets %v, or the socket directory %s (stat: %v)", left, own, err)
+			t.Fatalf("after Close, TMPDIR still holds sockets %v, or socket directories %v", left, dirs)
 		}
 		<-time.After(10 * time.Millisecond)
 	}
@@ -106,24 +120,26 @@ func TestSocketRootFitsSocketPaths(t *testing.T) {
 	for _, tc := range []struct {
 		base, want string
 	}{
-		{"/tmp", "/tmp/medgate-4194304"},
-		{"/run/user/1000", "/run/user/1000/medgate-4194304"},
-		{long, "/tmp/medgate-4194304"},
+		{"/tmp", "/tmp"},
+		{"/run/user/1000", "/run/user/1000"},
+		{long, "/tmp"},
 	} {
-		got, err := rootFor(tc.base, 4194304)
+		got, err := rootBase(tc.base, 4194304)
 		if err != nil || got != tc.want {
-			t.Errorf("rootFor(%q) = %q, %v; want %q", tc.base, got, err, tc.want)
+			t.Errorf("rootBase(%q) = %q, %v; want %q", tc.base, got, err, tc.want)
 			continue
 		}
-		if n := len(got) + len("/") + 8 + len("/plugin4294967295"); n > 107 {
+		if n := len(got) + len("/medgate-4194304-4294967295") + len("/") + 8 + len("/plugin4294967295"); n > 107 {
 			t.Errorf("rootFor(%q) = %q: a socket path in it takes %d bytes, more than 107", tc.base, got, n)
 		}
 	}
 }
 
-// TestStaleSocketDirsRemoved: a medgate-<pid> directory whose pid no
-// process has is a dead medgate's and is removed; one whose process runs
-// (another medgate's) and anything else in the directory stay.
+// TestStaleSocketDirsRemoved: a medgate-<pid>-… directory whose lock no
+// process holds is a dead medgate's and is removed; one whose lock is held
+// stays, even when no process here has its pid (a medgate in another pid
+// namespace sharing /tmp, as in containers), and so does one without a
+// lock whose pid runs, and anything else.
 func TestStaleSocketDirsRemoved(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
@@ -131,28 +147,43 @@ func TestStaleSocketDirsRemoved(t *testing.T) {
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	alive := exec.Command("sleep", "60")
-	if err := alive.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = alive.Process.Kill(); _ = alive.Wait() }()
-	deadDir := fmt.Sprint("medgate-", dead.Process.Pid)
-	aliveDir := fmt.Sprint("medgate-", alive.Process.Pid)
-	for _, d := range []string{deadDir, aliveDir, "medgate-notapid", "other"} {
-		if err := os.MkdirAll(filepath.Join(base, d, "1"), 0o700); err != nil {
+	deadPid, ourPid := dead.Process.Pid, os.Getpid()
+	for _, tc := range []struct {
+		name   string
+		locked bool // its lock is held (a running medgate)
+		lock   bool // it has a lock file
+		kept   bool
+	}{
+		{fmt.Sprintf("medgate-%d-1", deadPid), false, true, false},
+		{fmt.Sprintf("medgate-%d-2", deadPid), true, true, true},
+		{fmt.Sprintf("medgate-%d-3", ourPid), true, true, true},
+		{fmt.Sprintf("medgate-%d-4", deadPid), false, false, false},
+		{fmt.Sprintf("medgate-%d-5", ourPid), false, false, true},
+		{"medgate-notapid", false, false, true},
+		{"other", false, false, true},
+	} {
+		dir := filepath.Join(base, tc.name)
+		if err := os.MkdirAll(filepath.Join(dir, "1"), 0o700); err != nil {
 			t.Fatal(err)
 		}
+		if tc.lock {
+			if err := os.WriteFile(filepath.Join(dir, socketLock), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.locked {
+			f, ok, err := lockFile(filepath.Join(dir, socketLock))
+			if err != nil || !ok {
+				t.Fatalf("%s: lock: %v %v", tc.name, ok, err)
+			}
+			defer f.Close()
+		}
+		defer func() {
+			_, err := os.Stat(dir)
+			if kept := err == nil; kept != tc.kept {
+				t.Errorf("%s (lock file %v, held %v): kept %v, want %v", tc.name, tc.lock, tc.locked, kept, tc.kept)
+			}
+		}()
 	}
 	removeStale(base)
-	for _, tc := range []struct {
-		dir  string
-		kept bool
-	}{
-		{deadDir, false}, {aliveDir, true}, {"medgate-notapid", true}, {"other", true},
-	} {
-		_, err := os.Stat(filepath.Join(base, tc.dir))
-		if kept := err == nil; kept != tc.kept {
-			t.Errorf("%s: kept %v, want %v (%v)", tc.dir, kept, tc.kept, err)
-		}
-	}
 }
