@@ -12,7 +12,8 @@ import (
 // else, in particular secrets the configuration names as env:VARIABLE
 // (admin and ingress tokens, store keys, database passwords), stays in
 // medgate: a plugin receives the secrets of its own settings through
-// Configure and nothing more. go-plugin adds its handshake variables.
+// Configure and nothing more. go-plugin adds its handshake variables, and
+// open() the plugin's socket directory (PLUGIN_UNIX_SOCKET_DIR, sockets.go).
 var envAllowed = []string{
 	"PATH", "HOME", "USER", "LOGNAME", "TZ", "ZONEINFO", "LANG", "LANGUAGE", "TMPDIR",
 	"SSL_CERT_FILE", "SSL_CERT_DIR",

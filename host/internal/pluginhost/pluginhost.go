@@ -385,8 +385,12 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 	}
 	sum, _ := hex.DecodeString(spec.SHA256)
 	stderr := &tail{max: 2048}
+	dir, err := sockets.make()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
+	}
 	cmd := command(spec.Path)
-	cmd.Env = pluginEnv(os.Environ())
+	cmd.Env = append(pluginEnv(os.Environ()), envSocketDir+"="+dir)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdkhost.Handshake,
 		VersionedPlugins: sdkhost.PluginSets(host),
@@ -405,9 +409,10 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 		SyncStdout: &lineLog{log: logger, stream: "stdout"},
 		SyncStderr: &lineLog{log: logger, stream: "stderr"},
 	})
+	sockets.use(client, dir)
 	rpc, err := client.Client()
 	if err != nil {
-		client.Kill()
+		killPlugin(client)
 		// go-plugin says so only in words.
 		if strings.Contains(strings.ToLower(err.Error()), "incompatible api version") {
 			return nil, nil, nil, fmt.Errorf("plugin %q: %s: %w: this medgate speaks versions %d to %d (%v); rebuild the plugin with an SDK of one of them, or run a medgate that speaks the plugin's version",
@@ -418,7 +423,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 	}
 	raw, err := rpc.Dispense(sdkhost.PluginName)
 	if err != nil {
-		client.Kill()
+		killPlugin(client)
 		return nil, nil, nil, fmt.Errorf("plugin %q: dispense: %w", spec.Name, err)
 	}
 	impl := raw.(*sdkhost.Client)
@@ -426,15 +431,15 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 	desc, err := impl.Describe(dctx, &sdk.DescribeRequest{})
 	cancel()
 	if err != nil {
-		client.Kill()
+		killPlugin(client)
 		return nil, nil, nil, fmt.Errorf("plugin %q: describe: %w", spec.Name, unanswered(ctx, dctx, timeout, "Describe", err))
 	}
 	if desc.Name != spec.Name {
-		client.Kill()
+		killPlugin(client)
 		return nil, nil, nil, fmt.Errorf("plugin %q: the binary %s describes itself as %q; fix the name in the configuration", spec.Name, spec.Path, desc.Name)
 	}
 	if err := CheckDescription(desc, impl.Version()); err != nil {
-		client.Kill()
+		killPlugin(client)
 		return nil, nil, nil, fmt.Errorf("plugin %q (%s): %w", spec.Name, spec.Path, err)
 	}
 	return client, impl, desc, nil
@@ -473,7 +478,7 @@ func (in *Instance) launch(ctx context.Context) error {
 			dead := status.Code(err) == codes.Unavailable || client.Exited() // the connection broke: the process is dying
 			err = unanswered(ctx, cctx, in.opts.CallTimeout, "Configure", err)
 			if ctx.Err() != nil || dead {
-				client.Kill()
+				killPlugin(client)
 				err = fmt.Errorf("plugin %q: reconfigure site %q: %w", in.spec.Name, site, err)
 				if ctx.Err() == nil {
 					in.configureCrashed(site, err)
@@ -754,7 +759,7 @@ func (in *Instance) markDown(cause error, retryIn time.Duration) {
 	in.health()
 	if c != nil {
 		in.opts.Logger.Warn("plugin down; relaunching", "plugin", in.spec.Name, "cause", cause, "retryIn", retryIn.String())
-		c.Kill()
+		killPlugin(c)
 	}
 }
 
@@ -1373,7 +1378,7 @@ func (in *Instance) Kill() {
 	c := in.client
 	in.mu.RUnlock()
 	if c != nil {
-		c.Kill()
+		killPlugin(c)
 	}
 	select {
 	case in.kick <- struct{}{}:
@@ -1475,7 +1480,7 @@ func (in *Instance) Close() {
 	in.client, in.impl = nil, nil
 	in.mu.Unlock()
 	if c != nil {
-		c.Kill()
+		killPlugin(c)
 	}
 }
 
@@ -1525,7 +1530,7 @@ func (p *Process) RunCommand(ctx context.Context, req *sdk.RunCommandRequest) (*
 }
 
 // Close stops the plugin process.
-func (p *Process) Close() { p.client.Kill() }
+func (p *Process) Close() { killPlugin(p.client) }
 
 // startHint says what a plugin that did not start did, ahead of
 // go-plugin's generic notes (architecture, libraries, permissions): the

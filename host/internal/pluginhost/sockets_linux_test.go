@@ -1,0 +1,189 @@
+package pluginhost
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk/sdktest"
+)
+
+// socketsUnder returns the unix sockets in the tree at dir.
+func socketsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSocket != 0 {
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestKilledPluginLeavesNoSocket launches a plugin, kills it with SIGKILL
+// (what the supervisor does to a hung plugin, and what a crash amounts
+// to: the process cannot remove its socket), and checks that the relaunch
+// removed the dead process's sockets, and that once the plugin is closed
+// the temporary directory holds nothing medgate made. Not parallel: it
+// sets TMPDIR.
+func TestKilledPluginLeavesNoSocket(t *testing.T) {
+	path, sum := ledger(t) // built outside the TMPDIR under test
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	restarted := make(chan struct{}, 4)
+	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
+		Logger: quiet, HealthInterval: 20 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		OnRestart: func(string) { restarted <- struct{}{} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	first := socketsUnder(t, tmp)
+	if len(first) == 0 {
+		t.Fatalf("no plugin socket under TMPDIR %s: the test cannot see where the plugin listens", tmp)
+	}
+	for _, p := range first {
+		if len(p) > 107 {
+			t.Errorf("socket path %s is %d bytes, past the kernel's 107", p, len(p))
+		}
+	}
+	for round := range 3 {
+		if err := syscall.Kill(in.Pid(), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-restarted:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("round %d: the killed plugin was not relaunched within 20s", round)
+		}
+	}
+	// The relaunch removed the killed processes' sockets: only those of
+	// the running process remain.
+	var now []string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		now = socketsUnder(t, tmp)
+		if !slices.ContainsFunc(now, func(p string) bool { return slices.Contains(first, p) }) && len(now) <= len(first) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 3 SIGKILLs and relaunches, sockets of killed plugin processes are left behind:\nfirst launch: %v\nnow: %v", first, now)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	in.Close()
+	// Nothing of the sockets is left: no socket, no socket directory
+	// (other files, such as the artifact store's, may be there).
+	own := fmt.Sprint("medgate-", os.Getpid(), "-")
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		es, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dirs []string
+		for _, e := range es {
+			if strings.HasPrefix(strings.TrimPrefix(e.Name(), "."), own) {
+				dirs = append(dirs, e.Name())
+			}
+		}
+		left := socketsUnder(t, tmp)
+		if len(left) == 0 && len(dirs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Close, TMPDIR still holds sockets %v, or socket directories %v", left, dirs)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+}
+
+// TestSocketRootFitsSocketPaths: the host's socket directory leaves room
+// for a launch directory and go-plugin's socket name within the kernel's
+// 108 bytes; a temporary directory too long for that gives way to /tmp.
+func TestSocketRootFitsSocketPaths(t *testing.T) {
+	t.Parallel()
+	long := "/var/lib/hospital-integration/medgate/run/tmp/" + strings.Repeat("x", 60)
+	for _, tc := range []struct {
+		base, want string
+	}{
+		{"/tmp", "/tmp"},
+		{"/run/user/1000", "/run/user/1000"},
+		{long, "/tmp"},
+	} {
+		got, err := rootBase(tc.base, 4194304)
+		if err != nil || got != tc.want {
+			t.Errorf("rootBase(%q) = %q, %v; want %q", tc.base, got, err, tc.want)
+			continue
+		}
+		if n := len(got) + len("/medgate-4194304-4294967295") + len("/") + 8 + len("/plugin4294967295"); n > 107 {
+			t.Errorf("rootFor(%q) = %q: a socket path in it takes %d bytes, more than 107", tc.base, got, n)
+		}
+	}
+}
+
+// TestStaleSocketDirsRemoved: a medgate-<pid>-… directory whose lock no
+// process holds is a dead medgate's and is removed; one whose lock is held
+// stays, even when no process here has its pid (a medgate in another pid
+// namespace sharing /tmp, as in containers), and so does one without a
+// lock whose pid runs, and anything else.
+func TestStaleSocketDirsRemoved(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadPid, ourPid := dead.Process.Pid, os.Getpid()
+	for _, tc := range []struct {
+		name   string
+		locked bool // its lock is held (a running medgate)
+		lock   bool // it has a lock file
+		kept   bool
+	}{
+		{fmt.Sprintf("medgate-%d-1", deadPid), false, true, false},
+		{fmt.Sprintf("medgate-%d-2", deadPid), true, true, true},
+		{fmt.Sprintf("medgate-%d-3", ourPid), true, true, true},
+		{fmt.Sprintf("medgate-%d-4", deadPid), false, false, false},
+		{fmt.Sprintf("medgate-%d-5", ourPid), false, false, true},
+		{"medgate-notapid", false, false, true},
+		{"other", false, false, true},
+	} {
+		dir := filepath.Join(base, tc.name)
+		if err := os.MkdirAll(filepath.Join(dir, "1"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if tc.lock {
+			if err := os.WriteFile(filepath.Join(dir, socketLock), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.locked {
+			f, ok, err := lockFile(filepath.Join(dir, socketLock))
+			if err != nil || !ok {
+				t.Fatalf("%s: lock: %v %v", tc.name, ok, err)
+			}
+			defer f.Close()
+		}
+		defer func() {
+			_, err := os.Stat(dir)
+			if kept := err == nil; kept != tc.kept {
+				t.Errorf("%s (lock file %v, held %v): kept %v, want %v", tc.name, tc.lock, tc.locked, kept, tc.kept)
+			}
+		}()
+	}
+	removeStale(base)
+}
