@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -59,9 +60,12 @@ var postgresDialect = &dialect{
 // short random wait (see committer): no write fails for it.
 //
 // Connections come from a pgxpool.Pool (so the DSN's pool_* settings
-// apply), used through database/sql (pgx's stdlib driver). A BEGIN that
-// fails on a session the server ended (a restart, a failover,
-// pg_terminate_backend) runs once more on a new session (beginAgain). A write the
+// apply), used through database/sql (pgx's stdlib driver). A session the
+// server ended (a restart, a failover, pg_terminate_backend) is dropped
+// before the pool hands it out (sessionEnded looks at its socket, no
+// round trip), and a BEGIN that fails on one ended in between runs once
+// more on a new session (beginAgain), so no write fails once the server
+// is back. A write the
 // server refuses as read-only drops the pool's sessions (dropSessions):
 // a session keeps the default_transaction_read_only it started with, so
 // those opened while the database was read-only (an admin's ALTER
@@ -107,6 +111,10 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: parse dsn: %w", err)
+	}
+	cfg.PrepareConn = func(_ context.Context, c *pgx.Conn) (bool, error) {
+		// false: the pool drops the session and hands out another.
+		return !sessionEnded(c.PgConn().Conn()), nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

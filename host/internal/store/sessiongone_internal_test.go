@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -57,3 +59,60 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+// TestSessionEnded: an idle session whose peer wrote nothing is live; one
+// whose peer sent a message (the server's FATAL before it ends a session)
+// or closed it, or that was reset, is ended. The check takes nothing
+// from the socket.
+func TestSessionEnded(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sessionEnded looks at the socket on Linux only")
+	}
+	tests := []struct {
+		name string
+		peer func(c *net.TCPConn) // what the server side does
+		want bool
+	}{
+		{"idle", func(*net.TCPConn) {}, false},
+		{"FATAL waiting", func(c *net.TCPConn) { c.Write([]byte("E\x00\x00\x00\x04")) }, true},
+		{"closed", func(c *net.TCPConn) { c.Close() }, true},
+		{"reset", func(c *net.TCPConn) { c.SetLinger(0); c.Close() }, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			client, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			server, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer server.Close()
+			tc.peer(server.(*net.TCPConn))
+			got := sessionEnded(client)
+			if tc.want {
+				// What the peer did reaches the client's socket a moment later.
+				deadline := time.Now().Add(5 * time.Second)
+				for !got && time.Now().Before(deadline) {
+					got = sessionEnded(client)
+				}
+			}
+			if got != tc.want {
+				t.Errorf("sessionEnded = %v, want %v", got, tc.want)
+			}
+			if tc.name == "FATAL waiting" {
+				buf := make([]byte, 5)
+				if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "E\x00\x00\x00\x04" {
+					t.Errorf("the check took bytes from the socket: read %q, %v", buf, err)
+				}
+			}
+		})
+	}
+}
