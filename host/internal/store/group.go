@@ -76,9 +76,16 @@ type committer struct {
 	// them is the only one writing those rows among the transactions
 	// that take them. Set before the first write.
 	lock func(ctx context.Context, tx *sql.Tx, rows []int64) error
-	reqs chan *writeReq
-	stop chan struct{} // closed by close: no more writes are taken
-	done chan struct{} // closed when the loop has returned
+	// beginAgain, when set, says whether a BEGIN that failed with err is
+	// to run once more: the session it ran on had been ended by the
+	// server (PostgreSQL: sessionGone), and beginAgain has made the next
+	// one a fresh session. Nothing of the transaction but its BEGIN was
+	// sent, so running it again cannot write anything twice. Set before
+	// the first write.
+	beginAgain func(err error) bool
+	reqs       chan *writeReq
+	stop       chan struct{} // closed by close: no more writes are taken
+	done       chan struct{} // closed when the loop has returned
 
 	// sync, when set, makes durable what a committed transaction wrote:
 	// db commits without waiting for the disk (SQLite: synchronous=NORMAL)
@@ -94,6 +101,8 @@ type committer struct {
 	groups    atomic.Int64 // transactions committed (for tests)
 	deadlocks atomic.Int64 // transactions run again after a deadlock or serialization failure (for tests)
 	merged    atomic.Int64 // writes run by merge in committed groups (for tests)
+	// begunAgain counts the BEGINs run again after beginAgain (for tests).
+	begunAgain atomic.Int64
 }
 
 // writeReq is one write: fn runs its statements on q and keeps its results
@@ -363,6 +372,10 @@ func (c *committer) run(group []*writeReq) (byWrite bool, err error) {
 		}
 	}
 	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil && c.beginAgain != nil && c.beginAgain(err) {
+		c.begunAgain.Add(1)
+		tx, err = c.db.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return false, fmt.Errorf("begin transaction: %w", err)
 	}

@@ -5,9 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -55,7 +60,12 @@ var postgresDialect = &dialect{
 // short random wait (see committer): no write fails for it.
 //
 // Connections come from a pgxpool.Pool (so the DSN's pool_* settings
-// apply), used through database/sql (pgx's stdlib driver). A write the
+// apply), used through database/sql (pgx's stdlib driver). A session the
+// server ended (a restart, a failover, pg_terminate_backend) is dropped
+// before the pool hands it out (sessionEnded looks at its socket, no
+// round trip), and a BEGIN that fails on one ended in between runs once
+// more on a new session (beginAgain), so no write fails once the server
+// is back. A write the
 // server refuses as read-only drops the pool's sessions (dropSessions):
 // a session keeps the default_transaction_read_only it started with, so
 // those opened while the database was read-only (an admin's ALTER
@@ -102,6 +112,10 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: parse dsn: %w", err)
 	}
+	cfg.PrepareConn = func(_ context.Context, c *pgx.Conn) (bool, error) {
+		// false: the pool drops the session and hands out another.
+		return !sessionEnded(c.PgConn().Conn()), nil
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: connect: %w", err)
@@ -122,6 +136,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 	p.group = newCommitter(db, p.mergeWrites, nil)
 	p.group.whole = p.wholeGroup // before any write: none can be queued yet
 	p.group.lock = lockRows
+	p.group.beginAgain = p.beginAgain
 	return p, nil
 }
 
@@ -147,6 +162,59 @@ var _ Store = (*Postgres)(nil)
 func rolledBack(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// beginAgain is PostgreSQL's committer.beginAgain. A BEGIN that failed
+// because the session it was sent on had been ended by the server (a
+// restart, pg_terminate_backend, a failover: sessionGone) runs once more.
+// The pool hands out an idle session without asking the server whether it
+// is still there when it was used less than a second ago (pgxpool's
+// ShouldPing), so after a restart each session the pool held would fail
+// the first write sent on it; beginAgain drops them all (the server ended
+// them all, or the one that failed is the first of more) so that the
+// BEGIN runs again on a new session. A BEGIN that fails again, or one that
+// failed because no session could be opened (the server is down), fails
+// the write: the ingress answers 503 (see outage.Store), and the host
+// sends it again later.
+func (p *Postgres) beginAgain(err error) bool {
+	if !sessionGone(err) {
+		return false
+	}
+	p.pool.Reset()
+	return true
+}
+
+// sessionGone says whether err, from a statement sent on an open session,
+// says the session is gone: the server ended it (a FATAL or PANIC error,
+// such as 57P01 "terminating connection due to administrator command" on
+// a fast shutdown or pg_terminate_backend, or 57P02 on an immediate
+// one), the connection broke (SQLSTATE class 08, an unexpected end of
+// the stream, a reset), or pgx had already closed it. An error opening
+// a new session (pgconn.ConnectError: the server is down or refuses
+// connections) is none of these.
+func sessionGone(err error) bool {
+	if err == nil {
+		return false
+	}
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+		return false
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		sev := pgErr.SeverityUnlocalized
+		if sev == "" {
+			sev = pgErr.Severity
+		}
+		return sev == "FATAL" || sev == "PANIC" || strings.HasPrefix(pgErr.Code, "08")
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && !ne.Timeout()
 }
 
 // sqlLockRows takes the transaction-scoped advisory locks of its ids in
