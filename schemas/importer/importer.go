@@ -707,7 +707,7 @@ func (im *importer) field(pos string, cells []string) (schemas.Field, nameForm, 
 			f.Format = ""
 		}
 	}
-	f.Personal = f.Type.Scalar() && looksPersonal(f.Name, f.Label)
+	f.Personal = f.Type.Scalar() && schemas.LooksPersonal(f.Name, f.Label)
 	return f, nf, true
 }
 
