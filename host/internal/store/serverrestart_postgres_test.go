@@ -81,8 +81,53 @@ func startOwnPostgres(t *testing.T) *ownPostgres {
 		dsn: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
 	s.run(t, "initdb", "-D", s.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
 	s.ctl(t, "start")
-	t.Cleanup(func() { s.ctl(t, "stop", "-m", "immediate") })
+	stopGuard := s.guard(t)
+	t.Cleanup(func() {
+		s.ctl(t, "stop", "-m", "immediate")
+		stopGuard()
+	})
 	return s
+}
+
+// guard starts a shell that stops the server once its stdin closes: the
+// test closes it after its own stop, and the kernel closes it when the
+// test process dies without running its cleanups (a -timeout panic, a
+// kill), which would otherwise leave the server running (pg_ctl starts
+// it detached from the test). It returns the function that closes it.
+func (s *ownPostgres) guard(t *testing.T) (stop func()) {
+	t.Helper()
+	// It stops the server until pg_ctl finds none twice in a row: a
+	// pg_ctl restart the test had under way outlives the test and starts
+	// the server again.
+	script := `read -r _
+quiet=0 n=0
+while [ "$quiet" -lt 2 ] && [ "$n" -lt 60 ]; do
+	if "$1" -D "$2" status >/dev/null 2>&1; then
+		"$1" -D "$2" stop -m immediate -w -t 30 >/dev/null 2>&1
+		quiet=0
+	else
+		quiet=$((quiet + 1))
+	fi
+	n=$((n + 1))
+	sleep 1
+done`
+	argv := []string{"sh", "-c", script, "sh", filepath.Join(s.bin, "pg_ctl"), s.data}
+	if os.Geteuid() == 0 {
+		argv = append([]string{"runuser", "-u", "postgres", "--"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = filepath.Dir(s.data)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}
 }
 
 func freePort(t *testing.T) int {
