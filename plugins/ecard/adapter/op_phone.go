@@ -2,8 +2,6 @@ package adapter
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -127,36 +125,21 @@ func (h handler) phone(ctx context.Context) (*sdk.HandleResponse, error) {
 		r.LastPhone = &phoneNote{By: h.req.MessageID, At: now, PreviousPhone: previous}
 		return true
 	})
-	if errors.Is(err, sdk.ErrNotFound) {
-		return h.unknownCard("$.cardNo", p.CardNo)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if refused != nil {
-		return refused, nil
-	}
-	if rec.Status == statusDead {
-		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
-			return nil, err
-		}
-		return invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
+	rec, resp, err := h.correctedCard(ctx, p.CardNo, rec, err, refused)
+	if resp != nil || err != nil {
+		return resp, err
 	}
 	if previous == "" {
 		previous = card.MaskPhone(rec.Phone)
 	}
 	if corrected {
-		if err := putJSON(ctx, h.host(), recentKey(rec.Seq), rec.recent()); err != nil {
-			return nil, err
-		}
 		at := now
 		if rec.LastPhone != nil {
 			at = rec.LastPhone.At
 		}
-		ev, _ := json.Marshal(map[string]any{"cardNo": rec.CardNo, "phone": card.MaskPhone(rec.Phone), "previousPhone": previous, "correctedAt": at})
-		if err := h.host().Publish(ctx, sdk.Event{ID: EventPhoneCorrected + "/" + rec.CardNo + "/" + h.req.MessageID, Type: EventPhoneCorrected, Key: rec.CardNo,
-			Payload: ev, OccurredAt: at}); err != nil {
-			return nil, fmt.Errorf("publish %s for card %s: %w", EventPhoneCorrected, rec.CardNo, err)
+		ev := map[string]any{"cardNo": rec.CardNo, "phone": card.MaskPhone(rec.Phone), "previousPhone": previous, "correctedAt": at}
+		if err := h.announceCorrection(ctx, rec, EventPhoneCorrected, ev, at); err != nil {
+			return nil, err
 		}
 	}
 	reply := phoneReply{cardView: rec.maskedView(), PreviousPhone: previous, Corrected: corrected}

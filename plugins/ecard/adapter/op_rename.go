@@ -109,36 +109,21 @@ func (h handler) rename(ctx context.Context) (*sdk.HandleResponse, error) {
 		r.LastRename = &renameNote{By: h.req.MessageID, At: now, PreviousName: previous}
 		return true
 	})
-	if errors.Is(err, sdk.ErrNotFound) {
-		return h.unknownCard("$.cardNo", p.CardNo)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if refused != nil {
-		return refused, nil
-	}
-	if rec.Status == statusDead {
-		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
-			return nil, err
-		}
-		return invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
+	rec, resp, err := h.correctedCard(ctx, p.CardNo, rec, err, refused)
+	if resp != nil || err != nil {
+		return resp, err
 	}
 	if previous == "" {
 		previous = card.MaskName(rec.Name)
 	}
 	if renamed {
-		if err := putJSON(ctx, h.host(), recentKey(rec.Seq), rec.recent()); err != nil {
-			return nil, err
-		}
 		at := now
 		if rec.LastRename != nil {
 			at = rec.LastRename.At
 		}
-		ev, _ := json.Marshal(map[string]any{"cardNo": rec.CardNo, "name": card.MaskName(rec.Name), "previousName": previous, "renamedAt": at})
-		if err := h.host().Publish(ctx, sdk.Event{ID: EventRenamed + "/" + rec.CardNo + "/" + h.req.MessageID, Type: EventRenamed, Key: rec.CardNo,
-			Payload: ev, OccurredAt: at}); err != nil {
-			return nil, fmt.Errorf("publish %s for card %s: %w", EventRenamed, rec.CardNo, err)
+		ev := map[string]any{"cardNo": rec.CardNo, "name": card.MaskName(rec.Name), "previousName": previous, "renamedAt": at}
+		if err := h.announceCorrection(ctx, rec, EventRenamed, ev, at); err != nil {
+			return nil, err
 		}
 	}
 	reply := renameReply{cardView: rec.maskedView(), PreviousName: previous, Renamed: renamed}
@@ -173,4 +158,43 @@ func checkReason(reason, hint string) sdk.Diagnostics {
 		ds.Error("$.reason", "length", fmt.Sprintf("reason has %d characters", utf8.RuneCountInString(reason)), fmt.Sprintf("shorten it to %d", maxReason))
 	}
 	return ds
+}
+
+// correctedCard answers what updateCard gave a correction of one field of
+// card cardNo (ecard.rename, ecard.phone.correct): an unknown card, an
+// error, the correction's own refusal, or a revoked card (naming the card
+// that replaced it) end the message with resp or err; otherwise rec is the
+// card as stored.
+func (h handler) correctedCard(ctx context.Context, cardNo string, rec cardRecord, err error, refused *sdk.HandleResponse) (cardRecord, *sdk.HandleResponse, error) {
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		resp, err := h.unknownCard("$.cardNo", cardNo)
+		return rec, resp, err
+	case err != nil:
+		return rec, nil, err
+	case refused != nil:
+		return rec, refused, nil
+	case rec.Status == statusDead:
+		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
+			return rec, nil, err
+		}
+		resp, err := invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
+		return rec, resp, err
+	}
+	return rec, nil, nil
+}
+
+// announceCorrection records a corrected card in the recent-cards list and
+// publishes the correction's event typ with payload, once per card and
+// message (its id names both).
+func (h handler) announceCorrection(ctx context.Context, rec cardRecord, typ string, payload map[string]any, at time.Time) error {
+	if err := putJSON(ctx, h.host(), recentKey(rec.Seq), rec.recent()); err != nil {
+		return err
+	}
+	ev, _ := json.Marshal(payload)
+	if err := h.host().Publish(ctx, sdk.Event{ID: typ + "/" + rec.CardNo + "/" + h.req.MessageID, Type: typ, Key: rec.CardNo,
+		Payload: ev, OccurredAt: at}); err != nil {
+		return fmt.Errorf("publish %s for card %s: %w", typ, rec.CardNo, err)
+	}
+	return nil
 }
