@@ -50,7 +50,10 @@ import (
 //   - a set left unfinished is dropped partsKeep after its last part
 //     (default 24h): a part arriving later is refused, saying so, and
 //     import-pending shows the parts waiting until then;
-//   - the last part sent again after the upload gets the upload's answer.
+//   - the last part sent again after the upload gets the upload's answer,
+//     unless a later message changed the visit (a cancel, a 4203
+//     cplt_flag=0, another upload): then part 1 of the set begins it
+//     again and a later part first is refused (withdrawnSet).
 
 // maxParts bounds the parts of one set: the last part holds the whole
 // stay in memory (20 parts: some 20,000–36,000 fee lines).
@@ -204,7 +207,19 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 		}
 	}
 	var notes sdk.Diagnostics
-	if st.Set != p.Set {
+	again, err := r.withdrawnSet(ctx, in.mdtrtID, st, p)
+	if err != nil {
+		return nil, err
+	}
+	if again != "" {
+		if p.No != 1 {
+			return partProblem("$.part.no", fmt.Sprintf("set %s of visit %s was uploaded, then withdrawn", p.Set, in.mdtrtID),
+				fmt.Sprintf("%s; nothing was kept or sent. To upload the stay again, send the set again from its part 1 (the same set id or a new one), every part", again)), nil
+		}
+		notes.Warn("$.part.set", "part", fmt.Sprintf("set %s of visit %s is uploaded again", p.Set, in.mdtrtID),
+			again+"; this part 1 begins the set again, and its last part uploads the stay again")
+	}
+	if st.Set != p.Set || again != "" {
 		if p.No != 1 {
 			detail := fmt.Sprintf("a set begins with its part 1, and part 1 of set %s of visit %s was never received%s; nothing was kept or sent. Send the set's parts in order from part 1, under the visit's key",
 				p.Set, in.mdtrtID, r.partsInProgress(st))
@@ -305,6 +320,27 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 		resp.Diagnostics = append(notes, resp.Diagnostics...)
 	}
 	return resp, err
+}
+
+// withdrawnSet says why set p, uploaded whole, is no longer what the
+// platform holds of the visit ("" when it still is, or p is not that
+// set): a message after the set's upload changed the visit (selfpay.cancel,
+// a single 4203 cplt_flag=0, another upload). The set's stored answer,
+// uploaded, would then be false; a part received again under its own
+// message id still gets it (the same message).
+func (r *run) withdrawnSet(ctx context.Context, mdtrtID string, st *partsState, p *partRef) (string, error) {
+	if st.Set != p.Set || st.Final == nil || st.Final.Status != sdk.StatusOK {
+		return "", nil
+	}
+	if p.No <= len(st.Parts) && st.Parts[p.No-1].MessageID == r.req.MessageID {
+		return "", nil
+	}
+	pr, err := r.patient(ctx, mdtrtID)
+	if err != nil || pr == nil || pr.MessageID == st.FinalMessage {
+		return "", err
+	}
+	return fmt.Sprintf("message %s uploaded set %s whole, and message %s changed the visit since (at %s, now %s)",
+		st.FinalMessage, st.Set, pr.MessageID, shownTime(pr.UpdatedAt), pr.Status), nil
 }
 
 // partsInProgress describes a visit's set of parts for a reply ("" none).
