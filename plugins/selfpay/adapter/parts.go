@@ -46,7 +46,9 @@ import (
 //   - part 1 of another set drops an unfinished set of the visit (its
 //     reply says so), and a later part of the dropped set is refused
 //     saying why; while the upload of a set's last part runs, another
-//     set waits for it;
+//     set waits for it, until no attempt of that upload's message came
+//     for claimLapse (lastPartGivenUp): then the new set drops it, and a
+//     copy of the last part uploads the set itself;
 //   - a set left unfinished is dropped partsKeep after its last part
 //     (default 24h): a part arriving later is refused, saying so, and
 //     import-pending shows the parts waiting until then;
@@ -247,12 +249,20 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 			return nil, err
 		}
 		if st.Set != "" && st.Final == nil {
-			if st.FinalMessage != "" {
-				return sdk.Wait(sdk.Problem("$.part.set", "state",
-					fmt.Sprintf("the upload of set %s of visit %s runs under message %s", st.Set, in.mdtrtID, st.FinalMessage),
-					fmt.Sprintf("set %s begins once it is done; nothing was kept or sent and medgate tries this message again by itself", p.Set))), nil
-			}
 			why := fmt.Sprintf("set %s began (message %s) before it was whole", p.Set, r.req.MessageID)
+			if st.FinalMessage != "" {
+				gone, err := r.lastPartGivenUp(ctx, in.mdtrtID, st, now)
+				if err != nil {
+					return nil, err
+				}
+				if gone == "" {
+					return sdk.Wait(sdk.Problem("$.part.set", "state",
+						fmt.Sprintf("the upload of set %s of visit %s runs under message %s", st.Set, in.mdtrtID, st.FinalMessage),
+						fmt.Sprintf("set %s begins once it is done, or once no attempt of message %s came for claimLapse (%s); nothing was kept or sent and medgate tries this message again by itself",
+							p.Set, st.FinalMessage, r.s.opts.claimLapse))), nil
+				}
+				why = fmt.Sprintf("%s; set %s began (message %s), whose upload deletes what set %s left on the platform (4204) before sending its own lines", gone, p.Set, r.req.MessageID, st.Set)
+			}
 			notes.Warn("$.part.set", "part", fmt.Sprintf("set %s of visit %s, unfinished, was dropped", st.Set, in.mdtrtID),
 				fmt.Sprintf("parts 1–%d of %d of set %s were received (the last at %s); %s. Its later parts are refused", len(st.Parts), st.Of, st.Set, shownTime(st.Updated), why))
 			if err := r.dropSet(ctx, in.mdtrtID, st, now, why); err != nil {
@@ -376,6 +386,7 @@ func (r *run) lastPart(ctx context.Context, st *partsState, in *uploadInput) (*s
 	if st.Final != nil {
 		return st.Final.response(), nil
 	}
+	var notes sdk.Diagnostics
 	if st.FinalMessage != r.req.MessageID {
 		// The last part sent again under another message id while the
 		// first copy's upload runs: it answers as that one, once done.
@@ -387,8 +398,25 @@ func (r *run) lastPart(ctx context.Context, st *partsState, in *uploadInput) (*s
 		if err == nil && json.Unmarshal(e.Value, &wf) == nil && wf.Final != nil {
 			return wf.Final.response(), nil
 		}
-		return sdk.Wait(sdk.Problem("$.part.no", "state", fmt.Sprintf("the upload of set %s of visit %s runs under message %s", st.Set, in.mdtrtID, st.FinalMessage),
-			"this copy of its last part sends nothing; medgate tries it again by itself and it then answers as that message")), nil
+		gone, err := r.lastPartGivenUp(ctx, in.mdtrtID, st, r.a.now().UTC())
+		if err != nil {
+			return nil, err
+		}
+		if gone == "" {
+			return sdk.Wait(sdk.Problem("$.part.no", "state", fmt.Sprintf("the upload of set %s of visit %s runs under message %s", st.Set, in.mdtrtID, st.FinalMessage),
+				fmt.Sprintf("this copy of its last part sends nothing; medgate tries it again by itself and it then answers as that message, or uploads the stay itself once no attempt of message %s came for claimLapse (%s)",
+					st.FinalMessage, r.s.opts.claimLapse))), nil
+		}
+		// That message is given up: this copy uploads the set.
+		r.a.log.Warn("the upload of a set of self-pay parts was given up; a copy of its last part uploads it", "site", r.s.code, "message", r.req.MessageID,
+			"visit", in.mdtrtID, "set", st.Set, "given up", st.FinalMessage)
+		notes = sdk.Diagnostics{{Severity: sdk.SeverityWarning, Field: "$.part.no", Rule: "part",
+			Summary: fmt.Sprintf("this message uploads set %s of visit %s", st.Set, in.mdtrtID),
+			Detail:  gone + "; this copy of the set's last part uploads the stay, the 4204 first deleting what that message left on the platform"}}
+		st.FinalMessage = r.req.MessageID
+		if err := r.saveParts(ctx, in.mdtrtID, st); err != nil {
+			return nil, err
+		}
 	}
 	fees, err := r.readChunks(ctx, in.mdtrtID, st)
 	if err != nil {
@@ -411,11 +439,36 @@ func (r *run) lastPart(ctx context.Context, st *partsState, in *uploadInput) (*s
 	}
 	r.parts = st
 	resp, err := r.runUpload(ctx, full)
-	resp = withWarnings(resp, ds)
+	resp = withWarnings(resp, append(notes, ds...))
 	if err != nil || resp == nil || resp.Status == sdk.StatusFailed && resp.Retryable {
 		return resp, err
 	}
 	return resp, r.endSet(ctx, in.mdtrtID, st, resp)
+}
+
+// lastPartGivenUp says why the upload of set st, begun by the message of
+// its last part, is taken for given up ("" when it is not): that
+// message's claim on the visit was not renewed for claimLapse, no attempt
+// of it having come since (the host gave it up to the DLQ, or staff
+// stopped it), as any workflow's claim lapses (claim.go). Another message
+// may then upload the stay, as it may take the claim over.
+func (r *run) lastPartGivenUp(ctx context.Context, mdtrtID string, st *partsState, now time.Time) (string, error) {
+	e, err := r.h.Get(ctx, claimKey(mdtrtID))
+	if errors.Is(err, sdk.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("selfpay: read the claim on visit %s (%s): %w", mdtrtID, claimKey(mdtrtID), err)
+	}
+	var c visitClaim
+	if json.Unmarshal(e.Value, &c) != nil || c.MessageID != st.FinalMessage {
+		return "", nil
+	}
+	if lapse := r.s.opts.claimLapse; now.Sub(c.Renewed) > lapse {
+		return fmt.Sprintf("the upload of set %s by message %s, its last part, stopped part-way, and no attempt of that message came for more than claimLapse (%s; the last at %s)",
+			st.Set, st.FinalMessage, lapse, shownTime(c.Renewed)), nil
+	}
+	return "", nil
 }
 
 // setEnded learns whether the upload of a whole set, begun by its last
