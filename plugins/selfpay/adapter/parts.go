@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,9 +54,11 @@ import (
 //     (default 24h): a part arriving later is refused, saying so, and
 //     import-pending shows the parts waiting until then;
 //   - the last part sent again after the upload gets the upload's answer,
-//     unless a later message changed the visit (a cancel, a 4203
-//     cplt_flag=0, another upload): then part 1 of the set begins it
-//     again and a later part first is refused (withdrawnSet).
+//     unless the upload ended otherwise than uploaded (its lines dropped)
+//     or a later message changed the visit (a cancel, a 4203
+//     cplt_flag=0, another upload): then part 1 of the set under a new
+//     message id begins it again and a later part first is refused
+//     (endedSet).
 
 // maxParts bounds the parts of one set: the last part holds the whole
 // stay in memory (20 parts: some 20,000–36,000 fee lines).
@@ -209,16 +212,16 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 		}
 	}
 	var notes sdk.Diagnostics
-	again, err := r.withdrawnSet(ctx, in.mdtrtID, st, p)
+	again, err := r.endedSet(ctx, in.mdtrtID, st, p)
 	if err != nil {
 		return nil, err
 	}
 	if again != "" {
 		if p.No != 1 {
-			return partProblem("$.part.no", fmt.Sprintf("set %s of visit %s was uploaded, then withdrawn", p.Set, in.mdtrtID),
+			return partProblem("$.part.no", fmt.Sprintf("set %s of visit %s ended; part %d of it begins nothing", p.Set, in.mdtrtID, p.No),
 				fmt.Sprintf("%s; nothing was kept or sent. To upload the stay again, send the set again from its part 1 (the same set id or a new one), every part", again)), nil
 		}
-		notes.Warn("$.part.set", "part", fmt.Sprintf("set %s of visit %s is uploaded again", p.Set, in.mdtrtID),
+		notes.Warn("$.part.set", "part", fmt.Sprintf("set %s of visit %s begins again", p.Set, in.mdtrtID),
 			again+"; this part 1 begins the set again, and its last part uploads the stay again")
 	}
 	if st.Set != p.Set || again != "" {
@@ -332,18 +335,23 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 	return resp, err
 }
 
-// withdrawnSet says why set p, uploaded whole, is no longer what the
-// platform holds of the visit ("" when it still is, or p is not that
-// set): a message after the set's upload changed the visit (selfpay.cancel,
-// a single 4203 cplt_flag=0, another upload). The set's stored answer,
-// uploaded, would then be false; a part received again under its own
-// message id still gets it (the same message).
-func (r *run) withdrawnSet(ctx context.Context, mdtrtID string, st *partsState, p *partRef) (string, error) {
-	if st.Set != p.Set || st.Final == nil || st.Final.Status != sdk.StatusOK {
+// endedSet says why set p, whose outcome is stored, begins again at its
+// part 1 ("" when it does not, or p is not that set): its upload ended
+// otherwise than uploaded (refused, failed for staff, its parts refused
+// whole), its kept lines dropped with it; or it was uploaded whole and a
+// message after that changed the visit (selfpay.cancel, a single 4203
+// cplt_flag=0, another upload), so that its stored answer, uploaded, is
+// no longer what the platform holds. A part received again under its own
+// message id still gets the set's answer (the same message).
+func (r *run) endedSet(ctx context.Context, mdtrtID string, st *partsState, p *partRef) (string, error) {
+	if st.Set != p.Set || st.Final == nil {
 		return "", nil
 	}
 	if p.No <= len(st.Parts) && st.Parts[p.No-1].MessageID == r.req.MessageID {
 		return "", nil
+	}
+	if st.Final.Status != sdk.StatusOK {
+		return fmt.Sprintf("the upload of set %s by message %s, its last part, ended %s, and the set's kept lines were dropped", st.Set, st.FinalMessage, st.Final.Status), nil
 	}
 	pr, err := r.patient(ctx, mdtrtID)
 	if err != nil || pr == nil || pr.MessageID == st.FinalMessage {
@@ -442,6 +450,13 @@ func (r *run) lastPart(ctx context.Context, st *partsState, in *uploadInput) (*s
 	resp = withWarnings(resp, append(notes, ds...))
 	if err != nil || resp == nil || resp.Status == sdk.StatusFailed && resp.Retryable {
 		return resp, err
+	}
+	if resp.Status != sdk.StatusOK {
+		// What the upload's own reply advises (send the message again)
+		// would get this answer again: the set's kept lines go with it.
+		resp.Diagnostics = append(slices.Clip(resp.Diagnostics), sdk.Diagnostic{Severity: sdk.SeverityError, Field: "$.part.set", Rule: "part",
+			Summary: fmt.Sprintf("set %s of visit %s ended %s, its kept parts dropped", st.Set, in.mdtrtID, resp.Status),
+			Detail:  fmt.Sprintf("its last part sent again answers as now; once the cause is resolved, send the stay again from part 1 (set %s again, or a new set), every part", st.Set)})
 	}
 	return resp, r.endSet(ctx, in.mdtrtID, st, resp)
 }

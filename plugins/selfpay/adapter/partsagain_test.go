@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	selfpaysim "github.com/medgate/medgate/test/sim/selfpay"
 )
 
 // TestUploadPartsAgainAfterWithdrawal: a stay uploaded in parts whose
@@ -47,7 +48,7 @@ func TestUploadPartsAgainAfterWithdrawal(t *testing.T) {
 			// A later part first: refused, naming part 1, nothing kept.
 			r := e.must(OpUpload, "pa-2-2-early", parts[1], 1)
 			wantStatus(t, r, sdk.StatusInvalid)
-			if d := r.Diagnostics.String(); !strings.Contains(d, "withdrawn") || !strings.Contains(d, "part 1") {
+			if d := r.Diagnostics.String(); !strings.Contains(d, "changed the visit") || !strings.Contains(d, "part 1") {
 				t.Errorf("part 2 of the withdrawn set: %s", d)
 			}
 			var last *sdk.HandleResponse
@@ -57,8 +58,8 @@ func TestUploadPartsAgainAfterWithdrawal(t *testing.T) {
 				}
 				last = e.must(OpUpload, fmt.Sprintf("pa-2-%d", i+1), p, 1)
 				wantStatus(t, last, sdk.StatusOK)
-				if i == 0 && !strings.Contains(last.Diagnostics.String(), "uploaded again") {
-					t.Errorf("part 1 sent again does not say the set is uploaded again: %v", last.Diagnostics)
+				if i == 0 && !strings.Contains(last.Diagnostics.String(), "begins again") {
+					t.Errorf("part 1 sent again does not say the set begins again: %v", last.Diagnostics)
 				}
 			}
 			if got := payloadOf(t, last); got["status"] != statusUploaded {
@@ -67,4 +68,47 @@ func TestUploadPartsAgainAfterWithdrawal(t *testing.T) {
 			wantLedger(t, e.sim, id, 30, total)
 		})
 	}
+}
+
+// TestUploadPartsAgainAfterARefusal: the upload a set's last part runs is
+// refused by the platform part-way (its 4202: half the stay's lines on the
+// platform), and the set's kept lines are dropped with it. Once the cause
+// is resolved the HIS sends the same set again, every part under new
+// message ids: its parts are kept again (not answered "part-received"
+// from lines no longer kept) and the last part uploads the stay; a later
+// part sent first is invalid, asking for part 1; the refused last part
+// redelivered gets its refusal.
+func TestUploadPartsAgainAfterARefusal(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(s map[string]string) { s["batchSize"] = "10" })
+	const id = "ZYPJ"
+	parts, total := stayInParts(id, "S1", 30, 3)
+	wantStatus(t, e.must(OpUpload, "pj-1-1", parts[0], 1), sdk.StatusOK)
+	wantStatus(t, e.must(OpUpload, "pj-1-2", parts[1], 1), sdk.StatusOK)
+	e.sim.Fail(selfpaysim.Fault{Infno: "4202", Mode: selfpaysim.FaultBusiness, Message: "诊断代码不存在", Times: 1})
+	refused := e.must(OpUpload, "pj-1-3", parts[2], 1)
+	wantStatus(t, refused, sdk.StatusRejected)
+	if d := refused.Diagnostics.String(); !strings.Contains(d, "part 1") || !strings.Contains(d, "set S1") {
+		t.Errorf("the refusal of the set does not say to send it again from part 1: %s", d)
+	}
+	if v := e.sim.Visit(testCode, id); len(v.Fees) != 30 || v.VisitUploaded {
+		t.Fatalf("after the refusal the platform has %+v", v)
+	}
+	if r := e.must(OpUpload, "pj-1-3", parts[2], 2); r.Status != sdk.StatusRejected {
+		t.Errorf("the refused last part redelivered answered %s %v", r.Status, r.Diagnostics)
+	}
+	r := e.must(OpUpload, "pj-2-2-early", parts[1], 1)
+	wantStatus(t, r, sdk.StatusInvalid)
+	if d := r.Diagnostics.String(); !strings.Contains(d, "part 1") {
+		t.Errorf("part 2 of the refused set sent first: %s", d)
+	}
+	var last *sdk.HandleResponse
+	for i, p := range parts {
+		last = e.must(OpUpload, fmt.Sprintf("pj-2-%d", i+1), p, 1)
+		wantStatus(t, last, sdk.StatusOK)
+	}
+	if got := payloadOf(t, last); got["status"] != statusUploaded {
+		t.Errorf("the last part sent again answered %v", got)
+	}
+	wantLedger(t, e.sim, id, 30, total)
 }
