@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,11 +47,18 @@ import (
 //   - part 1 of another set drops an unfinished set of the visit (its
 //     reply says so), and a later part of the dropped set is refused
 //     saying why; while the upload of a set's last part runs, another
-//     set waits for it;
+//     set waits for it, until no attempt of that upload's message came
+//     for claimLapse (lastPartGivenUp): then the new set drops it, and a
+//     copy of the last part uploads the set itself;
 //   - a set left unfinished is dropped partsKeep after its last part
 //     (default 24h): a part arriving later is refused, saying so, and
 //     import-pending shows the parts waiting until then;
-//   - the last part sent again after the upload gets the upload's answer.
+//   - the last part sent again after the upload gets the upload's answer,
+//     unless the upload ended otherwise than uploaded (its lines dropped)
+//     or a later message changed the visit (a cancel, a 4203
+//     cplt_flag=0, another upload): then part 1 of the set under a new
+//     message id begins it again and a later part first is refused
+//     (endedSet).
 
 // maxParts bounds the parts of one set: the last part holds the whole
 // stay in memory (20 parts: some 20,000–36,000 fee lines).
@@ -204,7 +212,19 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 		}
 	}
 	var notes sdk.Diagnostics
-	if st.Set != p.Set {
+	again, err := r.endedSet(ctx, in.mdtrtID, st, p)
+	if err != nil {
+		return nil, err
+	}
+	if again != "" {
+		if p.No != 1 {
+			return partProblem("$.part.no", fmt.Sprintf("set %s of visit %s ended; part %d of it begins nothing", p.Set, in.mdtrtID, p.No),
+				fmt.Sprintf("%s; nothing was kept or sent. To upload the stay again, send the set again from its part 1 (the same set id or a new one), every part", again)), nil
+		}
+		notes.Warn("$.part.set", "part", fmt.Sprintf("set %s of visit %s begins again", p.Set, in.mdtrtID),
+			again+"; this part 1 begins the set again, and its last part uploads the stay again")
+	}
+	if st.Set != p.Set || again != "" {
 		if p.No != 1 {
 			detail := fmt.Sprintf("a set begins with its part 1, and part 1 of set %s of visit %s was never received%s; nothing was kept or sent. Send the set's parts in order from part 1, under the visit's key",
 				p.Set, in.mdtrtID, r.partsInProgress(st))
@@ -232,12 +252,20 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 			return nil, err
 		}
 		if st.Set != "" && st.Final == nil {
-			if st.FinalMessage != "" {
-				return sdk.Wait(sdk.Problem("$.part.set", "state",
-					fmt.Sprintf("the upload of set %s of visit %s runs under message %s", st.Set, in.mdtrtID, st.FinalMessage),
-					fmt.Sprintf("set %s begins once it is done; nothing was kept or sent and medgate tries this message again by itself", p.Set))), nil
-			}
 			why := fmt.Sprintf("set %s began (message %s) before it was whole", p.Set, r.req.MessageID)
+			if st.FinalMessage != "" {
+				gone, err := r.lastPartGivenUp(ctx, in.mdtrtID, st, now)
+				if err != nil {
+					return nil, err
+				}
+				if gone == "" {
+					return sdk.Wait(sdk.Problem("$.part.set", "state",
+						fmt.Sprintf("the upload of set %s of visit %s runs under message %s", st.Set, in.mdtrtID, st.FinalMessage),
+						fmt.Sprintf("set %s begins once it is done, or once no attempt of message %s came for claimLapse (%s); nothing was kept or sent and medgate tries this message again by itself",
+							p.Set, st.FinalMessage, r.s.opts.claimLapse))), nil
+				}
+				why = fmt.Sprintf("%s; set %s began (message %s), whose upload deletes what set %s left on the platform (4204) before sending its own lines", gone, p.Set, r.req.MessageID, st.Set)
+			}
 			notes.Warn("$.part.set", "part", fmt.Sprintf("set %s of visit %s, unfinished, was dropped", st.Set, in.mdtrtID),
 				fmt.Sprintf("parts 1–%d of %d of set %s were received (the last at %s); %s. Its later parts are refused", len(st.Parts), st.Of, st.Set, shownTime(st.Updated), why))
 			if err := r.dropSet(ctx, in.mdtrtID, st, now, why); err != nil {
@@ -307,6 +335,32 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 	return resp, err
 }
 
+// endedSet says why set p, whose outcome is stored, begins again at its
+// part 1 ("" when it does not, or p is not that set): its upload ended
+// otherwise than uploaded (refused, failed for staff, its parts refused
+// whole), its kept lines dropped with it; or it was uploaded whole and a
+// message after that changed the visit (selfpay.cancel, a single 4203
+// cplt_flag=0, another upload), so that its stored answer, uploaded, is
+// no longer what the platform holds. A part received again under its own
+// message id still gets the set's answer (the same message).
+func (r *run) endedSet(ctx context.Context, mdtrtID string, st *partsState, p *partRef) (string, error) {
+	if st.Set != p.Set || st.Final == nil {
+		return "", nil
+	}
+	if p.No <= len(st.Parts) && st.Parts[p.No-1].MessageID == r.req.MessageID {
+		return "", nil
+	}
+	if st.Final.Status != sdk.StatusOK {
+		return fmt.Sprintf("the upload of set %s by message %s, its last part, ended %s, and the set's kept lines were dropped", st.Set, st.FinalMessage, st.Final.Status), nil
+	}
+	pr, err := r.patient(ctx, mdtrtID)
+	if err != nil || pr == nil || pr.MessageID == st.FinalMessage {
+		return "", err
+	}
+	return fmt.Sprintf("message %s uploaded set %s whole, and message %s changed the visit since (at %s, now %s)",
+		st.FinalMessage, st.Set, pr.MessageID, shownTime(pr.UpdatedAt), pr.Status), nil
+}
+
 // partsInProgress describes a visit's set of parts for a reply ("" none).
 func (r *run) partsInProgress(st *partsState) string {
 	switch {
@@ -340,6 +394,7 @@ func (r *run) lastPart(ctx context.Context, st *partsState, in *uploadInput) (*s
 	if st.Final != nil {
 		return st.Final.response(), nil
 	}
+	var notes sdk.Diagnostics
 	if st.FinalMessage != r.req.MessageID {
 		// The last part sent again under another message id while the
 		// first copy's upload runs: it answers as that one, once done.
@@ -351,8 +406,25 @@ func (r *run) lastPart(ctx context.Context, st *partsState, in *uploadInput) (*s
 		if err == nil && json.Unmarshal(e.Value, &wf) == nil && wf.Final != nil {
 			return wf.Final.response(), nil
 		}
-		return sdk.Wait(sdk.Problem("$.part.no", "state", fmt.Sprintf("the upload of set %s of visit %s runs under message %s", st.Set, in.mdtrtID, st.FinalMessage),
-			"this copy of its last part sends nothing; medgate tries it again by itself and it then answers as that message")), nil
+		gone, err := r.lastPartGivenUp(ctx, in.mdtrtID, st, r.a.now().UTC())
+		if err != nil {
+			return nil, err
+		}
+		if gone == "" {
+			return sdk.Wait(sdk.Problem("$.part.no", "state", fmt.Sprintf("the upload of set %s of visit %s runs under message %s", st.Set, in.mdtrtID, st.FinalMessage),
+				fmt.Sprintf("this copy of its last part sends nothing; medgate tries it again by itself and it then answers as that message, or uploads the stay itself once no attempt of message %s came for claimLapse (%s)",
+					st.FinalMessage, r.s.opts.claimLapse))), nil
+		}
+		// That message is given up: this copy uploads the set.
+		r.a.log.Warn("the upload of a set of self-pay parts was given up; a copy of its last part uploads it", "site", r.s.code, "message", r.req.MessageID,
+			"visit", in.mdtrtID, "set", st.Set, "given up", st.FinalMessage)
+		notes = sdk.Diagnostics{{Severity: sdk.SeverityWarning, Field: "$.part.no", Rule: "part",
+			Summary: fmt.Sprintf("this message uploads set %s of visit %s", st.Set, in.mdtrtID),
+			Detail:  gone + "; this copy of the set's last part uploads the stay, the 4204 first deleting what that message left on the platform"}}
+		st.FinalMessage = r.req.MessageID
+		if err := r.saveParts(ctx, in.mdtrtID, st); err != nil {
+			return nil, err
+		}
 	}
 	fees, err := r.readChunks(ctx, in.mdtrtID, st)
 	if err != nil {
@@ -375,11 +447,43 @@ func (r *run) lastPart(ctx context.Context, st *partsState, in *uploadInput) (*s
 	}
 	r.parts = st
 	resp, err := r.runUpload(ctx, full)
-	resp = withWarnings(resp, ds)
+	resp = withWarnings(resp, append(notes, ds...))
 	if err != nil || resp == nil || resp.Status == sdk.StatusFailed && resp.Retryable {
 		return resp, err
 	}
+	if resp.Status != sdk.StatusOK {
+		// What the upload's own reply advises (send the message again)
+		// would get this answer again: the set's kept lines go with it.
+		resp.Diagnostics = append(slices.Clip(resp.Diagnostics), sdk.Diagnostic{Severity: sdk.SeverityError, Field: "$.part.set", Rule: "part",
+			Summary: fmt.Sprintf("set %s of visit %s ended %s, its kept parts dropped", st.Set, in.mdtrtID, resp.Status),
+			Detail:  fmt.Sprintf("its last part sent again answers as now; once the cause is resolved, send the stay again from part 1 (set %s again, or a new set), every part", st.Set)})
+	}
 	return resp, r.endSet(ctx, in.mdtrtID, st, resp)
+}
+
+// lastPartGivenUp says why the upload of set st, begun by the message of
+// its last part, is taken for given up ("" when it is not): that
+// message's claim on the visit was not renewed for claimLapse, no attempt
+// of it having come since (the host gave it up to the DLQ, or staff
+// stopped it), as any workflow's claim lapses (claim.go). Another message
+// may then upload the stay, as it may take the claim over.
+func (r *run) lastPartGivenUp(ctx context.Context, mdtrtID string, st *partsState, now time.Time) (string, error) {
+	e, err := r.h.Get(ctx, claimKey(mdtrtID))
+	if errors.Is(err, sdk.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("selfpay: read the claim on visit %s (%s): %w", mdtrtID, claimKey(mdtrtID), err)
+	}
+	var c visitClaim
+	if json.Unmarshal(e.Value, &c) != nil || c.MessageID != st.FinalMessage {
+		return "", nil
+	}
+	if lapse := r.s.opts.claimLapse; now.Sub(c.Renewed) > lapse {
+		return fmt.Sprintf("the upload of set %s by message %s, its last part, stopped part-way, and no attempt of that message came for more than claimLapse (%s; the last at %s)",
+			st.Set, st.FinalMessage, lapse, shownTime(c.Renewed)), nil
+	}
+	return "", nil
 }
 
 // setEnded learns whether the upload of a whole set, begun by its last

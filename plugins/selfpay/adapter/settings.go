@@ -43,10 +43,12 @@ const DefaultNothingToReopen = "未完成状态|非完成状态|不是完成状�
 
 // DefaultTransientRefusals lists the phrases of err_msg with which the
 // platform refuses a call for a passing reason (busy, rate limited),
-// so that it is tried again rather than ended rejected. The platform's
-// wording is not public (spec notes §6): these name nothing about the
-// data, so that a refusal of the data is not retried for ever (the host
-// never gives an upload up).
+// so that it is tried again rather than ended rejected. They are a
+// reading, not the platform's wording, which is not public (spec notes
+// §6): the words busy or rate-limited services commonly use, none naming
+// anything about the data, so that a refusal of the data is not retried
+// for ever (the host never gives an upload up). A site replaces them
+// with the access document's wording once known.
 const DefaultTransientRefusals = "系统繁忙|服务繁忙|稍后再试|稍后重试|请求过于频繁|访问过于频繁"
 
 // DefaultPendingColumns maps the columns of a pending list exported from
@@ -191,8 +193,8 @@ func settings() []sdk.Setting {
 			Description: "重新上传前、或 selfpay.cancel 删除明细前，用 4203 cplt_flag=0 打开就诊时，表示“就诊本来未完成”的拒绝，格式 CODE|PHRASE|…：infcode（不是 0 或 -1）或 err_msg 中的短语；其他拒绝只有在 4208 显示该就诊未完成（cpltFlag 0）时才容忍，否则上传或撤销以 rejected 结束。refusals of the 4203 cplt_flag=0 that opens a visit before its re-upload, or before selfpay.cancel deletes its details, meaning the visit was not complete, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
 				"another refusal is tolerated only when 4208 shows the visit not complete (cpltFlag 0), and otherwise ends the upload or cancel rejected"},
 		{Name: SetTransientRefusals, Type: sdk.SettingString, Default: DefaultTransientRefusals,
-			Description: "表示暂时原因（平台繁忙、限流）而非数据错误的拒绝，格式 CODE|PHRASE|…：infcode（不是 0 或 -1）或 err_msg 中的短语；这样被拒绝的调用以 failed（可重试）结束，下次尝试从该步骤继续，其他拒绝以 rejected 结束。不要列出表示数据错误的拒绝：上传会一直重试。refusals meaning a passing cause (the platform busy, rate limited), not the data, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
-				"a call refused so ends the attempt failed, retryable, and the next attempt goes on from that step; any other refusal ends the message rejected. Do not list a refusal of the data: an upload would be retried for ever"},
+			Description: "表示暂时原因（平台繁忙、限流）而非数据错误的拒绝，格式 CODE|PHRASE|…：infcode（不是 0 或 -1）或 err_msg 中的短语；这样被拒绝的调用以 failed（可重试）结束，下次尝试从该步骤继续，其他拒绝以 rejected 结束。默认短语是推测（平台的措辞未公开），取得接入文档后按其措辞和代码替换。不要列出表示数据错误的拒绝：上传会一直重试。refusals meaning a passing cause (the platform busy, rate limited), not the data, CODE|PHRASE|…: an infcode (not 0 or -1) or a phrase of err_msg; " +
+				"a call refused so ends the attempt failed, retryable, and the next attempt goes on from that step; any other refusal ends the message rejected. The default phrases are a reading (the platform's wording is not public): replace them with the access document's wording and codes once known. Do not list a refusal of the data: an upload would be retried for ever"},
 	}
 	return append(hsa.Settings(), own...)
 }
