@@ -77,15 +77,31 @@ func addNote[N noted](last **N, earlier *[]N, n N) {
 	*last = &n
 }
 
-// supersededBy returns the card's last correction of a field when it came
-// from a message received after this one (received): applying this one
-// would roll the field back to an older value.
-func supersededBy[N noted](last *N, received time.Time) (correction, bool) {
-	if last == nil {
-		return correction{}, false
+// supersededBy returns the card's last correction of a field, or the last
+// message that confirmed its value (confirmed), when it came from a message
+// received after this one (received): applying this one would roll the
+// field back to an older value.
+func supersededBy[N noted](last *N, confirmed *correction, received time.Time) (correction, bool) {
+	var c correction
+	if last != nil {
+		c = (*last).note()
 	}
-	c := (*last).note()
-	return c, c.order().After(received)
+	if confirmed != nil && confirmed.order().After(c.order()) {
+		c = *confirmed
+	}
+	return c, c.By != "" && c.order().After(received)
+}
+
+// confirms reports whether a correction received at received that finds
+// the field as it asks should be kept as its confirmation: it is newer than
+// the field's last correction and confirmation, so a correction received
+// before it must not change the field afterwards.
+func confirms[N noted](last *N, confirmed *correction, received time.Time) bool {
+	_, older := supersededBy(last, confirmed, received)
+	if older {
+		return false
+	}
+	return confirmed == nil || received.After(confirmed.order())
 }
 
 // received is when the host first received the message being handled, the

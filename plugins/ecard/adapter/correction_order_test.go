@@ -143,3 +143,57 @@ func TestAddNoteKeepsTheLatest(t *testing.T) {
 		t.Errorf("m-%d not found: %+v %v", maxEarlierCorrections+3, n, found)
 	}
 }
+
+// TestCorrectionConfirmedNotRolledBack: a correction that finds the card
+// already as it asks (nothing to change) still says, as of its receipt,
+// what the card should be; a correction received before it and handled
+// after it wrote its older value over the confirmed one. It is refused
+// (superseded) now.
+func TestCorrectionConfirmedNotRolledBack(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		typ, field, value, older string
+		stored                   func(cardRecord) string
+	}{
+		"rename": {typ: OpRename, field: "name", value: "张三丰", older: "张三峰", stored: func(r cardRecord) string { return r.Name }},
+		"phone":  {typ: OpPhone, field: "phone", value: "13987654321", older: "13711112222", stored: func(r cardRecord) string { return r.Phone }},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, testSettings())
+			cardNo := e.register(map[string]string{"name": "张三风", "idType": "01", "idNumber": testResidentID, "phone": "13812345678"}).CardNo
+			handle := func(id, value string, received time.Time) *sdk.HandleResponse {
+				t.Helper()
+				e.clock.Set(e.clock.Now().Add(time.Minute))
+				payload, _ := json.Marshal(map[string]string{"cardNo": cardNo, "idNumber": testResidentID, tc.field: value, "reason": "登记时输错"})
+				r, err := e.p.Handle(context.Background(), &sdk.HandleRequest{Site: testSite, Type: tc.typ, MessageID: id, Format: "json",
+					Payload: payload, Attempt: 1, ReceivedAt: received})
+				if err != nil {
+					t.Fatalf("%s %s: %v", tc.typ, id, err)
+				}
+				return r
+			}
+			first := handle("c-1", tc.value, testT0.Add(time.Minute))
+			confirm := handle("c-3", tc.value, testT0.Add(5*time.Minute))
+			older := handle("c-2", tc.older, testT0.Add(3*time.Minute))
+			if first.Status != sdk.StatusOK || confirm.Status != sdk.StatusOK {
+				t.Fatalf("first %s %s, confirmation %s %s; want ok", first.Status, first.Diagnostics, confirm.Status, confirm.Diagnostics)
+			}
+			if older.Status != sdk.StatusInvalid || len(older.Diagnostics) != 1 || older.Diagnostics[0].Rule != "superseded" {
+				t.Errorf("the older correction handled last: %s %s, want invalid superseded", older.Status, older.Diagnostics)
+			}
+			entry, err := e.host.Get(context.Background(), testSite, keyCard+cardNo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec cardRecord
+			if err := json.Unmarshal(entry.Value, &rec); err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.stored(rec); got != tc.value {
+				t.Errorf("stored %s %q, want the confirmed %q", tc.field, got, tc.value)
+			}
+		})
+	}
+}

@@ -122,9 +122,13 @@ func (h handler) phone(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 		number := card.NormalizePhone(p.Phone)
 		if r.Phone == number {
-			return false
+			if !confirms(r.LastPhone, r.PhoneConfirmed, received) {
+				return false
+			}
+			r.PhoneConfirmed = &correction{By: h.req.MessageID, At: now, Value: card.MaskPhone(number), Received: received}
+			return true
 		}
-		if c, after := supersededBy(r.LastPhone, received); after {
+		if c, after := supersededBy(r.LastPhone, r.PhoneConfirmed, received); after {
 			refused = superseded("$.phone", "phone", r.CardNo, c, received)
 			return false
 		}
@@ -139,6 +143,7 @@ func (h handler) phone(ctx context.Context) (*sdk.HandleResponse, error) {
 			correction:    correction{By: h.req.MessageID, At: now, Value: card.MaskPhone(number), Received: received},
 			PreviousPhone: previous,
 		})
+		r.PhoneConfirmed = nil
 		made = r.LastPhone
 		return true
 	})

@@ -112,9 +112,13 @@ func (h handler) rename(ctx context.Context) (*sdk.HandleResponse, error) {
 			return false
 		}
 		if r.Name == p.Name {
-			return false
+			if !confirms(r.LastRename, r.NameConfirmed, received) {
+				return false
+			}
+			r.NameConfirmed = &correction{By: h.req.MessageID, At: now, Value: card.MaskName(p.Name), Received: received}
+			return true
 		}
-		if c, after := supersededBy(r.LastRename, received); after {
+		if c, after := supersededBy(r.LastRename, r.NameConfirmed, received); after {
 			refused = superseded("$.name", "name", r.CardNo, c, received)
 			return false
 		}
@@ -124,6 +128,7 @@ func (h handler) rename(ctx context.Context) (*sdk.HandleResponse, error) {
 			correction:   correction{By: h.req.MessageID, At: now, Value: card.MaskName(p.Name), Received: received},
 			PreviousName: previous,
 		})
+		r.NameConfirmed = nil
 		made = r.LastRename
 		return true
 	})
