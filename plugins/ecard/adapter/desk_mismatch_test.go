@@ -49,6 +49,19 @@ func TestDeskRefusesLabelOfAnotherName(t *testing.T) {
 		"the same newborn":              {first: newbornOf("李梅之女", "2", 1), desk: newbornOf("李梅之女", "2", 1), label: "李**女"},
 		"a newborn of the other gender": {first: newbornOf("李梅之女", "2", 1), desk: newbornOf("李梅之女", "1", 1), refused: true, field: "$.gender"},
 		"a newborn of another name":     {first: newbornOf("李梅之女", "2", 1), desk: newbornOf("李梅之子", "2", 1), refused: true, field: "$.name"},
+		// confirmName confirms a name (a rare character, a provisional
+		// name), never that a boy is a girl: the other twin under the
+		// wrong birth order would get this child's label.
+		"a newborn of another name, confirmed": {first: newbornOf("李梅之女", "2", 1), desk: with(newbornOf("李梅之子", "2", 1), "confirmName", true),
+			label: "李**女", warn: "$.name"},
+		"a newborn of the other gender, confirmed": {first: newbornOf("李梅之女", "2", 1), desk: with(newbornOf("李梅之女", "1", 1), "confirmName", true),
+			refused: true, field: "$.gender"},
+		"the other twin, confirmed": {first: newbornOf("李梅之女", "2", 1), desk: with(newbornOf("李梅之子", "1", 1), "confirmName", true),
+			refused: true, field: "$.gender"},
+		// An unknown or unspecified gender (GB/T 2261.1 0, 9) names no
+		// other child: the clerk's confirmation stands.
+		"a newborn of unknown gender then, confirmed": {first: newbornOf("李梅之女", "0", 1), desk: with(newbornOf("李梅之女", "2", 1), "confirmName", true),
+			label: "李**女", warn: "$.gender"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

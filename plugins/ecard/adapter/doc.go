@@ -13,7 +13,8 @@
 //	ecard.cards.list  the "recent-cards" work list for the console
 //	ecard.desk        the cashier's desk: register or find, then print; it
 //	                  refuses to print a card whose stored name is not the
-//	                  one typed, unless confirmName
+//	                  one typed, unless confirmName (never a newborn
+//	                  of the other sex)
 //	ecard.rename      correct the name stored on a card (ID number on the
 //	                  card and a reason required; journaled masked)
 //	ecard.phone.correct  correct the phone stored on a card, as rename

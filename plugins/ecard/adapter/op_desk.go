@@ -103,7 +103,7 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 		return nil, fmt.Errorf("read the registration of the desk: %w", err)
 	}
 	if !r.Created {
-		if refused, err := h.deskMismatch(ctx, r.CardNo, reg, p.ConfirmName); refused != nil || err != nil {
+		if refused, err := h.deskMismatch(ctx, r.CardNo, reg, p.ConfirmName, id.Gender); refused != nil || err != nil {
 			return refused, err
 		}
 	}
@@ -133,10 +133,12 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 // registration, a name changed since, a wrong ID number typed (now or
 // then). It returns nil when the names agree or the clerk confirmed the
 // card is this person's (confirm; the warning stays in the reply).
-func (h handler) deskMismatch(ctx context.Context, cardNo string, reg *sdk.HandleResponse, confirm bool) (*sdk.HandleResponse, error) {
-	if confirm {
-		return nil, nil
-	}
+// confirm confirms a name, not a newborn's sex: a newborn card recorded as
+// male and one typed as female (or the other way) are two children, the
+// other twin's card found under the wrong birth order, and are refused
+// whatever confirm says; an unknown or unspecified gender (GB/T 2261.1 0,
+// 9) on either side names no other child.
+func (h handler) deskMismatch(ctx context.Context, cardNo string, reg *sdk.HandleResponse, confirm bool, gender string) (*sdk.HandleResponse, error) {
 	var mismatch []sdk.Diagnostic
 	var others sdk.Diagnostics
 	for _, d := range reg.Diagnostics {
@@ -153,13 +155,20 @@ func (h handler) deskMismatch(ctx context.Context, cardNo string, reg *sdk.Handl
 	if err != nil {
 		return nil, fmt.Errorf("read card %s found by the desk: %w", cardNo, err)
 	}
+	otherSex := rec.Guardian != nil && knownSex(rec.Gender) && knownSex(gender) && rec.Gender != gender
+	if confirm && !otherSex {
+		return nil, nil
+	}
 	stored := card.MaskName(rec.Name)
-	what, whatEn := "姓名", "name"
-	if mismatch[0].Field == "$.gender" {
+	field, what, whatEn := mismatch[0].Field, "姓名", "name"
+	if otherSex {
+		field = "$.gender"
+	}
+	if field == "$.gender" {
 		what, whatEn = "性别", "gender"
 	}
 	d := sdk.Diagnostic{
-		Severity: sdk.SeverityError, Field: mismatch[0].Field, Rule: "mismatch",
+		Severity: sdk.SeverityError, Field: field, Rule: "mismatch",
 		Summary: fmt.Sprintf("%s与此证件号已有电子卡 %s 登记的不一致（卡上姓名 %s），未打印标签 (the %s differs from the one on card %s, registered with this ID number; no label printed)",
 			what, cardNo, stored, whatEn, cardNo),
 		Detail: "请与患者核对证件：本次输入有误，改正后重新提交；卡是用他人证件号登记的，请管理员以 wrongId 注销后各自重新登记；卡上姓名有误或已改名，" +
@@ -168,6 +177,14 @@ func (h handler) deskMismatch(ctx context.Context, cardNo string, reg *sdk.Handl
 			" a wrong or changed name on the card is corrected by an admin with ecard.rename first;" +
 			" for a newborn check birthOrder; if the card is this person's (e.g. a rare character that cannot be typed), send again with confirmName: true",
 	}
+	if confirm {
+		// Only a newborn of the other sex gets here (otherSex).
+		d.Summary = fmt.Sprintf("性别与此监护人、出生日期、胎次已有的新生儿电子卡 %s 不一致（卡上姓名 %s），勾选 confirmName 也不打印 (the gender differs from the newborn on card %s; confirmName does not print a newborn of the other sex)",
+			cardNo, stored, cardNo)
+		d.Detail = "男婴与女婴是两个孩子：多为双胞胎另一个的胎次（birthOrder）填错，请核对后重新提交；若卡上性别登记错了，请管理员注销此卡（ecard.revoke）后重新登记，新卡接替旧卡，临时卡可随之转移。" +
+			" A male and a female newborn are two children: usually the other twin's birthOrder was given; check it and send again." +
+			" If the gender on the card is wrong, an admin revokes the card (ecard.revoke) and the child is registered again: the new card replaces it, and linked temporary cards move to it with ecard.link"
+	}
 	b, err := json.Marshal(deskRefusal{Result: "mismatch", CardNo: cardNo, StoredName: stored,
 		Outcome: "未打印：与已有电子卡的" + what + "不一致 not printed: " + whatEn + " differs from the existing card"})
 	if err != nil {
@@ -175,3 +192,7 @@ func (h handler) deskMismatch(ctx context.Context, cardNo string, reg *sdk.Handl
 	}
 	return &sdk.HandleResponse{Status: sdk.StatusInvalid, Payload: b, Diagnostics: append(sdk.Diagnostics{d}, others...)}, nil
 }
+
+// knownSex reports whether a GB/T 2261.1 gender code names a sex: 1 male
+// or 2 female, not 0 unknown or 9 unspecified.
+func knownSex(code string) bool { return code == card.GenderMale || code == card.GenderFemale }

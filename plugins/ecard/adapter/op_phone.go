@@ -39,13 +39,12 @@ type phoneReply struct {
 	Corrected bool `json:"corrected"`
 }
 
-// phoneNote records the last correction of a card's phone: the message
-// that made it, when, and the number before it, masked (for the reply to a
-// redelivery of that message).
+// phoneNote records a correction of a card's phone: the message that made
+// it, when, the number it set and the number before it, masked (for the
+// reply to a redelivery of that message).
 type phoneNote struct {
-	By            string    `json:"by"`
-	At            time.Time `json:"at"`
-	PreviousPhone string    `json:"previousPhone"`
+	correction
+	PreviousPhone string `json:"previousPhone"`
 }
 
 // phone serves ecard.phone.correct, shaped as rename: the number is
@@ -87,9 +86,12 @@ func (h handler) phone(ctx context.Context) (*sdk.HandleResponse, error) {
 	var refused *sdk.HandleResponse
 	var previous string
 	corrected := false
+	var made *phoneNote   // this message's correction, made now or before
+	var later *correction // a later correction that stands over it
 	now := h.a.now().UTC().Truncate(time.Second)
+	received := h.received(now)
 	rec, err := updateCard(ctx, h.host(), p.CardNo, func(r *cardRecord) bool {
-		refused, corrected, previous = nil, false, ""
+		refused, corrected, previous, made, later = nil, false, "", nil, nil
 		idType := r.IDType
 		if r.Guardian != nil {
 			idType = r.Guardian.IDType
@@ -102,6 +104,17 @@ func (h handler) phone(ctx context.Context) (*sdk.HandleResponse, error) {
 		case r.Status == statusDead:
 			return false // answered below, with the card that replaced it
 		}
+		if n, done := noteBy(r.LastPhone, r.EarlierPhones, h.req.MessageID); done {
+			// This message corrected the number and is redelivered or
+			// replayed: it answers as it did and changes nothing, even
+			// when a later correction changed the number again.
+			corrected, previous, made = true, n.PreviousPhone, &n
+			if r.LastPhone.By != h.req.MessageID {
+				c := r.LastPhone.correction
+				later = &c
+			}
+			return false
+		}
 		if fe := card.ValidatePhone("$.phone", idType, p.Phone); fe != nil {
 			s, d := splitMessage(fe.Message)
 			refused = sdk.Invalid(sdk.Diagnostic{Field: fe.Field, Rule: fe.Rule, Summary: zhSummary(fe.Field, fe.Rule, s), Detail: d})
@@ -109,10 +122,14 @@ func (h handler) phone(ctx context.Context) (*sdk.HandleResponse, error) {
 		}
 		number := card.NormalizePhone(p.Phone)
 		if r.Phone == number {
-			if r.LastPhone != nil && r.LastPhone.By == h.req.MessageID {
-				// This message corrected it and is redelivered.
-				corrected, previous = true, r.LastPhone.PreviousPhone
+			if !confirms(r.LastPhone, r.PhoneConfirmed, received) {
+				return false
 			}
+			r.PhoneConfirmed = &correction{By: h.req.MessageID, At: now, Value: card.MaskPhone(number), Received: received}
+			return true
+		}
+		if c, after := supersededBy(r.LastPhone, r.PhoneConfirmed, received); after {
+			refused = superseded("$.phone", "phone", r.CardNo, c, received)
 			return false
 		}
 		previous, corrected = card.MaskPhone(r.Phone), true
@@ -122,7 +139,12 @@ func (h handler) phone(ctx context.Context) (*sdk.HandleResponse, error) {
 			g.Phone = number
 			r.Guardian = &g
 		}
-		r.LastPhone = &phoneNote{By: h.req.MessageID, At: now, PreviousPhone: previous}
+		addNote(&r.LastPhone, &r.EarlierPhones, phoneNote{
+			correction:    correction{By: h.req.MessageID, At: now, Value: card.MaskPhone(number), Received: received},
+			PreviousPhone: previous,
+		})
+		r.PhoneConfirmed = nil
+		made = r.LastPhone
 		return true
 	})
 	rec, resp, err := h.correctedCard(ctx, p.CardNo, rec, err, refused)
@@ -132,21 +154,31 @@ func (h handler) phone(ctx context.Context) (*sdk.HandleResponse, error) {
 	if previous == "" {
 		previous = card.MaskPhone(rec.Phone)
 	}
+	var warnings []sdk.Diagnostic
+	if later != nil {
+		warnings = append(warnings, replayedNote("$.phone", "phone", rec.CardNo, *later))
+	}
+	// phone is the number this message set: the card's, or the one it set
+	// before a later correction.
+	phone := card.MaskPhone(rec.Phone)
+	if made != nil && made.Value != "" {
+		phone = made.Value
+	}
 	if corrected {
 		at := now
-		if rec.LastPhone != nil {
-			at = rec.LastPhone.At
+		if made != nil {
+			at = made.At
 		}
-		ev := map[string]any{"cardNo": rec.CardNo, "phone": card.MaskPhone(rec.Phone), "previousPhone": previous, "correctedAt": at}
+		ev := map[string]any{"cardNo": rec.CardNo, "phone": phone, "previousPhone": previous, "correctedAt": at}
 		if err := h.announceCorrection(ctx, rec, EventPhoneCorrected, ev, at); err != nil {
 			return nil, err
 		}
 	}
 	reply := phoneReply{cardView: rec.maskedView(), PreviousPhone: previous, Corrected: corrected}
 	journaled := map[string]string{"cardNo": rec.CardNo, "idNumber": card.MaskIDNumber(p.IDNumber), "previousPhone": previous,
-		"phone": card.MaskPhone(rec.Phone), "reason": p.Reason}
+		"phone": phone, "reason": p.Reason}
 	if err := h.journal(ctx, "phone", rec.CardNo, journaled, reply, start); err != nil {
 		return nil, err
 	}
-	return ok(reply)
+	return ok(reply, warnings...)
 }

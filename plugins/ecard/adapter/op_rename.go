@@ -43,13 +43,12 @@ type renameReply struct {
 	Renamed bool `json:"renamed"`
 }
 
-// renameNote records the last correction of a card's name: the message
-// that made it, when, and the name before it, masked (for the reply to a
-// redelivery of that message).
+// renameNote records a correction of a card's name: the message that made
+// it, when, the name it set and the name before it, masked (for the reply
+// to a redelivery of that message).
 type renameNote struct {
-	By           string    `json:"by"`
-	At           time.Time `json:"at"`
-	PreviousName string    `json:"previousName"`
+	correction
+	PreviousName string `json:"previousName"`
 }
 
 // rename serves ecard.rename. The name is replaced on the card record; the
@@ -85,9 +84,12 @@ func (h handler) rename(ctx context.Context) (*sdk.HandleResponse, error) {
 	var refused *sdk.HandleResponse
 	var previous string
 	renamed := false
+	var made *renameNote  // this message's correction, made now or before
+	var later *correction // a later correction that stands over it
 	now := h.a.now().UTC().Truncate(time.Second)
+	received := h.received(now)
 	rec, err := updateCard(ctx, h.host(), p.CardNo, func(r *cardRecord) bool {
-		refused, renamed, previous = nil, false, ""
+		refused, renamed, previous, made, later = nil, false, "", nil, nil
 		switch {
 		case cardIDNumber(r) != p.IDNumber:
 			refused, _ = invalid("$.idNumber", "mismatch", zhSummary("$.idNumber", "mismatch", fmt.Sprintf("the ID number is not the one registered with card %s", r.CardNo)),
@@ -97,16 +99,37 @@ func (h handler) rename(ctx context.Context) (*sdk.HandleResponse, error) {
 		case r.Status == statusDead:
 			refused = nil // answered below, with the card that replaced it
 			return false
-		case r.Name == p.Name:
-			if r.LastRename != nil && r.LastRename.By == h.req.MessageID {
-				// This message renamed it and is redelivered.
-				renamed, previous = true, r.LastRename.PreviousName
+		}
+		if n, done := noteBy(r.LastRename, r.EarlierRenames, h.req.MessageID); done {
+			// This message renamed the card and is redelivered or
+			// replayed: it answers as it did and changes nothing, even
+			// when a later correction changed the name again.
+			renamed, previous, made = true, n.PreviousName, &n
+			if r.LastRename.By != h.req.MessageID {
+				c := r.LastRename.correction
+				later = &c
 			}
+			return false
+		}
+		if r.Name == p.Name {
+			if !confirms(r.LastRename, r.NameConfirmed, received) {
+				return false
+			}
+			r.NameConfirmed = &correction{By: h.req.MessageID, At: now, Value: card.MaskName(p.Name), Received: received}
+			return true
+		}
+		if c, after := supersededBy(r.LastRename, r.NameConfirmed, received); after {
+			refused = superseded("$.name", "name", r.CardNo, c, received)
 			return false
 		}
 		previous, renamed = card.MaskName(r.Name), true
 		r.Name = p.Name
-		r.LastRename = &renameNote{By: h.req.MessageID, At: now, PreviousName: previous}
+		addNote(&r.LastRename, &r.EarlierRenames, renameNote{
+			correction:   correction{By: h.req.MessageID, At: now, Value: card.MaskName(p.Name), Received: received},
+			PreviousName: previous,
+		})
+		r.NameConfirmed = nil
+		made = r.LastRename
 		return true
 	})
 	rec, resp, err := h.correctedCard(ctx, p.CardNo, rec, err, refused)
@@ -116,23 +139,33 @@ func (h handler) rename(ctx context.Context) (*sdk.HandleResponse, error) {
 	if previous == "" {
 		previous = card.MaskName(rec.Name)
 	}
+	var warnings []sdk.Diagnostic
+	if later != nil {
+		warnings = append(warnings, replayedNote("$.name", "name", rec.CardNo, *later))
+	}
+	// name is the name this message set: the card's, or the one it set
+	// before a later correction.
+	name := card.MaskName(rec.Name)
+	if made != nil && made.Value != "" {
+		name = made.Value
+	}
 	if renamed {
 		at := now
-		if rec.LastRename != nil {
-			at = rec.LastRename.At
+		if made != nil {
+			at = made.At
 		}
-		ev := map[string]any{"cardNo": rec.CardNo, "name": card.MaskName(rec.Name), "previousName": previous, "renamedAt": at}
+		ev := map[string]any{"cardNo": rec.CardNo, "name": name, "previousName": previous, "renamedAt": at}
 		if err := h.announceCorrection(ctx, rec, EventRenamed, ev, at); err != nil {
 			return nil, err
 		}
 	}
 	reply := renameReply{cardView: rec.maskedView(), PreviousName: previous, Renamed: renamed}
 	journaled := map[string]string{"cardNo": rec.CardNo, "idNumber": card.MaskIDNumber(p.IDNumber), "previousName": previous,
-		"name": card.MaskName(rec.Name), "reason": p.Reason}
+		"name": name, "reason": p.Reason}
 	if err := h.journal(ctx, "rename", rec.CardNo, journaled, reply, start); err != nil {
 		return nil, err
 	}
-	return ok(reply)
+	return ok(reply, warnings...)
 }
 
 // cardIDNumber is the document number registered with card r: its own, or

@@ -110,6 +110,7 @@ var rulePhrases = map[string]string{
 	"required": "必填", "format": "格式不对", "length": "位数不对", "max_length": "太长", "characters": "含不允许的字符",
 	"placeholder": "不是真实信息", "check_digit": "校验位不对，请与证件核对", "region": "地区码不对", "birth_date": "出生日期不对",
 	"mismatch": "与证件号码不一致", "exclusive": "此情况下不填", "range": "超出范围", "code": "不在可选代码中", "id_type": "不支持",
+	"superseded": "已有更晚的更正，本次未更改",
 }
 
 // zhSummary leads the English summary of a refusal at field with the

@@ -25,7 +25,8 @@ type qrKeyRecord struct {
 	// every code sealed with the key from then on has its expiry in Until.
 	// Codes issued earlier may not (the record did not exist, or an older
 	// version wrote it without Since), so they are not judged by it. Zero
-	// in a record an older version wrote.
+	// in a record an older version wrote; the next scan of a code of the
+	// key then sets it (retiredKey).
 	Since time.Time `json:"since,omitzero"`
 }
 
@@ -97,20 +98,44 @@ func maxTime(a, b time.Time) time.Time {
 // such a code was sealed elsewhere with a copy of the key. A retired key
 // kept in qrKeys thus stops working once the codes the site sealed with it
 // have expired. It returns nil when the code may be the site's. One state
-// read, only for codes of keys that are not the active one.
+// read, only for codes of keys that are not the active one (and one write
+// when the record has no Since, see below).
+//
+// The check holds only while every instance that seals codes records them:
+// an instance of a version before qrkey records (one that records nothing)
+// hands out codes the record does not cover, refused here like a copy's
+// once their key is retired. That cannot be told from a copy, so it is not
+// tolerated (a tolerance window would open to anyone who backdates a
+// forged code into it); the README says to rotate only once no such
+// instance runs and the codes it printed have expired.
 func (h handler) retiredKey(ctx context.Context, c card.Claims) (*sdk.HandleResponse, error) {
 	if c.KeyID == h.cfg.activeKey {
 		return nil, nil
 	}
 	var rec qrKeyRecord
-	_, err := getJSON(ctx, h.host(), keyQRKey+c.KeyID, &rec)
+	ver, err := getJSON(ctx, h.host(), keyQRKey+c.KeyID, &rec)
 	if errors.Is(err, sdk.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if rec.Since.IsZero() || c.IssuedAt.Before(rec.Since) || !c.ExpiresAt.After(rec.Until) {
+	if rec.Since.IsZero() {
+		// Written last by the previous version, which records every code
+		// it seals but knows no since: from now on every code sealed with
+		// the key is recorded, so the record judges again the codes issued
+		// from now on. Without this, a key retired while an instance of
+		// that version still sealed with it would never be judged: this
+		// version, sealing with another key, no longer writes its record.
+		// A conflict means another instance restarted it, or that version
+		// wrote again, which the next scan sees.
+		rec.Since = h.a.now().UTC()
+		if _, err := casJSON(ctx, h.host(), keyQRKey+c.KeyID, ver, rec); err != nil && !errors.Is(err, sdk.ErrConflict) {
+			return nil, fmt.Errorf("restart the record of QR key %s: %w", c.KeyID, err)
+		}
+		return nil, nil
+	}
+	if c.IssuedAt.Before(rec.Since) || !c.ExpiresAt.After(rec.Until) {
 		return nil, nil
 	}
 	return invalid("$.text", ResultTampered, "the e-card code was sealed with a retired key after it was retired",

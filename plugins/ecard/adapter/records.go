@@ -82,10 +82,22 @@ type cardRecord struct {
 	// card that replaced this revoked one.
 	PreviousCardNo string `json:"previousCardNo,omitempty"`
 	ReplacedBy     string `json:"replacedBy,omitempty"`
-	// LastRename is the last correction of the name (ecard.rename).
-	LastRename *renameNote `json:"lastRename,omitempty"`
-	// LastPhone is the last correction of the phone (ecard.phone.correct).
-	LastPhone *phoneNote `json:"lastPhone,omitempty"`
+	// LastRename is the last correction of the name (ecard.rename), and
+	// EarlierRenames the ones before it, oldest first (at most
+	// maxEarlierCorrections).
+	LastRename     *renameNote  `json:"lastRename,omitempty"`
+	EarlierRenames []renameNote `json:"earlierRenames,omitempty"`
+	// LastPhone is the last correction of the phone (ecard.phone.correct),
+	// and EarlierPhones the ones before it, as for the name.
+	LastPhone     *phoneNote  `json:"lastPhone,omitempty"`
+	EarlierPhones []phoneNote `json:"earlierPhones,omitempty"`
+	// NameConfirmed and PhoneConfirmed are the newest correction message
+	// that found the field as it asked (nothing to change), when it was
+	// received after the field's last correction: a correction received
+	// before it is refused as superseded (see supersededBy). Cleared by the
+	// next correction of the field.
+	NameConfirmed  *correction `json:"nameConfirmed,omitempty"`
+	PhoneConfirmed *correction `json:"phoneConfirmed,omitempty"`
 	// RegisteredBy is the id of the message that created the card, so that
 	// the message, redelivered, gets the reply of a creation again.
 	RegisteredBy string `json:"registeredBy,omitempty"`
