@@ -101,3 +101,54 @@ func TestExportShowsOneVersionOnEverySheet(t *testing.T) {
 		})
 	}
 }
+
+// TestExportNotFailedBySameContentSavedAgain: an upload whose attempt
+// went unanswered (the platform down, a lost answer) is sent again by the
+// host, with the same content, every so often until the platform answers,
+// and each attempt saves the document again under a new codes version.
+// The export failed (retryable) whenever such a retry fell between its
+// stock sheet and its trace-code sheet, though the document's lines and
+// codes were what the stock sheet listed; at a busy pharmacy, with a few
+// uploads retrying during an outage, a large export failed attempt after
+// attempt until the host gave up. A document saved again with the same
+// content is listed in the version the trace-code pass finds.
+func TestExportNotFailedBySameContentSavedAgain(t *testing.T) {
+	t.Parallel()
+	codes := codesOf("8100001", 500000, 3)
+	testCases := map[string]struct {
+		op, billNo, billType string
+		docs                 int64 // documents of the day, each with the codes
+	}{
+		"stock-in sent again":  {op: adapter.OpStockInUpload, billNo: "RK-S1", billType: "102", docs: 1},
+		"stock-out sent again": {op: adapter.OpStockOutUpload, billNo: "CK-S1", billType: "202", docs: 2},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var hh *readHookHost
+			e := newEnvOn(t, nil, func(m *sdktest.MemoryHost) sdkhost.HostServer {
+				hh = &readHookHost{MemoryHost: m}
+				return hh
+			})
+			if tc.op == adapter.OpStockOutUpload {
+				must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-S0", "102", line(1, "3", codes...))), sdk.StatusOK)
+			}
+			doc := bill(tc.billNo, tc.billType, line(1, "3", codes...))
+			e.sim.Fail("upload", tracecode.FailHTTP500, 1)
+			if r := e.send(tc.op, doc); r.Status == sdk.StatusOK {
+				t.Fatalf("the first attempt was to fail: %s", r.Payload)
+			}
+			hh.arm("count/doc/20261126", 1, func() {
+				must[uploadReply](t, e.send(tc.op, doc), sdk.StatusOK)
+			})
+			r := e.send(adapter.OpExport, map[string]any{"from": "2026-11-26", "to": "2026-11-26", "sheets": []string{"bills", "codes"}})
+			if !hh.ran.Load() {
+				t.Fatal("nothing was sent again between the two sheets' passes: the test does not test")
+			}
+			rep := must[exportReply](t, r, sdk.StatusOK)
+			if want := int64(len(codes)) * tc.docs; rep.Rows["codes"] != want || rep.Rows["bills"] != tc.docs {
+				t.Errorf("rows %+v, want %d on 出入库数据 and %d on 追溯码明细", rep.Rows, tc.docs, want)
+			}
+		})
+	}
+}
