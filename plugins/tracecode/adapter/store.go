@@ -930,15 +930,29 @@ func readCodes(ctx context.Context, h sdk.Host, rec *docRecord, fn func(codeRow)
 // because another version of the document replaced the one rec is
 // (saveDoc) is an errDocChanged: the rows read so far and those of the
 // new version must not be mixed, so the caller reads the document again.
-// A chunk missing from the version still stored (left so by a version
-// before codesVersion that stopped mid-write) is skipped, as it was.
+// A version with the same content (an upload sent again as it was, as the
+// host does every so often while the platform does not answer) has the
+// same rows in the same chunks: the read goes on in it. A chunk missing
+// from the version still stored (left so by a version before codesVersion
+// that stopped mid-write) is skipped, as it was.
 func readChunks(ctx context.Context, h sdk.Host, rec *docRecord, fn func([]codeRow) error) error {
-	for i := 0; i < rec.Chunks; i++ {
-		key := rec.chunkKey(i)
+	cur := rec // the version whose chunks are read
+	for i, moves := 0, 0; i < rec.Chunks; i++ {
+		key := cur.chunkKey(i)
 		e, err := h.Get(ctx, key)
 		if errors.Is(err, sdk.ErrNotFound) {
-			if err := stillStored(ctx, h, rec); err != nil {
+			now, err := stillStored(ctx, h, cur)
+			if err != nil {
 				return err
+			}
+			if now != nil && moves < 20 {
+				// The same content saved again: chunk i of that version.
+				cur, moves = now, moves+1
+				i--
+				continue
+			}
+			if now != nil {
+				return errBusy
 			}
 			continue
 		}
@@ -959,18 +973,23 @@ func readChunks(ctx context.Context, h sdk.Host, rec *docRecord, fn func([]codeR
 // errDocChanged: a document was saved again while its codes were read.
 var errDocChanged = errors.New("the document changed while its codes were read")
 
-// stillStored returns errDocChanged unless the version of the document
-// its index names now is rec's.
-func stillStored(ctx context.Context, h sdk.Host, rec *docRecord) error {
+// stillStored tells what a reader of rec does when a chunk of its codes
+// is missing: nil, nil when the version the document's index names now
+// is rec's (the chunk is skipped); that version when it is another with
+// the same content, hash, codes and chunks (the read goes on in it);
+// errDocChanged otherwise.
+func stillStored(ctx context.Context, h sdk.Host, rec *docRecord) (*docRecord, error) {
 	cur, _, _, err := loadIndexed(ctx, h, rec.indexKey(), rec.DocNo)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
 	case err != nil:
-		return err
+		return nil, err
 	case cur.CodesVersion == rec.CodesVersion:
-		return nil
+		return nil, nil
+	case cur.MovedTo == "" && rec.Hash != "" && cur.Hash == rec.Hash && cur.CodeCount == rec.CodeCount && cur.Chunks == rec.Chunks:
+		return cur, nil
 	}
-	return fmt.Errorf("%w: document %s (%s) was saved again (a later fetch or upload of it) while its codes were read; it is read again as it is now",
+	return nil, fmt.Errorf("%w: document %s (%s) was saved again (a later fetch or upload of it) while its codes were read; it is read again as it is now",
 		errDocChanged, rec.DocNo, rec.indexKey())
 }
 
