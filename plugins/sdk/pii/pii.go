@@ -24,10 +24,16 @@ var (
 	// left alone.
 	idNumber = regexp.MustCompile(`(^|[^0-9A-Za-z])([1-9]\d{5}(?:18|19|20)\d{2}` + monthDay + `\d{3}[\dXx]|[1-9]\d{5}\d{2}` + monthDay + `\d{3}|1[3-9]\d{9})($|[^0-9A-Za-z])`)
 	// nameAfter: a person's name (2–4 Han characters) after 姓名, 患者,
-	// 病人, 参保人 or 就诊人, with or without a colon.
-	nameAfter = regexp.MustCompile(`(姓名|患者|病人|参保人|就诊人)([:：]?\s*)(\p{Han}{2,4})`)
-	// cardAfter: a social-security card number after its label.
-	cardAfter = regexp.MustCompile(`(社会保障卡卡号|社会保障卡号|社保卡卡号|社保卡号|社保卡)([:：]?\s*)([0-9A-Za-z]{6,})`)
+	// 病人, 参保人 or 就诊人, or after the two together (患者姓名,
+	// 参保人姓名: the label is not taken for the name), with or without a
+	// colon.
+	nameAfter = regexp.MustCompile(`((?:患者|病人|参保人|就诊人)?姓名|患者|病人|参保人|就诊人)([:：]?\s*)(\p{Han}{2,4})`)
+	// cardAfter: a social-security or medical-insurance card number, a
+	// passport number, or the number of an identity document of any type
+	// (证件号码: a dispensing record's customer may be identified by any)
+	// after its label. A resident ID number there is masked as such
+	// already (idNumber).
+	cardAfter = regexp.MustCompile(`(社会保障卡卡号|社会保障卡号|社保卡卡号|社保卡号|社保卡|医保卡卡号|医保卡号|医保卡|护照号码|护照号|护照|证件号码|证件号)([:：]?\s*)([0-9A-Za-z]{6,})`)
 	// birthAfter: a birth date after its label, in any of the usual forms.
 	birthAfter = regexp.MustCompile(`(出生日期|出生年月日|出生年月|出生|生日)([:：]?\s*)(\d{4}\s*[-/.年]?\s*\d{1,2}\s*[-/.月]?\s*(?:\d{1,2}\s*日?)?)`)
 )
@@ -38,9 +44,10 @@ var notName = []string{"身份", "证件", "社保", "社会", "医保", "电话
 
 // Text returns s with personal data masked: ID numbers (18 and 15
 // characters) and mobile numbers keep their first 3 and last 4
-// characters; a name after 姓名/患者/病人/参保人/就诊人 keeps its first
-// character; a social-security card number after its label keeps its
-// first and last character; a birth date after 出生日期/出生/生日 is
+// characters; a name after 姓名/患者/病人/参保人/就诊人 (or 患者姓名 …)
+// keeps its first character; a social-security or medical-insurance card
+// number, a passport number or another identity document's number
+// (证件号码) after its label keeps its first and last character; a birth date after 出生日期/出生/生日 is
 // replaced with asterisks. Other numbers (visit ids, amounts, codes) are
 // kept.
 func Text(s string) string {

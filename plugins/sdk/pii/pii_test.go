@@ -15,15 +15,27 @@ func TestText(t *testing.T) {
 		"no name after 患者":    {"患者身份证号不正确；患者信息不存在", "患者身份证号不正确；患者信息不存在"},
 		"card number":         {"社保卡号D15629456已挂失", "社保卡号D*******6已挂失"},
 		"card number colon":   {"社会保障卡号：E12345678X", "社会保障卡号：E********X"},
-		"birth date":          {"出生日期1980-01-01不符", "出生日期**********不符"},
-		"birth date chinese":  {"出生：1980年1月1日", "出生：*********"},
-		"visit id kept":       {"就诊ID 350200202504010930000000000001 已结算", "就诊ID 350200202504010930000000000001 已结算"},
-		"glued code kept":     {"单据CK350203198001011234不存在", "单据CK350203198001011234不存在"},
-		"trace code kept":     {"追溯码81234567890123456789重复", "追溯码81234567890123456789重复"},
-		"amount kept":         {"金额 12345678.90 与明细 123456789012 不符", "金额 12345678.90 与明细 123456789012 不符"},
-		"other 15 digits":     {"流水号 202504019999999 重复", "流水号 202504019999999 重复"},
-		"ascii only":          {"infcode -1: record 12345 not found", "infcode -1: record 12345 not found"},
-		"empty":               {"", ""},
+		// A label naming whose name follows (患者姓名, 参保人姓名): the
+		// name after 姓名 is masked, not taken for part of the label.
+		"name after 患者姓名 colon": {"患者姓名：张三丰，证件号码", "患者姓名：张**，证件号码"},
+		"name after 参保人姓名":      {"参保人姓名李四(", "参保人姓名李*("},
+		"name after 就诊人姓名":      {"就诊人姓名: 王小明；", "就诊人姓名: 王**；"},
+		// The number of an identity document other than a resident ID
+		// card (a dispensing record's customer ID: 护照, 医保卡).
+		"passport number":       {"证件类型：护照，证件号码：E12345678，", "证件类型：护照，证件号码：E*******8，"},
+		"passport number label": {"护照号G12345678不符", "护照号G*******8不符"},
+		"insurance card number": {"医保卡号A01234567已注销", "医保卡号A*******7已注销"},
+		"id number label kept":  {"证件号码350203198001011234", "证件号码350***********1234"},
+		"no number after label": {"证件号码不正确", "证件号码不正确"},
+		"birth date":            {"出生日期1980-01-01不符", "出生日期**********不符"},
+		"birth date chinese":    {"出生：1980年1月1日", "出生：*********"},
+		"visit id kept":         {"就诊ID 350200202504010930000000000001 已结算", "就诊ID 350200202504010930000000000001 已结算"},
+		"glued code kept":       {"单据CK350203198001011234不存在", "单据CK350203198001011234不存在"},
+		"trace code kept":       {"追溯码81234567890123456789重复", "追溯码81234567890123456789重复"},
+		"amount kept":           {"金额 12345678.90 与明细 123456789012 不符", "金额 12345678.90 与明细 123456789012 不符"},
+		"other 15 digits":       {"流水号 202504019999999 重复", "流水号 202504019999999 重复"},
+		"ascii only":            {"infcode -1: record 12345 not found", "infcode -1: record 12345 not found"},
+		"empty":                 {"", ""},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {

@@ -113,6 +113,8 @@ func TestSavedDocumentLeavesNoOrphanCodes(t *testing.T) {
 		"new, stopped before its index is written":      {day: day25, stop: func(k string) bool { return strings.HasPrefix(k, "log/doc/") }},
 		"moved, the index's answer lost, never retried": {first: true, day: day26, lost: func(k string) bool { return strings.HasPrefix(k, "docidx/") }, noRetry: true},
 		"moved, stopped after its index, never retried": {first: true, day: day26, stop: func(k string) bool { return strings.HasPrefix(k, "docidx/") }, noRetry: true},
+		"moved, stopped before its index is written":    {first: true, day: day26, stop: func(k string) bool { return strings.HasPrefix(k, "log/doc/20261126") }},
+		"new, stopped before its index, never retried":  {day: day25, stop: func(k string) bool { return strings.HasPrefix(k, "log/doc/") }, noRetry: true},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
@@ -174,6 +176,33 @@ func TestSavedDocumentLeavesNoOrphanCodes(t *testing.T) {
 				}
 			}
 			check("after the retry and the sync")
+			// Every record left in the daily logs is the one the index
+			// names or a forwarding one: a record the save appended and
+			// never indexed (it stopped in between) is named by nothing
+			// and never read again.
+			_, indexed, _, err := loadDoc(ctx, host, sourceUpload, "RK-OR")
+			if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+				t.Fatal(err)
+			}
+			recs, err := host.Scan(ctx, "log/doc/", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range recs {
+				var r docRecord
+				if err := json.Unmarshal(e.Value, &r); err != nil {
+					t.Fatal(err)
+				}
+				if e.Key != indexed && r.MovedTo == "" {
+					t.Errorf("the record %s (codes version %s, %d chunks) is left beside the one the index names (%q), neither indexed nor forwarding", e.Key, r.CodesVersion, r.Chunks, indexed)
+				}
+			}
+			if indexed == "" {
+				if es, err := host.Scan(ctx, "codes/", 0); err != nil || len(es) > 0 {
+					t.Errorf("no document stored, and %d code chunks left (%v)", len(es), err)
+				}
+				return
+			}
 			cur, curKey, _, err := loadDoc(ctx, host, sourceUpload, "RK-OR")
 			if err != nil {
 				t.Fatal(err)

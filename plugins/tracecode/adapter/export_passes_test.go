@@ -2,6 +2,7 @@ package adapter_test
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -97,6 +98,72 @@ func TestExportShowsOneVersionOnEverySheet(t *testing.T) {
 			}
 			if bills["RK-P0 line 1"] != "1" {
 				t.Errorf("the unchanged document RK-P0 is not exported whole: %v", bills)
+			}
+		})
+	}
+}
+
+// TestExportNotFailedBySameContentSavedAgain: an upload whose attempt
+// went unanswered (the platform down, a lost answer) is sent again by the
+// host, with the same content, every so often until the platform answers,
+// and each attempt saves the document again under a new codes version.
+// The export failed (retryable) whenever such a retry fell between its
+// stock sheet and its trace-code sheet, or while it read the document's
+// codes (the chunks of the version it read removed), though the
+// document's lines and codes were what it had begun to list; at a busy
+// pharmacy, with a few uploads retrying during an outage, a large export
+// failed attempt after attempt until the host gave up. A document saved
+// again with the same content is read on in the version now stored.
+func TestExportNotFailedBySameContentSavedAgain(t *testing.T) {
+	t.Parallel()
+	// 1,200 codes: three chunks.
+	codes := codesOf("8100001", 500000, 1200)
+	testCases := map[string]struct {
+		op, billNo, billType string
+		docs                 int64 // documents of the day, each with the codes
+		// at and skip: the read the retry runs before (readHookHost).
+		at     string
+		skip   int
+		sheets []string
+	}{
+		"stock-in sent again between the sheets": {op: adapter.OpStockInUpload, billNo: "RK-S1", billType: "102", docs: 1,
+			at: "count/doc/20261126", skip: 1, sheets: []string{"bills", "codes"}},
+		"stock-out sent again between the sheets": {op: adapter.OpStockOutUpload, billNo: "CK-S1", billType: "202", docs: 2,
+			at: "count/doc/20261126", skip: 1, sheets: []string{"bills", "codes"}},
+		"stock-in sent again while its codes are read": {op: adapter.OpStockInUpload, billNo: "RK-S1", billType: "102", docs: 1,
+			at: "codes/up/RK-S1/", skip: 1, sheets: []string{"bills", "codes"}},
+		"stock-out sent again while its codes are read": {op: adapter.OpStockOutUpload, billNo: "CK-S1", billType: "202", docs: 2,
+			at: "codes/up/CK-S1/", skip: 2, sheets: []string{"codes"}},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var hh *readHookHost
+			e := newEnvOn(t, nil, func(m *sdktest.MemoryHost) sdkhost.HostServer {
+				hh = &readHookHost{MemoryHost: m}
+				return hh
+			})
+			if tc.op == adapter.OpStockOutUpload {
+				must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-S0", "102", line(1, "1200", codes...))), sdk.StatusOK)
+			}
+			doc := bill(tc.billNo, tc.billType, line(1, "1200", codes...))
+			e.sim.Fail("upload", tracecode.FailHTTP500, 1)
+			if r := e.send(tc.op, doc); r.Status == sdk.StatusOK {
+				t.Fatalf("the first attempt was to fail: %s", r.Payload)
+			}
+			hh.arm(tc.at, tc.skip, func() {
+				must[uploadReply](t, e.send(tc.op, doc), sdk.StatusOK)
+			})
+			r := e.send(adapter.OpExport, map[string]any{"from": "2026-11-26", "to": "2026-11-26", "sheets": tc.sheets})
+			if !hh.ran.Load() {
+				t.Fatal("the document was not sent again during the export: the test does not test")
+			}
+			rep := must[exportReply](t, r, sdk.StatusOK)
+			if want := int64(len(codes)) * tc.docs; rep.Rows["codes"] != want {
+				t.Errorf("rows %+v, want %d on 追溯码明细", rep.Rows, want)
+			}
+			if slices.Contains(tc.sheets, "bills") && rep.Rows["bills"] != tc.docs {
+				t.Errorf("rows %+v, want %d on 出入库数据", rep.Rows, tc.docs)
 			}
 		})
 	}

@@ -459,20 +459,20 @@ func (h *handler) billTypeLabel(t string) string {
 
 // listedDocs is, between the stock sheet's pass over the documents and
 // the trace-code sheet's, the version (codesVersion: saveDoc gives every
-// version of the lines and codes a new one) of each document the stock
-// sheet listed, by index key.
+// version of the lines and codes a new one) and the content hash of each
+// document the stock sheet listed, by index key.
 type listedDocs map[string]listedDoc
 
 type listedDoc struct {
-	docNo, version string
+	docNo, version, hash string
 }
 
 // check is the trace-code pass's test of a document it reads against the
 // stock sheet's: list reports whether to list it (false: the stock sheet
 // did not, since it was stored, or moved into the export's days, after
 // that pass read them; on neither sheet then), and an errDocChanged says
-// it was saved again in between (the export is retried, reading both
-// sheets anew). A nil listedDocs lists everything.
+// it was saved again in between with other content (the export is
+// retried, reading both sheets anew). A nil listedDocs lists everything.
 func (l listedDocs) check(d *docRecord) (list bool, err error) {
 	if l == nil {
 		return true, nil
@@ -483,7 +483,12 @@ func (l listedDocs) check(d *docRecord) (list bool, err error) {
 		return false, nil
 	}
 	delete(l, idx)
-	if was.version != d.CodesVersion {
+	// A document saved again with the same content (an upload whose
+	// attempt went unanswered, sent again as it was: every attempt saves
+	// it, under a new version) has the lines and codes the stock sheet
+	// listed: during an outage such retries come every few seconds, and
+	// failing on them failed every attempt of a long export.
+	if was.version != d.CodesVersion && (was.hash == "" || was.hash != d.Hash) {
 		return false, fmt.Errorf("%w: document %s (%s) was saved again (a later fetch or upload of it) between the export's 出入库数据 and 追溯码明细 sheets, which would show two versions of it; the export is made again",
 			errDocChanged, d.DocNo, idx)
 	}
@@ -507,7 +512,7 @@ func (h *handler) billRows(ctx context.Context, sh *export.Sheet, f filter, list
 	row := make([]any, len(sheetSpecs[sheetBills]))
 	return h.docs(ctx, f, func(d *docRecord) error {
 		if listed != nil {
-			listed[d.indexKey()] = listedDoc{docNo: d.DocNo, version: d.CodesVersion}
+			listed[d.indexKey()] = listedDoc{docNo: d.DocNo, version: d.CodesVersion, hash: d.Hash}
 		}
 		at := h.localTime(d.BillTime)
 		day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, h.cfg.zone)

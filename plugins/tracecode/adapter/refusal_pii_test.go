@@ -22,30 +22,41 @@ import (
 // platform's code stay readable.
 func TestRefusalMasksPatientData(t *testing.T) {
 	t.Parallel()
-	patient := tracecode.Patient{Name: "张三丰", IDNo: "350203198001011234", Tel: "13912345678"}
-	personal := []string{patient.Name, patient.IDNo, patient.Tel}
+	// The dispensing record's customer (码上放心 uploadretail:
+	// customer_id_type, customer_id, user_tel): a resident ID card, a
+	// passport or a medical-insurance card.
+	resident := tracecode.Patient{Name: "张三丰", IDNo: "350203198001011234", Tel: "13912345678"}
+	passport := tracecode.Patient{Name: "李四", IDType: "2", IDNo: "E12345678", Tel: "13912345678"}
+	card := tracecode.Patient{Name: "王小明", IDType: "4", IDNo: "A01234567", Tel: "13912345678"}
 	code := drugCode("8100007", 7)
 	testCases := map[string]struct {
 		op, billNo, billType string
-		stockedIn            bool // the code was stocked in before it was dispensed
+		patient              tracecode.Patient
+		masked               string // the ID number as the reply shows it
+		stockedIn            bool   // the code was stocked in before it was dispensed
 		// mi: the document is stocked in, then sent to medical
 		// insurance, which refuses it (infcode -1).
 		mi bool
 	}{
-		"stock-out of a dispensed code":                {op: adapter.OpStockOutUpload, billNo: "CK-PII", billType: "202", stockedIn: true},
-		"stock-in of a dispensed code":                 {op: adapter.OpStockInUpload, billNo: "RK-PII", billType: "102"},
-		"medical-insurance upload of a dispensed code": {op: adapter.OpMIUpload, billNo: "RK-PII-0", stockedIn: true, mi: true},
+		"stock-out of a dispensed code":                      {op: adapter.OpStockOutUpload, billNo: "CK-PII", billType: "202", patient: resident, masked: "350***********1234", stockedIn: true},
+		"stock-in of a dispensed code":                       {op: adapter.OpStockInUpload, billNo: "RK-PII", billType: "102", patient: resident, masked: "350***********1234"},
+		"medical-insurance upload of a dispensed code":       {op: adapter.OpMIUpload, billNo: "RK-PII-0", patient: resident, masked: "350***********1234", stockedIn: true, mi: true},
+		"stock-out of a code dispensed to a passport holder": {op: adapter.OpStockOutUpload, billNo: "CK-PII", billType: "202", patient: passport, masked: "E*******8", stockedIn: true},
+		"stock-in of a code dispensed on an insurance card":  {op: adapter.OpStockInUpload, billNo: "RK-PII", billType: "102", patient: card, masked: "A*******7"},
+		"medical-insurance upload, passport holder":          {op: adapter.OpMIUpload, billNo: "RK-PII-0", patient: passport, masked: "E*******8", stockedIn: true, mi: true},
+		"medical-insurance upload, insurance card":           {op: adapter.OpMIUpload, billNo: "RK-PII-0", patient: card, masked: "A*******7", stockedIn: true, mi: true},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			personal := []string{tc.patient.Name, tc.patient.IDNo, tc.patient.Tel}
 			e := newEnv(t, nil)
 			if tc.stockedIn {
 				must[uploadReply](t, e.send(adapter.OpStockInUpload, bill("RK-PII-0", "102", line(1, "1", code))), sdk.StatusOK)
 			}
-			e.sim.Dispense(code, patient, time.Date(2026, 11, 25, 15, 0, 0, 0, cst))
+			e.sim.Dispense(code, tc.patient, time.Date(2026, 11, 25, 15, 0, 0, 0, cst))
 			var r *sdk.HandleResponse
-			wantCode, want := "CODE_DISPENSED", []string{"350***********1234", "139****5678", code}
+			wantCode, want := "CODE_DISPENSED", []string{tc.masked, "139****5678", code}
 			if tc.mi {
 				r = e.send(tc.op, map[string]string{"billNo": tc.billNo})
 				// The drug code stays readable (hsa.MaskText takes its

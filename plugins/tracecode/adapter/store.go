@@ -419,26 +419,38 @@ func loadIndexed(ctx context.Context, h sdk.Host, indexKey, docNo string) (*docR
 // (forwardMarkKey) and removed a day later (dropForwards).
 //
 // Before any code is written the save is listed (saveMarkKey) with the
-// version it writes and the one stored, and the listing is removed once
+// version it writes and the one stored, the stored record's log key and
+// the one it appends (reserved first), and the listing is removed once
 // the record names the new version and the old one's codes are gone. A
 // save that stopped in between (the plugin stopped, a store write failed
 // or its answer was lost) leaves its listing, and the stock-in sync
 // removes, a day later, the codes of both versions but the one the
-// document's index names then (dropOrphanCodes), and the record a move
-// to another day left at the old place when it stopped after the index
-// named the new one (dropLeftRecord), with the codes it names: no
-// version's codes stay for good named by no record, and none a record
-// the index names is removed.
+// document's index names then (dropOrphanCodes), the record a move to
+// another day left at the old place when it stopped after the index
+// named the new one, and the record it appended when it stopped before
+// the index named it (dropLeftRecord), with the codes they name: no
+// version's codes and no record stay for good named by no index, and
+// none the index names is removed.
 func saveDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string, now time.Time) (string, error) {
 	rec.CodeCount = len(rows)
 	rec.Chunks = (len(rows) + chunkSize - 1) / chunkSize
 	rec.CodesVersion = newCodesVersion()
 	rec.MovedTo = ""
-	mark, err := listSave(ctx, h, rec, key, now)
+	// A new document, or one moved to another day, gets a new record: its
+	// key is taken before the save is listed, so that the listing names
+	// it (a save that stops before the index names it leaves it unindexed).
+	appendKey := ""
+	if key == "" || !strings.HasPrefix(key, dayPrefix(day)) {
+		var err error
+		if appendKey, err = reserveLog(ctx, h, kindDoc, day); err != nil {
+			return "", err
+		}
+	}
+	mark, err := listSave(ctx, h, rec, key, appendKey, now)
 	if err != nil {
 		return "", err
 	}
-	newKey, err := writeDoc(ctx, h, rec, rows, day, key, now)
+	newKey, err := writeDoc(ctx, h, rec, rows, key, appendKey, now)
 	if err != nil {
 		return "", err
 	}
@@ -460,6 +472,11 @@ type saveMark struct {
 	// another day and stops once the index names the new record leaves
 	// the record there neither forwarding nor indexed.
 	OldKey string `json:"oldKey,omitempty"`
+	// NewKey is the log key of the record the save appends (a new
+	// document, or one moved to another day; empty for a save in place):
+	// a save that stops after writing it and before the index names it
+	// leaves it neither indexed nor forwarding.
+	NewKey string `json:"newKey,omitempty"`
 }
 
 // savedVersion is one version of a document's codes: its name and chunks.
@@ -478,9 +495,10 @@ func saveMarkKey(at time.Time, v string) string {
 const markTimeLayout = "20060102T150405.000000000"
 
 // listSave writes the listing of a save of rec (replacing the version of
-// it stored at key, or the one its index names) and returns its key.
-func listSave(ctx context.Context, h sdk.Host, rec *docRecord, key string, now time.Time) (string, error) {
-	m := saveMark{Index: rec.indexKey(), Base: rec.codesBase(), New: savedVersion{Version: rec.CodesVersion, Chunks: rec.Chunks}}
+// it stored at key, or the one its index names; appending the record at
+// appendKey unless that is empty) and returns its key.
+func listSave(ctx context.Context, h sdk.Host, rec *docRecord, key, appendKey string, now time.Time) (string, error) {
+	m := saveMark{Index: rec.indexKey(), Base: rec.codesBase(), New: savedVersion{Version: rec.CodesVersion, Chunks: rec.Chunks}, NewKey: appendKey}
 	cur := key
 	if e, err := h.Get(ctx, m.Index); err == nil {
 		var ref docRef
@@ -515,8 +533,15 @@ func listSave(ctx context.Context, h sdk.Host, rec *docRecord, key string, now t
 	return mk, nil
 }
 
-// writeDoc is saveDoc's work once the save is listed.
-func writeDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, day time.Time, key string, now time.Time) (string, error) {
+// dayPrefix is the prefix of the document log keys of day.
+func dayPrefix(day time.Time) string {
+	return "log/" + kindDoc + "/" + day.Format(dayLayout) + "/"
+}
+
+// writeDoc is saveDoc's work once the save is listed: the record is
+// rewritten at key, or written at appendKey (reserved) when that is not
+// empty.
+func writeDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, key, appendKey string, now time.Time) (string, error) {
 	for i := 0; i < rec.Chunks; i++ {
 		end := min((i+1)*chunkSize, len(rows))
 		b, err := json.Marshal(rows[i*chunkSize : end])
@@ -531,8 +556,7 @@ func writeDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, d
 	if err != nil {
 		return "", err
 	}
-	wantDay := "log/" + kindDoc + "/" + day.Format(dayLayout) + "/"
-	if key != "" && strings.HasPrefix(key, wantDay) {
+	if appendKey == "" {
 		replaced, err := casReplace(ctx, h, key, b, func(old []byte) error { return notMoved(old, rec.DocNo, key) })
 		if err != nil {
 			if errors.Is(err, errDocChanged) || errors.Is(err, errBusy) {
@@ -545,9 +569,9 @@ func writeDoc(ctx context.Context, h sdk.Host, rec *docRecord, rows []codeRow, d
 		}
 		return key, removeChunks(ctx, h, replaced)
 	}
-	newKey, err := appendLog(ctx, h, kindDoc, day, rec)
-	if err != nil {
-		return "", err
+	newKey := appendKey
+	if _, err := h.Put(ctx, newKey, b); err != nil {
+		return "", fmt.Errorf("store %s (%s): %w", rec.DocNo, newKey, err)
 	}
 	ref, _ := json.Marshal(docRef{Key: newKey})
 	replacedRef, err := casReplace(ctx, h, rec.indexKey(), ref, nil)
@@ -694,7 +718,17 @@ func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (int, error
 			}
 		}
 		if known && m.OldKey != "" && m.OldKey != storedKey {
-			k, err := dropLeftRecord(ctx, h, m, stored)
+			k, err := dropLeftRecord(ctx, h, m.OldKey, m.Index, stored)
+			n += k
+			if err != nil {
+				return n, fmt.Errorf("finish the unfinished save %s: %w", e.Key, err)
+			}
+		}
+		if m.NewKey != "" && m.NewKey != storedKey {
+			// The record the save appended, which the index never named
+			// (it stopped in between; no index at all for a new
+			// document whose save was never made again).
+			k, err := dropLeftRecord(ctx, h, m.NewKey, m.Index, stored)
 			n += k
 			if err != nil {
 				return n, fmt.Errorf("finish the unfinished save %s: %w", e.Key, err)
@@ -735,42 +769,44 @@ func storedVersion(ctx context.Context, h sdk.Host, index string) (version, key 
 	return rec.CodesVersion, ref.Key, true, nil
 }
 
-// dropLeftRecord removes the record an unfinished save of m left at the
-// document's old place (m.OldKey), which the index no longer names: a
-// save that moved the document to another day and stopped (or whose
-// index write's answer was lost) once the index named the new record,
-// before the old one became a forwarding record. Nothing reads it (an
-// export reads only the record an index names), and the codes it names
-// (the version it has now, which a message that read it before the move
-// may have written since) are named by no other record, but the version
-// stored. A forwarding record, or a record of another document, is left
-// to dropForwards. It returns how many chunks it removed.
-func dropLeftRecord(ctx context.Context, h sdk.Host, m saveMark, stored string) (int, error) {
-	e, err := h.Get(ctx, m.OldKey)
+// dropLeftRecord removes a record an unfinished save left at key, which
+// the document's index (index) does not name: the one at the document's
+// old place (saveMark.OldKey) when a save that moved the document to
+// another day stopped (or its index write's answer was lost) once the
+// index named the new record, before the old one became a forwarding
+// record; or the one the save appended (saveMark.NewKey) when it stopped
+// before the index named it. Nothing reads it (an export reads only the
+// record an index names), and the codes it names (the version it has now,
+// which a message that read it before the move may have written since)
+// are named by no other record, but the version stored. A forwarding
+// record, or a record of another document, is left to dropForwards. It
+// returns how many chunks it removed.
+func dropLeftRecord(ctx context.Context, h sdk.Host, key, index, stored string) (int, error) {
+	e, err := h.Get(ctx, key)
 	if errors.Is(err, sdk.ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read the record %s left at the document's old place: %w", m.OldKey, err)
+		return 0, fmt.Errorf("read the record %s an unfinished save left: %w", key, err)
 	}
 	var old docRecord
 	if err := json.Unmarshal(e.Value, &old); err != nil {
-		return 0, fmt.Errorf("decode the record %s left at the document's old place: %w", m.OldKey, err)
+		return 0, fmt.Errorf("decode the record %s an unfinished save left: %w", key, err)
 	}
-	if old.MovedTo != "" || old.indexKey() != m.Index {
+	if old.MovedTo != "" || old.indexKey() != index {
 		return 0, nil
 	}
 	n := 0
 	if old.CodesVersion != stored {
 		for i := 0; i < old.Chunks; i++ {
 			if err := h.Delete(ctx, old.chunkKey(i)); err != nil {
-				return n, fmt.Errorf("remove the codes of the record %s left at the document's old place: %w", m.OldKey, err)
+				return n, fmt.Errorf("remove the codes of the record %s an unfinished save left: %w", key, err)
 			}
 			n++
 		}
 	}
-	if err := h.Delete(ctx, m.OldKey); err != nil {
-		return n, fmt.Errorf("remove the record %s of %s left at its old place (its index %s names another): %w", m.OldKey, old.DocNo, m.Index, err)
+	if err := h.Delete(ctx, key); err != nil {
+		return n, fmt.Errorf("remove the record %s of %s an unfinished save left (its index %s names another, or none): %w", key, old.DocNo, index, err)
 	}
 	return n, nil
 }
@@ -894,15 +930,29 @@ func readCodes(ctx context.Context, h sdk.Host, rec *docRecord, fn func(codeRow)
 // because another version of the document replaced the one rec is
 // (saveDoc) is an errDocChanged: the rows read so far and those of the
 // new version must not be mixed, so the caller reads the document again.
-// A chunk missing from the version still stored (left so by a version
-// before codesVersion that stopped mid-write) is skipped, as it was.
+// A version with the same content (an upload sent again as it was, as the
+// host does every so often while the platform does not answer) has the
+// same rows in the same chunks: the read goes on in it. A chunk missing
+// from the version still stored (left so by a version before codesVersion
+// that stopped mid-write) is skipped, as it was.
 func readChunks(ctx context.Context, h sdk.Host, rec *docRecord, fn func([]codeRow) error) error {
-	for i := 0; i < rec.Chunks; i++ {
-		key := rec.chunkKey(i)
+	cur := rec // the version whose chunks are read
+	for i, moves := 0, 0; i < rec.Chunks; i++ {
+		key := cur.chunkKey(i)
 		e, err := h.Get(ctx, key)
 		if errors.Is(err, sdk.ErrNotFound) {
-			if err := stillStored(ctx, h, rec); err != nil {
+			now, err := stillStored(ctx, h, cur)
+			if err != nil {
 				return err
+			}
+			if now != nil && moves < 20 {
+				// The same content saved again: chunk i of that version.
+				cur, moves = now, moves+1
+				i--
+				continue
+			}
+			if now != nil {
+				return errBusy
 			}
 			continue
 		}
@@ -923,18 +973,23 @@ func readChunks(ctx context.Context, h sdk.Host, rec *docRecord, fn func([]codeR
 // errDocChanged: a document was saved again while its codes were read.
 var errDocChanged = errors.New("the document changed while its codes were read")
 
-// stillStored returns errDocChanged unless the version of the document
-// its index names now is rec's.
-func stillStored(ctx context.Context, h sdk.Host, rec *docRecord) error {
+// stillStored tells what a reader of rec does when a chunk of its codes
+// is missing: nil, nil when the version the document's index names now
+// is rec's (the chunk is skipped); that version when it is another with
+// the same content, hash, codes and chunks (the read goes on in it);
+// errDocChanged otherwise.
+func stillStored(ctx context.Context, h sdk.Host, rec *docRecord) (*docRecord, error) {
 	cur, _, _, err := loadIndexed(ctx, h, rec.indexKey(), rec.DocNo)
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
 	case err != nil:
-		return err
+		return nil, err
 	case cur.CodesVersion == rec.CodesVersion:
-		return nil
+		return nil, nil
+	case cur.MovedTo == "" && rec.Hash != "" && cur.Hash == rec.Hash && cur.CodeCount == rec.CodeCount && cur.Chunks == rec.Chunks:
+		return cur, nil
 	}
-	return fmt.Errorf("%w: document %s (%s) was saved again (a later fetch or upload of it) while its codes were read; it is read again as it is now",
+	return nil, fmt.Errorf("%w: document %s (%s) was saved again (a later fetch or upload of it) while its codes were read; it is read again as it is now",
 		errDocChanged, rec.DocNo, rec.indexKey())
 }
 

@@ -186,8 +186,8 @@ func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
 		// dispensed to a patient (Dispense) is out of every stock.
 		if d, ok := s.dispensed[c]; ok {
 			s.mu.Unlock()
-			s.hsaAnswer(w, now, -1, fmt.Sprintf("医保目录编码%s的药品追溯码%s已于%s在参保人%s(身份证号%s，联系电话%s)的结算中使用，不能再做库存变更",
-				rec.MedListCodg, c, d.at.In(s.opts.Zone).Format("2006-01-02"), d.Name, d.IDNo, d.Tel))
+			s.hsaAnswer(w, now, -1, fmt.Sprintf("医保目录编码%s的药品追溯码%s已于%s在参保人%s(%s%s，联系电话%s)的结算中使用，不能再做库存变更",
+				rec.MedListCodg, c, d.at.In(s.opts.Zone).Format("2006-01-02"), d.Name, d.idLabel(), d.IDNo, d.Tel))
 			return
 		}
 	}

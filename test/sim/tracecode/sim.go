@@ -21,7 +21,9 @@
 //     with the patient as 码上放心's uploadretail carries them) is refused
 //     in any document (CODE_DISPENSED), and in a medical-insurance 3502
 //     (infcode -1: a code is settled once), the refusal naming the
-//     patient, the ID number and the phone the record holds;
+//     patient, the type and number of the identity document (a resident
+//     ID card, a passport or a medical-insurance card) and the phone the
+//     record holds;
 //   - stock-in documents by date, generated deterministically from the seed
 //     (suppliers, products, batches, cases of 20-digit codes starting with
 //     8 with a real parent/child structure and package ratios, and a
@@ -133,11 +135,39 @@ type Stats struct {
 }
 
 // Patient is the person a code was dispensed to, as a dispensing record
-// holds them (码上放心 uploadretail: the customer's ID number and phone).
+// holds them (码上放心 uploadretail: the customer's ID type and number,
+// customer_id_type and customer_id, and phone, user_tel).
 type Patient struct {
 	Name string
-	IDNo string
-	Tel  string
+	// IDType is the customer_id_type of the record: "1" (or empty) a
+	// resident ID card, "2" a passport, "4" a medical-insurance card.
+	IDType string
+	IDNo   string
+	Tel    string
+}
+
+// idTypeName is the name of a dispensing record's customer_id_type.
+func (p Patient) idTypeName() string {
+	switch p.IDType {
+	case "2":
+		return "护照"
+	case "4":
+		return "医保卡"
+	default:
+		return "居民身份证"
+	}
+}
+
+// idLabel is the label of the record's ID number in a 3502 refusal.
+func (p Patient) idLabel() string {
+	switch p.IDType {
+	case "2":
+		return "护照号"
+	case "4":
+		return "医保卡号"
+	default:
+		return "身份证号"
+	}
 }
 
 type dispensing struct {
@@ -590,8 +620,9 @@ func (s *Sim) upload(body []byte) (int, answer) {
 			}
 			seen[tc.Code] = i + 1
 			if d, ok := s.dispensed[tc.Code]; ok {
-				return 200, answer{Code: "CODE_DISPENSED", Message: fmt.Sprintf("第%d行追溯码%s已于%s发药给患者%s(身份证号%s，联系电话%s)，不能再出入库",
-					i+1, tc.Code, d.at.In(s.opts.Zone).Format("2006-01-02"), d.Name, d.IDNo, d.Tel)}
+				// The refusal quotes the dispensing record field by field.
+				return 200, answer{Code: "CODE_DISPENSED", Message: fmt.Sprintf("第%d行追溯码%s已于%s发药，不能再出入库。发药记录：患者姓名：%s，证件类型：%s，证件号码：%s，联系电话：%s",
+					i+1, tc.Code, d.at.In(s.opts.Zone).Format("2006-01-02"), d.Name, d.idTypeName(), d.IDNo, d.Tel)}
 			}
 			if by, in := s.stocked[tc.Code]; in && stockIn {
 				return 200, answer{Code: "CODE_USED", Message: fmt.Sprintf("第%d行追溯码%s已由单据%s入库，不能重复入库", i+1, tc.Code, by)}
