@@ -42,7 +42,9 @@
 // on as UTF-8 text declaring UNICODE UTF-8 in MSH-18 (also when it declared
 // nothing), its hex escapes rewritten in UTF-8. Its ACK is written in the
 // character set it was read in, declared in the ACK's MSH-18 (UTF-8 too;
-// UTF-8, declared so, when its text cannot be written in that set).
+// UTF-8, declared so, when its text cannot be written in that set). A
+// message whose MSH-18 names a set the listener cannot read gets an AR in
+// UTF-8 (its text ASCII) that answers its MSH, read without MSH-18.
 //
 // Bytes outside a frame (before a start block: a sender's keep-alive
 // bytes, a stray byte between frames) are discarded, as HAPI and Mirth
@@ -954,13 +956,32 @@ func (s *Server) refusal(raw []byte, why string) []byte {
 // peekMSH reads the MSH segment alone of a message that cannot be read as
 // a whole (a bad segment or byte further on), in charset, so that its
 // refusal can still answer the sender's MSH; nil when that cannot be read
-// either.
+// either. When MSH-18 names a character set the listener cannot read, the
+// fields before it are read alone, when they are ASCII (as they are in
+// every character set a sender may declare): the refusal then answers the
+// sender's MSH too.
 func peekMSH(raw []byte, charset string) *hl7.Message {
 	line := bytes.TrimLeft(raw, "\v\r\n\t ")
 	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
 		line = line[:i]
 	}
 	m, err := hl7.ParseWith(line, hl7.Options{DefaultCharset: charset})
+	if errors.Is(err, hl7.ErrCharset) && len(line) > 3 {
+		// The k-th field separator comes before MSH-(k+1): cut at the
+		// 17th, before MSH-18.
+		head, fs, n := line, line[3], 0
+		for i, c := range line {
+			if c == fs {
+				if n++; n == 17 {
+					head = line[:i]
+					break
+				}
+			}
+		}
+		if !slices.ContainsFunc(head, func(c byte) bool { return c >= utf8.RuneSelf }) {
+			m, err = hl7.ParseWith(head, hl7.Options{})
+		}
+	}
 	if err != nil {
 		return nil
 	}
