@@ -330,6 +330,16 @@ func (m *Message) ControlID() string {
 	return m.Segments[0].Value(10, 1, 1, 1)
 }
 
+// QueryTag returns the tag of a query, which its response must echo in
+// QAK-1 when the query gives one: QPD-2 (a QBP), else QRD-4, the query ID
+// (a QRY). It is "" for a message that is no query or gives no tag.
+func (m *Message) QueryTag() string {
+	if t := m.Get(Location{Segment: "QPD", Field: 2}); t != "" {
+		return t
+	}
+	return m.Get(Location{Segment: "QRD", Field: 4})
+}
+
 // All returns the segments with the given name, in message order.
 func (m *Message) All(name string) []*Segment {
 	var out []*Segment

@@ -1139,7 +1139,7 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 		}
 		segs[0] = strings.Join(f, fs)
 	}
-	tag := queryTag(req)
+	tag := req.QueryTag()
 	msa, hasERR := -1, false
 	var msaFields []string
 	for i, seg := range segs {
@@ -1191,16 +1191,6 @@ func errSegments(errs []message.ReplyError, d hl7.Delimiters) []string {
 		out = append(out, strings.Join([]string{"ERR", "", "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", "E", "", "", "", esc(e.Message)}, fs))
 	}
 	return out
-}
-
-// queryTag is the tag of a query, which its response must echo in QAK-1
-// when the query gives one: QPD-2 (QBP), else QRD-4, the query ID (QRY).
-// It is "" for a message that is no query or gives no tag.
-func queryTag(req *hl7.Message) string {
-	if t := req.Get(hl7.Location{Segment: "QPD", Field: 2}); t != "" {
-		return t
-	}
-	return req.Get(hl7.Location{Segment: "QRD", Field: 4})
 }
 
 // headerText returns v, escaped text for the ACK's MSH line, as the ACK
