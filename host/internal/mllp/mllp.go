@@ -891,6 +891,9 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 		// MSH-10 may still be readable: the sender can tell which message
 		// was refused.
 		why := fmt.Sprintf("the message cannot be read: %v", err)
+		if errors.Is(err, hl7.ErrBatch) {
+			why = fmt.Sprintf("the frame holds a batch (FHS, BHS, BTS, FTS segments) or several messages, which one ACK cannot answer, so none was processed: send each message in an MLLP frame of its own, without batch segments (%v)", err)
+		}
 		if errors.Is(err, hl7.ErrEncoding) && hl7.PeekCharset(raw) == "" && s.readsUTF8() {
 			why += fmt.Sprintf(": set defaultCharset: GB18030 on the MLLP listener %s (mllp.listeners[].defaultCharset) when its sender writes GBK or GB 18030 without MSH-18", s.cfg.Address)
 			s.log.Warn("MLLP message refused: it has no MSH-18 and is not valid UTF-8; if the sender writes GBK or GB 18030, set defaultCharset: GB18030 on this listener", "control", hl7.PeekControlID(raw))
