@@ -20,6 +20,10 @@ var (
 	ErrEncoding = errors.New("bad character encoding")
 	// ErrSegment means a segment does not start with a segment ID.
 	ErrSegment = errors.New("bad segment")
+	// ErrBatch means the data holds a batch (FHS, BHS) or several
+	// messages, not one message; it is wrapped with ErrNotHL7 or
+	// ErrSegment.
+	ErrBatch = errors.New("several messages")
 )
 
 // Delimiters are the separators a message declares in MSH-1 and MSH-2. A
@@ -89,6 +93,9 @@ func Parse(data []byte) (*Message, error) { return ParseWith(data, Options{}) }
 // ParseWith is [Parse] with options.
 func ParseWith(data []byte, opts Options) (*Message, error) {
 	data = trimFrame(data)
+	if bytes.HasPrefix(data, []byte("FHS")) || bytes.HasPrefix(data, []byte("BHS")) {
+		return nil, fmt.Errorf("%w: %w: a batch (it starts with %s) holds messages with batch segments around them; send one message at a time, starting with MSH", ErrNotHL7, ErrBatch, data[:3])
+	}
 	if !bytes.HasPrefix(data, []byte("MSH")) {
 		return nil, fmt.Errorf("%w: the message must start with an MSH segment, %s", ErrNotHL7, startOf(string(data[:min(len(data), 3)])))
 	}
@@ -244,7 +251,7 @@ func (m *Message) segment(line string, index int) (Segment, error) {
 	rest := line[len(name)+1:]
 	if name == "MSH" {
 		if index != 0 {
-			return Segment{}, fmt.Errorf("%w: a second MSH segment; send one message at a time or split a batch with Reader", ErrSegment)
+			return Segment{}, fmt.Errorf("%w: %w: a second MSH segment; send one message at a time", ErrSegment, ErrBatch)
 		}
 		parts := strings.Split(rest, string(fs))
 		seg.Fields = make([]string, 0, len(parts)+1)
@@ -328,6 +335,16 @@ func (m *Message) ControlID() string {
 		return ""
 	}
 	return m.Segments[0].Value(10, 1, 1, 1)
+}
+
+// QueryTag returns the tag of a query, which its response must echo in
+// QAK-1 when the query gives one: QPD-2 (a QBP), else QRD-4, the query ID
+// (a QRY). It is "" for a message that is no query or gives no tag.
+func (m *Message) QueryTag() string {
+	if t := m.Get(Location{Segment: "QPD", Field: 2}); t != "" {
+		return t
+	}
+	return m.Get(Location{Segment: "QRD", Field: 4})
 }
 
 // All returns the segments with the given name, in message order.

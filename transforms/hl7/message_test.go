@@ -235,17 +235,20 @@ func TestParseErrors(t *testing.T) {
 		err  error
 		text string
 	}{
-		"empty":           {in: "", err: ErrNotHL7},
-		"not HL7":         {in: `{"a":1}`, err: ErrNotHL7},
-		"short":           {in: "MSH", err: ErrDelimiters},
-		"letter sep":      {in: "MSHA^~\\&", err: ErrDelimiters},
-		"no encoding":     {in: "MSH||A", err: ErrDelimiters},
-		"repeated":        {in: "MSH|^^\\&|A", err: ErrDelimiters},
-		"bad segment":     {in: "MSH|^~\\&|A\rPID|1||名字\r第二行|x\r", err: ErrSegment, text: "segment 3"},
-		"lower segment":   {in: "MSH|^~\\&|A\rpid|1\r", err: ErrSegment},
-		"second MSH":      {in: "MSH|^~\\&|A\rMSH|^~\\&|B\r", err: ErrSegment},
-		"invalid utf8":    {in: "MSH|^~\\&|A\rPID|\xff\r", err: ErrEncoding},
-		"field sep space": {in: "MSH ^~\\&", err: ErrDelimiters},
+		"empty":             {in: "", err: ErrNotHL7},
+		"not HL7":           {in: `{"a":1}`, err: ErrNotHL7},
+		"short":             {in: "MSH", err: ErrDelimiters},
+		"letter sep":        {in: "MSHA^~\\&", err: ErrDelimiters},
+		"no encoding":       {in: "MSH||A", err: ErrDelimiters},
+		"repeated":          {in: "MSH|^^\\&|A", err: ErrDelimiters},
+		"bad segment":       {in: "MSH|^~\\&|A\rPID|1||名字\r第二行|x\r", err: ErrSegment, text: "segment 3"},
+		"lower segment":     {in: "MSH|^~\\&|A\rpid|1\r", err: ErrSegment},
+		"second MSH":        {in: "MSH|^~\\&|A\rMSH|^~\\&|B\r", err: ErrSegment},
+		"second MSH, batch": {in: "MSH|^~\\&|A\rMSH|^~\\&|B\r", err: ErrBatch, text: "one message at a time"},
+		"batch":             {in: "BHS|^~\\&|A\rMSH|^~\\&|B\rBTS|1\r", err: ErrBatch, text: "starts with BHS"},
+		"file batch":        {in: "FHS|^~\\&|A\rBHS|^~\\&|A\rMSH|^~\\&|B\r", err: ErrNotHL7, text: "starts with FHS"},
+		"invalid utf8":      {in: "MSH|^~\\&|A\rPID|\xff\r", err: ErrEncoding},
+		"field sep space":   {in: "MSH ^~\\&", err: ErrDelimiters},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

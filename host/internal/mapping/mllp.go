@@ -1,12 +1,16 @@
 package mapping
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/transforms"
+	"github.com/medgate/medgate/transforms/hl7"
 )
 
 // HL7Type returns the message type ("ecard.register") that an HL7 v2
@@ -65,4 +69,64 @@ func (m *Mappings) ReplyHL7(site, typ string, doc []byte) (ack []byte, mapping s
 		return nil, mp.Name, false
 	}
 	return out, mp.Name, true
+}
+
+// OutboundReply is Outbound for a reply, given the request it answers
+// (its value: the envelope as received). An HL7 v2 response to an HL7 v2
+// query (QBP, QRY) gets the query's tag in QAK-1 (QPD-2, or QRD-4 of a
+// QRY) when the query gives one, as HL7 requires of a responder and as
+// the MLLP listener writes it: the mapping renders medgate's reply, which
+// does not hold the query, so it cannot.
+func (m *Mappings) OutboundReply(site, typ string, request, doc []byte, headers map[string]string) []byte {
+	out := m.Outbound(transforms.KindReply, site, typ, doc, headers)
+	if headers[message.HeaderFormat] != transforms.FormatHL7v2 || !bytes.Contains(out, []byte("\rQAK")) {
+		return out
+	}
+	tag := requestQueryTag(request)
+	if tag == "" {
+		return out
+	}
+	return echoQueryTag(out, tag)
+}
+
+// requestQueryTag is the query tag of a request envelope whose payload is
+// an HL7 v2 query, or "".
+func requestQueryTag(request []byte) string {
+	var env struct {
+		Format  string          `json:"format"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	var text string
+	if json.Unmarshal(request, &env) != nil || env.Format != transforms.FormatHL7v2 || json.Unmarshal(env.Payload, &text) != nil {
+		return ""
+	}
+	msg, err := hl7.ParseWith([]byte(text), hl7.Options{Text: true})
+	if err != nil {
+		return ""
+	}
+	return msg.QueryTag()
+}
+
+// echoQueryTag writes tag in QAK-1 of a rendered HL7 v2 message (UTF-8
+// text, segments ending in CR), escaped in its delimiters.
+func echoQueryTag(out []byte, tag string) []byte {
+	rendered, err := hl7.ParseWith(out, hl7.Options{Text: true})
+	if err != nil {
+		return out
+	}
+	d := rendered.Delimiters
+	fs := string(d.Field)
+	segs := strings.Split(string(out), "\r")
+	for i, seg := range segs {
+		if seg != "QAK" && !strings.HasPrefix(seg, "QAK"+fs) {
+			continue
+		}
+		f := strings.Split(seg, fs)
+		if len(f) < 2 {
+			f = append(f, "")
+		}
+		f[1] = hl7.Escape(tag, d)
+		segs[i] = strings.Join(f, fs)
+	}
+	return []byte(strings.Join(segs, "\r"))
 }

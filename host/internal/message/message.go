@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -226,9 +227,11 @@ func AdmitEnvelope(value []byte, key string, maxPayloadBytes int) (*Envelope, bo
 // same JSON value, however spaced, ordered or numbered). The id is
 // assumed equal (the caller found b's record by a's id); occurredAt and
 // replyTo may differ (a client sending a message again may stamp it
-// anew). An empty recorded value (a record without its request) is taken
-// as the same message. Values that cannot be decoded are the same only
-// when their bytes are.
+// anew). An HL7 v2 message of the MLLP listener recorded before the
+// listener declared UTF-8 in MSH-18 is the same as its resend since
+// (sameAcrossUTF8Declaration). An empty recorded value (a record without
+// its request) is taken as the same message. Values that cannot be
+// decoded are the same only when their bytes are.
 func SameRequest(recorded, value []byte) bool {
 	if len(recorded) == 0 || bytes.Equal(recorded, value) {
 		return true
@@ -241,7 +244,47 @@ func SameRequest(recorded, value []byte) bool {
 	if a.Site != b.Site || a.Type != b.Type || formatOf(a) != formatOf(b) {
 		return false
 	}
-	return sameJSON(a.Payload, b.Payload)
+	if sameJSON(a.Payload, b.Payload) {
+		return true
+	}
+	return formatOf(a) == "hl7v2" && strings.HasPrefix(a.ID, "hl7:") && sameAcrossUTF8Declaration(a.Payload, b.Payload)
+}
+
+// sameAcrossUTF8Declaration reports whether two HL7 v2 payloads of the
+// MLLP listener (ids hl7:…) are one message, recorded before and after
+// the listener began to declare UNICODE UTF-8 in MSH-18 of a message that
+// declared no character set and was read as UTF-8: it passed such a
+// message on as it came, and passes it on with MSH-18 UNICODE UTF-8 (and
+// the empty fields up to it) since. A resend of such a message after the
+// upgrade — the same bytes — is that message, and gets its stored outcome
+// rather than a refusal as another message under its id. The payloads
+// must be the same but for MSH-18 (empty, blank or UNICODE UTF-8) and
+// empty fields at the end of the MSH segment.
+func sameAcrossUTF8Declaration(a, b json.RawMessage) bool {
+	var sa, sb string
+	if json.Unmarshal(a, &sa) != nil || json.Unmarshal(b, &sb) != nil {
+		return false
+	}
+	mshA, restA, _ := strings.Cut(sa, "\r")
+	mshB, restB, _ := strings.Cut(sb, "\r")
+	if restA != restB || !strings.HasPrefix(mshA, "MSH") || len(mshA) < 4 || len(mshB) < 4 || mshA[:4] != mshB[:4] {
+		return false
+	}
+	fs := mshA[3:4]
+	return slices.Equal(undeclaredUTF8(strings.Split(mshA, fs)), undeclaredUTF8(strings.Split(mshB, fs)))
+}
+
+// undeclaredUTF8 returns the fields of an MSH segment (f[k] is MSH-(k+1)
+// from k = 1) with MSH-18 empty when it is blank or UNICODE UTF-8, and
+// without the empty fields at its end.
+func undeclaredUTF8(f []string) []string {
+	if len(f) > 17 && (f[17] == "UNICODE UTF-8" || strings.TrimSpace(f[17]) == "") {
+		f[17] = ""
+	}
+	for len(f) > 0 && f[len(f)-1] == "" {
+		f = f[:len(f)-1]
+	}
+	return f
 }
 
 // formatOf is the envelope's format as Parse reads it ("" is json).

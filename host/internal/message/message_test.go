@@ -160,6 +160,16 @@ func TestSameRequest(t *testing.T) {
 		{"another format", a, `{"id":"x","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|"}`, false},
 		{"not JSON", a, `{"id":"x",`, false},
 		{"huge exponents", `{"id":"x","site":"s1","type":"x.do","payload":1e999999999}`, `{"id":"x","site":"s1","type":"x.do","payload":2e999999999}`, false},
+		// The MLLP listener declares UTF-8 in MSH-18 since 52c914d; a
+		// message it recorded before is the same as its resend since.
+		{"MLLP message before and after MSH-18 UNICODE UTF-8", `{"id":"hl7:H:F:1","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|^~\\&|H|F|||202612031015||ADT^A28|1|P|2.5\rPID|1\r"}`,
+			`{"id":"hl7:H:F:1","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|^~\\&|H|F|||202612031015||ADT^A28|1|P|2.5||||||UNICODE UTF-8\rPID|1\r"}`, true},
+		{"MLLP message, another segment", `{"id":"hl7:H:F:1","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|^~\\&|H|F|||202612031015||ADT^A28|1|P|2.5\rPID|1\r"}`,
+			`{"id":"hl7:H:F:1","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|^~\\&|H|F|||202612031015||ADT^A28|1|P|2.5||||||UNICODE UTF-8\rPID|2\r"}`, false},
+		{"MLLP message, another MSH-18", `{"id":"hl7:H:F:1","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|^~\\&|H|F|||202612031015||ADT^A28|1|P|2.5||||||GB 18030-2000\rPID|1\r"}`,
+			`{"id":"hl7:H:F:1","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|^~\\&|H|F|||202612031015||ADT^A28|1|P|2.5||||||UNICODE UTF-8\rPID|1\r"}`, false},
+		{"a platform's HL7 message with MSH-18 added", `{"id":"k1","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|^~\\&|H|F|||202612031015||ADT^A28|1|P|2.5\rPID|1\r"}`,
+			`{"id":"k1","site":"s1","type":"x.do","format":"hl7v2","payload":"MSH|^~\\&|H|F|||202612031015||ADT^A28|1|P|2.5||||||UNICODE UTF-8\rPID|1\r"}`, false},
 	}
 	for _, tc := range cases {
 		if got := SameRequest([]byte(tc.recorded), []byte(tc.sent)); got != tc.same {

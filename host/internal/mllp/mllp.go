@@ -42,7 +42,9 @@
 // on as UTF-8 text declaring UNICODE UTF-8 in MSH-18 (also when it declared
 // nothing), its hex escapes rewritten in UTF-8. Its ACK is written in the
 // character set it was read in, declared in the ACK's MSH-18 (UTF-8 too;
-// UTF-8, declared so, when its text cannot be written in that set).
+// UTF-8, declared so, when its text cannot be written in that set). A
+// message whose MSH-18 names a set the listener cannot read gets an AR in
+// UTF-8 (its text ASCII) that answers its MSH, read without MSH-18.
 //
 // Bytes outside a frame (before a start block: a sender's keep-alive
 // bytes, a stray byte between frames) are discarded, as HAPI and Mirth
@@ -889,6 +891,9 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 		// MSH-10 may still be readable: the sender can tell which message
 		// was refused.
 		why := fmt.Sprintf("the message cannot be read: %v", err)
+		if errors.Is(err, hl7.ErrBatch) {
+			why = fmt.Sprintf("the frame holds a batch (FHS, BHS, BTS, FTS segments) or several messages, which one ACK cannot answer, so none was processed: send each message in an MLLP frame of its own, without batch segments (%v)", err)
+		}
 		if errors.Is(err, hl7.ErrEncoding) && hl7.PeekCharset(raw) == "" && s.readsUTF8() {
 			why += fmt.Sprintf(": set defaultCharset: GB18030 on the MLLP listener %s (mllp.listeners[].defaultCharset) when its sender writes GBK or GB 18030 without MSH-18", s.cfg.Address)
 			s.log.Warn("MLLP message refused: it has no MSH-18 and is not valid UTF-8; if the sender writes GBK or GB 18030, set defaultCharset: GB18030 on this listener", "control", hl7.PeekControlID(raw))
@@ -954,13 +959,32 @@ func (s *Server) refusal(raw []byte, why string) []byte {
 // peekMSH reads the MSH segment alone of a message that cannot be read as
 // a whole (a bad segment or byte further on), in charset, so that its
 // refusal can still answer the sender's MSH; nil when that cannot be read
-// either.
+// either. When MSH-18 names a character set the listener cannot read, the
+// fields before it are read alone, when they are ASCII (as they are in
+// every character set a sender may declare): the refusal then answers the
+// sender's MSH too.
 func peekMSH(raw []byte, charset string) *hl7.Message {
 	line := bytes.TrimLeft(raw, "\v\r\n\t ")
 	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
 		line = line[:i]
 	}
 	m, err := hl7.ParseWith(line, hl7.Options{DefaultCharset: charset})
+	if errors.Is(err, hl7.ErrCharset) && len(line) > 3 {
+		// The k-th field separator comes before MSH-(k+1): cut at the
+		// 17th, before MSH-18.
+		head, fs, n := line, line[3], 0
+		for i, c := range line {
+			if c == fs {
+				if n++; n == 17 {
+					head = line[:i]
+					break
+				}
+			}
+		}
+		if !slices.ContainsFunc(head, func(c byte) bool { return c >= utf8.RuneSelf }) {
+			m, err = hl7.ParseWith(head, hl7.Options{})
+		}
+	}
 	if err != nil {
 		return nil
 	}
@@ -1118,7 +1142,7 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 		}
 		segs[0] = strings.Join(f, fs)
 	}
-	tag := queryTag(req)
+	tag := req.QueryTag()
 	msa, hasERR := -1, false
 	var msaFields []string
 	for i, seg := range segs {
@@ -1170,16 +1194,6 @@ func errSegments(errs []message.ReplyError, d hl7.Delimiters) []string {
 		out = append(out, strings.Join([]string{"ERR", "", "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", "E", "", "", "", esc(e.Message)}, fs))
 	}
 	return out
-}
-
-// queryTag is the tag of a query, which its response must echo in QAK-1
-// when the query gives one: QPD-2 (QBP), else QRD-4, the query ID (QRY).
-// It is "" for a message that is no query or gives no tag.
-func queryTag(req *hl7.Message) string {
-	if t := req.Get(hl7.Location{Segment: "QPD", Field: 2}); t != "" {
-		return t
-	}
-	return req.Get(hl7.Location{Segment: "QRD", Field: 4})
 }
 
 // headerText returns v, escaped text for the ACK's MSH line, as the ACK

@@ -10,6 +10,13 @@ type Outbounder interface {
 	Outbound(kind, site, typ string, doc []byte, headers map[string]string) []byte
 }
 
+// RequestOutbounder is an Outbounder that maps a reply knowing the
+// request it answers (the request's value, as Input.Value): the response
+// to an HL7 v2 query echoes the query's tag, which the reply does not hold.
+type RequestOutbounder interface {
+	OutboundReply(site, typ string, request, doc []byte, headers map[string]string) []byte
+}
+
 // mapOut maps a reply before it is published when the Transformer is an
 // Outbounder and the reply's site maps replies of its type, unless the
 // request asked for medgate's JSON (Input.ReplyFormat).
@@ -17,6 +24,9 @@ func (p *Processor) mapOut(in Input, r *message.Reply, data []byte, headers map[
 	o, ok := p.tf.(Outbounder)
 	if !ok || r.Site == "" || in.ReplyFormat == message.FormatMedgateRequest {
 		return data
+	}
+	if ro, ok := o.(RequestOutbounder); ok {
+		return ro.OutboundReply(r.Site, r.Type, in.Value, data, headers)
 	}
 	return o.Outbound("reply", r.Site, r.Type, data, headers)
 }
