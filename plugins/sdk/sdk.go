@@ -49,6 +49,10 @@ type DescribeRequest struct{}
 // work lists.
 type DescribeResponse struct {
 	// Name is the plugin name; message types are "<Name>.<operation>".
+	// It is lowercase letters, digits, '-' and '_', starting with a
+	// letter, at most 32 characters (sdkhost.ValidPluginName), and the
+	// site's medgate.yaml lists the plugin under the same name
+	// (plugins[].name): the host refuses a binary that answers another.
 	Name string
 	// Version is the plugin's own version (semver recommended).
 	Version string
@@ -135,6 +139,9 @@ type Operation struct {
 
 // Job is a scheduled job.
 type Job struct {
+	// Name is letters, digits, '.', '-' and '_' ("forget-old", "GYU009"):
+	// the job's id is PLUGIN/SITE/NAME (medgate job run, medgate jobs),
+	// and the host refuses to launch a plugin with a job of another name.
 	Name string
 	// Interval is how often the job runs for each enabled site, at least
 	// a second; the host refuses to launch a plugin declaring a job

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -24,8 +25,34 @@ var settingTypes = []string{sdk.SettingString, sdk.SettingInt, sdk.SettingBool, 
 // site, which more often than this would be load, not work.
 const MinJobInterval = time.Second
 
+// pluginNameRE is what medgate's configuration takes as a plugin's name
+// (plugins[].name), which must equal the plugin's DescribeResponse.Name.
+var pluginNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// ValidPluginName reports whether name may name a plugin: lowercase
+// letters, digits, '-' and '_', starting with a letter, at most 32
+// characters. medgate's configuration accepts no other plugins[].name, and
+// a plugin runs only under the name its Describe answers.
+func ValidPluginName(name string) bool { return pluginNameRE.MatchString(name) }
+
+// jobNameRE is what a job's name may be: it is the last part of the job's
+// id PLUGIN/SITE/JOB, which `medgate job run`, the admin API's path
+// /admin/jobs/{plugin}/{site}/{job}/run and the console carry as written.
+var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// nameProblem reports a Name medgate cannot run the plugin under.
+func nameProblem(name string) error {
+	const rule = "a plugin name is lowercase letters, digits, '-' and '_', starting with a letter, at most 32 characters, " +
+		"and medgate.yaml's plugins[].name must equal it"
+	if name == "" {
+		return fmt.Errorf("DescribeResponse.Name is empty: give the plugin its name (%s; message types are \"<name>.<operation>\")", rule)
+	}
+	return fmt.Errorf("plugin name %q is not one medgate runs: %s; rename it (and the \"<name>.\" of its operations)", name, rule)
+}
+
 // CheckDescription returns what is wrong with a plugin's declarations,
-// every problem (none: the host launches it): operations outside its name
+// every problem (none: the host launches it): a Name medgate's
+// configuration cannot give (ValidPluginName), operations outside its name
 // or declared both query and upload, operations whose Schema names no
 // schema document the plugin declares (DescribeResponse.Schemas), names
 // declared twice, settings of a type the host does not know (an empty type
@@ -49,6 +76,9 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 // against them (they are shown as given).
 func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	var errs []error
+	if !ValidPluginName(d.Name) {
+		errs = append(errs, nameProblem(d.Name))
+	}
 	ops := map[string]bool{}
 	for _, op := range d.Operations {
 		if op.Schema != "" && protocol >= ProtocolV2 {
@@ -58,7 +88,9 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("operation %q is declared twice; list each operation once in Operations (register it once with sdk.Mux): the host routes a message type to one handler", op.Type))
 		}
 		ops[op.Type] = true
-		if !strings.HasPrefix(op.Type, d.Name+".") {
+		// Without a name, every operation would be told to start with "."
+		// after the one error that says so.
+		if d.Name != "" && !strings.HasPrefix(op.Type, d.Name+".") {
 			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
 		}
 		if op.Query && op.Upload {
@@ -71,6 +103,13 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("job %q is declared twice; give each job its own Name (the host schedules and runs jobs by name: medgate job run PLUGIN/SITE/JOB) or remove the copy", j.Name))
 		}
 		jobs[j.Name] = true
+		switch {
+		case j.Name == "":
+			errs = append(errs, fmt.Errorf("a job has no Name: give it one of letters, digits, '.', '-' and '_' (it is run by hand as medgate job run PLUGIN/SITE/JOB)"))
+		case !jobNameRE.MatchString(j.Name):
+			errs = append(errs, fmt.Errorf("job %q: the name must be letters, digits, '.', '-' and '_', starting with a letter or digit: "+
+				"it is the last part of the job's id PLUGIN/SITE/JOB, which medgate job run and the admin API's path /admin/jobs/{plugin}/{site}/{job}/run could not carry; rename it", j.Name))
+		}
 		switch {
 		case j.Interval <= 0:
 			// The scheduler leaves such a job out: it would never run,

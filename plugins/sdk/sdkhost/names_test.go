@@ -1,0 +1,85 @@
+package sdkhost
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// TestPluginNameIsOneMedgateCanRun: medgate runs a plugin only under a
+// name its configuration accepts (plugins[].name, which must equal the
+// Describe answer's Name). A Name medgate can never be configured with
+// (empty, capitals, a dot) is refused by CheckDescription, and so by
+// sdktest.Configure, in one error that says what a name may be, instead
+// of passing a vendor's tests and failing only in medgate.yaml; an empty
+// Name is that one error, not one "must start with ".”" per operation.
+func TestPluginNameIsOneMedgateCanRun(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		name string
+		want []string // every error, by a part of its text; none: accepted
+	}{
+		"lowercase":         {name: "acme"},
+		"digits and dashes": {name: "acme-lab_2"},
+		"empty":             {name: "", want: []string{"DescribeResponse.Name is empty"}},
+		"capitals":          {name: "Acme", want: []string{`plugin name "Acme" is not one medgate runs`}},
+		"dot":               {name: "acme.lab", want: []string{`plugin name "acme.lab" is not one medgate runs`}},
+		"starts with digit": {name: "1acme", want: []string{`plugin name "1acme" is not one medgate runs`}},
+		"longer than 32":    {name: strings.Repeat("a", 33), want: []string{"is not one medgate runs"}},
+		"space":             {name: "acme lab", want: []string{`plugin name "acme lab" is not one medgate runs`}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := &sdk.DescribeResponse{Name: tc.name, Operations: []sdk.Operation{{Type: tc.name + ".ping"}, {Type: tc.name + ".pong"}}}
+			errs := CheckDescription(d)
+			if len(errs) != len(tc.want) {
+				t.Fatalf("CheckDescription(Name %q) = %v; want %d error(s) %q", tc.name, errs, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				msg := errs[i].Error()
+				if !strings.Contains(msg, w) || !strings.Contains(msg, "plugins[].name") || !strings.Contains(msg, "lowercase letters, digits") {
+					t.Errorf("error %d = %q; want it to contain %q, say what a name may be and that plugins[].name must equal it", i, msg, w)
+				}
+			}
+		})
+	}
+}
+
+// TestJobNameCanBeRun: a job is run and shown by its id PLUGIN/SITE/JOB
+// (medgate job run, POST /admin/jobs/{plugin}/{site}/{job}/run, the
+// console's Run now). A job whose name is empty or holds a slash, a space
+// or another character a path cannot carry as it is could be declared but
+// never run by hand: CheckDescription refuses it, saying what a job name
+// may be.
+func TestJobNameCanBeRun(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		job  string
+		want string // part of the one error; "": accepted
+	}{
+		"dashes":        {job: "forget-old"},
+		"capitals":      {job: "GYU009"},
+		"dot and under": {job: "fetch_results.v2"},
+		"empty":         {job: "", want: "a job has no Name"},
+		"slash":         {job: "fetch/results", want: `job "fetch/results": the name must be`},
+		"space":         {job: "fetch results", want: `job "fetch results": the name must be`},
+		"question mark": {job: "fetch?", want: `job "fetch?": the name must be`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := &sdk.DescribeResponse{Name: "acme", Jobs: []sdk.Job{{Name: tc.job, Interval: time.Minute}}}
+			errs := CheckDescription(d)
+			switch {
+			case tc.want == "" && len(errs) > 0:
+				t.Fatalf("CheckDescription(job %q) = %v; want it accepted", tc.job, errs)
+			case tc.want == "":
+			case len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), "medgate job run"):
+				t.Fatalf("CheckDescription(job %q) = %v; want one error containing %q that names medgate job run", tc.job, errs, tc.want)
+			}
+		})
+	}
+}
