@@ -53,7 +53,10 @@ type Command struct {
 // as a flag, -Name value, unless it is Positional. A command's argument
 // may not take the name of a flag the command line gives every plugin
 // command (site, config, timeout, addr, out, brokers, json, reveal): the
-// host refuses such a plugin (Command.Check).
+// host refuses such a plugin (Command.Check). Nor may a console input take
+// a name the console posts itself: site and csrf on a form; also plugin,
+// list, action and row.… on a row action; also id, edit, line and version
+// on a document edit.
 type Argument struct {
 	Name string `json:"name"`
 	// Type is a Setting* constant, ArgumentFile or ArgumentList, and for

@@ -171,6 +171,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		}
 		forms[f.Name] = true
 		errs = append(errs, argumentTypes(fmt.Sprintf("form %q: field", f.Name), f.Fields, true)...)
+		errs = append(errs, consoleNames(fmt.Sprintf("form %q: field", f.Name), f.Fields, formInputs)...)
 		if !strings.HasPrefix(f.Operation, d.Name+".") {
 			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
 		} else {
@@ -198,6 +199,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		}
 		for _, a := range v.Actions {
 			errs = append(errs, argumentTypes(fmt.Sprintf("work list %q: action %q: field", v.List, a.Name), a.Fields, true)...)
+			errs = append(errs, consoleNames(fmt.Sprintf("work list %q: action %q: field", v.List, a.Name), a.Fields, actionInputs)...)
 			if !strings.HasPrefix(a.Operation, d.Name+".") {
 				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
 			} else {
@@ -212,8 +214,10 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		}
 		docs[v.Name] = true
 		errs = append(errs, argumentTypes(fmt.Sprintf("document view %q: Adjust's shared field", v.Name), v.Adjust.Shared, true)...)
+		errs = append(errs, consoleNames(fmt.Sprintf("document view %q: Adjust's shared field", v.Name), v.Adjust.Shared, documentInputs)...)
 		for _, e := range v.Edits {
 			errs = append(errs, argumentTypes(fmt.Sprintf("document view %q: edit %q: field", v.Name, e.Name), e.Fields, true)...)
+			errs = append(errs, consoleNames(fmt.Sprintf("document view %q: edit %q: field", v.Name, e.Name), e.Fields, documentInputs)...)
 		}
 		if verrs := v.Check(d.Name, lists); len(verrs) > 0 {
 			errs = append(errs, verrs...)
@@ -353,6 +357,33 @@ func columnCodes(d *sdk.DescribeResponse) []error {
 // of the file). sdk.ArgumentNumber is a type of the console's inputs only
 // (number false: a command's argument), which the command line does not
 // send as a number.
+// The inputs the console posts beside a form's, a row action's and a
+// document change's declared fields (host/internal/console: formSubmit,
+// action, documentAdjust and documentConfirm). A row action also posts each
+// row value as "row.<item field>".
+var (
+	formInputs     = []string{"csrf", "site"}
+	actionInputs   = []string{"csrf", "site", "plugin", "list", "action"}
+	documentInputs = []string{"csrf", "site", "id", "edit", "line", "version"}
+)
+
+// consoleNames reports each field of args named as an input the console
+// posts itself (names): its value would be the console's, not the
+// operator's, or would break the post.
+func consoleNames(what string, args []sdk.Argument, names []string) []error {
+	var errs []error
+	for _, a := range args {
+		if slices.Contains(names, a.Name) || strings.HasPrefix(a.Name, "row.") && slices.Contains(names, "action") {
+			own := strings.Join(names, ", ")
+			if slices.Contains(names, "action") {
+				own += ", row.<field>"
+			}
+			errs = append(errs, fmt.Errorf("%s %q: the name is one of the console's own inputs on that page (%s), so the console would send its value, not the operator's; rename the field (the payload takes its name)", what, a.Name, own))
+		}
+	}
+	return errs
+}
+
 func argumentTypes(what string, args []sdk.Argument, number bool) []error {
 	known := append(slices.Clone(settingTypes), sdk.ArgumentFile, sdk.ArgumentList)
 	use := "an sdk.Setting* constant, sdk.ArgumentFile or sdk.ArgumentList (empty: a string)"

@@ -83,3 +83,61 @@ func TestJobNameCanBeRun(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleInputsKeepTheConsolesNames: the console posts a form, a row
+// action and a document change with inputs of its own beside the
+// declared fields (the site chosen, the CSRF token, the action's plugin,
+// list and name, the row's values as row.<field>, the document's id, line,
+// version and edit). A declared field of the same name would get the
+// console's value instead of the operator's (a form field "site" is sent
+// as the site code) or break the post, so CheckDescription refuses it,
+// naming the field and the console's names.
+func TestConsoleInputsKeepTheConsolesNames(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	form := func(field string) sdk.DescribeResponse {
+		return sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Forms: []sdk.Form{{Name: "f", Title: "F", Operation: "p.a", Fields: []sdk.Argument{{Name: field}}}}}
+	}
+	action := func(field string) sdk.DescribeResponse {
+		return sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{{Name: "l", ListOperation: "p.a"}},
+			WorkListViews: []sdk.WorkListView{{List: "l", Actions: []sdk.Action{{Name: "x", Label: "X", Operation: "p.a", Fields: []sdk.Argument{{Name: field}}}}}}}
+	}
+	edit := func(field, shared string) sdk.DescribeResponse {
+		d := sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op}, WorkLists: []sdk.WorkList{{Name: "l", ListOperation: "p.a"}},
+			Documents: []sdk.DocumentView{{Name: "d", Title: "D", List: "l", ItemField: "id", Get: "p.a", IDField: "id", Lines: "lines", LineKey: "k",
+				Adjust: sdk.DocumentAdjust{Operation: "p.a", Changes: "changes", Kind: "kind", Shared: []sdk.Argument{{Name: shared}}},
+				Edits:  []sdk.Edit{{Name: "setQty", Label: "Qty", PerLine: true, Fields: []sdk.Argument{{Name: field}}}}}}}
+		return d
+	}
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want string // part of the one error; "": accepted
+	}{
+		"form field":                {d: form("specimen")},
+		"form field site":           {d: form("site"), want: `form "f": field "site"`},
+		"form field csrf":           {d: form("csrf"), want: `form "f": field "csrf"`},
+		"action field":              {d: action("reason")},
+		"action field site":         {d: action("site"), want: `work list "l": action "x": field "site"`},
+		"action field list":         {d: action("list"), want: `work list "l": action "x": field "list"`},
+		"action field row.":         {d: action("row.id"), want: `work list "l": action "x": field "row.id"`},
+		"edit field":                {d: edit("qty", "reason")},
+		"edit field version":        {d: edit("version", "reason"), want: `document view "d": edit "setQty": field "version"`},
+		"edit field line":           {d: edit("line", "reason"), want: `document view "d": edit "setQty": field "line"`},
+		"adjust shared field id":    {d: edit("qty", "id"), want: `document view "d": Adjust's shared field "id"`},
+		"adjust shared field other": {d: edit("qty", "note")},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			switch {
+			case tc.want == "" && len(errs) > 0:
+				t.Fatalf("CheckDescription = %v; want it accepted", errs)
+			case tc.want == "":
+			case len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), "the console's own"):
+				t.Fatalf("CheckDescription = %v; want one error containing %q that says the console uses the name", errs, tc.want)
+			}
+		})
+	}
+}
