@@ -172,7 +172,9 @@ const (
 	SettingDuration = "duration"
 	SettingURL      = "url"
 	// SettingSecret values are never logged or shown; the site configuration
-	// names an environment variable or a file that holds them.
+	// names an environment variable or a file that holds them (env:NAME,
+	// file:PATH). The plugin gets the value itself: a file's contents
+	// without leading and trailing white space (its final newline).
 	SettingSecret = "secret"
 	// SettingPath is a file or directory path.
 	SettingPath = "path"
@@ -439,6 +441,9 @@ type Event struct {
 
 // Exchange is one call to an external system, for the journal.
 type Exchange struct {
+	// MessageID is the HandleRequest's MessageID of the message the call
+	// was made for; empty for a call a job makes (RunJob), which the
+	// journal keeps without a message.
 	MessageID string
 	System    string
 	Code      string
