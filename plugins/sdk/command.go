@@ -166,7 +166,8 @@ func (c Column) Shown(value, shown string) string {
 
 // FileResult names the payload field of a reply that holds the ID of an
 // artifact (Host.PutArtifact); the console offers it for download, the
-// command line copies it with -out.
+// command line copies it with -out. ArtifactField is required: the host
+// refuses a form or command whose Result.File names none.
 type FileResult struct {
 	ArtifactField string `json:"artifactField"`
 }

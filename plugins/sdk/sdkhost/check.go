@@ -158,6 +158,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		}
 		seen[c.Name] = true
 		errs = append(errs, argumentTypes(fmt.Sprintf("command %q: argument", c.Name), c.Arguments, false)...)
+		errs = append(errs, fileField(fmt.Sprintf("command %q", c.Name), c.Result)...)
 		if cerrs := c.Check(d.Name); len(cerrs) > 0 {
 			errs = append(errs, cerrs...)
 		} else if !c.Local {
@@ -172,6 +173,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		forms[f.Name] = true
 		errs = append(errs, argumentTypes(fmt.Sprintf("form %q: field", f.Name), f.Fields, true)...)
 		errs = append(errs, consoleNames(fmt.Sprintf("form %q: field", f.Name), f.Fields, formInputs)...)
+		errs = append(errs, fileField(fmt.Sprintf("form %q", f.Name), f.Result)...)
 		if !strings.HasPrefix(f.Operation, d.Name+".") {
 			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
 		} else {
@@ -366,6 +368,17 @@ var (
 	actionInputs   = []string{"csrf", "site", "plugin", "list", "action"}
 	documentInputs = []string{"csrf", "site", "id", "edit", "line", "version"}
 )
+
+// fileField reports a result that carries a file but names no payload
+// field for its artifact's id: the console could never offer it, nor the
+// command line copy it.
+func fileField(what string, d sdk.Display) []error {
+	if d.File == nil || d.File.ArtifactField != "" {
+		return nil
+	}
+	return []error{fmt.Errorf("%s: Result.File names no ArtifactField, so the file could never be offered (the console would answer every use \"unexpected reply\"); "+
+		"name the payload field that holds the id sdk.PutArtifact returned, or drop File", what)}
+}
 
 // consoleNames reports each field of args named as an input the console
 // posts itself (names): its value would be the console's, not the

@@ -141,3 +141,44 @@ func TestConsoleInputsKeepTheConsolesNames(t *testing.T) {
 		})
 	}
 }
+
+// TestFileResultNamesItsField: a result that carries a file (Display.File)
+// names the payload field holding the artifact's id; without it the
+// console answers every use "unexpected reply" (field "" does not name a
+// file medgate holds) and the command line has nothing to copy with -out,
+// while the file is made and never offered. CheckDescription refuses it.
+func TestFileResultNamesItsField(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	cases := map[string]struct {
+		file *sdk.FileResult
+		want string // part of each error; "": accepted
+	}{
+		"named":   {file: &sdk.FileResult{ArtifactField: "artifact"}},
+		"no file": {file: nil},
+		"unnamed": {file: &sdk.FileResult{}, want: "Result.File names no ArtifactField"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := &sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+				Forms:    []sdk.Form{{Name: "f", Title: "F", Operation: "p.a", Result: sdk.Display{File: tc.file}}},
+				Commands: []sdk.Command{{Name: "c", Summary: "C", Operation: "p.a", Result: sdk.Display{File: tc.file}}}}
+			errs := CheckDescription(d)
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("CheckDescription = %v; want it accepted", errs)
+				}
+				return
+			}
+			if len(errs) != 2 || !strings.Contains(errs[0].Error()+errs[1].Error(), `form "f"`) || !strings.Contains(errs[0].Error()+errs[1].Error(), `command "c"`) {
+				t.Fatalf("CheckDescription = %v; want one error for the form and one for the command", errs)
+			}
+			for _, err := range errs {
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %q lacks %q", err, tc.want)
+				}
+			}
+		})
+	}
+}
