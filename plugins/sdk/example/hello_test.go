@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
-	"github.com/medgate/medgate/plugins/sdk/pii"
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
 )
 
@@ -233,7 +231,7 @@ func TestGreetNeverQuotesTheName(t *testing.T) {
 // (the console's message page, GET /admin/messages, medgate send, its
 // log); a name under another key, or inside a sentence, is shown as it
 // is. So every value of an ok reply that quotes the person's name is under
-// a key pii.PersonalKey accepts (or inside one). A file's name is shown
+// a key pii.PersonalKey accepts, or inside one (sdktest.Unmasked). A file's name is shown
 // and logged as it is (console: file downloaded, file=…): it quotes no
 // name either.
 func TestRepliesKeepTheNameUnderAPersonalKey(t *testing.T) {
@@ -259,11 +257,7 @@ func TestRepliesKeepTheNameUnderAPersonalKey(t *testing.T) {
 			if err != nil || r.Status != sdk.StatusOK {
 				t.Fatalf("%s: %v %+v", tc.op, err, r)
 			}
-			var v any
-			if err := json.Unmarshal(r.Payload, &v); err != nil {
-				t.Fatalf("%s reply %s: %v", tc.op, r.Payload, err)
-			}
-			for _, at := range unmaskedQuotes(v, "$", false, person) {
+			for _, at := range sdktest.Unmasked(r.Payload, person) {
 				t.Errorf("%s reply %s quotes the name at %s, under a key medgate does not mask (pii.PersonalKey): the console and medgate send would show it", tc.op, r.Payload, at)
 			}
 		})
@@ -273,25 +267,4 @@ func TestRepliesKeepTheNameUnderAPersonalKey(t *testing.T) {
 			t.Errorf("the file %q quotes the name: the console shows and logs a file's name as it is", a.Artifact.Name)
 		}
 	}
-}
-
-// unmaskedQuotes returns the paths below at where a value quotes person
-// without a personal key (pii.PersonalKey) on the way.
-func unmaskedQuotes(v any, at string, personal bool, person string) []string {
-	var out []string
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			out = append(out, unmaskedQuotes(e, at+"."+k, personal || pii.PersonalKey(k), person)...)
-		}
-	case []any:
-		for i, e := range x {
-			out = append(out, unmaskedQuotes(e, fmt.Sprintf("%s[%d]", at, i), personal, person)...)
-		}
-	case string:
-		if !personal && strings.Contains(x, person) {
-			out = append(out, at)
-		}
-	}
-	return out
 }

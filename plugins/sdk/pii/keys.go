@@ -42,7 +42,7 @@ var personalSuffixes = []string{
 // validation messages and the plugin's own console and command-line
 // views). So a plugin puts each personal value in a reply under a key
 // PersonalKey accepts, and never into free text; its tests can check
-// every reply with PersonalKey.
+// every reply with sdktest.Unmasked.
 func PersonalKey(k string) bool {
 	n := normKey(k)
 	if personalKeys[n] || addressKey(n) {
