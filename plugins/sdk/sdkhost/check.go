@@ -57,7 +57,9 @@ func nameProblem(name string) error {
 // schema document the plugin declares (DescribeResponse.Schemas), names
 // declared twice, settings of a type the host does not know (an empty type
 // is a string), inputs of commands, forms, row actions and edits of a type
-// the SDK does not define, jobs without an interval of at least MinJobInterval or
+// the SDK does not define or named as an input the console posts itself
+// (consoleNames), results whose File names no field (fileField), jobs
+// whose name a job id cannot carry, jobs without an interval of at least MinJobInterval or
 // with a MaxRun under it, secret settings with a Default, work lists
 // served by no declared operation, and commands and views that cannot
 // work, among them forms, row actions, remote commands and document pages
@@ -353,12 +355,6 @@ func columnCodes(d *sdk.DescribeResponse) []error {
 	return errs
 }
 
-// argumentTypes reports each of args, the inputs what names, whose Type
-// the host does not know: the command line and the console would send its
-// value as text (a misspelt sdk.ArgumentFile the operator's path instead
-// of the file). sdk.ArgumentNumber is a type of the console's inputs only
-// (number false: a command's argument), which the command line does not
-// send as a number.
 // The inputs the console posts beside a form's, a row action's and a
 // document change's declared fields (host/internal/console: formSubmit,
 // action, documentAdjust and documentConfirm). A row action also posts each
@@ -397,6 +393,12 @@ func consoleNames(what string, args []sdk.Argument, names []string) []error {
 	return errs
 }
 
+// argumentTypes reports each of args, the inputs what names, whose Type
+// the host does not know: the command line and the console would send its
+// value as text (a misspelt sdk.ArgumentFile the operator's path instead
+// of the file). sdk.ArgumentNumber is a type of the console's inputs only
+// (number false: a command's argument), which the command line does not
+// send as a number.
 func argumentTypes(what string, args []sdk.Argument, number bool) []error {
 	known := append(slices.Clone(settingTypes), sdk.ArgumentFile, sdk.ArgumentList)
 	use := "an sdk.Setting* constant, sdk.ArgumentFile or sdk.ArgumentList (empty: a string)"
