@@ -50,7 +50,13 @@ type Command struct {
 }
 
 // Argument is one input of a command, typed like a [Setting]. It is given
-// as a flag, -Name value, unless it is Positional.
+// as a flag, -Name value, unless it is Positional. A command's argument
+// may not take the name of a flag the command line gives every plugin
+// command (site, config, timeout, addr, out, brokers, json, reveal): the
+// host refuses such a plugin (Command.Check). Nor may a console input take
+// a name the console posts itself: site and csrf on a form; also plugin,
+// list, action and row.… on a row action; also id, edit, line and version
+// on a document edit.
 type Argument struct {
 	Name string `json:"name"`
 	// Type is a Setting* constant, ArgumentFile or ArgumentList, and for
@@ -160,7 +166,8 @@ func (c Column) Shown(value, shown string) string {
 
 // FileResult names the payload field of a reply that holds the ID of an
 // artifact (Host.PutArtifact); the console offers it for download, the
-// command line copies it with -out.
+// command line copies it with -out. ArtifactField is required: the host
+// refuses a form or command whose Result.File names none.
 type FileResult struct {
 	ArtifactField string `json:"artifactField"`
 }
@@ -229,10 +236,12 @@ func (c Command) Check(plugin string) []error {
 	case !KnownRole(c.Role):
 		bad("role %q is not one of %s, %s; leave it empty for %s", c.Role, RoleOperator, RoleAdmin, RoleOperator)
 	}
-	seen := map[string]bool{"site": true, "config": true, "timeout": true, "addr": true, "out": true}
+	// The command line's own flags (runDeclared): an argument of the same
+	// name could not be parsed.
+	seen := map[string]bool{"site": true, "config": true, "timeout": true, "addr": true, "out": true, "brokers": true, "json": true, "reveal": true}
 	for _, a := range c.Arguments {
 		if seen[a.Name] {
-			bad("argument %q is declared twice or is one the host reserves (site, config, timeout, addr, out); rename it", a.Name)
+			bad("argument %q is declared twice or is one the host reserves (site, config, timeout, addr, out, brokers, json, reveal: flags of every plugin command); rename it", a.Name)
 		}
 		seen[a.Name] = true
 		if a.Type == ArgumentFile && c.Local {

@@ -104,6 +104,18 @@
 // same (see [Logger]); a write to the stdout file descriptor itself before
 // Serve still breaks the start.
 //
+// # Personal data
+//
+// The host masks personal data wherever it shows a request, a reply or a
+// journal entry (the console's message page, the admin API, medgate send,
+// its log) by the JSON key it is under (pii.PersonalKey: name, patientName,
+// idNumber, phone, …), and ID and mobile numbers anywhere. A name under
+// another key, in a sentence or in an Artifact's name is shown as it is:
+// put each personal value a reply quotes under such a key, and mask an
+// external system's free text with pii.Text. Column.Personal and a schema
+// field's personal flag mask only the plugin's own views and validation
+// messages.
+//
 // # Versioned state
 //
 // The host keeps a plugin's state across its versions: a reload that puts

@@ -49,6 +49,10 @@ type DescribeRequest struct{}
 // work lists.
 type DescribeResponse struct {
 	// Name is the plugin name; message types are "<Name>.<operation>".
+	// It is lowercase letters, digits, '-' and '_', starting with a
+	// letter, at most 32 characters (sdkhost.ValidPluginName), and the
+	// site's medgate.yaml lists the plugin under the same name
+	// (plugins[].name): the host refuses a binary that answers another.
 	Name string
 	// Version is the plugin's own version (semver recommended).
 	Version string
@@ -135,6 +139,9 @@ type Operation struct {
 
 // Job is a scheduled job.
 type Job struct {
+	// Name is letters, digits, '.', '-' and '_' ("forget-old", "GYU009"):
+	// the job's id is PLUGIN/SITE/NAME (medgate job run, medgate jobs),
+	// and the host refuses to launch a plugin with a job of another name.
 	Name string
 	// Interval is how often the job runs for each enabled site, at least
 	// a second; the host refuses to launch a plugin declaring a job
@@ -165,7 +172,9 @@ const (
 	SettingDuration = "duration"
 	SettingURL      = "url"
 	// SettingSecret values are never logged or shown; the site configuration
-	// names an environment variable or a file that holds them.
+	// names an environment variable or a file that holds them (env:NAME,
+	// file:PATH). The plugin gets the value itself: a file's contents
+	// without leading and trailing white space (its final newline).
 	SettingSecret = "secret"
 	// SettingPath is a file or directory path.
 	SettingPath = "path"
@@ -432,6 +441,9 @@ type Event struct {
 
 // Exchange is one call to an external system, for the journal.
 type Exchange struct {
+	// MessageID is the HandleRequest's MessageID of the message the call
+	// was made for; empty for a call a job makes (RunJob), which the
+	// journal keeps without a message.
 	MessageID string
 	System    string
 	Code      string

@@ -9,6 +9,11 @@ package sdk
 // with them as its JSON payload (typed as for command arguments), and the
 // reply shown as Result says. A form can be opened prefilled from a work
 // list cell (Column.Form).
+//
+// The host maps every JSON message of a type a site has a mapping for,
+// a form's, a row action's and a command's too: an operation that sites
+// map from their platform's messages is not one for a form to send (its
+// fields are not the platform's); give the form an operation of its own.
 type Form struct {
 	// Name is one word, lowercase, with dashes; the page is
 	// /console/form/<plugin>/<name>.

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,9 +82,20 @@ func TestExamplePluginFromItsOwnModule(t *testing.T) {
 	p.Send("k1", harness.Request{ID: "hello-1", Site: "s1", Type: "hello.greet", OccurredAt: time.Now().Format(time.RFC3339), Payload: map[string]any{"name": "Ada"}},
 		harness.Request{ID: "hello-2", Site: "s1", Type: "hello.greet", OccurredAt: time.Now().Format(time.RFC3339), Payload: map[string]any{"name": "Bartholomew"}})
 	replies := p.Replies([]string{"hello-1", "hello-2"}, 30*time.Second)
-	var greeted struct{ Greeting string }
-	if r := replies["hello-1"]; r.Status != "ok" || json.Unmarshal(r.Payload, &greeted) != nil || greeted.Greeting != "你好, Ada" {
+	var greeted struct{ Greeting, Name string }
+	if r := replies["hello-1"]; r.Status != "ok" || json.Unmarshal(r.Payload, &greeted) != nil || greeted.Greeting != "你好" || greeted.Name != "Ada" {
 		t.Fatalf("hello.greet: %+v\nmedgate log:\n%s", r, tail(mg.Logs(), 30))
+	}
+	// The example keeps the name under a key medgate masks
+	// (pii.PersonalKey): the admin API, like the console, shows it masked.
+	resp, err := http.Get("http://" + mg.HTTPAddr + "/admin/messages/hello-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "Ada") || !strings.Contains(string(body), `"A**"`) {
+		t.Errorf("GET /admin/messages/hello-1: HTTP %d, the name unmasked or not at all:\n%s", resp.StatusCode, body)
 	}
 	if r := replies["hello-2"]; r.Status != "invalid" || len(r.Errors) != 1 || r.Errors[0].Field != "$.name" {
 		t.Errorf("a name over maxNameLength: %+v", r)
@@ -95,11 +108,11 @@ func TestExamplePluginFromItsOwnModule(t *testing.T) {
 		fail bool
 		want []string
 	}{
-		"remote command":             {args: []string{"hello", "greet", "-config", cfgPath, "Grace"}, want: []string{"greeting: 你好, Grace"}},
+		"remote command":             {args: []string{"hello", "greet", "-config", cfgPath, "Grace"}, want: []string{"greeting: 你好", "name: G***e"}},
 		"local command":              {args: []string{"hello", "check-name", "-config", cfgPath, "Ada"}, want: []string{`"Ada" is a name site s1 accepts`}},
 		"local command refuses":      {args: []string{"hello", "check-name", "-config", cfgPath, "Bartholomew"}, fail: true, want: []string{"at most 8 (setting maxNameLength)"}},
 		"help from the declarations": {args: []string{"help", "-config", cfgPath}, want: []string{"medgate hello greet", "medgate hello check-name"}},
-		"file through a command":     {args: []string{"hello", "badge", "-config", cfgPath, "-out", filepath.Join(cfg.Dir, "badge.txt"), "Grace"}, want: []string{"copied badge-Grace.txt"}},
+		"file through a command":     {args: []string{"hello", "badge", "-config", cfgPath, "-out", filepath.Join(cfg.Dir, "badge.txt"), "Grace"}, want: []string{"copied badge.txt"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/medgate/medgate/schemas"
 	"github.com/medgate/medgate/transforms"
 )
 
-const transformUsage = `usage: medgate transform test [-dir DIR] [-v] [MAPPING…]
+const transformUsage = `usage: medgate transform test [-dir DIR] [-schemas DIR] [-v] [MAPPING…]
 
 Loads the mappings (the built-in ones, overlaid by DIR when given) and runs
 their examples: every <site>/<format>/<type>/<case>.in.json or .in.hl7 must
@@ -24,7 +25,10 @@ example <site>/out/<format>/<reply|event>[.<type>]/<case>.in.json must give
 of DIR are in DIR/testdata; the built-in examples run for every built-in
 mapping DIR does not replace. MAPPING selects mappings by name
 (SITE/FORMAT/TYPE, e.g. demo/hl7v2/PLUGIN.OPERATION), by prefix (demo/hl7v2)
-or by pattern (demo/*/PLUGIN.OP*).`
+or by pattern (demo/*/PLUGIN.OP*). The mappings are checked against the
+built-in schemas; -schemas adds the schema documents of a plugin that
+ships its own (<system>/<code>.yaml, as its Describe declares them), for
+mappings to a vendor plugin's operations.`
 
 // transformTest implements `medgate transform test`.
 func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
@@ -32,6 +36,7 @@ func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
 	fset.SetOutput(stdout)
 	fset.Usage = func() { fmt.Fprintln(stdout, transformUsage) }
 	dir := fset.String("dir", "", "a site's mapping directory: <site>/<format>/<type>.yaml, <site>/tables/<name>.yaml and testdata/ with the examples")
+	schemaDir := fset.String("schemas", "", "a plugin's schema documents, <system>/<code>.yaml (a vendor plugin's schemas/ directory), over the built-in schemas")
 	verbose := fset.Bool("v", false, "print the output of every example, not only of failing ones")
 	if err := parseFlags(fset, args, -1); err != nil {
 		return err
@@ -40,11 +45,23 @@ func transformTest(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("built-in mappings: %w", err)
 	}
 	set := transforms.Embedded()
+	if *schemaDir != "" {
+		sch, err := schemas.Embedded().Overlay(*schemaDir)
+		if err != nil {
+			return fmt.Errorf("-schemas %s: %w", *schemaDir, err)
+		}
+		if set, err = set.WithSchemas(sch); err != nil {
+			return fmt.Errorf("built-in mappings against -schemas %s: %w", *schemaDir, err)
+		}
+	}
 	var examples []transforms.Example
 	overridden := map[string]bool{}
 	if *dir != "" {
 		var err error
 		if set, err = set.Overlay(*dir); err != nil {
+			if *schemaDir == "" {
+				return fmt.Errorf("%w\n(a mapping to a vendor plugin's operation targets the plugin's own schema document: give the plugin's schemas/ directory with -schemas DIR)", err)
+			}
 			return err
 		}
 		for _, m := range append(set.List(), set.OutboundList()...) {

@@ -34,6 +34,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/medgate/medgate/host/internal/bus"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
 
 // Config is the whole configuration.
@@ -1253,7 +1254,6 @@ func (c *Config) rel(p string) string {
 }
 
 var (
-	nameRE  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 	siteRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
 	hexRE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	topicRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
@@ -1435,7 +1435,7 @@ func (c *Config) check() Problems {
 		if w := pl.Isolation.SiteCrashWindow.D(); w < minSiteCrashWindow || w > maxSiteCrashWindow {
 			add(path+".isolation.siteCrashWindow", "must be between 1m and 24h, is %s", w)
 		}
-		if !nameRE.MatchString(pl.Name) {
+		if !sdkhost.ValidPluginName(pl.Name) { // the rule sdktest applies to a plugin's Describe
 			add(path+".name", "%q is not a plugin name (lowercase letters, digits, '-', '_')", pl.Name)
 		}
 		if j, dup := seen[pl.Name]; dup {

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/medgate/medgate/plugins/sdk/pii"
 )
 
 // New returns a logger writing to w in "json" or "text" format at level
@@ -44,27 +46,6 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: use json or text", format)
-}
-
-// personalKeys are attribute and JSON keys whose values are personal
-// data, normalized (normKey: lowercased, without "_", "-", "." and
-// spaces): names, ID and bank card numbers, phones, addresses. The
-// hospital's e-card number (cardNo) is not among them: the console and the
-// admin API show it, as staff look patients up by it.
-var personalKeys = map[string]bool{
-	"name": true, "patientname": true, "patname": true, "psnname": true, "aac003": true, "conername": true,
-	"idnumber": true, "idno": true, "idcard": true, "idcardno": true, "certno": true, "aac002": true, "aac044": true, "psncertno": true, "certificate": true,
-	"phone": true, "mobile": true, "tel": true, "telephone": true, "aae005": true, "conertel": true,
-	"aae006": true, "aaz500": true, // 联系地址, 社会保障卡卡号 (work injury)
-	"bankcard": true, "bankcardno": true, "bankcardnumber": true,
-}
-
-// personalSuffixes end the Chinese keys whose values are personal data.
-// Chinese text has no spaces, so a key found in text is the whole run
-// before the colon (请核对患者姓名：…) and is matched by its end.
-var personalSuffixes = []string{
-	"姓名", "身份证", "身份证号", "身份证号码", "证件号", "证件号码", "电话", "电话号码", "手机", "手机号", "手机号码",
-	"地址", "住址", "银行卡号", "社保卡号", "社会保障卡号", "社会保障卡卡号",
 }
 
 // secretSuffixes end the normalized keys whose values are never printed:
@@ -90,24 +71,10 @@ func normKey(k string) string {
 	}, k)
 }
 
-// personalKey reports whether values under key k are personal data: one
-// of personalKeys, or a key ending in "address" or "addr" (address,
-// homeAddr, selfpay's addr; see maskPersonal).
-func personalKey(k string) bool {
-	n := normKey(k)
-	if personalKeys[n] || addressKey(n) {
-		return true
-	}
-	if isASCII(n) {
-		return false
-	}
-	for _, suf := range personalSuffixes {
-		if strings.HasSuffix(n, suf) {
-			return true
-		}
-	}
-	return false
-}
+// personalKey reports whether values under key k are personal data:
+// pii.PersonalKey, the rule the SDK documents for vendors, so a plugin's
+// tests check their replies against what medgate masks.
+func personalKey(k string) bool { return pii.PersonalKey(k) }
 
 func addressKey(n string) bool {
 	return strings.HasSuffix(n, "address") || strings.HasSuffix(n, "addr")
@@ -118,7 +85,7 @@ func addressKey(n string) bool {
 // ("MLLP listening" address=127.0.0.1:2575, a URL) and is kept: patients'
 // addresses here are written in Chinese.
 func maskPersonal(k, v string) string {
-	if n := normKey(k); !personalKeys[n] && addressKey(n) && isASCII(v) {
+	if n := normKey(k); addressKey(n) && isASCII(v) { // no key of pii.PersonalKey's list ends so
 		return v
 	}
 	return MaskValue(v)

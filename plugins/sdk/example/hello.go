@@ -140,7 +140,7 @@ func (h *hello) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeRe
 			{
 				Name: cmdGreet, Summary: "greet a person through the running medgate", Operation: opGreet,
 				Arguments: []sdk.Argument{{Name: "name", Type: sdk.SettingString, Required: true, Positional: true, Description: "who to greet"}},
-				Result:    sdk.Display{Fields: []sdk.Column{{Field: "greeting", Title: "greeting"}}},
+				Result:    sdk.Display{Fields: []sdk.Column{{Field: "greeting", Title: "greeting"}, {Field: "name", Title: "name", Personal: true}}},
 			},
 			{
 				Name: cmdBadge, Summary: "make a name badge; -out saves it", Operation: opBadge,
@@ -274,7 +274,9 @@ func (h *hello) greetOp(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 	if _, err := req.Host.Put(ctx, "greeted/"+p.Name, rec); err != nil {
 		return sdk.Retry(sdk.Problem("", "state", "cannot remember the greeting", err.Error())), nil
 	}
-	return sdk.OK(map[string]string{"greeting": s.greeting + ", " + p.Name})
+	// The name goes under a key medgate masks wherever it shows the reply
+	// (pii.PersonalKey), never into a sentence such as "Hello, Ada".
+	return sdk.OK(map[string]string{"greeting": s.greeting, "name": p.Name})
 }
 
 // greeted lists the people greeted at the site, for the work list.
@@ -304,7 +306,7 @@ func (h *hello) forget(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handle
 	if err := req.Host.Delete(ctx, "greeted/"+p.Name); err != nil {
 		return sdk.Retry(sdk.Problem("", "state", "cannot forget the greeting", err.Error())), nil
 	}
-	return sdk.OK(map[string]string{"forgotten": p.Name, "by": p.By})
+	return sdk.OK(map[string]any{"name": p.Name, "forgotten": true, "by": p.By})
 }
 
 // badge answers hello.badge: the badge is a file handed to medgate, and the
@@ -322,7 +324,8 @@ func (h *hello) badge(ctx context.Context, req *sdk.HandleRequest) (*sdk.HandleR
 		return sdk.Invalid(d), nil
 	}
 	text := s.greeting + ", " + p.Name + "\n"
-	ref, err := sdk.PutArtifact(ctx, req.Host, sdk.Artifact{Name: "badge-" + p.Name + ".txt", ContentType: "text/plain; charset=utf-8"}, strings.NewReader(text))
+	// The file's name is shown and logged as it is: it quotes no name.
+	ref, err := sdk.PutArtifact(ctx, req.Host, sdk.Artifact{Name: "badge.txt", ContentType: "text/plain; charset=utf-8"}, strings.NewReader(text))
 	if err != nil {
 		return sdk.Retry(sdk.Problem("", "artifact", "cannot hand the badge to medgate", err.Error())), nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func TestGreet(t *testing.T) {
 		retryable     bool
 		want          string
 	}{
-		"greets":              {"s1", `{"name":"Ada"}`, sdk.StatusOK, false, `{"greeting":"你好, Ada"}`},
+		"greets":              {"s1", `{"name":"Ada"}`, sdk.StatusOK, false, `{"greeting":"你好","name":"Ada"}`},
 		"name too long":       {"s1", `{"name":"Bartholomew"}`, sdk.StatusInvalid, false, ""},
 		"no name":             {"s1", `{}`, sdk.StatusInvalid, false, ""},
 		"site not configured": {"s9", `{"name":"Ada"}`, sdk.StatusFailed, true, ""},
@@ -60,7 +61,7 @@ func TestGreet(t *testing.T) {
 	if err != nil || r.Status != sdk.StatusOK || json.Unmarshal(r.Payload, &badge) != nil {
 		t.Fatalf("badge: %v %+v", err, r)
 	}
-	if arts := host.Artifacts(); len(arts) != 1 || arts[0].Ref.ID != badge.Artifact || string(arts[0].Data) != "你好, Ada\n" || arts[0].Artifact.Name != "badge-Ada.txt" {
+	if arts := host.Artifacts(); len(arts) != 1 || arts[0].Ref.ID != badge.Artifact || string(arts[0].Data) != "你好, Ada\n" || arts[0].Artifact.Name != "badge.txt" {
 		t.Fatalf("artifacts %+v, reply %s", arts, r.Payload)
 	}
 	// The work list's row action forgets a greeting.
@@ -222,5 +223,48 @@ func TestGreetNeverQuotesTheName(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRepliesKeepTheNameUnderAPersonalKey: medgate masks a reply's
+// personal data by its keys (pii.PersonalKey) wherever it shows the reply
+// (the console's message page, GET /admin/messages, medgate send, its
+// log); a name under another key, or inside a sentence, is shown as it
+// is. So every value of an ok reply that quotes the person's name is under
+// a key pii.PersonalKey accepts, or inside one (sdktest.Unmasked). A file's name is shown
+// and logged as it is (console: file downloaded, file=…): it quotes no
+// name either.
+func TestRepliesKeepTheNameUnderAPersonalKey(t *testing.T) {
+	t.Parallel()
+	const person = "张三丰"
+	host := sdktest.NewMemoryHost()
+	c := sdktest.Connect(t, newHello(), host)
+	if r := sdktest.Configure(t, c, "s1", map[string]string{setGreeting: "你好"}); r.Diagnostics.HasError() {
+		t.Fatalf("configure: %v", r.Diagnostics)
+	}
+	cases := map[string]struct {
+		op, payload string
+	}{
+		// In this order: forget needs the greeting first.
+		"1 greet":  {opGreet, `{"name":"` + person + `"}`},
+		"2 badge":  {opBadge, `{"name":"` + person + `"}`},
+		"3 forget": {opForget, `{"name":"` + person + `","by":"王药师"}`},
+	}
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
+		tc := cases[name]
+		t.Run(name, func(t *testing.T) {
+			r, err := c.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: tc.op, MessageID: name, Payload: []byte(tc.payload)})
+			if err != nil || r.Status != sdk.StatusOK {
+				t.Fatalf("%s: %v %+v", tc.op, err, r)
+			}
+			for _, at := range sdktest.Unmasked(r.Payload, person) {
+				t.Errorf("%s reply %s quotes the name at %s, under a key medgate does not mask (pii.PersonalKey): the console and medgate send would show it", tc.op, r.Payload, at)
+			}
+		})
+	}
+	for _, a := range host.Artifacts() {
+		if strings.Contains(a.Artifact.Name, person) {
+			t.Errorf("the file %q quotes the name: the console shows and logs a file's name as it is", a.Artifact.Name)
+		}
 	}
 }

@@ -5,6 +5,10 @@
 // diagnostics, steps). Only the exchange journal keeps the answer as it
 // came. The host passes a plugin's call error through it too before logging it, and
 // a vendor's adapter can use it as the four adapters do.
+//
+// PersonalKey is the other half: the JSON keys whose values medgate masks
+// wherever it shows a request, a reply or a journal entry. A plugin puts
+// the personal data a reply quotes under such keys, never into free text.
 package pii
 
 import (

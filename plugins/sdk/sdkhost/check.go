@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -24,13 +25,41 @@ var settingTypes = []string{sdk.SettingString, sdk.SettingInt, sdk.SettingBool, 
 // site, which more often than this would be load, not work.
 const MinJobInterval = time.Second
 
+// pluginNameRE is what medgate's configuration takes as a plugin's name
+// (plugins[].name), which must equal the plugin's DescribeResponse.Name.
+var pluginNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// ValidPluginName reports whether name may name a plugin: lowercase
+// letters, digits, '-' and '_', starting with a letter, at most 32
+// characters. medgate's configuration accepts no other plugins[].name, and
+// a plugin runs only under the name its Describe answers.
+func ValidPluginName(name string) bool { return pluginNameRE.MatchString(name) }
+
+// jobNameRE is what a job's name may be: it is the last part of the job's
+// id PLUGIN/SITE/JOB, which `medgate job run`, the admin API's path
+// /admin/jobs/{plugin}/{site}/{job}/run and the console carry as written.
+var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// nameProblem reports a Name medgate cannot run the plugin under.
+func nameProblem(name string) error {
+	const rule = "a plugin name is lowercase letters, digits, '-' and '_', starting with a letter, at most 32 characters, " +
+		"and medgate.yaml's plugins[].name must equal it"
+	if name == "" {
+		return fmt.Errorf("DescribeResponse.Name is empty: give the plugin its name (%s; message types are \"<name>.<operation>\")", rule)
+	}
+	return fmt.Errorf("plugin name %q is not one medgate runs: %s; rename it (and the \"<name>.\" of its operations)", name, rule)
+}
+
 // CheckDescription returns what is wrong with a plugin's declarations,
-// every problem (none: the host launches it): operations outside its name
+// every problem (none: the host launches it): a Name medgate's
+// configuration cannot give (ValidPluginName), operations outside its name
 // or declared both query and upload, operations whose Schema names no
 // schema document the plugin declares (DescribeResponse.Schemas), names
 // declared twice, settings of a type the host does not know (an empty type
 // is a string), inputs of commands, forms, row actions and edits of a type
-// the SDK does not define, jobs without an interval of at least MinJobInterval or
+// the SDK does not define or named as an input the console posts itself
+// (consoleNames), results whose File names no field (fileField), jobs
+// whose name a job id cannot carry, jobs without an interval of at least MinJobInterval or
 // with a MaxRun under it, secret settings with a Default, work lists
 // served by no declared operation, and commands and views that cannot
 // work, among them forms, row actions, remote commands and document pages
@@ -49,6 +78,9 @@ func CheckDescription(d *sdk.DescribeResponse) []error {
 // against them (they are shown as given).
 func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 	var errs []error
+	if !ValidPluginName(d.Name) {
+		errs = append(errs, nameProblem(d.Name))
+	}
 	ops := map[string]bool{}
 	for _, op := range d.Operations {
 		if op.Schema != "" && protocol >= ProtocolV2 {
@@ -58,7 +90,9 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("operation %q is declared twice; list each operation once in Operations (register it once with sdk.Mux): the host routes a message type to one handler", op.Type))
 		}
 		ops[op.Type] = true
-		if !strings.HasPrefix(op.Type, d.Name+".") {
+		// Without a name, every operation would be told to start with "."
+		// after the one error that says so.
+		if d.Name != "" && !strings.HasPrefix(op.Type, d.Name+".") {
 			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
 		}
 		if op.Query && op.Upload {
@@ -71,6 +105,13 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("job %q is declared twice; give each job its own Name (the host schedules and runs jobs by name: medgate job run PLUGIN/SITE/JOB) or remove the copy", j.Name))
 		}
 		jobs[j.Name] = true
+		switch {
+		case j.Name == "":
+			errs = append(errs, fmt.Errorf("a job has no Name: give it one of letters, digits, '.', '-' and '_' (it is run by hand as medgate job run PLUGIN/SITE/JOB)"))
+		case !jobNameRE.MatchString(j.Name):
+			errs = append(errs, fmt.Errorf("job %q: the name must be letters, digits, '.', '-' and '_', starting with a letter or digit: "+
+				"it is the last part of the job's id PLUGIN/SITE/JOB, which medgate job run and the admin API's path /admin/jobs/{plugin}/{site}/{job}/run could not carry; rename it", j.Name))
+		}
 		switch {
 		case j.Interval <= 0:
 			// The scheduler leaves such a job out: it would never run,
@@ -119,6 +160,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		}
 		seen[c.Name] = true
 		errs = append(errs, argumentTypes(fmt.Sprintf("command %q: argument", c.Name), c.Arguments, false)...)
+		errs = append(errs, fileField(fmt.Sprintf("command %q", c.Name), c.Result)...)
 		if cerrs := c.Check(d.Name); len(cerrs) > 0 {
 			errs = append(errs, cerrs...)
 		} else if !c.Local {
@@ -132,6 +174,8 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		}
 		forms[f.Name] = true
 		errs = append(errs, argumentTypes(fmt.Sprintf("form %q: field", f.Name), f.Fields, true)...)
+		errs = append(errs, consoleNames(fmt.Sprintf("form %q: field", f.Name), f.Fields, formInputs)...)
+		errs = append(errs, fileField(fmt.Sprintf("form %q", f.Name), f.Result)...)
 		if !strings.HasPrefix(f.Operation, d.Name+".") {
 			errs = append(errs, fmt.Errorf("form %q: operation %q must start with %q", f.Name, f.Operation, d.Name+"."))
 		} else {
@@ -159,6 +203,7 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		}
 		for _, a := range v.Actions {
 			errs = append(errs, argumentTypes(fmt.Sprintf("work list %q: action %q: field", v.List, a.Name), a.Fields, true)...)
+			errs = append(errs, consoleNames(fmt.Sprintf("work list %q: action %q: field", v.List, a.Name), a.Fields, actionInputs)...)
 			if !strings.HasPrefix(a.Operation, d.Name+".") {
 				errs = append(errs, fmt.Errorf("work list %q: action %q: operation %q must start with %q", v.List, a.Name, a.Operation, d.Name+"."))
 			} else {
@@ -173,8 +218,10 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		}
 		docs[v.Name] = true
 		errs = append(errs, argumentTypes(fmt.Sprintf("document view %q: Adjust's shared field", v.Name), v.Adjust.Shared, true)...)
+		errs = append(errs, consoleNames(fmt.Sprintf("document view %q: Adjust's shared field", v.Name), v.Adjust.Shared, documentInputs)...)
 		for _, e := range v.Edits {
 			errs = append(errs, argumentTypes(fmt.Sprintf("document view %q: edit %q: field", v.Name, e.Name), e.Fields, true)...)
+			errs = append(errs, consoleNames(fmt.Sprintf("document view %q: edit %q: field", v.Name, e.Name), e.Fields, documentInputs)...)
 		}
 		if verrs := v.Check(d.Name, lists); len(verrs) > 0 {
 			errs = append(errs, verrs...)
@@ -303,6 +350,44 @@ func columnCodes(d *sdk.DescribeResponse) []error {
 		}
 		if v.Confirm != nil {
 			display(where+" confirm", v.Confirm.Result)
+		}
+	}
+	return errs
+}
+
+// The inputs the console posts beside a form's, a row action's and a
+// document change's declared fields (host/internal/console: formSubmit,
+// action, documentAdjust and documentConfirm). A row action also posts each
+// row value as "row.<item field>".
+var (
+	formInputs     = []string{"csrf", "site"}
+	actionInputs   = []string{"csrf", "site", "plugin", "list", "action"}
+	documentInputs = []string{"csrf", "site", "id", "edit", "line", "version"}
+)
+
+// fileField reports a result that carries a file but names no payload
+// field for its artifact's id: the console could never offer it, nor the
+// command line copy it.
+func fileField(what string, d sdk.Display) []error {
+	if d.File == nil || d.File.ArtifactField != "" {
+		return nil
+	}
+	return []error{fmt.Errorf("%s: Result.File names no ArtifactField, so the file could never be offered (the console would answer every use \"unexpected reply\"); "+
+		"name the payload field that holds the id sdk.PutArtifact returned, or drop File", what)}
+}
+
+// consoleNames reports each field of args named as an input the console
+// posts itself (names): its value would be the console's, not the
+// operator's, or would break the post.
+func consoleNames(what string, args []sdk.Argument, names []string) []error {
+	var errs []error
+	for _, a := range args {
+		if slices.Contains(names, a.Name) || strings.HasPrefix(a.Name, "row.") && slices.Contains(names, "action") {
+			own := strings.Join(names, ", ")
+			if slices.Contains(names, "action") {
+				own += ", row.<field>"
+			}
+			errs = append(errs, fmt.Errorf("%s %q: the name is one of the console's own inputs on that page (%s), so the console would send its value, not the operator's; rename the field (the payload takes its name)", what, a.Name, own))
 		}
 	}
 	return errs
