@@ -26,7 +26,10 @@ import (
 // procRunner). The launch's directory is removed when its process has been
 // stopped (killPlugin), and medgate-<pid>-<random> when no plugin runs. One
 // left by a medgate that died (with its plugins: the kernel kills them, see
-// command) is removed at the first launch of the next (removeStale).
+// command) is removed at the first launch of the next (removeStale). The
+// plugins do not remove it when medgate dies: they get SIGKILL, so that
+// none outlives medgate whatever it does with signals, and a plugin built
+// with another SDK would not anyway.
 
 // maxSocketPath is the longest path a unix socket can have on Linux
 // (sun_path is 108 bytes with its terminating NUL).
