@@ -179,8 +179,36 @@ func Start(t testing.TB, b *Bins, cfgPath string) *Medgate {
 	t.Helper()
 	m := &Medgate{t: t, bins: b, cfgPath: cfgPath}
 	m.start()
-	t.Cleanup(func() { m.Kill() })
+	t.Cleanup(func() {
+		m.Kill()
+		m.removeSockets()
+	})
 	return m
+}
+
+// removeSockets removes the plugin socket directory of the killed medgate
+// ($TMPDIR/medgate-<pid>-<random>, or in /tmp, where medgate falls back to
+// when TMPDIR is long): neither it nor its plugins, which the kernel kills
+// with it, could. medgate's next start would remove it, but after a test
+// there may be none. Like medgate, it leaves a directory whose lock file a
+// running medgate holds (one that got the pid meanwhile).
+func (m *Medgate) removeSockets() {
+	if m.cmd == nil || m.cmd.Process == nil {
+		return
+	}
+	for _, base := range []string{os.TempDir(), "/tmp"} {
+		dirs, _ := filepath.Glob(filepath.Join(base, fmt.Sprintf("medgate-%d-*", m.cmd.Process.Pid)))
+		for _, d := range dirs {
+			f, err := os.Open(filepath.Join(d, ".lock"))
+			if err != nil {
+				continue
+			}
+			if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+				_ = os.RemoveAll(d)
+			}
+			_ = f.Close()
+		}
+	}
 }
 
 func (m *Medgate) start() {

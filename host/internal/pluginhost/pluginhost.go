@@ -2,10 +2,10 @@
 //
 // Each plugin is a separate process started with hashicorp/go-plugin over
 // gRPC with AutoMTLS. Before launch the binary's SHA-256 is compared with
-// the configured checksum (and go-plugin's SecureConfig checks it again
-// just before exec). go-plugin does not restart a crashed plugin, so every
-// Instance has a supervisor: when the process exits or stops answering
-// health checks it is relaunched (with exponential backoff while relaunches
+// the configured checksum, and checked again just before exec (procRunner,
+// as go-plugin's SecureConfig would). go-plugin does not restart a crashed
+// plugin, so every Instance has a supervisor: when the process exits or
+// stops answering health checks it is relaunched (with exponential backoff while relaunches
 // fail), described again and every site's configuration is applied again
 // (a site whose Configure fails then is logged and left out: it does not
 // keep the plugin down for its other sites; a site whose Configure kills
@@ -49,6 +49,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -59,6 +60,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -267,6 +269,7 @@ type Instance struct {
 
 	mu       sync.RWMutex
 	client   *plugin.Client
+	pid      int // client's process id (it stays known once killed)
 	impl     sdk.Plugin
 	desc     *sdk.DescribeResponse
 	version  int                          // negotiated protocol version
@@ -383,23 +386,31 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 	if host != nil {
 		host = guard{HostServer: host, plugin: spec.Name, artifacts: artifacts, serves: serves, journals: journals}
 	}
-	sum, _ := hex.DecodeString(spec.SHA256)
 	stderr := &tail{max: 2048}
 	dir, err := sockets.make()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 	}
-	cmd := command(spec.Path)
-	cmd.Env = append(pluginEnv(os.Environ()), envSocketDir+"="+dir)
-	client := plugin.NewClient(&plugin.ClientConfig{
+	var client *plugin.Client
+	client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdkhost.Handshake,
 		VersionedPlugins: sdkhost.PluginSets(host),
-		Cmd:              cmd,
+		// go-plugin makes the launch's socket directory in dir and hands
+		// it to the runner (sockets.go); the runner checks the binary's
+		// checksum again just before it runs it.
+		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
+			r, err := newRunner(spec.Path, spec.SHA256, cmd)
+			if err != nil {
+				return nil, err
+			}
+			sockets.started(client, socketDir, r)
+			return r, nil
+		},
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: dir},
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		GRPCDialOptions:  sdkhost.DialOptions(),
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		StartTimeout:     30 * time.Second,
 		Logger:           logger,
 		Stderr:           stderr,
@@ -409,7 +420,7 @@ func open(ctx context.Context, spec Spec, host sdkhost.HostServer, serves, journ
 		SyncStdout: &lineLog{log: logger, stream: "stdout"},
 		SyncStderr: &lineLog{log: logger, stream: "stderr"},
 	})
-	sockets.use(client, dir)
+	sockets.use(client)
 	rpc, err := client.Client()
 	if err != nil {
 		killPlugin(client)
@@ -497,6 +508,7 @@ func (in *Instance) launch(ctx context.Context) error {
 	}
 	in.mu.Lock()
 	in.client, in.impl, in.desc, in.version, in.lastErr = client, impl, desc, impl.Version(), in.isolation()
+	in.pid = pidOf(client)
 	in.gen++
 	in.upSince = time.Now()
 	close(in.up)
@@ -637,11 +649,9 @@ func unanswered(ctx, call context.Context, timeout time.Duration, method string,
 	return err
 }
 
+// pidOf returns the process id of c's process, 0 once it was killed.
 func pidOf(c *plugin.Client) int {
-	if rc := c.ReattachConfig(); rc != nil {
-		return rc.Pid
-	}
-	return 0
+	return sockets.pid(c)
 }
 
 // supervise watches the plugin and relaunches it when it dies.
@@ -1393,7 +1403,7 @@ func (in *Instance) Pid() int {
 	if in.client == nil {
 		return 0
 	}
-	return pidOf(in.client)
+	return in.pid
 }
 
 // ErrRetired: the plugin was removed from the configuration (Retire); it

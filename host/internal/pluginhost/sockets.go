@@ -14,18 +14,22 @@ import (
 )
 
 // Plugins listen on unix sockets (go-plugin's listener and its gRPC
-// broker's), which a plugin process removes when it exits, but cannot
-// when it is killed (a crash, a hung plugin killed, SIGKILL). medgate
-// therefore gives every launch a directory of its own,
-// <temporary directory>/medgate-<pid>-<random>/<launch>, mode 0700, and
-// passes it in PLUGIN_UNIX_SOCKET_DIR (go-plugin's variable): the
-// directory is removed when the process has been stopped (killPlugin),
-// and medgate-<pid>-<random> when no plugin runs. One left by a medgate
-// that died is removed at the first launch of the next (removeStale).
-
-// envSocketDir is go-plugin's variable for the directory a plugin creates
-// its sockets in (plugin.EnvUnixSocketDir, go-plugin v1.8).
-const envSocketDir = "PLUGIN_UNIX_SOCKET_DIR"
+// broker's), and so does the host: the broker's listener it serves its
+// services to the plugin on. A process removes its sockets when it exits,
+// but cannot when it is killed (a crash, a hung plugin killed, SIGKILL).
+// medgate therefore makes a directory of its own,
+// <temporary directory>/medgate-<pid>-<random>, mode 0700, and has
+// go-plugin make every launch's directory in it,
+// medgate-<pid>-<random>/plugin-dir<random>, which go-plugin passes to the
+// plugin in PLUGIN_UNIX_SOCKET_DIR and uses for the host's listener of
+// that launch too (it does so only for a process a runner starts, hence
+// procRunner). The launch's directory is removed when its process has been
+// stopped (killPlugin), and medgate-<pid>-<random> when no plugin runs. One
+// left by a medgate that died (with its plugins: the kernel kills them, see
+// command) is removed at the first launch of the next (removeStale). The
+// plugins do not remove it when medgate dies: they get SIGKILL, so that
+// none outlives medgate whatever it does with signals, and a plugin built
+// with another SDK would not anyway.
 
 // maxSocketPath is the longest path a unix socket can have on Linux
 // (sun_path is 108 bytes with its terminating NUL).
@@ -35,9 +39,9 @@ const maxSocketPath = 107
 // directory: os.CreateTemp's "plugin" and a random uint32, after a '/'.
 const socketNameLen = len("/plugin4294967295")
 
-// maxLaunchName is the longest launch directory name socketDirs makes
-// (base 36 counter), after a '/'.
-const maxLaunchName = 1 + 8
+// maxLaunchName is the longest name go-plugin gives a launch's directory:
+// os.MkdirTemp's "plugin-dir" and a random uint32, after a '/'.
+const maxLaunchName = len("/plugin-dir4294967295")
 
 // sockets is the host process's plugin socket directory.
 var sockets socketDirs
@@ -45,15 +49,21 @@ var sockets socketDirs
 // socketDirs makes and removes the launches' socket directories.
 type socketDirs struct {
 	mu   sync.Mutex
-	root string // medgate-<pid>, "" while no plugin runs
-	live int    // launch directories not yet removed
-	seq  uint64 // launches so far
+	root string // medgate-<pid>-<random>, "" while no plugin runs
+	live int    // launches not yet removed
 	// lock holds root's socketLock locked: root is in use.
 	lock *os.File
 	// scanned: the directories of dead medgates in these were removed.
 	scanned map[string]bool
-	// dirs are the launch directories of the processes not yet killed.
-	dirs map[*plugin.Client]string
+	// launches are the processes not yet killed.
+	launches map[*plugin.Client]*launch
+}
+
+// launch is one plugin process: its directory ("" until go-plugin made
+// it) and its runner (nil until go-plugin asked for it).
+type launch struct {
+	dir    string
+	runner *procRunner
 }
 
 // socketLock is the file in the host's socket directory that the host
@@ -73,7 +83,9 @@ func rootBase(base string, pid int) (string, error) {
 	return "", fmt.Errorf("the temporary directory %s is too long for the plugins' unix sockets (at most %d bytes, with /tmp as fallback): set TMPDIR to a shorter directory", base, maxSocketPath-maxLaunchName-socketNameLen-name)
 }
 
-// make returns a new, empty directory for one launch's sockets.
+// make counts a new launch and returns the directory go-plugin is to make
+// its directory in: the host's, made now when no plugin runs. use then
+// names the launch's client, and killPlugin ends the launch.
 func (s *socketDirs) make() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -114,24 +126,38 @@ func (s *socketDirs) make() (string, error) {
 		s.lock = f
 		s.root = root
 	}
-	s.seq++
-	dir := filepath.Join(s.root, strconv.FormatUint(s.seq, 36))
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		s.dropRootLocked()
-		return "", fmt.Errorf("plugin sockets: create %s: %w; check that the temporary directory (TMPDIR, /tmp) is writable", dir, err)
-	}
 	s.live++
-	return dir, nil
+	return s.root, nil
 }
 
-// use records that c's process was given dir.
-func (s *socketDirs) use(c *plugin.Client, dir string) {
+// use records that c is the launch make counted last.
+func (s *socketDirs) use(c *plugin.Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dirs == nil {
-		s.dirs = map[*plugin.Client]string{}
+	if s.launches == nil {
+		s.launches = map[*plugin.Client]*launch{}
 	}
-	s.dirs[c] = dir
+	s.launches[c] = &launch{}
+}
+
+// started records the directory go-plugin made for c's process and the
+// runner that starts it.
+func (s *socketDirs) started(c *plugin.Client, dir string, r *procRunner) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.launches[c]; l != nil {
+		l.dir, l.runner = dir, r
+	}
+}
+
+// pid returns the process id of c's process, 0 when it was not started.
+func (s *socketDirs) pid(c *plugin.Client) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.launches[c]; l != nil && l.runner != nil {
+		return l.runner.pid()
+	}
+	return 0
 }
 
 // killPlugin stops c's process (go-plugin's Kill, which returns once it
@@ -147,17 +173,19 @@ func killPlugin(c *plugin.Client) {
 func (s *socketDirs) remove(c *plugin.Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	dir, ok := s.dirs[c]
+	l, ok := s.launches[c]
 	if !ok {
 		return
 	}
-	delete(s.dirs, c)
-	s.release(dir)
+	delete(s.launches, c)
+	s.release(l.dir)
 }
 
 // release removes a launch's directory; s.mu is held.
 func (s *socketDirs) release(dir string) {
-	_ = os.RemoveAll(dir)
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
 	s.live--
 	if s.live <= 0 {
 		s.live = 0

@@ -1,6 +1,8 @@
 package pluginhost
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -42,7 +44,7 @@ func socketsUnder(t *testing.T, dir string) []string {
 // sets TMPDIR.
 func TestKilledPluginLeavesNoSocket(t *testing.T) {
 	path, sum := ledger(t) // built outside the TMPDIR under test
-	tmp := t.TempDir()
+	tmp := shortTemp(t)
 	t.Setenv("TMPDIR", tmp)
 	restarted := make(chan struct{}, 4)
 	in, err := Start(t.Context(), Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), Options{
@@ -129,7 +131,7 @@ func TestSocketRootFitsSocketPaths(t *testing.T) {
 			t.Errorf("rootBase(%q) = %q, %v; want %q", tc.base, got, err, tc.want)
 			continue
 		}
-		if n := len(got) + len("/medgate-4194304-4294967295") + len("/") + 8 + len("/plugin4294967295"); n > 107 {
+		if n := len(got) + len("/medgate-4194304-4294967295") + len("/plugin-dir4294967295") + len("/plugin4294967295"); n > 107 {
 			t.Errorf("rootFor(%q) = %q: a socket path in it takes %d bytes, more than 107", tc.base, got, n)
 		}
 	}
@@ -186,4 +188,92 @@ func TestStaleSocketDirsRemoved(t *testing.T) {
 		}()
 	}
 	removeStale(base)
+}
+
+// envHostHelper makes the test binary the medgate of
+// TestKilledHostLeavesNoSocket: it launches the plugin at the path in the
+// variable (its checksum in envHostHelperSum), prints the plugin's pid and
+// waits to be killed.
+const (
+	envHostHelper    = "PLUGINHOST_TEST_HOST_PLUGIN"
+	envHostHelperSum = "PLUGINHOST_TEST_HOST_PLUGIN_SHA256"
+)
+
+// shortTemp returns a new directory with a short path, so that the
+// socket directories fit in it and are not moved to /tmp (rootBase);
+// t.TempDir's paths, which hold the test's name, can be too long.
+func shortTemp(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// gone says whether the process with pid has ended (exited, or a zombie
+// no one has reaped yet).
+func gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(rest, "Z")
+}
+
+// TestKilledHostLeavesNoSocket SIGKILLs a medgate (this test binary run
+// again as the host, see envHostHelper) that runs a plugin: the kernel
+// kills the plugin with it, and neither can remove a socket. Every socket
+// they made must be in the medgate's socket directory, so that the next
+// medgate's first launch removes them all (removeStale); a socket
+// anywhere else in the temporary directory stays there for good. Not
+// parallel: it sets TMPDIR.
+func TestKilledHostLeavesNoSocket(t *testing.T) {
+	if path := os.Getenv(envHostHelper); path != "" {
+		in, err := Start(context.Background(), Spec{Name: "ledger", Path: path, SHA256: os.Getenv(envHostHelperSum)}, sdktest.NewMemoryHost(), Options{Logger: quiet})
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println("pid", in.Pid())
+		select {}
+	}
+	path, sum := ledger(t) // built outside the TMPDIR under test
+	tmp := shortTemp(t)
+	t.Setenv("TMPDIR", tmp)
+	host := exec.Command(os.Args[0], "-test.run=^TestKilledHostLeavesNoSocket$")
+	host.Env = append(os.Environ(), envHostHelper+"="+path, envHostHelperSum+"="+sum)
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = host.Process.Kill(); _ = host.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	var pid int
+	if _, serr := fmt.Sscanf(line, "pid %d", &pid); serr != nil || pid <= 0 {
+		t.Fatalf("the host process did not launch the plugin: %q %v", line, err)
+	}
+	running := socketsUnder(t, tmp)
+	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = host.Wait()
+	for deadline := time.Now().Add(20 * time.Second); !gone(pid); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the plugin process %d still runs 20s after its host was killed", pid)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	if len(running) == 0 {
+		t.Fatalf("no plugin socket under TMPDIR %s while the plugin ran: the test cannot see where they listen", tmp)
+	}
+	removeStale(tmp) // what the next medgate's first launch does
+	if left := socketsUnder(t, tmp); len(left) > 0 {
+		t.Fatalf("a killed medgate and its plugin left %d of their %d sockets where the next medgate does not remove them: %v", len(left), len(running), left)
+	}
 }
