@@ -222,3 +222,79 @@ func TestGuessedFilingTypeRefusesNoChange(t *testing.T) {
 		t.Fatalf("no not-checked warning naming filing %s: %s", guessNo, r.Diagnostics)
 	}
 }
+
+// TestChangeOfGuessedFilingIsNotRefusedOnItsGuess: a filing accepted at
+// an institution not known here is recorded under the guessed type 1. A
+// change of that filing itself (GYU007, new end date) was checked as a
+// change of a type-1 filing, so the person's valid filing at a medical
+// institution known here – accepted beside it by the national system,
+// which knows the first is at a rehabilitation institution – refused the
+// change as a second valid filing of type 1, nothing sent. While the
+// institution is not known the guess refuses nothing (sent, not-checked
+// warning naming the other filing); once it is known, its real type
+// decides.
+func TestChangeOfGuessedFilingIsNotRefusedOnItsGuess(t *testing.T) {
+	t.Parallel()
+	const medical = "H44030000001" // type 1, known here
+	inst := func(akb020, typ string) map[string]any {
+		return map[string]any{"akb020": akb020, "akb021": "深圳市示例机构" + akb020[len(akb020)-2:], "institution_type": typ, "aab299": "440300", "aae030": "2024-01-01", "valid_flag": "1"}
+	}
+	tests := map[string]struct {
+		first     string // type of the guessed filing's institution at the national system
+		knownLate bool   // its type is told here (GYU009) before the change
+		move      string // the change moves the filing to this institution (change_type 2); "" extends it (change_type 1)
+		want      string // field:rule of an error, "" for ok
+		warn      bool   // a not-checked warning naming the medical filing
+	}{
+		"rehabilitation, still unknown": {first: "2", warn: true},
+		"rehabilitation, known since":   {first: "2", knownLate: true},
+		"moved to the medical one":      {first: "2", move: medical, want: "$.akb020:state"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			unknown := "R44030099" + tc.first + "97"
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(unknown, "深圳市另一机构", tc.first, "440300"))
+			}))
+			e.mustOK(e.send("GYU009", inst(medical, "1")))
+			ids := e.uploadAttachments(1)
+			f := localFiling(87, ids...)
+			f["akb020"] = unknown
+			guessNo := e.mustOK(e.send("GYU006", f))["filing_no"].(string)
+			f = localFiling(87, ids...)
+			f["akb020"] = medical
+			medNo := e.mustOK(e.send("GYU006", f))["filing_no"].(string)
+			if tc.knownLate {
+				e.mustOK(e.send("GYU009", inst(unknown, tc.first)))
+			}
+			before := len(e.sim.Received("GYU007"))
+			change := map[string]any{"filing_no": guessNo, "change_type": "1", "aae031": "2099-12-30", "change_reason": "测试", "aae011": "王五", "aae036": "2025-04-01 09:30:00"}
+			if tc.move != "" {
+				delete(change, "aae031")
+				change["change_type"], change["akb020"] = "2", tc.move
+			}
+			r := e.send("GYU007", change)
+			if tc.want != "" {
+				if r.Status != sdk.StatusInvalid || !contains(fields(r), tc.want) {
+					t.Fatalf("status %s %s (external %+v), want invalid with %s", r.Status, r.Diagnostics, r.External, tc.want)
+				}
+				if n := len(e.sim.Received("GYU007")); n != before {
+					t.Fatalf("GYU007 reached the national system although invalid")
+				}
+				return
+			}
+			if r.Status != sdk.StatusOK {
+				t.Fatalf("status %s %s (external %+v), want ok: the change of filing %s is refused on the guessed type of its own institution", r.Status, r.Diagnostics, r.External, guessNo)
+			}
+			var warned bool
+			for _, d := range r.Diagnostics {
+				warned = warned || (d.Severity == sdk.SeverityWarning && d.Rule == "not-checked" && strings.Contains(d.Message(), medNo))
+			}
+			if warned != tc.warn {
+				t.Fatalf("not-checked warning naming filing %s: %v, want %v: %s", medNo, warned, tc.warn, r.Diagnostics)
+			}
+		})
+	}
+}

@@ -300,28 +300,16 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			// filing of the person's for its institution type.
 			if ver > 0 && f.Person != "" && (ct == "1" || ct == "2" || ct == "3") {
 				next, at := f, "$.akb020"
-				switch ct {
-				case "1":
+				if ct == "1" {
 					next.AAE031, at = str(doc, "aae031"), "$.aae031"
-				case "2", "3":
-					if v := str(doc, "akb020"); v != "" {
-						if next.InstType, err = a.changedInstType(ctx, h, f, v); err != nil {
-							return nil, err
-						}
-					}
 				}
 				if next.valid(a.now().In(cst).Format("2006-01-02")) {
-					other, of, guessed, err := a.typedFiling(ctx, h, f.Person, next.InstType)
-					if err != nil {
+					moved := ""
+					if ct == "2" || ct == "3" {
+						moved = str(doc, "akb020")
+					}
+					if err := a.oneValidAfterChange(ctx, h, &ds, no, f, next, moved, at); err != nil {
 						return nil, err
-					}
-					if guessed && other != no {
-						ds.Warn("$.filing_no", "not-checked", fmt.Sprintf("this person's valid filing %s was accepted at institution %s, not known at this site, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against it; the change is sent, and the national system checks it", other, of.AKB020),
-							"download the institutions with a workinjury.GYD009 message (or upload that one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending")
-					}
-					if other != "" && other != no && !guessed {
-						ds.Error(at, "state", fmt.Sprintf("the change would make filing %s a second valid filing of its person for institution type %s, beside filing %s (valid until %s)", no, next.InstType, other, orOpen(of.AAE031)),
-							"one valid filing per person per institution type: terminate filing "+other+" with GYU007 (change_type 5) first, or change that one instead")
 					}
 				}
 			}
@@ -708,24 +696,91 @@ func (a *Adapter) oneValidFiling(ctx context.Context, h sdk.Host, ds *sdk.Diagno
 	return nil
 }
 
-// changedInstType is the institution type of filing f once it names
-// institution akb020 (GYU007): the type an institution download or upload
-// told, else f's own (a change tells no filing type, and the default of
-// instType would turn an assistive-device or rehabilitation filing into a
-// medical one).
-func (a *Adapter) changedInstType(ctx context.Context, h sdk.Host, f filingState, akb020 string) (string, error) {
-	var st instState
-	ver, err := getJSON(ctx, h, "inst/"+akb020, &st)
-	if err != nil {
-		return "", err
-	}
-	if ver > 0 && st.Type != "" {
-		return st.Type, nil
+// changedInstTypeOf is the institution type of filing f once it names
+// institution akb020 (GYU007), and whether it is a guess: the type an
+// institution download or upload told, else f's own (a change tells no
+// filing type, and the default of instType would turn an assistive-device
+// or rehabilitation filing into a medical one), a guess if f's was
+// (InstGuessed).
+func (a *Adapter) changedInstTypeOf(ctx context.Context, h sdk.Host, f filingState, akb020 string) (string, bool, error) {
+	t, err := a.knownInstType(ctx, h, akb020)
+	if err != nil || t != "" {
+		return t, false, err
 	}
 	if f.InstType != "" {
-		return f.InstType, nil
+		return f.InstType, f.InstGuessed, nil
 	}
-	return "1", nil
+	return "1", true, nil
+}
+
+// oneValidAfterChange checks that filing no (f), changed by a GYU007 to
+// next (valid) and, if akb020 is given, moved to that institution, is no
+// second valid filing of its person for its institution type. Its type is
+// the one its (new) institution has once known; while that is not known
+// (a filing recorded under a guessed type, InstGuessed) it may be of type
+// 1 or 2, and the change is refused only when the person has a valid
+// filing of both beside it. A filing that is not refused on such a guess,
+// or beside another filing of a guessed type, is sent with a not-checked
+// warning naming that filing. Errors go to at.
+func (a *Adapter) oneValidAfterChange(ctx context.Context, h sdk.Host, ds *sdk.Diagnostics, no string, f, next filingState, akb020, at string) error {
+	it, guessed := f.InstType, false
+	switch {
+	case akb020 != "":
+		var err error
+		if it, guessed, err = a.changedInstTypeOf(ctx, h, f, akb020); err != nil {
+			return err
+		}
+	case f.InstGuessed:
+		t, err := a.knownInstType(ctx, h, f.AKB020)
+		if err != nil {
+			return err
+		}
+		it, guessed = t, t == ""
+	}
+	types := []string{it}
+	if guessed {
+		types = []string{"1", "2"}
+	}
+	var taken, maybe []string
+	firstNo, firstType := "", ""
+	var first filingState
+	for _, t := range types {
+		other, of, g, err := a.typedFiling(ctx, h, next.Person, t)
+		if err != nil {
+			return err
+		}
+		switch {
+		case other == "" || other == no:
+			continue
+		case g:
+			maybe = append(maybe, other+" (at institution "+of.AKB020+")")
+			continue
+		}
+		taken = append(taken, other+" (institution type "+t+")")
+		if firstNo == "" {
+			firstNo, firstType, first = other, t, of
+		}
+	}
+	inst := firstNonEmpty(akb020, f.AKB020)
+	switch {
+	case len(taken) == 0:
+	case !guessed:
+		ds.Error(at, "state", fmt.Sprintf("the change would make filing %s a second valid filing of its person for institution type %s, beside filing %s (valid until %s)", no, firstType, firstNo, orOpen(first.AAE031)),
+			"one valid filing per person per institution type: terminate filing "+firstNo+" with GYU007 (change_type 5) first, or change that one instead")
+		return nil
+	case len(taken) == len(types):
+		ds.Error(at, "state", fmt.Sprintf("the change would make filing %s a second valid filing of its person whatever the type of institution %s (not known at this site): the person has valid filings %s", no, inst, strings.Join(taken, ", ")),
+			"one valid filing per person per institution type: terminate one of them with GYU007 (change_type 5) first, or change that one instead")
+		return nil
+	default:
+		ds.Warn(at, "not-checked", fmt.Sprintf("filing %s is at institution %s, not known at this site, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against this person's valid filing %s; the change is sent, and the national system checks it", no, inst, strings.Join(taken, ", ")),
+			"download the institutions with a workinjury.GYD009 message (or upload that one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending; if the national system refuses the change as a second filing of the type, terminate filing "+firstNo+" with GYU007 (change_type 5) first")
+	}
+	if len(maybe) > 0 {
+		ds.Warn("$.filing_no", "not-checked", fmt.Sprintf("this person's valid filing %s was accepted at an institution not known at this site, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against it; the change is sent, and the national system checks it", strings.Join(maybe, ", ")),
+			"download the institutions with a workinjury.GYD009 message (or upload that one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending")
+	}
+	return nil
 }
 
 // validFiling returns the person's valid filing for an institution type,
@@ -888,10 +943,11 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 		moveTo := func(akb020 string) error {
 			oldIdx := f.InstType
 			f.AKB020 = akb020
-			it, err := a.changedInstType(ctx, h, f, akb020)
+			it, guessed, err := a.changedInstTypeOf(ctx, h, f, akb020)
 			if err != nil {
 				return err
 			}
+			f.InstGuessed = guessed
 			if f.Person != "" && it != oldIdx {
 				var cur string
 				if _, err := getJSON(ctx, h, "person/"+f.Person+"/"+oldIdx, &cur); err != nil {
