@@ -298,3 +298,66 @@ func TestChangeOfGuessedFilingIsNotRefusedOnItsGuess(t *testing.T) {
 		})
 	}
 }
+
+// TestGuessedFilingKeepsTheOtherFilingChecked: a filing recorded under a
+// guessed type shared the person's index of type 1 with filings known to
+// be of type 1, and the later of the two replaced the other there. A
+// medical filing accepted beside a guessed one (at what is a
+// rehabilitation institution at the national system) hid the guessed one:
+// once its institution was known as type 2, a second rehabilitation filing
+// was sent and refused by the national system (E3001). A guessed filing
+// accepted after a medical one hid that one: a second medical filing was
+// sent with a not-checked warning and refused likewise. Both filings are
+// checked now, each by the type it has.
+func TestGuessedFilingKeepsTheOtherFilingChecked(t *testing.T) {
+	t.Parallel()
+	const (
+		medical = "H44030000001" // type 1, known here
+		rehab   = "R44030000002" // type 2, known here
+		unknown = "R44030099296" // type 2 at the national system, not known here at first
+	)
+	inst := func(akb020, typ string) map[string]any {
+		return map[string]any{"akb020": akb020, "akb021": "深圳市示例机构" + akb020[len(akb020)-2:], "institution_type": typ, "aab299": "440300", "aae030": "2024-01-01", "valid_flag": "1"}
+	}
+	tests := map[string]struct {
+		order     []string // institutions of the person's first two filings, in order
+		knownLate bool     // the unknown institution is told here (GYU009) before the third filing
+		third     string   // the third filing's institution
+		want      string   // field:rule of the refusal
+	}{
+		"guessed, medical, then a rehabilitation one": {order: []string{unknown, medical}, knownLate: true, third: rehab, want: "$.aac002:state"},
+		"medical, guessed, then a medical one":        {order: []string{medical, unknown}, third: medical, want: "$.aac002:state"},
+		"guessed, medical, then a medical one":        {order: []string{unknown, medical}, third: medical, want: "$.aac002:state"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(rehab, "深圳市示例康复医院", "2", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(unknown, "深圳市另一康复医院", "2", "440300"))
+			}))
+			e.mustOK(e.send("GYU009", inst(medical, "1")))
+			e.mustOK(e.send("GYU009", inst(rehab, "2")))
+			ids := e.uploadAttachments(1)
+			for _, at := range tc.order {
+				f := localFiling(88, ids...)
+				f["akb020"] = at
+				e.mustOK(e.send("GYU006", f))
+			}
+			if tc.knownLate {
+				e.mustOK(e.send("GYU009", inst(unknown, "2")))
+			}
+			f := localFiling(88, ids...)
+			f["akb020"] = tc.third
+			before := len(e.sim.Received("GYU006"))
+			r := e.send("GYU006", f)
+			if r.Status != sdk.StatusInvalid || !contains(fields(r), tc.want) {
+				t.Fatalf("status %s %s (external %+v), want invalid with %s: the person has a valid filing of that type", r.Status, r.Diagnostics, r.External, tc.want)
+			}
+			if n := len(e.sim.Received("GYU006")); n != before {
+				t.Fatalf("GYU006 reached the national system although invalid")
+			}
+		})
+	}
+}

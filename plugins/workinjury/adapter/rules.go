@@ -574,44 +574,97 @@ func (a *Adapter) knownInstType(ctx context.Context, h sdk.Host, akb020 string) 
 }
 
 // typedFiling returns the person's valid filing for institution type
-// instType as far as this site knows: a filing recorded under a guessed
-// type (InstGuessed) counts by the type its institution has now, if it is
-// known; while it is not, a guessed filing indexed under type 1 may be of
-// type 1 or 2, and is returned with guessed set – never a ground to
-// refuse anything.
-func (a *Adapter) typedFiling(ctx context.Context, h sdk.Host, person, instType string) (string, filingState, bool, error) {
-	idxs := []string{instType}
-	if instType == "2" {
-		idxs = append(idxs, "1") // guesses are indexed under type 1
-	}
+// instType as far as this site knows, other than except: a filing
+// recorded under a guessed type (InstGuessed) counts by the type its
+// institution has now, if it is known; while it is not, a guessed filing
+// may be of type 1 or 2, and is returned with guessed set – never a
+// ground to refuse anything. Guessed filings have an index entry each
+// (guessedKey), so that neither hides a filing of type 1 for certain nor
+// is hidden by one; those recorded before that are under type 1.
+func (a *Adapter) typedFiling(ctx context.Context, h sdk.Host, person, instType, except string) (string, filingState, bool, error) {
 	var maybeNo string
 	var maybe filingState
+	// of reports whether filing no is of instType for certain, and keeps
+	// the first that may be.
+	of := func(no string, f filingState) (bool, error) {
+		if no == "" || no == except {
+			return false, nil
+		}
+		if !f.InstGuessed {
+			return f.InstType == instType, nil
+		}
+		t, err := a.knownInstType(ctx, h, f.AKB020)
+		if err != nil {
+			return false, err
+		}
+		if t == "" && maybeNo == "" && (instType == "1" || instType == "2") {
+			maybeNo, maybe = no, f
+		}
+		return t == instType, nil
+	}
+	idxs := []string{instType}
+	if instType == "2" {
+		idxs = append(idxs, "1") // guesses recorded before they had entries of their own
+	}
 	for _, idx := range idxs {
 		no, f, err := a.validFilingOf(ctx, h, person, idx)
 		if err != nil {
 			return "", filingState{}, false, err
 		}
-		if no == "" {
-			continue
+		if ok, err := of(no, f); err != nil || ok {
+			return no, f, false, err
 		}
-		if !f.InstGuessed {
-			if idx == instType {
-				return no, f, false, nil
-			}
-			continue // of type 1 for certain
-		}
-		t, err := a.knownInstType(ctx, h, f.AKB020)
-		if err != nil {
-			return "", filingState{}, false, err
-		}
-		switch {
-		case t == instType:
-			return no, f, false, nil
-		case t == "" && maybeNo == "":
-			maybeNo, maybe = no, f
+	}
+	if instType != "1" && instType != "2" {
+		return "", filingState{}, false, nil
+	}
+	gs, err := a.guessedFilings(ctx, h, person)
+	if err != nil {
+		return "", filingState{}, false, err
+	}
+	for _, g := range gs {
+		if ok, err := of(g.no, g.f); err != nil || ok {
+			return g.no, g.f, false, err
 		}
 	}
 	return maybeNo, maybe, maybeNo != "", nil
+}
+
+// guessedKey is the person's index entry of filing no, recorded under a
+// guessed institution type (InstGuessed): one entry per such filing,
+// apart from the entry of each type (person/<person>/<type>), which names
+// one filing of the type and which a filing of the type for certain
+// takes.
+func guessedKey(person, no string) string { return "person/" + person + "/g/" + no }
+
+// numberedFiling is a filing and its number.
+type numberedFiling struct {
+	no string
+	f  filingState
+}
+
+// guessedFilings returns the person's valid filings recorded under a
+// guessed institution type (guessedKey), in filing-number order.
+func (a *Adapter) guessedFilings(ctx context.Context, h sdk.Host, person string) ([]numberedFiling, error) {
+	prefix := guessedKey(person, "")
+	es, err := h.Scan(ctx, prefix, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read the filings of a person recorded at institutions not known here: %w", err)
+	}
+	today := a.now().In(cst).Format("2006-01-02")
+	var out []numberedFiling
+	for _, e := range es {
+		no := strings.TrimPrefix(e.Key, prefix)
+		var f filingState
+		ver, err := getJSON(ctx, h, "filing/"+no, &f)
+		if err != nil {
+			return nil, err
+		}
+		if ver > 0 && f.InstGuessed && f.Person == person && f.valid(today) {
+			out = append(out, numberedFiling{no: no, f: f})
+		}
+	}
+	return out, nil
 }
 
 // filingInstTypes returns the institution types a filing of filingType at
@@ -654,7 +707,7 @@ func (a *Adapter) oneValidFiling(ctx context.Context, h sdk.Host, ds *sdk.Diagno
 	var first filingState
 	firstNo, firstType, maybeNo := "", "", ""
 	for _, it := range types {
-		no, f, guessed, err := a.typedFiling(ctx, h, personKey(person), it)
+		no, f, guessed, err := a.typedFiling(ctx, h, personKey(person), it, "")
 		if err != nil {
 			return err
 		}
@@ -745,7 +798,7 @@ func (a *Adapter) oneValidAfterChange(ctx context.Context, h sdk.Host, ds *sdk.D
 	firstNo, firstType := "", ""
 	var first filingState
 	for _, t := range types {
-		other, of, g, err := a.typedFiling(ctx, h, next.Person, t)
+		other, of, g, err := a.typedFiling(ctx, h, next.Person, t, no)
 		if err != nil {
 			return err
 		}
@@ -807,7 +860,9 @@ func (a *Adapter) validFilingOf(ctx context.Context, h sdk.Host, person, instTyp
 }
 
 // putFiling stores a filing and keeps the person index pointing at the
-// valid one.
+// valid one: the entry of its type, or, for a filing recorded under a
+// guessed type, an entry of its own (guessedKey), so that it neither
+// replaces nor is replaced by a filing of type 1 for certain.
 func (a *Adapter) putFiling(ctx context.Context, h sdk.Host, no string, f filingState) error {
 	f.At = a.now().UTC()
 	if err := putJSON(ctx, h, "filing/"+no, f); err != nil {
@@ -816,13 +871,32 @@ func (a *Adapter) putFiling(ctx context.Context, h sdk.Host, no string, f filing
 	if f.Person == "" {
 		return nil
 	}
+	valid := f.valid(a.now().In(cst).Format("2006-01-02"))
 	idx := "person/" + f.Person + "/" + f.InstType
 	var cur string
 	if _, err := getJSON(ctx, h, idx, &cur); err != nil {
 		return err
 	}
+	gk := guessedKey(f.Person, no)
+	if f.InstGuessed {
+		// An entry of its guessed type naming it was made before
+		// guesses had entries of their own.
+		if cur == no {
+			if err := h.Delete(ctx, idx); err != nil {
+				return err
+			}
+		}
+		if valid {
+			return putJSON(ctx, h, gk, no)
+		}
+		return h.Delete(ctx, gk)
+	}
+	// Its type is known now (a change to an institution known here).
+	if err := h.Delete(ctx, gk); err != nil {
+		return err
+	}
 	switch {
-	case f.valid(a.now().In(cst).Format("2006-01-02")):
+	case valid:
 		return putJSON(ctx, h, idx, no)
 	case cur == no:
 		return h.Delete(ctx, idx)
