@@ -106,6 +106,11 @@ func TestGivenUpRevocationNamedForReplay(t *testing.T) {
 			if r := c.handle("m-then-3", tc.code, then, true); r.Status != sdk.StatusInvalid {
 				t.Fatalf("after the replay: status %s, want invalid (already revoked): %s", r.Status, r.Diagnostics)
 			}
+			// What said the ALERT was given goes with the mark: a key per
+			// given-up revocation is not kept for ever.
+			if left, err := c.host.Scan(t.Context(), testSite, "revstale/", 0); err != nil || len(left) != 0 {
+				t.Errorf("after the replay, %d revstale/ keys are left (%v), want none", len(left), err)
+			}
 		})
 	}
 }
@@ -182,6 +187,13 @@ func TestSettlementWaitingForGivenUpLineRevocation(t *testing.T) {
 			var ev map[string]any
 			if err := json.Unmarshal(evs[0].Payload, &ev); err != nil || ev["messageId"] != "m-lines-given-up" || ev["code"] != "GYR001" || ev["fix"] != replay {
 				t.Errorf("event payload %s (%v)", evs[0].Payload, err)
+			}
+
+			// The replay reconciles it; the settlement goes on, and what
+			// said the ALERT was given goes with the mark.
+			c.mustOK(c.handle("m-lines-given-up", "GYR001", rev, true))
+			if left, err := c.host.Scan(t.Context(), testSite, "revstale/", 0); err != nil || len(left) != 0 {
+				t.Errorf("after the replay, %d revstale/ keys are left (%v), want none", len(left), err)
 			}
 		})
 	}

@@ -393,6 +393,13 @@ func (e *settleWaitError) revokeWait() *revokeWaitError {
 // (markDeviceLines), once its outcome is known. An entry it
 // cannot remove is harmless: the message's record is done (or absent).
 func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
+	if code == "GYR001" || code == "GYR002" || code == "GYR003" {
+		// The mark resolved: what said its ALERT was given
+		// (waitResponse) goes with it, not kept for ever.
+		if err := h.Delete(ctx, staleKey(msgID)); err != nil {
+			a.log.Warn("cannot remove the record of a stale-revocation ALERT; it is left", "code", code, "err", err)
+		}
+	}
 	list, edit := settlingList, func(*visitState) {}
 	switch code {
 	case "GYU103":
