@@ -361,3 +361,77 @@ func TestGuessedFilingKeepsTheOtherFilingChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestDownloadedFilingTypeIsGuessedToo: a filing downloaded with GYD006
+// at an institution not known here was recorded under type 1 (medical)
+// as if known, not as a guess (InstGuessed), so it refused a filing of
+// the person at a medical institution known here as a second valid
+// filing of type 1, although the national system, which knows the
+// institution as a rehabilitation one, accepts it. Recorded as a guess,
+// it refuses nothing until the institution is known: the filing is sent,
+// with a not-checked warning naming it; once the institution is known,
+// its type decides.
+func TestDownloadedFilingTypeIsGuessedToo(t *testing.T) {
+	t.Parallel()
+	const (
+		medical = "H44030000001" // type 1, known here
+		there   = "R35020399297" // where the downloaded filing is, not known here at first
+	)
+	inst := func(akb020, typ, region string) map[string]any {
+		return map[string]any{"akb020": akb020, "akb021": "示例机构" + akb020[len(akb020)-2:], "institution_type": typ, "aab299": region, "aae030": "2024-01-01", "valid_flag": "1"}
+	}
+	tests := map[string]struct {
+		typ       string // the downloaded filing's institution type at the national system
+		knownLate bool   // told here (GYU009) before the new filing
+		want      string // field:rule of an error, "" for ok
+		warn      bool   // a not-checked warning naming the downloaded filing
+	}{
+		"rehabilitation, still unknown": {typ: "2", warn: true},
+		"rehabilitation, known since":   {typ: "2", knownLate: true},
+		"medical, known since":          {typ: "1", knownLate: true, want: "$.aac002:state"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dl := wisim.SampleFiling("DLG", 7, "350200")
+			dl["akb020"], dl["filing_no"] = there, "BADLG"+tc.typ+"0000007"
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(there, "厦门市示例机构", tc.typ, "350200"))
+				s.AddFiling(dl)
+			}))
+			e.mustOK(e.send("GYU009", inst(medical, "1", "440300")))
+			if r := e.runJob(JobFilings); r.Diagnostics.HasError() || r.Processed != 1 {
+				t.Fatalf("GYD006 job: %s, processed %d", r.Diagnostics, r.Processed)
+			}
+			if tc.knownLate {
+				e.mustOK(e.send("GYU009", inst(there, tc.typ, "350200")))
+			}
+			f := localFiling(89, e.uploadAttachments(1)...)
+			f["aac002"], f["aac044"], f["aac003"] = dl["aac002"], dl["aac002"], dl["aac003"]
+			f["akb020"] = medical
+			before := len(e.sim.Received("GYU006"))
+			r := e.send("GYU006", f)
+			no := dl["filing_no"].(string)
+			if tc.want != "" {
+				if r.Status != sdk.StatusInvalid || !contains(fields(r), tc.want) {
+					t.Fatalf("status %s %s (external %+v), want invalid with %s: filing %s is of that type", r.Status, r.Diagnostics, r.External, tc.want, no)
+				}
+				if n := len(e.sim.Received("GYU006")); n != before {
+					t.Fatalf("GYU006 reached the national system although invalid")
+				}
+				return
+			}
+			if r.Status != sdk.StatusOK {
+				t.Fatalf("status %s %s (external %+v), want ok: refused on the guessed type of downloaded filing %s's institution", r.Status, r.Diagnostics, r.External, no)
+			}
+			var warned bool
+			for _, d := range r.Diagnostics {
+				warned = warned || (d.Severity == sdk.SeverityWarning && d.Rule == "not-checked" && strings.Contains(d.Message(), no))
+			}
+			if warned != tc.warn {
+				t.Fatalf("not-checked warning naming filing %s: %v, want %v: %s", no, warned, tc.warn, r.Diagnostics)
+			}
+		})
+	}
+}
