@@ -435,3 +435,43 @@ func TestDownloadedFilingTypeIsGuessedToo(t *testing.T) {
 		})
 	}
 }
+
+// TestGuessedFilingNamedOnce: a filing at an institution not known here
+// may be of type 1 or 2, and so may the person's filing recorded under a
+// guessed type; the not-checked warning named that filing once for each
+// type it was checked as ("BA… (at institution …), BA… (at institution
+// …)"). It names each filing once.
+func TestGuessedFilingNamedOnce(t *testing.T) {
+	t.Parallel()
+	const first, second = "R44030099295", "R44030099294" // rehabilitation institutions at the national system, not known here
+	tests := map[string]struct {
+		code string // the second message: a new filing, or a change of the first
+	}{
+		"new filing": {code: "GYU006"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution(first, "深圳市康复机构一", "2", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(second, "深圳市康复机构二", "2", "440300"))
+			}))
+			ids := e.uploadAttachments(1)
+			f := localFiling(90, ids...)
+			f["akb020"] = first
+			firstNo := e.mustOK(e.send("GYU006", f))["filing_no"].(string)
+			f = localFiling(90, ids...)
+			f["akb020"] = second
+			r := e.send(tc.code, f)
+			var msgs []string
+			for _, d := range r.Diagnostics {
+				if d.Rule == "not-checked" && strings.Contains(d.Message(), firstNo) {
+					msgs = append(msgs, d.Message())
+				}
+			}
+			if len(msgs) != 1 || strings.Count(msgs[0], firstNo+" (at institution") != 1 {
+				t.Fatalf("status %s; want one not-checked warning naming filing %s once, got %q", r.Status, firstNo, msgs)
+			}
+		})
+	}
+}

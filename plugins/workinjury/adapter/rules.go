@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -716,8 +717,11 @@ func (a *Adapter) oneValidFiling(ctx context.Context, h sdk.Host, ds *sdk.Diagno
 			continue
 		case guessed:
 			// Recorded at an institution not known here: whether it is
-			// of this type is not known, so it refuses nothing.
-			maybe = append(maybe, no+" (at institution "+f.AKB020+")")
+			// of this type is not known, so it refuses nothing (and it
+			// may be found as of either type: named once).
+			if m := no + " (at institution " + f.AKB020 + ")"; !slices.Contains(maybe, m) {
+				maybe = append(maybe, m)
+			}
 			if maybeNo == "" {
 				maybeNo = no
 			}
@@ -806,7 +810,9 @@ func (a *Adapter) oneValidAfterChange(ctx context.Context, h sdk.Host, ds *sdk.D
 		case other == "" || other == no:
 			continue
 		case g:
-			maybe = append(maybe, other+" (at institution "+of.AKB020+")")
+			if m := other + " (at institution " + of.AKB020 + ")"; !slices.Contains(maybe, m) {
+				maybe = append(maybe, m)
+			}
 			continue
 		}
 		taken = append(taken, other+" (institution type "+t+")")
