@@ -419,6 +419,10 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			}
 			a.log.Info("a message of a stay waits for "+swe.waitsFor()+" without a known outcome; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "code", code, "ykc700", swe.ykc700, "waitingFor", strings.Join(swe.open, ", "))
+			if rw := swe.revokeWait(); rw != nil {
+				// A fee-detail revocation given up is named for replay.
+				return a.late(ctx, req, c, code, a.waitResponse(ctx, req.Host, c, req.MessageID, code, rw)), nil
+			}
 			return a.late(ctx, req, c, code, swe.response()), nil
 		case errors.As(err, &dwe):
 			// A GYU004 whose check depends on deductions of its settlement

@@ -3,6 +3,7 @@ package adapter
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"time"
 )
 
@@ -80,7 +81,19 @@ func (l *lifecycle) cardFiling(code string) error {
 	if err != nil {
 		return err
 	}
-	known := no != "" && (f.AAE030 == "" || f.AAE030 <= fc.day) && (f.AAE031 == "" || fc.day <= f.AAE031) && (f.AKB020 == "" || f.AKB020 == akb020)
+	covers := func(f filingState) bool {
+		return (f.AAE030 == "" || f.AAE030 <= fc.day) && (f.AAE031 == "" || fc.day <= f.AAE031) && (f.AKB020 == "" || f.AKB020 == akb020)
+	}
+	known := no != "" && covers(f)
+	if !known && it != "3" {
+		// A filing at an institution not known here has an index entry
+		// of its own (guessedKey).
+		gs, err := l.a.guessedFilings(l.ctx, l.h, personKey(fc.aac002))
+		if err != nil {
+			return err
+		}
+		known = slices.ContainsFunc(gs, func(g numberedFiling) bool { return g.f.AKB020 == akb020 && covers(g.f) })
+	}
 	if known && !l.c.pre[preFilingCard] {
 		return nil
 	}

@@ -1369,7 +1369,9 @@ func (a *Adapter) downloaded(ctx context.Context, h sdk.Host, code, batchNo stri
 		if ver > 0 && cur.invalid() && !f.invalid() {
 			f.Status = cur.Status // a filing never returns from invalid to valid
 		}
-		if f.InstType, err = a.instType(ctx, h, f.AKB020, str(rec, "filing_type")); err != nil {
+		// At an institution not known here the type is a guess that
+		// refuses nothing (InstGuessed), as for a filing uploaded there.
+		if f.InstType, f.InstGuessed, err = a.instTypeOf(ctx, h, f.AKB020, str(rec, "filing_type")); err != nil {
 			return err
 		}
 		return a.putFiling(ctx, h, no, f)

@@ -222,3 +222,256 @@ func TestGuessedFilingTypeRefusesNoChange(t *testing.T) {
 		t.Fatalf("no not-checked warning naming filing %s: %s", guessNo, r.Diagnostics)
 	}
 }
+
+// TestChangeOfGuessedFilingIsNotRefusedOnItsGuess: a filing accepted at
+// an institution not known here is recorded under the guessed type 1. A
+// change of that filing itself (GYU007, new end date) was checked as a
+// change of a type-1 filing, so the person's valid filing at a medical
+// institution known here – accepted beside it by the national system,
+// which knows the first is at a rehabilitation institution – refused the
+// change as a second valid filing of type 1, nothing sent. While the
+// institution is not known the guess refuses nothing (sent, not-checked
+// warning naming the other filing); once it is known, its real type
+// decides.
+func TestChangeOfGuessedFilingIsNotRefusedOnItsGuess(t *testing.T) {
+	t.Parallel()
+	const medical = "H44030000001" // type 1, known here
+	inst := func(akb020, typ string) map[string]any {
+		return map[string]any{"akb020": akb020, "akb021": "深圳市示例机构" + akb020[len(akb020)-2:], "institution_type": typ, "aab299": "440300", "aae030": "2024-01-01", "valid_flag": "1"}
+	}
+	tests := map[string]struct {
+		first     string // type of the guessed filing's institution at the national system
+		knownLate bool   // its type is told here (GYU009) before the change
+		move      string // the change moves the filing to this institution (change_type 2); "" extends it (change_type 1)
+		want      string // field:rule of an error, "" for ok
+		warn      bool   // a not-checked warning naming the medical filing
+	}{
+		"rehabilitation, still unknown": {first: "2", warn: true},
+		"rehabilitation, known since":   {first: "2", knownLate: true},
+		"moved to the medical one":      {first: "2", move: medical, want: "$.akb020:state"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			unknown := "R44030099" + tc.first + "97"
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(unknown, "深圳市另一机构", tc.first, "440300"))
+			}))
+			e.mustOK(e.send("GYU009", inst(medical, "1")))
+			ids := e.uploadAttachments(1)
+			f := localFiling(87, ids...)
+			f["akb020"] = unknown
+			guessNo := e.mustOK(e.send("GYU006", f))["filing_no"].(string)
+			f = localFiling(87, ids...)
+			f["akb020"] = medical
+			medNo := e.mustOK(e.send("GYU006", f))["filing_no"].(string)
+			if tc.knownLate {
+				e.mustOK(e.send("GYU009", inst(unknown, tc.first)))
+			}
+			before := len(e.sim.Received("GYU007"))
+			change := map[string]any{"filing_no": guessNo, "change_type": "1", "aae031": "2099-12-30", "change_reason": "测试", "aae011": "王五", "aae036": "2025-04-01 09:30:00"}
+			if tc.move != "" {
+				delete(change, "aae031")
+				change["change_type"], change["akb020"] = "2", tc.move
+			}
+			r := e.send("GYU007", change)
+			if tc.want != "" {
+				if r.Status != sdk.StatusInvalid || !contains(fields(r), tc.want) {
+					t.Fatalf("status %s %s (external %+v), want invalid with %s", r.Status, r.Diagnostics, r.External, tc.want)
+				}
+				if n := len(e.sim.Received("GYU007")); n != before {
+					t.Fatalf("GYU007 reached the national system although invalid")
+				}
+				return
+			}
+			if r.Status != sdk.StatusOK {
+				t.Fatalf("status %s %s (external %+v), want ok: the change of filing %s is refused on the guessed type of its own institution", r.Status, r.Diagnostics, r.External, guessNo)
+			}
+			var warned bool
+			for _, d := range r.Diagnostics {
+				warned = warned || (d.Severity == sdk.SeverityWarning && d.Rule == "not-checked" && strings.Contains(d.Message(), medNo))
+			}
+			if warned != tc.warn {
+				t.Fatalf("not-checked warning naming filing %s: %v, want %v: %s", medNo, warned, tc.warn, r.Diagnostics)
+			}
+		})
+	}
+}
+
+// TestGuessedFilingKeepsTheOtherFilingChecked: a filing recorded under a
+// guessed type shared the person's index of type 1 with filings known to
+// be of type 1, and the later of the two replaced the other there. A
+// medical filing accepted beside a guessed one (at what is a
+// rehabilitation institution at the national system) hid the guessed one:
+// once its institution was known as type 2, a second rehabilitation filing
+// was sent and refused by the national system (E3001). A guessed filing
+// accepted after a medical one hid that one: a second medical filing was
+// sent with a not-checked warning and refused likewise. Both filings are
+// checked now, each by the type it has.
+func TestGuessedFilingKeepsTheOtherFilingChecked(t *testing.T) {
+	t.Parallel()
+	const (
+		medical = "H44030000001" // type 1, known here
+		rehab   = "R44030000002" // type 2, known here
+		unknown = "R44030099296" // type 2 at the national system, not known here at first
+	)
+	inst := func(akb020, typ string) map[string]any {
+		return map[string]any{"akb020": akb020, "akb021": "深圳市示例机构" + akb020[len(akb020)-2:], "institution_type": typ, "aab299": "440300", "aae030": "2024-01-01", "valid_flag": "1"}
+	}
+	tests := map[string]struct {
+		order     []string // institutions of the person's first two filings, in order
+		knownLate bool     // the unknown institution is told here (GYU009) before the third filing
+		third     string   // the third filing's institution
+		want      string   // field:rule of the refusal
+	}{
+		"guessed, medical, then a rehabilitation one": {order: []string{unknown, medical}, knownLate: true, third: rehab, want: "$.aac002:state"},
+		"medical, guessed, then a medical one":        {order: []string{medical, unknown}, third: medical, want: "$.aac002:state"},
+		"guessed, medical, then a medical one":        {order: []string{unknown, medical}, third: medical, want: "$.aac002:state"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(rehab, "深圳市示例康复医院", "2", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(unknown, "深圳市另一康复医院", "2", "440300"))
+			}))
+			e.mustOK(e.send("GYU009", inst(medical, "1")))
+			e.mustOK(e.send("GYU009", inst(rehab, "2")))
+			ids := e.uploadAttachments(1)
+			for _, at := range tc.order {
+				f := localFiling(88, ids...)
+				f["akb020"] = at
+				e.mustOK(e.send("GYU006", f))
+			}
+			if tc.knownLate {
+				e.mustOK(e.send("GYU009", inst(unknown, "2")))
+			}
+			f := localFiling(88, ids...)
+			f["akb020"] = tc.third
+			before := len(e.sim.Received("GYU006"))
+			r := e.send("GYU006", f)
+			if r.Status != sdk.StatusInvalid || !contains(fields(r), tc.want) {
+				t.Fatalf("status %s %s (external %+v), want invalid with %s: the person has a valid filing of that type", r.Status, r.Diagnostics, r.External, tc.want)
+			}
+			if n := len(e.sim.Received("GYU006")); n != before {
+				t.Fatalf("GYU006 reached the national system although invalid")
+			}
+		})
+	}
+}
+
+// TestDownloadedFilingTypeIsGuessedToo: a filing downloaded with GYD006
+// at an institution not known here was recorded under type 1 (medical)
+// as if known, not as a guess (InstGuessed), so it refused a filing of
+// the person at a medical institution known here as a second valid
+// filing of type 1, although the national system, which knows the
+// institution as a rehabilitation one, accepts it. Recorded as a guess,
+// it refuses nothing until the institution is known: the filing is sent,
+// with a not-checked warning naming it; once the institution is known,
+// its type decides.
+func TestDownloadedFilingTypeIsGuessedToo(t *testing.T) {
+	t.Parallel()
+	const (
+		medical = "H44030000001" // type 1, known here
+		there   = "R35020399297" // where the downloaded filing is, not known here at first
+	)
+	inst := func(akb020, typ, region string) map[string]any {
+		return map[string]any{"akb020": akb020, "akb021": "示例机构" + akb020[len(akb020)-2:], "institution_type": typ, "aab299": region, "aae030": "2024-01-01", "valid_flag": "1"}
+	}
+	tests := map[string]struct {
+		typ       string // the downloaded filing's institution type at the national system
+		knownLate bool   // told here (GYU009) before the new filing
+		want      string // field:rule of an error, "" for ok
+		warn      bool   // a not-checked warning naming the downloaded filing
+	}{
+		"rehabilitation, still unknown": {typ: "2", warn: true},
+		"rehabilitation, known since":   {typ: "2", knownLate: true},
+		"medical, known since":          {typ: "1", knownLate: true, want: "$.aac002:state"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dl := wisim.SampleFiling("DLG", 7, "350200")
+			dl["akb020"], dl["filing_no"] = there, "BADLG"+tc.typ+"0000007"
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution(medical, "深圳市示例医院", "1", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(there, "厦门市示例机构", tc.typ, "350200"))
+				s.AddFiling(dl)
+			}))
+			e.mustOK(e.send("GYU009", inst(medical, "1", "440300")))
+			if r := e.runJob(JobFilings); r.Diagnostics.HasError() || r.Processed != 1 {
+				t.Fatalf("GYD006 job: %s, processed %d", r.Diagnostics, r.Processed)
+			}
+			if tc.knownLate {
+				e.mustOK(e.send("GYU009", inst(there, tc.typ, "350200")))
+			}
+			f := localFiling(89, e.uploadAttachments(1)...)
+			f["aac002"], f["aac044"], f["aac003"] = dl["aac002"], dl["aac002"], dl["aac003"]
+			f["akb020"] = medical
+			before := len(e.sim.Received("GYU006"))
+			r := e.send("GYU006", f)
+			no := dl["filing_no"].(string)
+			if tc.want != "" {
+				if r.Status != sdk.StatusInvalid || !contains(fields(r), tc.want) {
+					t.Fatalf("status %s %s (external %+v), want invalid with %s: filing %s is of that type", r.Status, r.Diagnostics, r.External, tc.want, no)
+				}
+				if n := len(e.sim.Received("GYU006")); n != before {
+					t.Fatalf("GYU006 reached the national system although invalid")
+				}
+				return
+			}
+			if r.Status != sdk.StatusOK {
+				t.Fatalf("status %s %s (external %+v), want ok: refused on the guessed type of downloaded filing %s's institution", r.Status, r.Diagnostics, r.External, no)
+			}
+			var warned bool
+			for _, d := range r.Diagnostics {
+				warned = warned || (d.Severity == sdk.SeverityWarning && d.Rule == "not-checked" && strings.Contains(d.Message(), no))
+			}
+			if warned != tc.warn {
+				t.Fatalf("not-checked warning naming filing %s: %v, want %v: %s", no, warned, tc.warn, r.Diagnostics)
+			}
+		})
+	}
+}
+
+// TestGuessedFilingNamedOnce: a filing at an institution not known here
+// may be of type 1 or 2, and so may the person's filing recorded under a
+// guessed type; the not-checked warning named that filing once for each
+// type it was checked as ("BA… (at institution …), BA… (at institution
+// …)"). It names each filing once.
+func TestGuessedFilingNamedOnce(t *testing.T) {
+	t.Parallel()
+	const first, second = "R44030099295", "R44030099294" // rehabilitation institutions at the national system, not known here
+	tests := map[string]struct {
+		code string // the second message: a new filing, or a change of the first
+	}{
+		"new filing": {code: "GYU006"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withSeed(func(s *wisim.Server) {
+				s.AddInstitution(wisim.SampleInstitution(first, "深圳市康复机构一", "2", "440300"))
+				s.AddInstitution(wisim.SampleInstitution(second, "深圳市康复机构二", "2", "440300"))
+			}))
+			ids := e.uploadAttachments(1)
+			f := localFiling(90, ids...)
+			f["akb020"] = first
+			firstNo := e.mustOK(e.send("GYU006", f))["filing_no"].(string)
+			f = localFiling(90, ids...)
+			f["akb020"] = second
+			r := e.send(tc.code, f)
+			var msgs []string
+			for _, d := range r.Diagnostics {
+				if d.Rule == "not-checked" && strings.Contains(d.Message(), firstNo) {
+					msgs = append(msgs, d.Message())
+				}
+			}
+			if len(msgs) != 1 || strings.Count(msgs[0], firstNo+" (at institution") != 1 {
+				t.Fatalf("status %s; want one not-checked warning naming filing %s once, got %q", r.Status, firstNo, msgs)
+			}
+		})
+	}
+}

@@ -139,7 +139,7 @@ func (a *Adapter) staleRevocations(ctx context.Context, h sdk.Host, c *siteConfi
 func (a *Adapter) waitResponse(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, e *revokeWaitError) *sdk.HandleResponse {
 	e.stale = a.staleRevocations(ctx, h, c, e.open)
 	for _, s := range e.stale {
-		key := "revstale/" + s.id
+		key := staleKey(s.id)
 		var seen time.Time
 		if ver, err := getJSON(ctx, h, key, &seen); err != nil || ver > 0 {
 			continue
@@ -160,6 +160,11 @@ func (a *Adapter) waitResponse(ctx context.Context, h sdk.Host, c *siteConfig, m
 	}
 	return e.response()
 }
+
+// staleKey records that the ALERT and event of stale revocation msgID were
+// given (waitResponse); it is removed once the revocation's outcome is
+// known (unmarkSettling).
+func staleKey(msgID string) string { return "revstale/" + msgID }
 
 // revocationsOpen returns the revocations of visit v (the admission,
 // GYR002; the settlement, GYR003) still without a known outcome, other

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -300,28 +301,16 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			// filing of the person's for its institution type.
 			if ver > 0 && f.Person != "" && (ct == "1" || ct == "2" || ct == "3") {
 				next, at := f, "$.akb020"
-				switch ct {
-				case "1":
+				if ct == "1" {
 					next.AAE031, at = str(doc, "aae031"), "$.aae031"
-				case "2", "3":
-					if v := str(doc, "akb020"); v != "" {
-						if next.InstType, err = a.changedInstType(ctx, h, f, v); err != nil {
-							return nil, err
-						}
-					}
 				}
 				if next.valid(a.now().In(cst).Format("2006-01-02")) {
-					other, of, guessed, err := a.typedFiling(ctx, h, f.Person, next.InstType)
-					if err != nil {
+					moved := ""
+					if ct == "2" || ct == "3" {
+						moved = str(doc, "akb020")
+					}
+					if err := a.oneValidAfterChange(ctx, h, &ds, no, f, next, moved, at); err != nil {
 						return nil, err
-					}
-					if guessed && other != no {
-						ds.Warn("$.filing_no", "not-checked", fmt.Sprintf("this person's valid filing %s was accepted at institution %s, not known at this site, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against it; the change is sent, and the national system checks it", other, of.AKB020),
-							"download the institutions with a workinjury.GYD009 message (or upload that one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending")
-					}
-					if other != "" && other != no && !guessed {
-						ds.Error(at, "state", fmt.Sprintf("the change would make filing %s a second valid filing of its person for institution type %s, beside filing %s (valid until %s)", no, next.InstType, other, orOpen(of.AAE031)),
-							"one valid filing per person per institution type: terminate filing "+other+" with GYU007 (change_type 5) first, or change that one instead")
 					}
 				}
 			}
@@ -586,44 +575,97 @@ func (a *Adapter) knownInstType(ctx context.Context, h sdk.Host, akb020 string) 
 }
 
 // typedFiling returns the person's valid filing for institution type
-// instType as far as this site knows: a filing recorded under a guessed
-// type (InstGuessed) counts by the type its institution has now, if it is
-// known; while it is not, a guessed filing indexed under type 1 may be of
-// type 1 or 2, and is returned with guessed set – never a ground to
-// refuse anything.
-func (a *Adapter) typedFiling(ctx context.Context, h sdk.Host, person, instType string) (string, filingState, bool, error) {
-	idxs := []string{instType}
-	if instType == "2" {
-		idxs = append(idxs, "1") // guesses are indexed under type 1
-	}
+// instType as far as this site knows, other than except: a filing
+// recorded under a guessed type (InstGuessed) counts by the type its
+// institution has now, if it is known; while it is not, a guessed filing
+// may be of type 1 or 2, and is returned with guessed set – never a
+// ground to refuse anything. Guessed filings have an index entry each
+// (guessedKey), so that neither hides a filing of type 1 for certain nor
+// is hidden by one; those recorded before that are under type 1.
+func (a *Adapter) typedFiling(ctx context.Context, h sdk.Host, person, instType, except string) (string, filingState, bool, error) {
 	var maybeNo string
 	var maybe filingState
+	// of reports whether filing no is of instType for certain, and keeps
+	// the first that may be.
+	of := func(no string, f filingState) (bool, error) {
+		if no == "" || no == except {
+			return false, nil
+		}
+		if !f.InstGuessed {
+			return f.InstType == instType, nil
+		}
+		t, err := a.knownInstType(ctx, h, f.AKB020)
+		if err != nil {
+			return false, err
+		}
+		if t == "" && maybeNo == "" && (instType == "1" || instType == "2") {
+			maybeNo, maybe = no, f
+		}
+		return t == instType, nil
+	}
+	idxs := []string{instType}
+	if instType == "2" {
+		idxs = append(idxs, "1") // guesses recorded before they had entries of their own
+	}
 	for _, idx := range idxs {
 		no, f, err := a.validFilingOf(ctx, h, person, idx)
 		if err != nil {
 			return "", filingState{}, false, err
 		}
-		if no == "" {
-			continue
+		if ok, err := of(no, f); err != nil || ok {
+			return no, f, false, err
 		}
-		if !f.InstGuessed {
-			if idx == instType {
-				return no, f, false, nil
-			}
-			continue // of type 1 for certain
-		}
-		t, err := a.knownInstType(ctx, h, f.AKB020)
-		if err != nil {
-			return "", filingState{}, false, err
-		}
-		switch {
-		case t == instType:
-			return no, f, false, nil
-		case t == "" && maybeNo == "":
-			maybeNo, maybe = no, f
+	}
+	if instType != "1" && instType != "2" {
+		return "", filingState{}, false, nil
+	}
+	gs, err := a.guessedFilings(ctx, h, person)
+	if err != nil {
+		return "", filingState{}, false, err
+	}
+	for _, g := range gs {
+		if ok, err := of(g.no, g.f); err != nil || ok {
+			return g.no, g.f, false, err
 		}
 	}
 	return maybeNo, maybe, maybeNo != "", nil
+}
+
+// guessedKey is the person's index entry of filing no, recorded under a
+// guessed institution type (InstGuessed): one entry per such filing,
+// apart from the entry of each type (person/<person>/<type>), which names
+// one filing of the type and which a filing of the type for certain
+// takes.
+func guessedKey(person, no string) string { return "person/" + person + "/g/" + no }
+
+// numberedFiling is a filing and its number.
+type numberedFiling struct {
+	no string
+	f  filingState
+}
+
+// guessedFilings returns the person's valid filings recorded under a
+// guessed institution type (guessedKey), in filing-number order.
+func (a *Adapter) guessedFilings(ctx context.Context, h sdk.Host, person string) ([]numberedFiling, error) {
+	prefix := guessedKey(person, "")
+	es, err := h.Scan(ctx, prefix, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read the filings of a person recorded at institutions not known here: %w", err)
+	}
+	today := a.now().In(cst).Format("2006-01-02")
+	var out []numberedFiling
+	for _, e := range es {
+		no := strings.TrimPrefix(e.Key, prefix)
+		var f filingState
+		ver, err := getJSON(ctx, h, "filing/"+no, &f)
+		if err != nil {
+			return nil, err
+		}
+		if ver > 0 && f.InstGuessed && f.Person == person && f.valid(today) {
+			out = append(out, numberedFiling{no: no, f: f})
+		}
+	}
+	return out, nil
 }
 
 // filingInstTypes returns the institution types a filing of filingType at
@@ -666,7 +708,7 @@ func (a *Adapter) oneValidFiling(ctx context.Context, h sdk.Host, ds *sdk.Diagno
 	var first filingState
 	firstNo, firstType, maybeNo := "", "", ""
 	for _, it := range types {
-		no, f, guessed, err := a.typedFiling(ctx, h, personKey(person), it)
+		no, f, guessed, err := a.typedFiling(ctx, h, personKey(person), it, "")
 		if err != nil {
 			return err
 		}
@@ -675,8 +717,11 @@ func (a *Adapter) oneValidFiling(ctx context.Context, h sdk.Host, ds *sdk.Diagno
 			continue
 		case guessed:
 			// Recorded at an institution not known here: whether it is
-			// of this type is not known, so it refuses nothing.
-			maybe = append(maybe, no+" (at institution "+f.AKB020+")")
+			// of this type is not known, so it refuses nothing (and it
+			// may be found as of either type: named once).
+			if m := no + " (at institution " + f.AKB020 + ")"; !slices.Contains(maybe, m) {
+				maybe = append(maybe, m)
+			}
 			if maybeNo == "" {
 				maybeNo = no
 			}
@@ -708,24 +753,93 @@ func (a *Adapter) oneValidFiling(ctx context.Context, h sdk.Host, ds *sdk.Diagno
 	return nil
 }
 
-// changedInstType is the institution type of filing f once it names
-// institution akb020 (GYU007): the type an institution download or upload
-// told, else f's own (a change tells no filing type, and the default of
-// instType would turn an assistive-device or rehabilitation filing into a
-// medical one).
-func (a *Adapter) changedInstType(ctx context.Context, h sdk.Host, f filingState, akb020 string) (string, error) {
-	var st instState
-	ver, err := getJSON(ctx, h, "inst/"+akb020, &st)
-	if err != nil {
-		return "", err
-	}
-	if ver > 0 && st.Type != "" {
-		return st.Type, nil
+// changedInstTypeOf is the institution type of filing f once it names
+// institution akb020 (GYU007), and whether it is a guess: the type an
+// institution download or upload told, else f's own (a change tells no
+// filing type, and the default of instType would turn an assistive-device
+// or rehabilitation filing into a medical one), a guess if f's was
+// (InstGuessed).
+func (a *Adapter) changedInstTypeOf(ctx context.Context, h sdk.Host, f filingState, akb020 string) (string, bool, error) {
+	t, err := a.knownInstType(ctx, h, akb020)
+	if err != nil || t != "" {
+		return t, false, err
 	}
 	if f.InstType != "" {
-		return f.InstType, nil
+		return f.InstType, f.InstGuessed, nil
 	}
-	return "1", nil
+	return "1", true, nil
+}
+
+// oneValidAfterChange checks that filing no (f), changed by a GYU007 to
+// next (valid) and, if akb020 is given, moved to that institution, is no
+// second valid filing of its person for its institution type. Its type is
+// the one its (new) institution has once known; while that is not known
+// (a filing recorded under a guessed type, InstGuessed) it may be of type
+// 1 or 2, and the change is refused only when the person has a valid
+// filing of both beside it. A filing that is not refused on such a guess,
+// or beside another filing of a guessed type, is sent with a not-checked
+// warning naming that filing. Errors go to at.
+func (a *Adapter) oneValidAfterChange(ctx context.Context, h sdk.Host, ds *sdk.Diagnostics, no string, f, next filingState, akb020, at string) error {
+	it, guessed := f.InstType, false
+	switch {
+	case akb020 != "":
+		var err error
+		if it, guessed, err = a.changedInstTypeOf(ctx, h, f, akb020); err != nil {
+			return err
+		}
+	case f.InstGuessed:
+		t, err := a.knownInstType(ctx, h, f.AKB020)
+		if err != nil {
+			return err
+		}
+		it, guessed = t, t == ""
+	}
+	types := []string{it}
+	if guessed {
+		types = []string{"1", "2"}
+	}
+	var taken, maybe []string
+	firstNo, firstType := "", ""
+	var first filingState
+	for _, t := range types {
+		other, of, g, err := a.typedFiling(ctx, h, next.Person, t, no)
+		if err != nil {
+			return err
+		}
+		switch {
+		case other == "" || other == no:
+			continue
+		case g:
+			if m := other + " (at institution " + of.AKB020 + ")"; !slices.Contains(maybe, m) {
+				maybe = append(maybe, m)
+			}
+			continue
+		}
+		taken = append(taken, other+" (institution type "+t+")")
+		if firstNo == "" {
+			firstNo, firstType, first = other, t, of
+		}
+	}
+	inst := firstNonEmpty(akb020, f.AKB020)
+	switch {
+	case len(taken) == 0:
+	case !guessed:
+		ds.Error(at, "state", fmt.Sprintf("the change would make filing %s a second valid filing of its person for institution type %s, beside filing %s (valid until %s)", no, firstType, firstNo, orOpen(first.AAE031)),
+			"one valid filing per person per institution type: terminate filing "+firstNo+" with GYU007 (change_type 5) first, or change that one instead")
+		return nil
+	case len(taken) == len(types):
+		ds.Error(at, "state", fmt.Sprintf("the change would make filing %s a second valid filing of its person whatever the type of institution %s (not known at this site): the person has valid filings %s", no, inst, strings.Join(taken, ", ")),
+			"one valid filing per person per institution type: terminate one of them with GYU007 (change_type 5) first, or change that one instead")
+		return nil
+	default:
+		ds.Warn(at, "not-checked", fmt.Sprintf("filing %s is at institution %s, not known at this site, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against this person's valid filing %s; the change is sent, and the national system checks it", no, inst, strings.Join(taken, ", ")),
+			"download the institutions with a workinjury.GYD009 message (or upload that one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending; if the national system refuses the change as a second filing of the type, terminate filing "+firstNo+" with GYU007 (change_type 5) first")
+	}
+	if len(maybe) > 0 {
+		ds.Warn("$.filing_no", "not-checked", fmt.Sprintf("this person's valid filing %s was accepted at an institution not known at this site, so its type (medical 1 or rehabilitation 2) is not known: one valid filing per person per institution type was not checked against it; the change is sent, and the national system checks it", strings.Join(maybe, ", ")),
+			"download the institutions with a workinjury.GYD009 message (or upload that one with GYU009, the "+JobInstitutions+" job), and the rule is checked before sending")
+	}
+	return nil
 }
 
 // validFiling returns the person's valid filing for an institution type,
@@ -752,7 +866,9 @@ func (a *Adapter) validFilingOf(ctx context.Context, h sdk.Host, person, instTyp
 }
 
 // putFiling stores a filing and keeps the person index pointing at the
-// valid one.
+// valid one: the entry of its type, or, for a filing recorded under a
+// guessed type, an entry of its own (guessedKey), so that it neither
+// replaces nor is replaced by a filing of type 1 for certain.
 func (a *Adapter) putFiling(ctx context.Context, h sdk.Host, no string, f filingState) error {
 	f.At = a.now().UTC()
 	if err := putJSON(ctx, h, "filing/"+no, f); err != nil {
@@ -761,13 +877,32 @@ func (a *Adapter) putFiling(ctx context.Context, h sdk.Host, no string, f filing
 	if f.Person == "" {
 		return nil
 	}
+	valid := f.valid(a.now().In(cst).Format("2006-01-02"))
 	idx := "person/" + f.Person + "/" + f.InstType
 	var cur string
 	if _, err := getJSON(ctx, h, idx, &cur); err != nil {
 		return err
 	}
+	gk := guessedKey(f.Person, no)
+	if f.InstGuessed {
+		// An entry of its guessed type naming it was made before
+		// guesses had entries of their own.
+		if cur == no {
+			if err := h.Delete(ctx, idx); err != nil {
+				return err
+			}
+		}
+		if valid {
+			return putJSON(ctx, h, gk, no)
+		}
+		return h.Delete(ctx, gk)
+	}
+	// Its type is known now (a change to an institution known here).
+	if err := h.Delete(ctx, gk); err != nil {
+		return err
+	}
 	switch {
-	case f.valid(a.now().In(cst).Format("2006-01-02")):
+	case valid:
 		return putJSON(ctx, h, idx, no)
 	case cur == no:
 		return h.Delete(ctx, idx)
@@ -888,10 +1023,11 @@ func (a *Adapter) apply(ctx context.Context, h sdk.Host, c *siteConfig, msgID, c
 		moveTo := func(akb020 string) error {
 			oldIdx := f.InstType
 			f.AKB020 = akb020
-			it, err := a.changedInstType(ctx, h, f, akb020)
+			it, guessed, err := a.changedInstTypeOf(ctx, h, f, akb020)
 			if err != nil {
 				return err
 			}
+			f.InstGuessed = guessed
 			if f.Person != "" && it != oldIdx {
 				var cur string
 				if _, err := getJSON(ctx, h, "person/"+f.Person+"/"+oldIdx, &cur); err != nil {

@@ -363,15 +363,29 @@ func (e *settleWaitError) waitsFor() string {
 
 // response is the retryable failure of a message that waits, marked as a
 // deliberate wait (it does not count towards the site's circuit breaker).
+// A wait for a fee-detail revocation is answered as the wait for a
+// revocation it is (revokeWait), by Adapter.waitResponse where a host is
+// at hand.
 func (e *settleWaitError) response() *sdk.HandleResponse {
-	if e.revoking {
-		return sdk.Wait(sdk.Problem("$.ykc700", "state", e.Error(),
-			"it may have revoked fee lines at the national system, which would then refuse a settlement with the sums checked here, so nothing was sent and medgate tries this message again by itself; "+
-				"the revocation is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it; if it was accepted, the settlement's sums must leave the revoked lines out"))
+	if rw := e.revokeWait(); rw != nil {
+		return rw.response()
 	}
 	return sdk.Wait(sdk.Problem("$.ykc700", "state", e.Error(),
 		"it may have settled the stay at the national system, or be sent again as it is, so nothing was sent and medgate tries this message again by itself; "+
 			"the settlement is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it"))
+}
+
+// revokeWait is e, when a settlement waits for a revocation of the stay's
+// fee details (revoking), as a *revokeWaitError, so that a revocation
+// given up (the DLQ) is named for replay, with an ALERT and an event,
+// like any other revocation a message waits for (waitResponse); nil for a
+// wait for the stay's settlement.
+func (e *settleWaitError) revokeWait() *revokeWaitError {
+	if !e.revoking {
+		return nil
+	}
+	return &revokeWaitError{field: "$.ykc700", what: "a revocation of fee details (GYR001) of visit " + e.ykc700, open: e.open,
+		then: "It may have revoked fee lines at the national system, which would then refuse a settlement with the sums checked here: if it was accepted, this settlement is checked against the lines it left (its sums must leave the revoked lines out); if it was refused, it is checked and sent as it is."}
 }
 
 // unmarkSettling removes a GYU103 from its visit's Settling list, a
@@ -379,6 +393,13 @@ func (e *settleWaitError) response() *sdk.HandleResponse {
 // (markDeviceLines), once its outcome is known. An entry it
 // cannot remove is harmless: the message's record is done (or absent).
 func (a *Adapter) unmarkSettling(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
+	if code == "GYR001" || code == "GYR002" || code == "GYR003" {
+		// The mark resolved: what said its ALERT was given
+		// (waitResponse) goes with it, not kept for ever.
+		if err := h.Delete(ctx, staleKey(msgID)); err != nil {
+			a.log.Warn("cannot remove the record of a stale-revocation ALERT; it is left", "code", code, "err", err)
+		}
+	}
 	list, edit := settlingList, func(*visitState) {}
 	switch code {
 	case "GYU103":
