@@ -65,7 +65,8 @@ import (
 //	GYR003  settlement uploaded and not revoked, of that visit/institution;
 //	        its rehabilitation plan is revoked with it (GYU103 refuses it then)
 //	GYR004  deductions uploaded and not revoked
-//	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
+//	GYU004  settlement uploaded, not revoked, same institution (and same
+//	        visit, when ykc700 is given); amount > 0;
 //	        all valid deductions of a settlement ≤ its fund_pay (downloaded
 //	        ones included: deductionDownloaded), and waits
 //	        when only deductions without a known outcome yet would take
@@ -1197,6 +1198,14 @@ func (l *lifecycle) deductions() error {
 		}
 		if k := str(r, "akb020"); k != "" && k != a.s.AKB020 {
 			l.fail(at+".akb020", "consistency", fmt.Sprintf("rule settlement-institution: settlement %s is of institution %s, not %s", sn, a.s.AKB020, k), "")
+		}
+		if y := str(r, "ykc700"); y != "" && y != a.s.Visit {
+			of := "visit " + a.s.Visit
+			if a.s.Visit == "" {
+				of = "no visit (an assistive-device settlement)"
+			}
+			l.fail(at+".ykc700", "consistency", fmt.Sprintf("rule settlement-visit: settlement %s belongs to %s, not visit %s", sn, of, y),
+				"give the visit (ykc700) of the settlement deducted from, or leave ykc700 out")
 		}
 		if ok && amt.Sign() > 0 {
 			a.sum.add(amt)

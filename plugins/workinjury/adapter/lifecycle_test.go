@@ -747,6 +747,22 @@ func TestRulesGYU004(t *testing.T) {
 			_, s := c.settle("ZY0501")
 			return deductions(with(deduction("KK0501", s, "1.00"), "akb020", rehabInst))
 		}, field: "$.deductions[0].akb020", rule: "rule settlement-institution"},
+		// ykc700 is optional; given, it is the settlement's visit (the
+		// national system refuses another: E8001).
+		"the settlement's visit": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			v, s := c.settle("ZY0501")
+			return deductions(with(deduction("KK0501", s, "1.00"), "ykc700", v))
+		}, ok: true},
+		"another visit": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			other, _ := c.settle("ZY0502")
+			_, s := c.settle("ZY0501")
+			return deductions(with(deduction("KK0501", s, "1.00"), "ykc700", other))
+		}, field: "$.deductions[0].ykc700", rule: "rule settlement-visit"},
+		"a visit on a device settlement": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			v, _ := c.settle("ZY0502")
+			out := c.mustOK(c.send("GYU303", c.deviceSettlement()))
+			return deductions(with(deduction("KK0501", out["settle_no"].(string), "1.00"), "akb020", deviceInst, "ykc700", v))
+		}, field: "$.deductions[0].ykc700", rule: "rule settlement-visit"},
 		"institution of another province": {code: "GYU004", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0501")
 			st := instState{Type: "1", Valid: "1", AAB299: "440300"}
