@@ -75,7 +75,7 @@ import (
 //	        deduct_no unused
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
-//	        deduction revocations with their amounts; the header amounts are
+//	        deduction revocations with their settlements and amounts; the header amounts are
 //	        their sums; person_count = settle_count − revoke_count > 0; no
 //	        upload of the month still without an outcome (monthwait.go).
 //	        A month of more than 500 items goes in parts (part_no of
@@ -1490,6 +1490,10 @@ func (l *lifecycle) monthItems(akb020, m string, items []any, noTotal, noSelf, p
 			l.fail(at+".ref_no", "consistency", fmt.Sprintf("rule month-items: %s (type %s) is not a record of institution %s in %s at this site", k.ref, k.t, akb020, m),
 				"list the settlements (by settle_time), settlement revocations (by revoke_time), deductions (by deduct_time) and deduction revocations (by revoke_time) of the month")
 			continue
+		}
+		if sn := str(r, "settle_no"); sn != "" && it.Settle != "" && sn != it.Settle {
+			l.fail(at+".settle_no", "consistency", fmt.Sprintf("rule month-items: %s %s (type %s) is of settlement %s, not %s", monthItemKinds[k.t], k.ref, k.t, it.Settle, sn),
+				"give the settlement the record belongs to: for a settlement or settlement revocation its own settle_no, for a deduction or deduction revocation the settlement deducted from")
 		}
 		if amt, ok := dec(r, "amount"); ok && amt.Cmp(cents(it.Amount)) != 0 {
 			l.fail(at+".amount", "consistency", fmt.Sprintf("rule month-items: %s (type %s) has amount %s, not %s", k.ref, k.t, it.Amount, money(amt)), "")

@@ -807,6 +807,20 @@ func TestRulesGYU003(t *testing.T) {
 			m["items"] = m["items"].([]any)[:1]
 			m["deduct_amount"], m["month_fund_pay"] = json.Number("0.00"), json.Number("52.50")
 		}), field: "$.items", rule: "rule month-items"},
+		// Each item names its record's settlement (the national system
+		// refuses another: E8006).
+		"a deduction item naming another settlement": {code: "GYU003", prepare: func(c *chain) map[string]any {
+			_, other := c.settle("ZY0602")
+			_, s := c.settle("ZY0601")
+			c.mustOK(c.send("GYU004", deductions(deduction("KK0601", s, "2.50"))))
+			m := c.monthly(hospital, "202505")
+			for _, x := range m["items"].([]any) {
+				if it := x.(map[string]any); it["item_type"] == itemDeduction {
+					it["settle_no"] = other
+				}
+			}
+			return m
+		}, field: "$.items[2].settle_no", rule: "rule month-items: deduction KK0601"},
 		"an item of another month": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
 			m["items"] = append(m["items"].([]any), map[string]any{"item_type": "3", "ref_no": "KKOTHER", "settle_no": "JSX", "amount": json.Number("0.00"), "biz_time": "2025-06-01 00:00:00"})
 		}), field: "$.items[2].ref_no", rule: "rule month-items"},

@@ -356,6 +356,9 @@ const (
 	itemDeductRevoke = "4"
 )
 
+// monthItemKinds names the monthly-settlement item types in messages.
+var monthItemKinds = map[string]string{itemSettlement: "settlement", itemSettleRevoke: "settlement revocation", itemDeduction: "deduction", itemDeductRevoke: "deduction revocation"}
+
 // monthItem is one line a monthly settlement (GYU003) must list.
 type monthItem struct {
 	Type   string `json:"type"`
