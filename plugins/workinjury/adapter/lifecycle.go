@@ -66,7 +66,8 @@ import (
 //	        its rehabilitation plan is revoked with it (GYU103 refuses it then)
 //	GYR004  deductions uploaded and not revoked
 //	GYU004  settlement uploaded, not revoked, same institution (and same
-//	        visit, when ykc700 is given); amount > 0;
+//	        visit, when ykc700 is given); deduct_time not before its
+//	        settle_time; amount > 0;
 //	        all valid deductions of a settlement ≤ its fund_pay (downloaded
 //	        ones included: deductionDownloaded), and waits
 //	        when only deductions without a known outcome yet would take
@@ -1198,6 +1199,10 @@ func (l *lifecycle) deductions() error {
 		}
 		if k := str(r, "akb020"); k != "" && k != a.s.AKB020 {
 			l.fail(at+".akb020", "consistency", fmt.Sprintf("rule settlement-institution: settlement %s is of institution %s, not %s", sn, a.s.AKB020, k), "")
+		}
+		if dt := str(r, "deduct_time"); dt != "" && dt < a.s.SettleTime {
+			l.fail(at+".deduct_time", "consistency", fmt.Sprintf("rule deduct-after-settle: deduct_time %s is before settlement %s's settle_time %s", dt, sn, a.s.SettleTime),
+				"a deduction audits an uploaded settlement: give the time the agency made it, at or after the settlement")
 		}
 		if y := str(r, "ykc700"); y != "" && y != a.s.Visit {
 			of := "visit " + a.s.Visit

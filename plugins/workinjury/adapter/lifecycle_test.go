@@ -747,6 +747,17 @@ func TestRulesGYU004(t *testing.T) {
 			_, s := c.settle("ZY0501")
 			return deductions(with(deduction("KK0501", s, "1.00"), "akb020", rehabInst))
 		}, field: "$.deductions[0].akb020", rule: "rule settlement-institution"},
+		// A deduction audits an uploaded settlement: not dated before it
+		// (the national system refuses it: E8010). The settlement is at
+		// admitDay + 72h.
+		"at the settlement's time": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			_, s := c.settle("ZY0501")
+			return deductions(with(deduction("KK0501", s, "1.00"), "deduct_time", stampT(admitDay.Add(72*time.Hour))))
+		}, ok: true},
+		"a second before the settlement": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			_, s := c.settle("ZY0501")
+			return deductions(with(deduction("KK0501", s, "1.00"), "deduct_time", stampT(admitDay.Add(72*time.Hour-time.Second))))
+		}, field: "$.deductions[0].deduct_time", rule: "rule deduct-after-settle"},
 		// ykc700 is optional; given, it is the settlement's visit (the
 		// national system refuses another: E8001).
 		"the settlement's visit": {code: "GYU004", prepare: func(c *chain) map[string]any {

@@ -82,7 +82,9 @@
 //	GYU004  settlement exists, not revoked, of the institution named
 //	        (E8001); amount > 0 (E8002); the settlement's unrevoked
 //	        deductions stay ≤ its fund_pay (E8003); institution in this
-//	        province (E8004); deduct_no new (E8008)
+//	        province (E8004); deduct_no new (E8008); deduct_time not
+//	        before the settlement's settle_time (E8010: the agency audits
+//	        an uploaded settlement; AddDeduction refuses it too)
 //	GYU003  once per institution and settle_month (E8005); items exactly
 //	        the institution's records of the month — 1 settlements by
 //	        settle_time, 2 settlement revocations, 3 deductions by
@@ -218,5 +220,6 @@
 //	E8007 月结人次须大于0                GYU003 without settlements
 //	E8008 扣款编号重复                   GYU004 deduct_no used
 //	E8009 本月正在分部月结               a record dated in a month settled in parts, a part missing
+//	E8010 扣款时间早于结算时间           GYU004 deduct_time before the settlement's settle_time
 //	E9999 模拟业务错误                   an injected business error
 package workinjury
