@@ -94,7 +94,7 @@ func revokeDeductions(nos ...string) map[string]any {
 	for _, no := range nos {
 		list = append(list, map[string]any{"deduct_no": no, "revoke_reason": "扣款有误"})
 	}
-	return map[string]any{"deductions": list, "revoke_time": stamp(day0), "aae011": "王五"}
+	return map[string]any{"deductions": list, "revoke_time": stamp(deductDay.Add(time.Hour)), "aae011": "王五"}
 }
 
 // TestRevocationRules: each revocation only of an existing, unrevoked
@@ -163,6 +163,12 @@ func TestRevocationRules(t *testing.T) {
 		}, func(f fixture) {
 			f.c.must("GYR004", revokeDeductions(f.dno))
 		}, "E7006"},
+		"GYR004 at its deduction's time": {"GYR004", func(f fixture) map[string]any {
+			return with(revokeDeductions(f.dno), "revoke_time", stamp(deductDay))
+		}, nil, "0"},
+		"GYR004 a second before its deduction": {"GYR004", func(f fixture) map[string]any {
+			return with(revokeDeductions(f.dno), "revoke_time", stamp(deductDay.Add(-time.Second)))
+		}, nil, "E7007"},
 		"GYR004 same one in a call": {"GYR004", func(f fixture) map[string]any {
 			return revokeDeductions(f.dno, f.dno)
 		}, nil, "E7005"},
@@ -275,7 +281,7 @@ func TestDeductionRules(t *testing.T) {
 		}, amount: "5.01", want: "E8003"},
 		"room again after a national revocation": {prep: func(c *chain, st string) {
 			mustNil(c.t, c.srv.AddDeduction("NAT1", st, 3000, "国家扣款", deductDay))
-			mustNil(c.t, c.srv.RevokeDeduction("NAT1", "扣款有误", day0))
+			mustNil(c.t, c.srv.RevokeDeduction("NAT1", "扣款有误", deductDay.Add(time.Hour)))
 		}, amount: "30.00", want: "0"},
 		"unknown settlement": {amount: "1.00", settle: "JSNOSUCH", want: "E8001"},
 		"revoked settlement": {prep: func(c *chain, st string) {

@@ -78,7 +78,9 @@
 //	GYR003  settlement exists (E7001) and is not revoked (E7002); revokes
 //	        the admission and its details too (not for a device settlement)
 //	        and its rehabilitation-plan attachment
-//	GYR004  deductions exist (E7005) and are not revoked (E7006)
+//	GYR004  deductions exist (E7005) and are not revoked (E7006); revoke_time
+//	        not before a deduction's deduct_time (E7007; RevokeDeduction
+//	        refuses it too)
 //	GYU004  settlement exists, not revoked, of the institution named
 //	        (E8001); amount > 0 (E8002); the settlement's unrevoked
 //	        deductions stay ≤ its fund_pay (E8003); institution in this
@@ -211,6 +213,7 @@
 //	E7004 存在未撤销的费用明细           GYR002 while details stand
 //	E7005 扣款不存在                     GYR004 of an unknown deduction
 //	E7006 扣款已撤销                     GYR004 twice
+//	E7007 撤销时间早于扣款时间           GYR004 revoke_time before a deduction's deduct_time
 //	E8001 结算不存在或已撤销             GYU004 on no (valid) settlement
 //	E8002 扣款金额须大于0                GYU004 amount ≤ 0
 //	E8003 扣款超过统筹支付               GYU004 total over fund_pay

@@ -140,6 +140,8 @@ func (s *Server) RevokeDeduction(deductNo, reason string, at time.Time) error {
 		return fmt.Errorf("deduction %q does not exist; add it (AddDeduction, GYU004) first", deductNo)
 	case d.revoked:
 		return fmt.Errorf("deduction %s is already revoked (%s)", deductNo, d.revoking.no)
+	case at.Before(d.at):
+		return fmt.Errorf("revocation of deduction %s dated %s: before the deduction's time %s; date it after the deduction", deductNo, stamp(at), stamp(d.at))
 	}
 	if be := s.monthInParts(d.akb020, at); be != nil {
 		return fmt.Errorf("revocation of deduction %s dated %s: %s (%s); date it in an open month", deductNo, stamp(at), be.msg, be.code)
