@@ -64,7 +64,8 @@ import (
 //	GYR002  admission uploaded, not revoked, not settled; no valid details
 //	GYR003  settlement uploaded and not revoked, of that visit/institution;
 //	        its rehabilitation plan is revoked with it (GYU103 refuses it then)
-//	GYR004  deductions uploaded and not revoked
+//	GYR004  deductions uploaded and not revoked; waits while an upload or
+//	        revocation of one of them has no known outcome (settling.go)
 //	GYU004  settlement uploaded, not revoked, same institution (and same
 //	        visit, when ykc700 is given); deduct_time not before its
 //	        settle_time; amount > 0;
@@ -73,7 +74,8 @@ import (
 //	        when only deductions without a known outcome yet would take
 //	        them past it, or when another GYU004 of the settlement marked
 //	        itself since its check (settling.go); the institution of this province;
-//	        deduct_no unused
+//	        deduct_no unused (waits while another GYU004 of it has no
+//	        known outcome)
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
 //	        deduction revocations with their settlements and amounts; the header amounts are
@@ -140,6 +142,10 @@ type lifecycle struct {
 	// rwait, when set, is the revocation without a known outcome that the
 	// message waits for (revokewait.go).
 	rwait *revokeWaitError
+	// xwait, when set, is the upload or revocation of a deduction without
+	// a known outcome that a GYR004 of the deduction, or a GYU004 of its
+	// number, waits for (settling.go).
+	xwait *deductionMsgWaitError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -171,6 +177,9 @@ func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig,
 	}
 	if l.rwait != nil {
 		return l.rwait
+	}
+	if l.xwait != nil {
+		return l.xwait
 	}
 	return nil
 }
@@ -1115,6 +1124,20 @@ func (l *lifecycle) revokeDeductions() error {
 		if err != nil {
 			return err
 		}
+		// An upload or revocation of the deduction without a known
+		// outcome decides what this one finds: it waits.
+		if ver == 0 || !st.Revoked {
+			open, err := deductionMsgsOpen(l.ctx, l.h, no, l.msgID)
+			if err != nil {
+				return err
+			}
+			if len(open) > 0 {
+				if l.xwait == nil {
+					l.xwait = &deductionMsgWaitError{field: at, deductNo: no, open: open}
+				}
+				continue
+			}
+		}
 		switch {
 		case ver == 0:
 			l.fail(at, "precondition", "rule deduction-uploaded: deduction "+no+" was not uploaded through this site (GYU004)", "")
@@ -1156,6 +1179,12 @@ func (l *lifecycle) deductions() error {
 					} else if ver > 0 {
 						l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" exists at the national system already (downloaded with GYD004, settlement "+dl.SettleNo+")",
 							"every deduction has its own number: give this one a new deduct_no")
+					} else if open, err := deductionMsgsOpen(l.ctx, l.h, no, l.msgID); err != nil {
+						return err
+					} else if len(open) > 0 && l.xwait == nil {
+						// Another upload of the number without a known
+						// outcome may have used it: wait for it.
+						l.xwait = &deductionMsgWaitError{field: at + ".deduct_no", deductNo: no, open: open}
 					}
 				}
 			}
