@@ -397,6 +397,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var dwe *deductWaitError
 		var dve *deviceWaitError
 		var rwe *revokeWaitError
+		var xwe *deductionMsgWaitError
 		var mce *monthClaimError
 		var pae *partAgainError
 		switch {
@@ -454,6 +455,16 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 			a.log.Info("a message waits for a revocation without a known outcome; nothing sent, retried", "site", c.code,
 				"message", req.MessageID, "code", code, "waitingFor", strings.Join(rwe.open, ", "))
 			return a.late(ctx, req, c, code, a.waitResponse(ctx, req.Host, c, req.MessageID, code, rwe)), nil
+		case errors.As(err, &xwe):
+			// A revocation of a deduction, or an upload of its number,
+			// whose upload or revocation has no known outcome yet
+			// (settling.go): its own errors first, else it waits.
+			if ds = append(ds, rds...); ds.HasError() {
+				return &sdk.HandleResponse{Status: sdk.StatusInvalid, Diagnostics: ds}, nil
+			}
+			a.log.Info("a deduction message waits for another one of the deduction without a known outcome; nothing sent, retried", "site", c.code,
+				"message", req.MessageID, "code", code, "deduct_no", xwe.deductNo, "waitingFor", strings.Join(xwe.open, ", "))
+			return a.late(ctx, req, c, code, xwe.response()), nil
 		case errors.As(err, &mce):
 			// An upload of a month whose monthly settlement has no outcome
 			// yet (monthwait.go): its own errors first, else it waits.

@@ -64,17 +64,21 @@ import (
 //	GYR002  admission uploaded, not revoked, not settled; no valid details
 //	GYR003  settlement uploaded and not revoked, of that visit/institution;
 //	        its rehabilitation plan is revoked with it (GYU103 refuses it then)
-//	GYR004  deductions uploaded and not revoked
-//	GYU004  settlement uploaded, not revoked, same institution; amount > 0;
+//	GYR004  deductions uploaded and not revoked; waits while an upload or
+//	        revocation of one of them has no known outcome (settling.go)
+//	GYU004  settlement uploaded, not revoked, same institution (and same
+//	        visit, when ykc700 is given); deduct_time not before its
+//	        settle_time; amount > 0;
 //	        all valid deductions of a settlement ≤ its fund_pay (downloaded
 //	        ones included: deductionDownloaded), and waits
 //	        when only deductions without a known outcome yet would take
 //	        them past it, or when another GYU004 of the settlement marked
 //	        itself since its check (settling.go); the institution of this province;
-//	        deduct_no unused
+//	        deduct_no unused (waits while another GYU004 of it has no
+//	        known outcome)
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
-//	        deduction revocations with their amounts; the header amounts are
+//	        deduction revocations with their settlements and amounts; the header amounts are
 //	        their sums; person_count = settle_count − revoke_count > 0; no
 //	        upload of the month still without an outcome (monthwait.go).
 //	        A month of more than 500 items goes in parts (part_no of
@@ -138,6 +142,10 @@ type lifecycle struct {
 	// rwait, when set, is the revocation without a known outcome that the
 	// message waits for (revokewait.go).
 	rwait *revokeWaitError
+	// xwait, when set, is the upload or revocation of a deduction without
+	// a known outcome that a GYR004 of the deduction, or a GYU004 of its
+	// number, waits for (settling.go).
+	xwait *deductionMsgWaitError
 }
 
 func (l *lifecycle) fail(path, rule, summary, detail string) { l.ds.Error(path, rule, summary, detail) }
@@ -169,6 +177,9 @@ func (a *Adapter) checkLifecycle(ctx context.Context, h sdk.Host, c *siteConfig,
 	}
 	if l.rwait != nil {
 		return l.rwait
+	}
+	if l.xwait != nil {
+		return l.xwait
 	}
 	return nil
 }
@@ -1113,6 +1124,20 @@ func (l *lifecycle) revokeDeductions() error {
 		if err != nil {
 			return err
 		}
+		// An upload or revocation of the deduction without a known
+		// outcome decides what this one finds: it waits.
+		if ver == 0 || !st.Revoked {
+			open, err := deductionMsgsOpen(l.ctx, l.h, no, l.msgID)
+			if err != nil {
+				return err
+			}
+			if len(open) > 0 {
+				if l.xwait == nil {
+					l.xwait = &deductionMsgWaitError{field: at, deductNo: no, open: open}
+				}
+				continue
+			}
+		}
 		switch {
 		case ver == 0:
 			l.fail(at, "precondition", "rule deduction-uploaded: deduction "+no+" was not uploaded through this site (GYU004)", "")
@@ -1154,6 +1179,12 @@ func (l *lifecycle) deductions() error {
 					} else if ver > 0 {
 						l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" exists at the national system already (downloaded with GYD004, settlement "+dl.SettleNo+")",
 							"every deduction has its own number: give this one a new deduct_no")
+					} else if open, err := deductionMsgsOpen(l.ctx, l.h, no, l.msgID); err != nil {
+						return err
+					} else if len(open) > 0 && l.xwait == nil {
+						// Another upload of the number without a known
+						// outcome may have used it: wait for it.
+						l.xwait = &deductionMsgWaitError{field: at + ".deduct_no", deductNo: no, open: open}
 					}
 				}
 			}
@@ -1197,6 +1228,18 @@ func (l *lifecycle) deductions() error {
 		}
 		if k := str(r, "akb020"); k != "" && k != a.s.AKB020 {
 			l.fail(at+".akb020", "consistency", fmt.Sprintf("rule settlement-institution: settlement %s is of institution %s, not %s", sn, a.s.AKB020, k), "")
+		}
+		if dt := str(r, "deduct_time"); dt != "" && dt < a.s.SettleTime {
+			l.fail(at+".deduct_time", "consistency", fmt.Sprintf("rule deduct-after-settle: deduct_time %s is before settlement %s's settle_time %s", dt, sn, a.s.SettleTime),
+				"a deduction audits an uploaded settlement: give the time the agency made it, at or after the settlement")
+		}
+		if y := str(r, "ykc700"); y != "" && y != a.s.Visit {
+			of := "visit " + a.s.Visit
+			if a.s.Visit == "" {
+				of = "no visit (an assistive-device settlement)"
+			}
+			l.fail(at+".ykc700", "consistency", fmt.Sprintf("rule settlement-visit: settlement %s belongs to %s, not visit %s", sn, of, y),
+				"give the visit (ykc700) of the settlement deducted from, or leave ykc700 out")
 		}
 		if ok && amt.Sign() > 0 {
 			a.sum.add(amt)
@@ -1481,6 +1524,10 @@ func (l *lifecycle) monthItems(akb020, m string, items []any, noTotal, noSelf, p
 			l.fail(at+".ref_no", "consistency", fmt.Sprintf("rule month-items: %s (type %s) is not a record of institution %s in %s at this site", k.ref, k.t, akb020, m),
 				"list the settlements (by settle_time), settlement revocations (by revoke_time), deductions (by deduct_time) and deduction revocations (by revoke_time) of the month")
 			continue
+		}
+		if sn := str(r, "settle_no"); sn != "" && it.Settle != "" && sn != it.Settle {
+			l.fail(at+".settle_no", "consistency", fmt.Sprintf("rule month-items: %s %s (type %s) is of settlement %s, not %s", monthItemKinds[k.t], k.ref, k.t, it.Settle, sn),
+				"give the settlement the record belongs to: for a settlement or settlement revocation its own settle_no, for a deduction or deduction revocation the settlement deducted from")
 		}
 		if amt, ok := dec(r, "amount"); ok && amt.Cmp(cents(it.Amount)) != 0 {
 			l.fail(at+".amount", "consistency", fmt.Sprintf("rule month-items: %s (type %s) has amount %s, not %s", k.ref, k.t, it.Amount, money(amt)), "")

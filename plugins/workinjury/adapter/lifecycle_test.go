@@ -747,6 +747,33 @@ func TestRulesGYU004(t *testing.T) {
 			_, s := c.settle("ZY0501")
 			return deductions(with(deduction("KK0501", s, "1.00"), "akb020", rehabInst))
 		}, field: "$.deductions[0].akb020", rule: "rule settlement-institution"},
+		// A deduction audits an uploaded settlement: not dated before it
+		// (the national system refuses it: E8010). The settlement is at
+		// admitDay + 72h.
+		"at the settlement's time": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			_, s := c.settle("ZY0501")
+			return deductions(with(deduction("KK0501", s, "1.00"), "deduct_time", stampT(admitDay.Add(72*time.Hour))))
+		}, ok: true},
+		"a second before the settlement": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			_, s := c.settle("ZY0501")
+			return deductions(with(deduction("KK0501", s, "1.00"), "deduct_time", stampT(admitDay.Add(72*time.Hour-time.Second))))
+		}, field: "$.deductions[0].deduct_time", rule: "rule deduct-after-settle"},
+		// ykc700 is optional; given, it is the settlement's visit (the
+		// national system refuses another: E8001).
+		"the settlement's visit": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			v, s := c.settle("ZY0501")
+			return deductions(with(deduction("KK0501", s, "1.00"), "ykc700", v))
+		}, ok: true},
+		"another visit": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			other, _ := c.settle("ZY0502")
+			_, s := c.settle("ZY0501")
+			return deductions(with(deduction("KK0501", s, "1.00"), "ykc700", other))
+		}, field: "$.deductions[0].ykc700", rule: "rule settlement-visit"},
+		"a visit on a device settlement": {code: "GYU004", prepare: func(c *chain) map[string]any {
+			v, _ := c.settle("ZY0502")
+			out := c.mustOK(c.send("GYU303", c.deviceSettlement()))
+			return deductions(with(deduction("KK0501", out["settle_no"].(string), "1.00"), "akb020", deviceInst, "ykc700", v))
+		}, field: "$.deductions[0].ykc700", rule: "rule settlement-visit"},
 		"institution of another province": {code: "GYU004", prepare: func(c *chain) map[string]any {
 			_, s := c.settle("ZY0501")
 			st := instState{Type: "1", Valid: "1", AAB299: "440300"}
@@ -791,6 +818,20 @@ func TestRulesGYU003(t *testing.T) {
 			m["items"] = m["items"].([]any)[:1]
 			m["deduct_amount"], m["month_fund_pay"] = json.Number("0.00"), json.Number("52.50")
 		}), field: "$.items", rule: "rule month-items"},
+		// Each item names its record's settlement (the national system
+		// refuses another: E8006).
+		"a deduction item naming another settlement": {code: "GYU003", prepare: func(c *chain) map[string]any {
+			_, other := c.settle("ZY0602")
+			_, s := c.settle("ZY0601")
+			c.mustOK(c.send("GYU004", deductions(deduction("KK0601", s, "2.50"))))
+			m := c.monthly(hospital, "202505")
+			for _, x := range m["items"].([]any) {
+				if it := x.(map[string]any); it["item_type"] == itemDeduction {
+					it["settle_no"] = other
+				}
+			}
+			return m
+		}, field: "$.items[2].settle_no", rule: "rule month-items: deduction KK0601"},
 		"an item of another month": {code: "GYU003", prepare: month(func(_ *chain, m map[string]any) {
 			m["items"] = append(m["items"].([]any), map[string]any{"item_type": "3", "ref_no": "KKOTHER", "settle_no": "JSX", "amount": json.Number("0.00"), "biz_time": "2025-06-01 00:00:00"})
 		}), field: "$.items[2].ref_no", rule: "rule month-items"},

@@ -596,9 +596,15 @@ func deductField(doc map[string]any, sn string) string {
 	return at
 }
 
-// unmarkDeductions removes a GYU004's marks once its outcome is known. A
+// unmarkDeductions removes a GYU004's or GYR004's marks once its outcome
+// is known (deductmsg/, and a GYU004's deductwait/). A
 // mark it cannot remove is harmless: the message's record is done.
 func (a *Adapter) unmarkDeductions(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) {
+	for _, k := range deductMsgKeys(msgID, code, doc) {
+		if err := h.Delete(ctx, k); err != nil {
+			a.log.Warn("cannot clear a deduction message's in-flight mark; it is ignored from now on", "code", code, "err", err)
+		}
+	}
 	if code != "GYU004" {
 		return
 	}
@@ -877,4 +883,99 @@ func (e *deviceWaitError) response() *sdk.HandleResponse {
 		"that settlement may have settled these lines at the national system, so nothing was sent and medgate tries this message again by itself; "+
 			"it is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it; "+
 			"if it was accepted, this message is answered invalid (rule unique-detail-no), if it was refused, this message is sent"))
+}
+
+// A deduction's upload (GYU004) or revocation (GYR004) whose outcome is not
+// known – in flight, or sent with its answer lost until GYD053 reconciles
+// it – may have created or revoked the deduction at the national system,
+// but deduct/<deduct_no> only records that once it is known. Checked
+// meanwhile, a GYR004 of the deduction would be refused as never uploaded
+// (while the deduction may stand and be reconciled as accepted), and a
+// second GYR004, or a GYU004 of the same number, would be sent to be
+// refused as a double revocation or a used number. So each GYU004 and
+// GYR004 marks the deductions it names, deductmsg/<deduct_no>/<message
+// id>, after its record and before it is first sent, and removes the marks
+// once its outcome is known (unmarkDeductions); a GYR004 of a marked
+// deduction, or a GYU004 of a marked number, waits (rule
+// deduction-outcome-known) and is checked again once that outcome is
+// known. A mark whose message is done, or never went out, holds nothing
+// back. Two checked at the same instant may both go out: the national
+// system refuses the second (E7006, E8008), nothing is done twice.
+
+// deductMsgPrefix is the prefix of the marks on deduction no.
+func deductMsgPrefix(no string) string { return "deductmsg/" + no + "/" }
+
+// deductMsgKeys returns the marks of a GYU004 or GYR004 on the deductions
+// it names.
+func deductMsgKeys(msgID, code string, doc map[string]any) []string {
+	if code != "GYU004" && code != "GYR004" {
+		return nil
+	}
+	list, _ := doc["deductions"].([]any)
+	var keys []string
+	for _, x := range list {
+		r, _ := x.(map[string]any)
+		if no := str(r, "deduct_no"); no != "" && !slices.Contains(keys, deductMsgPrefix(no)+msgID) {
+			keys = append(keys, deductMsgPrefix(no)+msgID)
+		}
+	}
+	return keys
+}
+
+// markDeductMsgs marks a GYU004 or GYR004 on the deductions it names
+// before it is sent.
+func markDeductMsgs(ctx context.Context, h sdk.Host, msgID, code string, doc map[string]any) error {
+	keys := deductMsgKeys(msgID, code, doc)
+	if len(keys) == 0 {
+		return nil
+	}
+	v, err := encodeState(code)
+	if err != nil {
+		return err
+	}
+	w := make([]sdk.StateWrite, len(keys))
+	for i, k := range keys {
+		w[i] = sdk.StateWrite{Key: k, Value: v, Put: true}
+	}
+	if _, err := sdk.WriteState(ctx, h, w); err != nil {
+		return fmt.Errorf("mark the deductions of message %s: %w", msgID, err)
+	}
+	return nil
+}
+
+// deductionMsgsOpen returns the uploads and revocations of deduction no,
+// by messages other than self, whose outcome is not known yet.
+func deductionMsgsOpen(ctx context.Context, h sdk.Host, no, self string) ([]string, error) {
+	prefix := deductMsgPrefix(no)
+	es, err := h.Scan(ctx, prefix, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read the messages of deduction %s still without an outcome: %w", no, err)
+	}
+	ids := make([]string, 0, len(es))
+	for _, e := range es {
+		// The rest of the key is the message id, which may hold slashes.
+		ids = append(ids, strings.TrimPrefix(e.Key, prefix))
+	}
+	return openOf(ctx, h, ids, self)
+}
+
+// deductionMsgWaitError says that a GYR004 of a deduction, or a GYU004 of
+// its number, must wait for an upload or revocation of the deduction whose
+// outcome is not known yet.
+type deductionMsgWaitError struct {
+	field, deductNo string
+	open            []string
+}
+
+func (e *deductionMsgWaitError) Error() string {
+	return fmt.Sprintf("rule deduction-outcome-known: an upload (GYU004) or revocation (GYR004) of deduction %s has no known outcome yet: %s", e.deductNo, strings.Join(e.open, ", "))
+}
+
+// response is the retryable failure of a message that waits, marked as a
+// deliberate wait (it does not count towards the site's circuit breaker).
+func (e *deductionMsgWaitError) response() *sdk.HandleResponse {
+	return sdk.Wait(sdk.Problem(e.field, "state", e.Error(),
+		"its answer was lost or has not come yet, so whether the national system holds the deduction, or revoked it, is not known; nothing was sent and medgate tries this message again by itself. "+
+			"That message is reconciled with GYD053 on its own next attempt – if it is in the DLQ, replay it; nothing else is to be done. "+
+			"Once its outcome is known this message is checked again: sent if it still applies, else answered invalid (a deduction not uploaded or already revoked, a deduction number used)"))
 }

@@ -43,6 +43,10 @@ import (
 //	                            GYU004 of the settlement may wait for it (settling.go)
 //	deductgate/<settle_no>      moved by every deductwait mark of the settlement; a
 //	                            GYU004 marks itself with a compare-and-set of it (settling.go)
+//	deductmsg/<deduct_no>/<message id>
+//	                            a GYU004 or GYR004 naming the deduction, marked before it
+//	                            is sent: a later GYR004 of it, or GYU004 of the number,
+//	                            waits for its outcome (settling.go)
 //	month/<akb020>/<yyyyMM>     monthIndex: what the month's GYU003 must list
 //	monthdone/<akb020>/<yyyyMM> claimState: the month's GYU003 (with its parts' messages
 //	                            when it goes in parts)
@@ -355,6 +359,9 @@ const (
 	itemDeduction    = "3"
 	itemDeductRevoke = "4"
 )
+
+// monthItemKinds names the monthly-settlement item types in messages.
+var monthItemKinds = map[string]string{itemSettlement: "settlement", itemSettleRevoke: "settlement revocation", itemDeduction: "deduction", itemDeductRevoke: "deduction revocation"}
 
 // monthItem is one line a monthly settlement (GYU003) must list.
 type monthItem struct {

@@ -141,6 +141,13 @@ func (a *Adapter) uploadKnown(ctx context.Context, req *sdk.HandleRequest, c *si
 			return failed(true, "state", "cannot mark the revocation as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
 		}
 	}
+	if code == "GYU004" || code == "GYR004" {
+		// A revocation of its deductions, or an upload of their numbers,
+		// waits until this outcome is known (settling.go).
+		if err := markDeductMsgs(ctx, h, req.MessageID, code, doc); err != nil {
+			return failed(true, "state", "cannot mark the deductions as in flight (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())
+		}
+	}
 	if code == "GYU004" {
 		if err := a.at("deductions-checked"); err != nil {
 			return failed(true, "state", "stopped before marking the deductions (nothing was sent; the next attempt reconciles serial "+serial+")", err.Error())

@@ -652,7 +652,7 @@ func FuzzApply(f *testing.F) {
 		ls := lines("D", 1, 2)
 		apply("GYU102", map[string]any{"ykc700": v, "akc190": "ZY1", "fee": anys(ls)})
 		st := apply("GYU103", SampleSettlement(v, "ZY1", ls, day0))["settle_no"].(string)
-		apply("GYU004", deductions(deductionLine("K1", st, "1.00", day0)))
+		apply("GYU004", deductions(deductionLine("K1", st, "1.00", deductDay)))
 		dec := json.NewDecoder(bytes.NewReader(input))
 		dec.UseNumber()
 		var in map[string]any

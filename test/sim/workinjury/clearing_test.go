@@ -94,7 +94,7 @@ func revokeDeductions(nos ...string) map[string]any {
 	for _, no := range nos {
 		list = append(list, map[string]any{"deduct_no": no, "revoke_reason": "扣款有误"})
 	}
-	return map[string]any{"deductions": list, "revoke_time": stamp(day0), "aae011": "王五"}
+	return map[string]any{"deductions": list, "revoke_time": stamp(deductDay.Add(time.Hour)), "aae011": "王五"}
 }
 
 // TestRevocationRules: each revocation only of an existing, unrevoked
@@ -113,7 +113,7 @@ func TestRevocationRules(t *testing.T) {
 		upload(lines("D", 1, 2))(c, f.visit)
 		_, f.settle = c.stay("ZY2", lines("S", 1, 2))
 		f.dno = "KK0001"
-		c.must("GYU004", deductions(deductionLine(f.dno, f.settle, "1.00", day0)))
+		c.must("GYU004", deductions(deductionLine(f.dno, f.settle, "1.00", deductDay)))
 		return f
 	}
 	tests := map[string]struct {
@@ -163,6 +163,12 @@ func TestRevocationRules(t *testing.T) {
 		}, func(f fixture) {
 			f.c.must("GYR004", revokeDeductions(f.dno))
 		}, "E7006"},
+		"GYR004 at its deduction's time": {"GYR004", func(f fixture) map[string]any {
+			return with(revokeDeductions(f.dno), "revoke_time", stamp(deductDay))
+		}, nil, "0"},
+		"GYR004 a second before its deduction": {"GYR004", func(f fixture) map[string]any {
+			return with(revokeDeductions(f.dno), "revoke_time", stamp(deductDay.Add(-time.Second)))
+		}, nil, "E7007"},
 		"GYR004 same one in a call": {"GYR004", func(f fixture) map[string]any {
 			return revokeDeductions(f.dno, f.dno)
 		}, nil, "E7005"},
@@ -230,6 +236,11 @@ func TestSettlementRevocationCascades(t *testing.T) {
 	}
 }
 
+// deductDay is a day after the chain's settlements (c.stay settles on
+// day0 + 9 days): a deduction is made on an uploaded settlement, not
+// before it (E8010).
+var deductDay = day0.AddDate(0, 0, 10)
+
 func deductionLine(no, settleNo, amount string, at time.Time) map[string]any {
 	return map[string]any{"deduct_no": no, "settle_no": settleNo, "akb020": hospital, "deduct_amount": json.Number(amount),
 		"deduct_reason": "超标准收费", "deduct_time": stamp(at)}
@@ -249,9 +260,12 @@ func TestDeductionRules(t *testing.T) {
 		amount string
 		settle string // "" = the settlement
 		akb020 string
+		at     time.Time // deduct_time; zero is deductDay
 		want   string
 	}{
 		"one fen":                         {amount: "0.01", want: "0"},
+		"at the settlement's time":        {amount: "1.00", at: day0.AddDate(0, 0, 9), want: "0"},
+		"a second before the settlement":  {amount: "1.00", at: day0.AddDate(0, 0, 9).Add(-time.Second), want: "E8010"},
 		"the whole fund_pay":              {amount: "30.00", want: "0"},
 		"one fen over fund_pay":           {amount: "30.01", want: "E8003"},
 		"zero":                            {amount: "0", want: "E8002"},
@@ -262,10 +276,12 @@ func TestDeductionRules(t *testing.T) {
 			deduct("K1", "30.00")(c, st)
 			c.must("GYR004", revokeDeductions("K1"))
 		}, amount: "30.00", want: "0"},
-		"national deduction counts": {prep: func(c *chain, st string) { mustNil(c.t, c.srv.AddDeduction("NAT1", st, 2500, "国家扣款", day0)) }, amount: "5.01", want: "E8003"},
+		"national deduction counts": {prep: func(c *chain, st string) {
+			mustNil(c.t, c.srv.AddDeduction("NAT1", st, 2500, "国家扣款", deductDay))
+		}, amount: "5.01", want: "E8003"},
 		"room again after a national revocation": {prep: func(c *chain, st string) {
-			mustNil(c.t, c.srv.AddDeduction("NAT1", st, 3000, "国家扣款", day0))
-			mustNil(c.t, c.srv.RevokeDeduction("NAT1", "扣款有误", day0))
+			mustNil(c.t, c.srv.AddDeduction("NAT1", st, 3000, "国家扣款", deductDay))
+			mustNil(c.t, c.srv.RevokeDeduction("NAT1", "扣款有误", deductDay.Add(time.Hour)))
 		}, amount: "30.00", want: "0"},
 		"unknown settlement": {amount: "1.00", settle: "JSNOSUCH", want: "E8001"},
 		"revoked settlement": {prep: func(c *chain, st string) {
@@ -291,7 +307,11 @@ func TestDeductionRules(t *testing.T) {
 			default:
 				target = tc.settle
 			}
-			l := deductionLine("KK0001", target, tc.amount, day0)
+			when := deductDay
+			if !tc.at.IsZero() {
+				when = tc.at
+			}
+			l := deductionLine("KK0001", target, tc.amount, when)
 			if tc.akb020 != "" {
 				l["akb020"] = tc.akb020
 			}
@@ -312,7 +332,7 @@ func TestDeductionRules(t *testing.T) {
 }
 
 func deduct(no, amount string) func(c *chain, st string) {
-	return func(c *chain, st string) { c.must("GYU004", deductions(deductionLine(no, st, amount, day0))) }
+	return func(c *chain, st string) { c.must("GYU004", deductions(deductionLine(no, st, amount, deductDay))) }
 }
 
 func mustNil(t testing.TB, err error) {

@@ -78,11 +78,15 @@
 //	GYR003  settlement exists (E7001) and is not revoked (E7002); revokes
 //	        the admission and its details too (not for a device settlement)
 //	        and its rehabilitation-plan attachment
-//	GYR004  deductions exist (E7005) and are not revoked (E7006)
+//	GYR004  deductions exist (E7005) and are not revoked (E7006); revoke_time
+//	        not before a deduction's deduct_time (E7007; RevokeDeduction
+//	        refuses it too)
 //	GYU004  settlement exists, not revoked, of the institution named
 //	        (E8001); amount > 0 (E8002); the settlement's unrevoked
 //	        deductions stay ≤ its fund_pay (E8003); institution in this
-//	        province (E8004); deduct_no new (E8008)
+//	        province (E8004); deduct_no new (E8008); deduct_time not
+//	        before the settlement's settle_time (E8010: the agency audits
+//	        an uploaded settlement; AddDeduction refuses it too)
 //	GYU003  once per institution and settle_month (E8005); items exactly
 //	        the institution's records of the month — 1 settlements by
 //	        settle_time, 2 settlement revocations, 3 deductions by
@@ -209,6 +213,7 @@
 //	E7004 存在未撤销的费用明细           GYR002 while details stand
 //	E7005 扣款不存在                     GYR004 of an unknown deduction
 //	E7006 扣款已撤销                     GYR004 twice
+//	E7007 撤销时间早于扣款时间           GYR004 revoke_time before a deduction's deduct_time
 //	E8001 结算不存在或已撤销             GYU004 on no (valid) settlement
 //	E8002 扣款金额须大于0                GYU004 amount ≤ 0
 //	E8003 扣款超过统筹支付               GYU004 total over fund_pay
@@ -218,5 +223,6 @@
 //	E8007 月结人次须大于0                GYU003 without settlements
 //	E8008 扣款编号重复                   GYU004 deduct_no used
 //	E8009 本月正在分部月结               a record dated in a month settled in parts, a part missing
+//	E8010 扣款时间早于结算时间           GYU004 deduct_time before the settlement's settle_time
 //	E9999 模拟业务错误                   an injected business error
 package workinjury

@@ -166,7 +166,7 @@ func TestSettlementsOfAPerson(t *testing.T) {
 func TestDeductionRedownload(t *testing.T) {
 	t.Parallel()
 	s := newLedgerScene(t)
-	s.c.must("GYU004", deductions(deductionLine("K2", s.s1, "2.00", day0), deductionLine("K3", s.s1, "3.00", day0)))
+	s.c.must("GYU004", deductions(deductionLine("K2", s.s1, "2.00", deductDay), deductionLine("K3", s.s1, "3.00", deductDay)))
 	s.c.ack("GYD004", s.c.must("GYD004", map[string]any{}))
 	s.c.ack("GYD404", s.c.must("GYD404", map[string]any{}))
 	full := s.c.must("GYD004", map[string]any{"settle_no": s.s1, "full_flag": "1"})

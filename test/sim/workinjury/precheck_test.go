@@ -65,20 +65,20 @@ func TestEveryPreCheckRefused(t *testing.T) {
 				return SampleSettlement(v, "ZY1", one, day0.AddDate(0, 0, 9))
 			}},
 		"GYU004 settlement not uploaded": {code: "GYU004", zh: "已上传出院结算信息", want: "E8001",
-			prepare: func(c *chain) map[string]any { return deductions(deductionLine("K1", "JSNOSUCH", "1.00", day0)) }},
+			prepare: func(c *chain) map[string]any { return deductions(deductionLine("K1", "JSNOSUCH", "1.00", deductDay)) }},
 		"GYU004 amount zero": {code: "GYU004", zh: "扣款金额大于0", want: "E8002",
 			prepare: func(c *chain) map[string]any {
 				_, s := c.stay("ZY1", one)
-				return deductions(deductionLine("K1", s, "0", day0))
+				return deductions(deductionLine("K1", s, "0", deductDay))
 			}},
 		"GYU004 over the fund-paid total": {code: "GYU004", zh: "不超过结算统筹支付总金额", want: "E8003",
 			prepare: func(c *chain) map[string]any {
 				_, s := c.stay("ZY1", one)
-				return deductions(deductionLine("K1", s, "15.01", day0))
+				return deductions(deductionLine("K1", s, "15.01", deductDay))
 			}},
 		"GYU004 institution of another province": {code: "GYU004", zh: "协议机构属于本省", want: "E8004",
 			prepare: func(c *chain) map[string]any {
-				return deductions(with(deductionLine("K1", outsideSettlement(c.t, c), "1.00", day0), "akb020", outside))
+				return deductions(with(deductionLine("K1", outsideSettlement(c.t, c), "1.00", deductDay), "akb020", outside))
 			}},
 		"GYU003 no settlement uploaded": {code: "GYU003", zh: "已上传结算信息", want: "E8007",
 			prepare: func(c *chain) map[string]any {

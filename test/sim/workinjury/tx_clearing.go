@@ -67,10 +67,14 @@ func (s *Server) gyu004(_ *simspec.Tx, serial string, in map[string]any, now tim
 		if before+amount > st.fund {
 			return nil, bizErr("E8003", "%s：已扣 %s + 本次 %s = %s，超过结算 %s 的统筹支付 %s", where, before, amount, before+amount, st.no, st.fund)
 		}
+		at := eventTime(r, now, "deduct_time")
+		if at.Before(st.at) {
+			return nil, bizErr("E8010", "%s：扣款时间 %s 早于结算 %s 的结算时间 %s", where, stamp(at), st.no, stamp(st.at))
+		}
 		extra[st] += amount
 		rec := maps.Clone(r)
 		rec["deduct_amount"] = amount.Number()
-		list[i] = pending{no: no, st: st, amount: amount, at: eventTime(r, now, "deduct_time"), rec: rec}
+		list[i] = pending{no: no, st: st, amount: amount, at: at, rec: rec}
 		if be := s.monthInParts(st.akb020, list[i].at); be != nil {
 			be.msg = where + "：" + be.msg
 			return nil, be
@@ -109,6 +113,8 @@ func (s *Server) AddDeduction(deductNo, settleNo string, amount Money, reason st
 		return fmt.Errorf("deduction number %q is empty or used; pass a new one", deductNo)
 	case st == nil || st.revoked:
 		return fmt.Errorf("settlement %q does not exist or is revoked; upload it (GYU103/GYU303) first", settleNo)
+	case at.Before(st.at):
+		return fmt.Errorf("deduction %s dated %s: before settlement %s's settle_time %s; date it after the settlement", deductNo, stamp(at), settleNo, stamp(st.at))
 	case amount <= 0 || s.l.deducted(st)+amount > st.fund:
 		return fmt.Errorf("deduction %s on settlement %s: must be > 0 and keep the deductions within its fund_pay %s (already %s)", amount, settleNo, st.fund, s.l.deducted(st))
 	}
@@ -134,6 +140,8 @@ func (s *Server) RevokeDeduction(deductNo, reason string, at time.Time) error {
 		return fmt.Errorf("deduction %q does not exist; add it (AddDeduction, GYU004) first", deductNo)
 	case d.revoked:
 		return fmt.Errorf("deduction %s is already revoked (%s)", deductNo, d.revoking.no)
+	case at.Before(d.at):
+		return fmt.Errorf("revocation of deduction %s dated %s: before the deduction's time %s; date it after the deduction", deductNo, stamp(at), stamp(d.at))
 	}
 	if be := s.monthInParts(d.akb020, at); be != nil {
 		return fmt.Errorf("revocation of deduction %s dated %s: %s (%s); date it in an open month", deductNo, stamp(at), be.msg, be.code)

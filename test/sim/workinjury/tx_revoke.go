@@ -150,7 +150,10 @@ func (s *Server) gyr004(_ *simspec.Tx, serial string, in map[string]any, now tim
 		target[i] = d
 	}
 	at := eventTime(in, now, "revoke_time", "aae036")
-	for _, d := range target {
+	for i, d := range target {
+		if at.Before(d.at) {
+			return nil, bizErr("E7007", "第 %d 条：撤销时间 %s 早于扣款 %s 的扣款时间 %s", i+1, stamp(at), d.no, stamp(d.at))
+		}
 		if be := s.monthInParts(d.akb020, at); be != nil {
 			return nil, be
 		}
