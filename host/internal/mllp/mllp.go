@@ -35,6 +35,10 @@
 // tag (QPD-2, or QRD-4 of a QRY) when the query gives one. An AE or AR,
 // plain or mapped, always says why in MSA-3 and an ERR: the listener adds
 // them when the mapping wrote none (what the mapping wrote is kept).
+// The ACK's own MSH-10, plain or mapped, fits the version of the message
+// and of the ACK (20 characters up to v2.5.1, 199 from v2.6): the reply's
+// id (32 hex digits) when it fits, else 20 characters of its digest, the
+// same for a resend, which gets the stored reply.
 //
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
@@ -101,6 +105,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -110,6 +115,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -1140,6 +1146,15 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 				f[k] = v
 			}
 		}
+		// MSH-10 (f[9], the mapping's: the demo's is the reply id) fits
+		// both the ACK's version and the sender's.
+		if len(f) > 9 {
+			ackVersion := ""
+			if len(f) > 11 {
+				ackVersion, _, _ = strings.Cut(f[11], string(d.Component))
+			}
+			f[9] = ackControlID(f[9], min(controlIDMax(ackVersion), controlIDMax(msh.Value(12, 1, 1, 1))))
+		}
 		segs[0] = strings.Join(f, fs)
 	}
 	tag := req.QueryTag()
@@ -1182,6 +1197,36 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 	segs[msa] = strings.Join(msaFields, fs)
 	segs = slices.Insert(segs, msa+1, errSegs...)
 	return []byte(strings.Join(segs, "\r")), msa1, true
+}
+
+// controlIDMax is the most characters MSH-10 (ST) holds in an HL7 v2
+// version (MSH-12): 20 up to v2.5.1, 199 from v2.6 on. That is the length
+// the HL7 v2 standard gives MSH-10 in each version's chapter 2, as the HL7
+// database has it (and nHapi generates from it: "Message Control ID" is
+// ST 20 in NHapi.Model.V22 to V251/Segment/MSH.cs, ST 199 in V26 to V281).
+// A version that cannot be read (none, or not 2.x) gets 20, which every
+// version takes.
+func controlIDMax(version string) int {
+	major, rest, _ := strings.Cut(strings.TrimSpace(version), ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	if n, err := strconv.Atoi(minor); major == "2" && err == nil && n >= 6 {
+		return 199
+	}
+	return 20
+}
+
+// ackControlID is an ACK's MSH-10 for id, escaped text (the reply's id,
+// or what the ACK mapping wrote), in at most max characters: id itself
+// when it fits, else the first 20 characters (100 bits) of the base32
+// SHA-256 of id. So it stays unique across instances as the reply id is
+// (random, 128 bits), and a resend, which gets the stored reply, gets the
+// same MSH-10 again.
+func ackControlID(id string, max int) string {
+	if utf8.RuneCountInString(id) <= max { // an empty one too: the mapping's choice
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return base32.StdEncoding.EncodeToString(sum[:])[:min(20, max)]
 }
 
 // errSegments are the ERR segments of errs in delimiters d, one per error:
@@ -1297,8 +1342,12 @@ func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 		b.WriteString(strings.Join(fields, string(d.Field)))
 		b.WriteByte('\r')
 	}
+	version := "2.5"
+	if msh != nil && msh.Value(12, 1, 1, 1) != "" {
+		version = msh.Value(12, 1, 1, 1)
+	}
 	seg("MSH", enc, raw(5, "MEDGATE"), raw(6, esc(r.Site)), raw(3, ""), raw(4, ""),
-		time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), "", "ACK", esc(r.ID), raw(11, "P"), raw(12, "2.5"))
+		time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), "", "ACK", ackControlID(esc(r.ID), controlIDMax(version)), raw(11, "P"), raw(12, "2.5"))
 	errs := ackErrors(r, code)
 	text := ""
 	if len(errs) > 0 {
