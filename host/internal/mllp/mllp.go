@@ -48,7 +48,11 @@
 // character set it was read in, declared in the ACK's MSH-18 (UTF-8 too;
 // UTF-8, declared so, when its text cannot be written in that set). A
 // message whose MSH-18 names a set the listener cannot read gets an AR in
-// UTF-8 (its text ASCII) that answers its MSH, read without MSH-18.
+// UTF-8 (its text ASCII) that answers its MSH, read without MSH-18; when
+// the fields of that MSH are not ASCII (a Chinese sending application in
+// BIG-5), the AR carries them back byte for byte and declares the sender's
+// own MSH-18, in which the sender reads them as it wrote them (the AR's
+// text is ASCII, read alike in any set a sender can declare).
 //
 // Bytes outside a frame (before a start block: a sender's keep-alive
 // bytes, a stray byte between frames) are discarded, as HAPI and Mirth
@@ -959,17 +963,53 @@ func (s *Server) refusal(raw []byte, why string) []byte {
 		cs = s.cfg.DefaultCharset
 	}
 	charset, _ := hl7.CharsetName(cs) // unknown: the refusal goes in UTF-8
-	return s.nak(peekMSH(raw, charset), hl7.PeekControlID(raw), charset, why)
+	req, msh18 := peekMSH(raw, charset)
+	control := hl7.PeekControlID(raw)
+	if msh18 != "" {
+		if ack, ok := s.nakInSenderSet(req, control, msh18, why); ok {
+			return ack
+		}
+		req = nil
+	}
+	return s.nak(req, control, charset, why)
+}
+
+// nakInSenderSet is the AR of a message in a character set the listener
+// cannot read whose MSH fields up to MSH-18 hold bytes that are not ASCII
+// (a Chinese sending application in BIG-5), read as ISO 8859-1 so as to
+// keep them byte for byte (peekMSH): the AR carries them back as they
+// came and declares the sender's own MSH-18, msh18, in which they read as
+// the sender wrote them, so that the sender can match the AR to its
+// application and facility. Its own text is ASCII, which every set a
+// sender can declare (its MSH is ASCII) reads alike. ok is false when the
+// AR's text is not ASCII.
+func (s *Server) nakInSenderSet(req *hl7.Message, control, msh18, why string) ([]byte, bool) {
+	isASCII := func(v string) bool { return !strings.ContainsFunc(v, func(r rune) bool { return r >= utf8.RuneSelf }) }
+	if !isASCII(why) || !isASCII(s.cfg.Site) {
+		return nil, false
+	}
+	r := &message.Reply{ID: newID(), Site: s.cfg.Site, Errors: []message.ReplyError{{Rule: "format", Message: why}}}
+	first, rest, _ := strings.Cut(string(plainAck(r, req, control, "AR")), "\r")
+	fs := string(req.Delimiters.Field)
+	fields := strings.Split(first, fs) // fields[k] is MSH-(k+1)
+	for len(fields) < 18 {
+		fields = append(fields, "")
+	}
+	fields[17] = msh18
+	out, err := hl7.Encode(strings.Join(fields, fs)+"\r"+rest, "8859/1")
+	return out, err == nil
 }
 
 // peekMSH reads the MSH segment alone of a message that cannot be read as
 // a whole (a bad segment or byte further on), in charset, so that its
 // refusal can still answer the sender's MSH; nil when that cannot be read
 // either. When MSH-18 names a character set the listener cannot read, the
-// fields before it are read alone, when they are ASCII (as they are in
-// every character set a sender may declare): the refusal then answers the
-// sender's MSH too.
-func peekMSH(raw []byte, charset string) *hl7.Message {
+// fields before it are read alone: as they are when they are ASCII (the
+// refusal then answers the sender's MSH in ASCII); else (a Chinese
+// sending application in BIG-5) as ISO 8859-1, which keeps every byte, and
+// msh18 is the sender's MSH-18 as written, in which the refusal is to
+// carry them back (nakInSenderSet).
+func peekMSH(raw []byte, charset string) (m *hl7.Message, msh18 string) {
 	line := bytes.TrimLeft(raw, "\v\r\n\t ")
 	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
 		line = line[:i]
@@ -978,23 +1018,28 @@ func peekMSH(raw []byte, charset string) *hl7.Message {
 	if errors.Is(err, hl7.ErrCharset) && len(line) > 3 {
 		// The k-th field separator comes before MSH-(k+1): cut at the
 		// 17th, before MSH-18.
-		head, fs, n := line, line[3], 0
+		head, fs, n, declared := line, line[3], 0, ""
 		for i, c := range line {
 			if c == fs {
 				if n++; n == 17 {
 					head = line[:i]
+					declared, _, _ = strings.Cut(string(line[i+1:]), string(fs))
 					break
 				}
 			}
 		}
-		if !slices.ContainsFunc(head, func(c byte) bool { return c >= utf8.RuneSelf }) {
+		switch {
+		case !slices.ContainsFunc(head, func(c byte) bool { return c >= utf8.RuneSelf }):
 			m, err = hl7.ParseWith(head, hl7.Options{})
+		case !strings.ContainsFunc(declared, func(r rune) bool { return r < ' ' || r >= utf8.RuneSelf }):
+			m, err = hl7.ParseWith(head, hl7.Options{DefaultCharset: "ISO-8859-1"})
+			msh18 = declared
 		}
 	}
-	if err != nil {
-		return nil
+	if err != nil || m == nil {
+		return nil, ""
 	}
-	return m
+	return m, msh18
 }
 
 // readsUTF8 reports whether the listener reads messages without MSH-18 as
