@@ -35,6 +35,9 @@
 // tag (QPD-2, or QRD-4 of a QRY) when the query gives one. An AE or AR,
 // plain or mapped, always says why in MSA-3 and an ERR: the listener adds
 // them when the mapping wrote none (what the mapping wrote is kept).
+// MSA-3 holds at most 80 characters when the message or the ACK is of a
+// version before v2.6 (its ST length up to v2.5.1): the start of the
+// reason, ending in "...", the whole of it in ERR-8.
 // The ACK's own MSH-10, plain or mapped, fits the version of the message
 // and of the ACK (20 characters up to v2.5.1, 199 from v2.6): the reply's
 // id (32 hex digits) when it fits, else 20 characters of its digest, the
@@ -1182,6 +1185,7 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 		return headerText(hl7.Escape(msh.Value(n, 1, 1, 1), d), req.Charset, d.Escape)
 	}
 	segs := strings.Split(string(ack), "\r")
+	ackVersion := ""
 	if f := strings.Split(segs[0], fs); len(f) >= 2 { // f[k] is MSH-(k+1)
 		for len(f) < 6 {
 			f = append(f, "")
@@ -1193,11 +1197,10 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 		}
 		// MSH-10 (f[9], the mapping's: the demo's is the reply id) fits
 		// both the ACK's version and the sender's.
+		if len(f) > 11 {
+			ackVersion, _, _ = strings.Cut(f[11], string(d.Component))
+		}
 		if len(f) > 9 {
-			ackVersion := ""
-			if len(f) > 11 {
-				ackVersion, _, _ = strings.Cut(f[11], string(d.Component))
-			}
 			f[9] = ackControlID(f[9], min(controlIDMax(ackVersion), controlIDMax(msh.Value(12, 1, 1, 1))))
 		}
 		segs[0] = strings.Join(f, fs)
@@ -1235,6 +1238,9 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 		if len(errs) > 0 && msaFields[3] == "" {
 			msaFields[3] = hl7.Escape(errs[0].Message, d)
 		}
+		// MSA-3 fits both versions (the mapping's too: the demo's is the
+		// whole first reason); the whole reason is in the ERR.
+		msaFields[3] = fitText(msaFields[3], d, msa3Max(ackVersion, req.Segments[0].Value(12, 1, 1, 1)))
 		if !hasERR {
 			errSegs = errSegments(errs, d)
 		}
@@ -1252,12 +1258,59 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 // A version that cannot be read (none, or not 2.x) gets 20, which every
 // version takes.
 func controlIDMax(version string) int {
-	major, rest, _ := strings.Cut(strings.TrimSpace(version), ".")
-	minor, _, _ := strings.Cut(rest, ".")
-	if n, err := strconv.Atoi(minor); major == "2" && err == nil && n >= 6 {
+	if fromV26(version) {
 		return 199
 	}
 	return 20
+}
+
+// fromV26 reports whether an HL7 version (MSH-12) is v2.6 or later; one
+// that cannot be read (none, or not 2.x) is taken for an earlier one,
+// whose limits every version accepts.
+func fromV26(version string) bool {
+	major, rest, _ := strings.Cut(strings.TrimSpace(version), ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	n, err := strconv.Atoi(minor)
+	return major == "2" && err == nil && n >= 6
+}
+
+// msa3Max is the most characters MSA-3 (text message, ST) holds in both
+// versions: 80 up to v2.5.1 (the HL7 database, as nHapi's generated
+// NHapi.Model.V22 to V251/Segment/MSA.cs has it), no length from v2.6 on
+// (0: none).
+func msa3Max(versions ...string) int {
+	for _, v := range versions {
+		if !fromV26(v) {
+			return 80
+		}
+	}
+	return 0
+}
+
+// fitText cuts escaped text (in d) to at most max characters as written,
+// ending it in "..." when cut; an escape sequence is never cut. max 0
+// means no limit. The whole text is in the ACK's ERR.
+func fitText(text string, d hl7.Delimiters, max int) string {
+	if max == 0 || utf8.RuneCountInString(text) <= max {
+		return text
+	}
+	const more = "..."
+	keep, n := 0, 0 // bytes and characters of text kept
+	for i := 0; i < len(text); {
+		unit := text[i:]
+		_, size := utf8.DecodeRuneInString(unit)
+		if unit[0] == d.Escape {
+			if end := strings.IndexByte(unit[1:], d.Escape); end >= 0 {
+				size = end + 2
+			}
+		}
+		chars := utf8.RuneCountInString(unit[:size])
+		if n+chars > max-len(more) {
+			break
+		}
+		i, keep, n = i+size, i+size, n+chars
+	}
+	return text[:keep] + more
 }
 
 // ackControlID is an ACK's MSH-10 for id, escaped text (the reply's id,
@@ -1398,7 +1451,7 @@ func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 	if len(errs) > 0 {
 		text = errs[0].Message
 	}
-	seg("MSA", code, esc(control), esc(text))
+	seg("MSA", code, esc(control), fitText(esc(text), d, msa3Max(version)))
 	for _, e := range errSegments(errs, d) {
 		b.WriteString(e)
 		b.WriteByte('\r')

@@ -66,8 +66,9 @@ func TestUnknownCharsetRefusal(t *testing.T) {
 				t.Errorf("AR delimiters %+v, want the sender's %+v", ack.Delimiters, tc.delims)
 			}
 			msa := func(f int) string { return ack.Get(hl7.Location{Segment: "MSA", Field: f}) }
-			if msa(1) != "AR" || msa(2) != "B5" || !strings.Contains(msa(3), "UNICODE UTF-8") {
-				t.Errorf("MSA %q %q %q, want AR for B5 saying which MSH-18 to write", msa(1), msa(2), msa(3))
+			why := ack.Get(hl7.Location{Segment: "ERR", Field: 8}) // the whole reason; MSA-3 its first 80 characters
+			if msa(1) != "AR" || msa(2) != "B5" || !strings.Contains(why, "UNICODE UTF-8") || !strings.HasPrefix(why, strings.TrimSuffix(msa(3), "...")) {
+				t.Errorf("MSA %q %q %q ERR-8 %q, want AR for B5 saying which MSH-18 to write", msa(1), msa(2), msa(3), why)
 			}
 		})
 	}
@@ -116,14 +117,18 @@ func TestUnknownCharsetRefusalKeepsSenderBytes(t *testing.T) {
 			if strings.Join(got, "|") != strings.Join(want, "|") {
 				t.Errorf("AR MSH-3,4,5,6,9,11,12,18 = %q, want %q (AR %q)", got, want, raw)
 			}
-			var msa []string
+			var msa, errSeg []string
 			for _, seg := range segs {
 				if strings.HasPrefix(seg, "MSA|") {
 					msa = strings.Split(seg, "|")
 				}
+				if strings.HasPrefix(seg, "ERR|") {
+					errSeg = strings.Split(seg, "|")
+				}
 			}
-			if len(msa) < 4 || msa[1] != "AR" || msa[2] != "B5" || !strings.Contains(msa[3], "UNICODE UTF-8") {
-				t.Errorf("MSA %q, want AR for B5 saying which MSH-18 to write", msa)
+			// The whole reason is in ERR-8; MSA-3 holds its first 80 characters.
+			if len(msa) < 4 || msa[1] != "AR" || msa[2] != "B5" || len(errSeg) < 9 || !strings.Contains(errSeg[8], "UNICODE UTF-8") {
+				t.Errorf("MSA %q ERR %q, want AR for B5 saying which MSH-18 to write", msa, errSeg)
 			}
 			// Apart from the sender's own bytes, the AR is ASCII.
 			rest := strings.NewReplacer(tc.app, "", tc.fac, "", tc.recv, "", tc.rfac, "").Replace(raw)
