@@ -37,7 +37,10 @@
 // them when the mapping wrote none (what the mapping wrote is kept).
 // MSA-3 holds at most 80 characters when the message or the ACK is of a
 // version before v2.6 (its ST length up to v2.5.1): the start of the
-// reason, ending in "...", the whole of it in ERR-8.
+// reason, ending in "...", the whole of it in ERR-8. The ERR segments the
+// listener adds carry ERR-3 and ERR-4 (required from v2.5) and, when the
+// message or the ACK is before v2.5 (whose ERR has ERR-1 alone), ERR-1:
+// the error's code in HL7 table 0357.
 // The ACK's own MSH-10, plain or mapped, fits the version of the message
 // and of the ACK (20 characters up to v2.5.1, 199 from v2.6): the reply's
 // id (32 hex digits) when it fits, else 20 characters of its digest, the
@@ -1242,7 +1245,7 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 		// whole first reason); the whole reason is in the ERR.
 		msaFields[3] = fitText(msaFields[3], d, msa3Max(ackVersion, req.Segments[0].Value(12, 1, 1, 1)))
 		if !hasERR {
-			errSegs = errSegments(errs, d)
+			errSegs = errSegments(errs, d, before(ackVersion, 5) || before(req.Segments[0].Value(12, 1, 1, 1), 5))
 		}
 	}
 	segs[msa] = strings.Join(msaFields, fs)
@@ -1267,11 +1270,15 @@ func controlIDMax(version string) int {
 // fromV26 reports whether an HL7 version (MSH-12) is v2.6 or later; one
 // that cannot be read (none, or not 2.x) is taken for an earlier one,
 // whose limits every version accepts.
-func fromV26(version string) bool {
+func fromV26(version string) bool { return !before(version, 6) }
+
+// before reports whether an HL7 version (MSH-12) is before v2.minor, or
+// cannot be read (none, or not 2.x).
+func before(version string, minor int) bool {
 	major, rest, _ := strings.Cut(strings.TrimSpace(version), ".")
-	minor, _, _ := strings.Cut(rest, ".")
-	n, err := strconv.Atoi(minor)
-	return major == "2" && err == nil && n >= 6
+	m, _, _ := strings.Cut(rest, ".")
+	n, err := strconv.Atoi(m)
+	return major != "2" || err != nil || n < minor
 }
 
 // msa3Max is the most characters MSA-3 (text message, ST) holds in both
@@ -1328,15 +1335,40 @@ func ackControlID(id string, max int) string {
 }
 
 // errSegments are the ERR segments of errs in delimiters d, one per error:
-// the rule and field in ERR-3, severity E, the message in ERR-8.
-func errSegments(errs []message.ReplyError, d hl7.Delimiters) []string {
+// the rule and field in ERR-3, severity E, the message in ERR-8 (what
+// v2.5 and later require: ERR-3 and ERR-4). With eld (an ACK to or of a
+// version before v2.5, whose ERR has ERR-1 alone, required), ERR-1 is the
+// error's code in HL7 table 0357 as an ELD: ^^^code&text&HL70357 (no
+// segment or field: the errors name JSON paths, in ERR-3).
+func errSegments(errs []message.ReplyError, d hl7.Delimiters, eld bool) []string {
 	esc := func(s string) string { return hl7.Escape(s, d) }
-	fs, cs := string(d.Field), string(d.Component)
+	fs, cs, ss := string(d.Field), string(d.Component), string(d.Subcomponent)
 	out := make([]string, 0, len(errs))
 	for _, e := range errs {
-		out = append(out, strings.Join([]string{"ERR", "", "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", "E", "", "", "", esc(e.Message)}, fs))
+		err1 := ""
+		if eld {
+			code, text := table0357(e.Rule)
+			err1 = cs + cs + cs + code + ss + text + ss + "HL70357"
+		}
+		out = append(out, strings.Join([]string{"ERR", err1, "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", "E", "", "", "", esc(e.Message)}, fs))
 	}
 	return out
+}
+
+// table0357 is the HL7 table 0357 code (and its text) closest to a
+// reply error's rule: 101 for a required field missing, 102 for a value
+// of the wrong type or length, or a message that cannot be read, 103 for
+// a value not in its code table, 207 for every other refusal.
+func table0357(rule string) (code, text string) {
+	switch rule {
+	case "required":
+		return "101", "Required field missing"
+	case "length", "type", "format":
+		return "102", "Data type error"
+	case "enum":
+		return "103", "Table value not found"
+	}
+	return "207", "Application internal error"
 }
 
 // headerText returns v, escaped text for the ACK's MSH line, as the ACK
@@ -1452,7 +1484,7 @@ func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 		text = errs[0].Message
 	}
 	seg("MSA", code, esc(control), fitText(esc(text), d, msa3Max(version)))
-	for _, e := range errSegments(errs, d) {
+	for _, e := range errSegments(errs, d, before(version, 5)) {
 		b.WriteString(e)
 		b.WriteByte('\r')
 	}
