@@ -65,7 +65,7 @@ func TestMLLPRegistersECard(t *testing.T) {
 	}
 	oru := "MSH|^~\\&|HIS|XMDEMO|MEDGATE|XMDEMO|20261203101600||ORU^R01|HIS000124|P|2.5\rOBX|1|ST|X||y\r"
 	nak := hl7Segments(t, mllpExchange(t, conn, rd, oru))
-	if field(nak, "MSA", 1, 0) != "AR" || field(nak, "MSA", 2, 0) != "HIS000124" || !strings.Contains(field(nak, "MSA", 3, 0), `ORU\S\R01`) {
+	if field(nak, "MSA", 1, 0) != "AR" || field(nak, "MSA", 2, 0) != "HIS000124" || !strings.Contains(field(nak, "ERR", 8, 0), `ORU\S\R01`) { // the whole reason (MSA-3 its first 80 characters)
 		t.Fatalf("ORU^R01: ACK %v, want AR naming the message type", nak)
 	}
 	// The outcome went the Kafka way too: stored, and the reply published.

@@ -41,7 +41,7 @@ func TestPlatformMLLPAcks(t *testing.T) {
 		send    []byte
 		control string
 		msa1    string
-		why     string // in MSA-3
+		why     string // in ERR-8 (MSA-3 its start)
 	}{
 		"registered":            {frame(a28("PL-OK-1", "11010519491231002X", "")), "PL-OK-1", "AA", ""},
 		"invalid ID number":     {frame(a28("PL-BAD-1", "110105194912310029", "")), "PL-BAD-1", "AR", "居民身份证号"},
@@ -71,8 +71,10 @@ func TestPlatformMLLPAcks(t *testing.T) {
 			if got := field(segs, "MSH", 18, 0); got != "UNICODE UTF-8" {
 				t.Errorf("MSH-18 = %q, want UNICODE UTF-8: the ACK is UTF-8 and must say so (ACK %q)", got, ack)
 			}
-			if !strings.Contains(field(segs, "MSA", 3, 0), tc.why) {
-				t.Errorf("MSA-3 = %q, want it to say %q", field(segs, "MSA", 3, 0), tc.why)
+			// The whole reason is in ERR-8; MSA-3 (80 characters up to v2.5.1) its start.
+			why, msa3 := field(segs, "ERR", 8, 0), field(segs, "MSA", 3, 0)
+			if !strings.Contains(why, tc.why) || !strings.HasPrefix(why, strings.TrimSuffix(msa3, "...")) {
+				t.Errorf("ERR-8 = %q, MSA-3 = %q, want them to say %q", why, msa3, tc.why)
 			}
 		})
 	}

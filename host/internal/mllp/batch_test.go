@@ -44,9 +44,10 @@ func TestBatchRefusalSaysHow(t *testing.T) {
 				t.Errorf("%d messages processed, want none", len(proc.envs))
 			}
 			msa := func(f int) string { return acks[0].Get(hl7.Location{Segment: "MSA", Field: f}) }
-			why := msa(3)
-			if msa(1) != "AR" || !strings.Contains(why, "several messages") || !strings.Contains(why, "each message in an MLLP frame of its own") || strings.Contains(why, "Reader") {
-				t.Errorf("MSA-1 %q MSA-3 %q, want AR saying the frame holds several messages and to send each message in an MLLP frame of its own", msa(1), why)
+			// The whole reason is in ERR-8 (MSA-3 holds its first 80 characters).
+			why := acks[0].Get(hl7.Location{Segment: "ERR", Field: 8})
+			if msa(1) != "AR" || !strings.HasPrefix(why, strings.TrimSuffix(msa(3), "...")) || !strings.Contains(why, "several messages") || !strings.Contains(why, "each message in an MLLP frame of its own") || strings.Contains(why, "Reader") {
+				t.Errorf("MSA-1 %q MSA-3 %q ERR-8 %q, want AR saying the frame holds several messages and to send each message in an MLLP frame of its own", msa(1), msa(3), why)
 			}
 		})
 	}

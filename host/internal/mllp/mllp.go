@@ -35,6 +35,16 @@
 // tag (QPD-2, or QRD-4 of a QRY) when the query gives one. An AE or AR,
 // plain or mapped, always says why in MSA-3 and an ERR: the listener adds
 // them when the mapping wrote none (what the mapping wrote is kept).
+// MSA-3 holds at most 80 characters when the message or the ACK is of a
+// version before v2.6 (its ST length up to v2.5.1): the start of the
+// reason, ending in "...", the whole of it in ERR-8. The ERR segments the
+// listener adds carry ERR-3 and ERR-4 (required from v2.5) and, when the
+// message or the ACK is before v2.5 (whose ERR has ERR-1 alone), ERR-1:
+// the error's code in HL7 table 0357.
+// The ACK's own MSH-10, plain or mapped, fits the version of the message
+// and of the ACK (20 characters up to v2.5.1, 199 from v2.6): the reply's
+// id (32 hex digits) when it fits, else 20 characters of its digest, the
+// same for a resend, which gets the stored reply.
 //
 // A message is read in the character set its MSH-18 declares, or, when it
 // declares none, in the listener's defaultCharset (UTF-8 unless set;
@@ -44,7 +54,11 @@
 // character set it was read in, declared in the ACK's MSH-18 (UTF-8 too;
 // UTF-8, declared so, when its text cannot be written in that set). A
 // message whose MSH-18 names a set the listener cannot read gets an AR in
-// UTF-8 (its text ASCII) that answers its MSH, read without MSH-18.
+// UTF-8 (its text ASCII) that answers its MSH, read without MSH-18; when
+// the fields of that MSH are not ASCII (a Chinese sending application in
+// BIG-5), the AR carries them back byte for byte and declares the sender's
+// own MSH-18, in which the sender reads them as it wrote them (the AR's
+// text is ASCII, read alike in any set a sender can declare).
 //
 // Bytes outside a frame (before a start block: a sender's keep-alive
 // bytes, a stray byte between frames) are discarded, as HAPI and Mirth
@@ -101,6 +115,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -110,6 +125,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -953,17 +969,53 @@ func (s *Server) refusal(raw []byte, why string) []byte {
 		cs = s.cfg.DefaultCharset
 	}
 	charset, _ := hl7.CharsetName(cs) // unknown: the refusal goes in UTF-8
-	return s.nak(peekMSH(raw, charset), hl7.PeekControlID(raw), charset, why)
+	req, msh18 := peekMSH(raw, charset)
+	control := hl7.PeekControlID(raw)
+	if msh18 != "" {
+		if ack, ok := s.nakInSenderSet(req, control, msh18, why); ok {
+			return ack
+		}
+		req = nil
+	}
+	return s.nak(req, control, charset, why)
+}
+
+// nakInSenderSet is the AR of a message in a character set the listener
+// cannot read whose MSH fields up to MSH-18 hold bytes that are not ASCII
+// (a Chinese sending application in BIG-5), read as ISO 8859-1 so as to
+// keep them byte for byte (peekMSH): the AR carries them back as they
+// came and declares the sender's own MSH-18, msh18, in which they read as
+// the sender wrote them, so that the sender can match the AR to its
+// application and facility. Its own text is ASCII, which every set a
+// sender can declare (its MSH is ASCII) reads alike. ok is false when the
+// AR's text is not ASCII.
+func (s *Server) nakInSenderSet(req *hl7.Message, control, msh18, why string) ([]byte, bool) {
+	isASCII := func(v string) bool { return !strings.ContainsFunc(v, func(r rune) bool { return r >= utf8.RuneSelf }) }
+	if !isASCII(why) || !isASCII(s.cfg.Site) {
+		return nil, false
+	}
+	r := &message.Reply{ID: newID(), Site: s.cfg.Site, Errors: []message.ReplyError{{Rule: "format", Message: why}}}
+	first, rest, _ := strings.Cut(string(plainAck(r, req, control, "AR")), "\r")
+	fs := string(req.Delimiters.Field)
+	fields := strings.Split(first, fs) // fields[k] is MSH-(k+1)
+	for len(fields) < 18 {
+		fields = append(fields, "")
+	}
+	fields[17] = msh18
+	out, err := hl7.Encode(strings.Join(fields, fs)+"\r"+rest, "8859/1")
+	return out, err == nil
 }
 
 // peekMSH reads the MSH segment alone of a message that cannot be read as
 // a whole (a bad segment or byte further on), in charset, so that its
 // refusal can still answer the sender's MSH; nil when that cannot be read
 // either. When MSH-18 names a character set the listener cannot read, the
-// fields before it are read alone, when they are ASCII (as they are in
-// every character set a sender may declare): the refusal then answers the
-// sender's MSH too.
-func peekMSH(raw []byte, charset string) *hl7.Message {
+// fields before it are read alone: as they are when they are ASCII (the
+// refusal then answers the sender's MSH in ASCII); else (a Chinese
+// sending application in BIG-5) as ISO 8859-1, which keeps every byte, and
+// msh18 is the sender's MSH-18 as written, in which the refusal is to
+// carry them back (nakInSenderSet).
+func peekMSH(raw []byte, charset string) (m *hl7.Message, msh18 string) {
 	line := bytes.TrimLeft(raw, "\v\r\n\t ")
 	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
 		line = line[:i]
@@ -972,23 +1024,28 @@ func peekMSH(raw []byte, charset string) *hl7.Message {
 	if errors.Is(err, hl7.ErrCharset) && len(line) > 3 {
 		// The k-th field separator comes before MSH-(k+1): cut at the
 		// 17th, before MSH-18.
-		head, fs, n := line, line[3], 0
+		head, fs, n, declared := line, line[3], 0, ""
 		for i, c := range line {
 			if c == fs {
 				if n++; n == 17 {
 					head = line[:i]
+					declared, _, _ = strings.Cut(string(line[i+1:]), string(fs))
 					break
 				}
 			}
 		}
-		if !slices.ContainsFunc(head, func(c byte) bool { return c >= utf8.RuneSelf }) {
+		switch {
+		case !slices.ContainsFunc(head, func(c byte) bool { return c >= utf8.RuneSelf }):
 			m, err = hl7.ParseWith(head, hl7.Options{})
+		case !strings.ContainsFunc(declared, func(r rune) bool { return r < ' ' || r >= utf8.RuneSelf }):
+			m, err = hl7.ParseWith(head, hl7.Options{DefaultCharset: "ISO-8859-1"})
+			msh18 = declared
 		}
 	}
-	if err != nil {
-		return nil
+	if err != nil || m == nil {
+		return nil, ""
 	}
-	return m
+	return m, msh18
 }
 
 // readsUTF8 reports whether the listener reads messages without MSH-18 as
@@ -1131,6 +1188,7 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 		return headerText(hl7.Escape(msh.Value(n, 1, 1, 1), d), req.Charset, d.Escape)
 	}
 	segs := strings.Split(string(ack), "\r")
+	ackVersion := ""
 	if f := strings.Split(segs[0], fs); len(f) >= 2 { // f[k] is MSH-(k+1)
 		for len(f) < 6 {
 			f = append(f, "")
@@ -1139,6 +1197,14 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 			if v := sender(n); v != "" {
 				f[k] = v
 			}
+		}
+		// MSH-10 (f[9], the mapping's: the demo's is the reply id) fits
+		// both the ACK's version and the sender's.
+		if len(f) > 11 {
+			ackVersion, _, _ = strings.Cut(f[11], string(d.Component))
+		}
+		if len(f) > 9 {
+			f[9] = ackControlID(f[9], min(controlIDMax(ackVersion), controlIDMax(msh.Value(12, 1, 1, 1))))
 		}
 		segs[0] = strings.Join(f, fs)
 	}
@@ -1175,8 +1241,11 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 		if len(errs) > 0 && msaFields[3] == "" {
 			msaFields[3] = hl7.Escape(errs[0].Message, d)
 		}
+		// MSA-3 fits both versions (the mapping's too: the demo's is the
+		// whole first reason); the whole reason is in the ERR.
+		msaFields[3] = fitText(msaFields[3], d, msa3Max(ackVersion, req.Segments[0].Value(12, 1, 1, 1)))
 		if !hasERR {
-			errSegs = errSegments(errs, d)
+			errSegs = errSegments(errs, d, before(ackVersion, 5) || before(req.Segments[0].Value(12, 1, 1, 1), 5))
 		}
 	}
 	segs[msa] = strings.Join(msaFields, fs)
@@ -1184,16 +1253,122 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 	return []byte(strings.Join(segs, "\r")), msa1, true
 }
 
+// controlIDMax is the most characters MSH-10 (ST) holds in an HL7 v2
+// version (MSH-12): 20 up to v2.5.1, 199 from v2.6 on. That is the length
+// the HL7 v2 standard gives MSH-10 in each version's chapter 2, as the HL7
+// database has it (and nHapi generates from it: "Message Control ID" is
+// ST 20 in NHapi.Model.V22 to V251/Segment/MSH.cs, ST 199 in V26 to V281).
+// A version that cannot be read (none, or not 2.x) gets 20, which every
+// version takes.
+func controlIDMax(version string) int {
+	if fromV26(version) {
+		return 199
+	}
+	return 20
+}
+
+// fromV26 reports whether an HL7 version (MSH-12) is v2.6 or later; one
+// that cannot be read (none, or not 2.x) is taken for an earlier one,
+// whose limits every version accepts.
+func fromV26(version string) bool { return !before(version, 6) }
+
+// before reports whether an HL7 version (MSH-12) is before v2.minor, or
+// cannot be read (none, or not 2.x).
+func before(version string, minor int) bool {
+	major, rest, _ := strings.Cut(strings.TrimSpace(version), ".")
+	m, _, _ := strings.Cut(rest, ".")
+	n, err := strconv.Atoi(m)
+	return major != "2" || err != nil || n < minor
+}
+
+// msa3Max is the most characters MSA-3 (text message, ST) holds in both
+// versions: 80 up to v2.5.1 (the HL7 database, as nHapi's generated
+// NHapi.Model.V22 to V251/Segment/MSA.cs has it), no length from v2.6 on
+// (0: none).
+func msa3Max(versions ...string) int {
+	for _, v := range versions {
+		if !fromV26(v) {
+			return 80
+		}
+	}
+	return 0
+}
+
+// fitText cuts escaped text (in d) to at most max characters as written,
+// ending it in "..." when cut; an escape sequence is never cut. max 0
+// means no limit. The whole text is in the ACK's ERR.
+func fitText(text string, d hl7.Delimiters, max int) string {
+	if max == 0 || utf8.RuneCountInString(text) <= max {
+		return text
+	}
+	const more = "..."
+	keep, n := 0, 0 // bytes and characters of text kept
+	for i := 0; i < len(text); {
+		unit := text[i:]
+		_, size := utf8.DecodeRuneInString(unit)
+		if unit[0] == d.Escape {
+			if end := strings.IndexByte(unit[1:], d.Escape); end >= 0 {
+				size = end + 2
+			}
+		}
+		chars := utf8.RuneCountInString(unit[:size])
+		if n+chars > max-len(more) {
+			break
+		}
+		i, keep, n = i+size, i+size, n+chars
+	}
+	return text[:keep] + more
+}
+
+// ackControlID is an ACK's MSH-10 for id, escaped text (the reply's id,
+// or what the ACK mapping wrote), in at most max characters: id itself
+// when it fits, else the first 20 characters (100 bits) of the base32
+// SHA-256 of id. So it stays unique across instances as the reply id is
+// (random, 128 bits), and a resend, which gets the stored reply, gets the
+// same MSH-10 again.
+func ackControlID(id string, max int) string {
+	if utf8.RuneCountInString(id) <= max { // an empty one too: the mapping's choice
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return base32.StdEncoding.EncodeToString(sum[:])[:min(20, max)]
+}
+
 // errSegments are the ERR segments of errs in delimiters d, one per error:
-// the rule and field in ERR-3, severity E, the message in ERR-8.
-func errSegments(errs []message.ReplyError, d hl7.Delimiters) []string {
+// the rule and field in ERR-3, severity E, the message in ERR-8 (what
+// v2.5 and later require: ERR-3 and ERR-4). With eld (an ACK to or of a
+// version before v2.5, whose ERR has ERR-1 alone, required), ERR-1 is the
+// error's code in HL7 table 0357 as an ELD: ^^^code&text&HL70357 (no
+// segment or field: the errors name JSON paths, in ERR-3).
+func errSegments(errs []message.ReplyError, d hl7.Delimiters, eld bool) []string {
 	esc := func(s string) string { return hl7.Escape(s, d) }
-	fs, cs := string(d.Field), string(d.Component)
+	fs, cs, ss := string(d.Field), string(d.Component), string(d.Subcomponent)
 	out := make([]string, 0, len(errs))
 	for _, e := range errs {
-		out = append(out, strings.Join([]string{"ERR", "", "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", "E", "", "", "", esc(e.Message)}, fs))
+		err1 := ""
+		if eld {
+			code, text := table0357(e.Rule)
+			err1 = cs + cs + cs + code + ss + text + ss + "HL70357"
+		}
+		out = append(out, strings.Join([]string{"ERR", err1, "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", "E", "", "", "", esc(e.Message)}, fs))
 	}
 	return out
+}
+
+// table0357 is the HL7 table 0357 code (and its text) closest to a
+// reply error's rule: 101 for a required field missing, 102 for a value
+// of the wrong type or length, or a message that cannot be read, 103 for
+// a value not in its code table, 207 for every other refusal.
+func table0357(rule string) (code, text string) {
+	switch rule {
+	case "required":
+		return "101", "Required field missing"
+	case "length", "type", "format":
+		return "102", "Data type error"
+	case "enum":
+		return "103", "Table value not found"
+	}
+	return "207", "Application internal error"
 }
 
 // headerText returns v, escaped text for the ACK's MSH line, as the ACK
@@ -1297,15 +1472,19 @@ func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 		b.WriteString(strings.Join(fields, string(d.Field)))
 		b.WriteByte('\r')
 	}
+	version := "2.5"
+	if msh != nil && msh.Value(12, 1, 1, 1) != "" {
+		version = msh.Value(12, 1, 1, 1)
+	}
 	seg("MSH", enc, raw(5, "MEDGATE"), raw(6, esc(r.Site)), raw(3, ""), raw(4, ""),
-		time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), "", "ACK", esc(r.ID), raw(11, "P"), raw(12, "2.5"))
+		time.Now().In(time.FixedZone("", 8*3600)).Format("20060102150405"), "", "ACK", ackControlID(esc(r.ID), controlIDMax(version)), raw(11, "P"), raw(12, "2.5"))
 	errs := ackErrors(r, code)
 	text := ""
 	if len(errs) > 0 {
 		text = errs[0].Message
 	}
-	seg("MSA", code, esc(control), esc(text))
-	for _, e := range errSegments(errs, d) {
+	seg("MSA", code, esc(control), fitText(esc(text), d, msa3Max(version)))
+	for _, e := range errSegments(errs, d, before(version, 5)) {
 		b.WriteString(e)
 		b.WriteByte('\r')
 	}

@@ -227,8 +227,9 @@ func TestRefusals(t *testing.T) {
 	}
 	for i, w := range want {
 		msa := acks[i].Segment(hl7.Location{Segment: "MSA"}, 0, -1)
-		if msa.Value(1, 1, 1, 1) != w.code || msa.Value(2, 1, 1, 1) != w.control || !strings.Contains(msa.Value(3, 1, 1, 1), w.text) {
-			t.Errorf("ACK %d: MSA %q, want %s %s %q", i, msa.Fields, w.code, w.control, w.text)
+		why := acks[i].Get(hl7.Location{Segment: "ERR", Field: 8}) // the whole reason; MSA-3 its first 80 characters
+		if msa.Value(1, 1, 1, 1) != w.code || msa.Value(2, 1, 1, 1) != w.control || !strings.Contains(why, w.text) || !strings.HasPrefix(why, strings.TrimSuffix(msa.Value(3, 1, 1, 1), "...")) {
+			t.Errorf("ACK %d: MSA %q ERR-8 %q, want %s %s %q", i, msa.Fields, why, w.code, w.control, w.text)
 		}
 	}
 	if len(proc.envs) != 1 {
@@ -328,8 +329,9 @@ func TestDefaultCharset(t *testing.T) {
 				t.Errorf("MSA-2 = %q, want C1", msa(2))
 			}
 			if tc.wantName == "" {
-				if len(proc.envs) != 0 || msa(1) != "AR" || !strings.Contains(msa(3), tc.wantRefusal) {
-					t.Errorf("processed %d, MSA-1 %q, MSA-3 %q; want AR saying %q", len(proc.envs), msa(1), msa(3), tc.wantRefusal)
+				why := ack.Get(hl7.Location{Segment: "ERR", Field: 8}) // the whole reason; MSA-3 its first 80 characters
+				if len(proc.envs) != 0 || msa(1) != "AR" || !strings.Contains(why, tc.wantRefusal) || !strings.HasPrefix(why, strings.TrimSuffix(msa(3), "...")) {
+					t.Errorf("processed %d, MSA-1 %q, MSA-3 %q, ERR-8 %q; want AR saying %q", len(proc.envs), msa(1), msa(3), why, tc.wantRefusal)
 				}
 				return
 			}
