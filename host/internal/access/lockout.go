@@ -347,6 +347,17 @@ func (l *Lockout) Succeed(user, addr string) {
 	u.known = append(u.known, addr)
 }
 
+// Knows reports whether user signed in from addr (see Succeed) and it is
+// still among the addresses remembered for the user: the console asks it
+// of a browser's device key (a key made up by anyone else is not known).
+func (l *Lockout) Knows(user, addr string) bool {
+	addr = LockAddr(addr)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u := l.user(user, l.now())
+	return u != nil && u.knows(addr)
+}
+
 // evictUser makes room in the per-user table: ended counts first, then,
 // among the users who have not signed in since medgate started, the one
 // with the fewest failures (so names sprayed once each cannot push out

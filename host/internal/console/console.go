@@ -276,6 +276,7 @@ type Console struct {
 
 	sessions  *sessions
 	downloads *downloads
+	devices   *devices
 	// table is every route with the role it needs (routes.go); need is
 	// each route's role by its pattern (the mux's answer), for mayOpen.
 	table []route
@@ -343,7 +344,7 @@ func New(b Backend, o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{b: b, o: o, pages: pages,
-		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax, o.MaxSessionsPerUser),
+		devices: newDevices(), sessions: newSessions(o.Now, o.SessionIdle, o.SessionMax, o.MaxSessionsPerUser),
 		downloads: newDownloads(o.Now, o.DownloadTTL),
 	}
 	c.table = c.routeTable()

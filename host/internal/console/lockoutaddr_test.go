@@ -54,3 +54,83 @@ func TestLockoutCountsAnIPv6NetworkAsOneAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestGuesserBehindASharedAddress: a ward behind one NAT or proxy address
+// (here every browser comes from the test server's 127.0.0.1, no proxy
+// trusted to forward) shares that address.
+// A guesser there who tries a user's name 3 times locks the user out of
+// the address: a browser the user signed in with before (it holds the
+// console's device cookie) still signs in with the right password, as the
+// user's own device counts apart; any other browser there (a new one of
+// the user's, the guesser's, one with a made-up device cookie, one only
+// another user signed in in) waits, and
+// users the guesser did not try are not affected. The user's own browser
+// is locked out in turn by wrong passwords typed in it.
+func TestGuesserBehindASharedAddress(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		// browser is the one that sends the right password after the
+		// guesses: "own" signed in before, "new" never did, "forged"
+		// sends a device cookie the console never gave, "bob's" is
+		// one only bob signed in in.
+		browser string
+		user    string
+		// ownWrong: wrong passwords typed in the user's own browser
+		// before (after the guesser's).
+		ownWrong int
+		want     int
+	}{
+		"the user's own browser":                     {browser: "own", user: "amy", want: http.StatusSeeOther},
+		"a new browser of the user's":                {browser: "new", user: "amy", want: http.StatusTooManyRequests},
+		"a made-up device cookie":                    {browser: "forged", user: "amy", want: http.StatusTooManyRequests},
+		"a browser only another user signed in in":   {browser: "bob's", user: "amy", want: http.StatusTooManyRequests},
+		"another user, not guessed":                  {browser: "new", user: "bob", want: http.StatusSeeOther},
+		"the user's own browser after 2 wrong in it": {browser: "own", user: "amy", ownWrong: 2, want: http.StatusSeeOther},
+		"the user's own browser after 3 wrong in it": {browser: "own", user: "amy", ownWrong: 3, want: http.StatusTooManyRequests},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, testToken)
+			pws := map[string]string{"amy": f.addUser("amy", access.Operator), "bob": f.addUser("bob", access.Operator)}
+			login := func(c *client, user, password string) resp {
+				return c.post("/console/login", url.Values{"user": {user}, "password": {password}})
+			}
+			own := f.client()
+			if r := login(own, tc.user, pws[tc.user]); r.code != http.StatusSeeOther {
+				t.Fatalf("%s signs in from the ward before: %d", tc.user, r.code)
+			}
+			guesser := f.client()
+			for i := range 3 {
+				if r := login(guesser, "amy", fmt.Sprintf("guess-%d-0123456789", i)); r.code != http.StatusUnauthorized {
+					t.Fatalf("guess %d: %d, want 401", i, r.code)
+				}
+			}
+			if r := login(guesser, "amy", pws["amy"]); r.code != http.StatusTooManyRequests {
+				t.Errorf("the guesser's browser, the right password after 3 guesses: %d, want 429", r.code)
+			}
+			for i := range tc.ownWrong {
+				if r := login(own, tc.user, fmt.Sprintf("typo-%d-0123456789", i)); r.code != http.StatusUnauthorized {
+					t.Fatalf("wrong password %d in the user's own browser: %d, want 401", i, r.code)
+				}
+			}
+			c := own
+			switch tc.browser {
+			case "new":
+				c = f.client()
+			case "bob's":
+				c = f.client()
+				if r := login(c, "bob", pws["bob"]); r.code != http.StatusSeeOther {
+					t.Fatalf("bob signs in: %d", r.code)
+				}
+			case "forged":
+				c = f.client()
+				u, _ := url.Parse(f.srv.URL + "/console/")
+				c.http.Jar.SetCookies(u, []*http.Cookie{{Name: deviceCookie, Value: randomHex(32), Path: "/console/"}})
+			}
+			if r := login(c, tc.user, pws[tc.user]); r.code != tc.want {
+				t.Errorf("%s from the ward (%s browser), the right password: %d, want %d", tc.user, tc.browser, r.code, tc.want)
+			}
+		})
+	}
+}
