@@ -867,11 +867,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			mins := int((ref.Wait + time.Minute - 1) / time.Minute)
-			whereZH, where := "在此地址", "from this address"
-			if inBrowser {
-				whereZH, where = "在此浏览器", "in this browser"
-			}
-			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "登录失败次数过多，" + whereZH + "已锁定。locked out " + where})
+			whereZH, where := lockPlace(inBrowser)
+			until := c.lockedUntil(ref.Wait)
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused,
+				Detail: "登录失败次数过多，" + whereZH + "已锁定至 " + until + "。locked out " + where + " until " + until})
 			w.Header().Set("Retry-After", retryAfter(ref.Wait))
 			at := c.tryAgainAt(ref.Wait)
 			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多：%[1]s %[4]s已被锁定，请于 %[2]s 之后（约 %[3]d 分钟后）再登录，或请管理员处理。"+
@@ -903,7 +902,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			}
 			locked := c.o.Lockout.Fail(d.User, lockAt)
 			c.o.Logger.Warn("console: sign-in refused", "user", d.User, "remote", addr, "inKnownBrowser", inBrowser, "lockedOut", locked)
-			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "用户名或密码错误。wrong user name or password"})
+			detail := "用户名或密码错误。wrong user name or password"
+			if locked {
+				// The failure that locks the user out says so, and until
+				// when, as the refusals that follow do.
+				until := c.lockedUntil(c.o.Lockout.Locked(d.User, lockAt))
+				whereZH, where := lockPlace(inBrowser)
+				detail = "用户名或密码错误，该用户" + whereZH + "已被锁定至 " + until + "。wrong user name or password; the user is now locked out " + where + " until " + until
+			}
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: detail})
 			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
 			return
 		}
@@ -967,6 +974,25 @@ func (c *Console) tryAgainAt(wait time.Duration) string {
 		at = t.Add(time.Second)
 	}
 	return at.In(c.o.Location).Format("15:04:05 UTC-07:00")
+}
+
+// lockPlace says where a lockout holds, in Chinese and in English: in
+// the user's own browser (device.go) or from the client's address.
+func lockPlace(inBrowser bool) (zh, en string) {
+	if inBrowser {
+		return "在此浏览器", "in this browser"
+	}
+	return "在此地址", "from this address"
+}
+
+// lockedUntil is when a lockout of wait ends, as the audit log says it:
+// RFC 3339 in UTC, rounded up to the second as Retry-After is.
+func (c *Console) lockedUntil(wait time.Duration) string {
+	at := c.o.Now().Add(wait)
+	if t := at.Truncate(time.Second); t.Before(at) {
+		at = t.Add(time.Second)
+	}
+	return at.UTC().Format(time.RFC3339)
 }
 
 // tokenLockKey is the lockout's user for sign-ins with the admin token:
