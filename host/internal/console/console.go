@@ -59,6 +59,9 @@
 // The cookie is Secure with Options.HTTPS or over TLS, and also when the
 // request shows the browser is on HTTPS behind a TLS proxy HTTPS does not
 // declare (an https Origin or Referer, X-Forwarded-Proto: https).
+// A password sign-in also leaves a device cookie (device.go), so that
+// the user's later sign-ins from that browser count apart from its client
+// address in the lockout.
 // A user a trusted reverse proxy names gets a session on the first
 // request; a later request of that user without its cookie (a script, a
 // health check through the proxy) reuses the user's live proxy session
