@@ -1,6 +1,7 @@
 package access
 
 import (
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -25,6 +26,11 @@ import (
 // elsewhere, so a guesser cannot lock the real user out of their own
 // workstation. The count ends once the user has had a full window
 // without a failure after the last wait.
+//
+// An address here is what [LockAddr] makes of the client's: an IPv6
+// client counts by its /64, which one host or one network holds whole
+// (a guesser with a /64 would otherwise start afresh at each of its 2^64
+// addresses), an IPv4 client by its own address.
 type Lockout struct {
 	failures int
 	window   time.Duration
@@ -134,6 +140,29 @@ func (l *Lockout) OnLock(f func(kind string)) *Lockout {
 	return l
 }
 
+// LockAddr is the address the lockout counts a client address as: an
+// IPv6 address's /64 network ("2001:db8:1:2::/64", with the zone of a
+// link-local one: each link is another network), an IPv4 address (an
+// IPv4-mapped IPv6 one written as IPv4) as it is, and anything that is
+// no address (a Unix socket's) unchanged.
+func LockAddr(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	pf, err := a.Prefix(64)
+	if err != nil {
+		return addr
+	}
+	if z := a.Zone(); z != "" {
+		return pf.String() + "%" + z
+	}
+	return pf.String()
+}
+
 // Refusal says why a sign-in is not checked: how long to wait, and
 // whether the wait is for the user from every address the user has not
 // signed in from (AllAddresses) rather than from this one address.
@@ -151,6 +180,7 @@ type Refusal struct {
 // takes the turn, so guesses sent at once from many addresses are still
 // checked one at a time.
 func (l *Lockout) Begin(user, addr string) Refusal {
+	addr = LockAddr(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -223,6 +253,7 @@ func (l *Lockout) recent(k lockKey, now time.Time) *lockState {
 // never signed in from, the user's turn (see [Lockout.Begin], which also
 // takes the turn).
 func (l *Lockout) Locked(user, addr string) time.Duration {
+	addr = LockAddr(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -246,6 +277,7 @@ func (l *Lockout) lockedAt(user, addr string, now time.Time) time.Duration {
 // Fail records a failed sign-in and reports whether the user is now
 // locked out at addr.
 func (l *Lockout) Fail(user, addr string) bool {
+	addr = LockAddr(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -295,6 +327,7 @@ func (l *Lockout) Fail(user, addr string) bool {
 // the user signs in from. The user's failures from other addresses are
 // not forgotten: a guesser elsewhere goes on waiting.
 func (l *Lockout) Succeed(user, addr string) {
+	addr = LockAddr(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.m, lockKey{user, addr})
@@ -312,6 +345,17 @@ func (l *Lockout) Succeed(user, addr string) {
 		u.known = u.known[1:]
 	}
 	u.known = append(u.known, addr)
+}
+
+// Knows reports whether user signed in from addr (see Succeed) and it is
+// still among the addresses remembered for the user: the console asks it
+// of a browser's device key (a key made up by anyone else is not known).
+func (l *Lockout) Knows(user, addr string) bool {
+	addr = LockAddr(addr)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u := l.user(user, l.now())
+	return u != nil && u.knows(addr)
 }
 
 // evictUser makes room in the per-user table: ended counts first, then,

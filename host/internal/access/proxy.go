@@ -41,10 +41,16 @@ func NewProxy(userHeader, roleHeader string, cidrs []string) (*Proxy, error) {
 	return p, nil
 }
 
-// ParseCIDR reads "10.0.0.0/8" or a single address.
+// ParseCIDR reads "10.0.0.0/8" or a single address. An IPv4-mapped one
+// ("::ffff:10.0.0.5", "::ffff:10.0.0.0/104", as a dual-stack listener
+// logs IPv4 peers) is read as the IPv4 address or CIDR it is: a client
+// address is compared as IPv4 (Trusts), which an IPv6 prefix never holds.
 func ParseCIDR(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if pf, err := netip.ParsePrefix(s); err == nil {
+		if a := pf.Addr(); a.Is4In6() && pf.Bits() >= 96 {
+			return netip.PrefixFrom(a.Unmap(), pf.Bits()-96).Masked(), nil
+		}
 		return pf.Masked(), nil
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
@@ -94,6 +100,9 @@ func remote(r *http.Request) string {
 // port some proxies add (10.5.0.1:40001, [2001:db8::1]:443).
 func (p *Proxy) ClientAddr(r *http.Request) string {
 	addr := remote(r)
+	if a, err := netip.ParseAddr(addr); err == nil {
+		addr = a.Unmap().String()
+	}
 	if !p.trusts(addr) {
 		return addr
 	}

@@ -20,14 +20,15 @@ import (
 // port into X-Forwarded-For (10.5.0.1:40001, [2001:db8::1]:443). The
 // client is still that address: a guesser behind the proxy locks the
 // user out from the guesser's own address only, and a colleague behind
-// the same proxy signs in. Read as a malformed chain, every client took
+// the same proxy signs in (an IPv6 colleague in another /64: the lockout
+// counts an IPv6 client by its /64). Read as a malformed chain, every client took
 // the proxy's address, so one guesser locked the user out for everyone.
 func TestForwardedClientWithAPort(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct{ guesser, colleague string }{
 		"IPv4 with a port":            {"10.5.0.1:40001", "10.5.0.2:40002"},
-		"IPv6 in brackets with ports": {"[2001:db8::1]:443", "[2001:db8::2]:443"},
-		"IPv6 in brackets":            {"[2001:db8::1]", "[2001:db8::2]"},
+		"IPv6 in brackets with ports": {"[2001:db8::1]:443", "[2001:db8:0:1::2]:443"},
+		"IPv6 in brackets":            {"[2001:db8::1]", "[2001:db8:0:1::2]"},
 		"a colleague without a port":  {"10.5.0.1:40001", "10.5.0.2"},
 	}
 	for name, tc := range tests {

@@ -848,7 +848,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
 			return
 		}
-		if ref := c.o.Lockout.Begin(d.User, addr); ref.Wait > 0 {
+		// A browser the user signed in in before counts apart from its
+		// address (device.go): a guesser sharing the address does not lock
+		// the user out of it.
+		lockAt, inBrowser := c.lockAddr(r, d.User, addr)
+		if ref := c.o.Lockout.Begin(d.User, lockAt); ref.Wait > 0 {
 			if ref.AllAddresses {
 				// Guesses at this user's password from many addresses:
 				// from an address the user never signed in from, one
@@ -863,11 +867,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			mins := int((ref.Wait + time.Minute - 1) / time.Minute)
-			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "登录失败次数过多，已锁定。locked out"})
+			whereZH, where := lockPlace(inBrowser)
+			until := c.lockedUntil(ref.Wait)
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused,
+				Detail: "登录失败次数过多，" + whereZH + "已锁定至 " + until + "。locked out " + where + " until " + until})
 			w.Header().Set("Retry-After", retryAfter(ref.Wait))
 			at := c.tryAgainAt(ref.Wait)
-			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多：%[1]s 在此地址已被锁定，请于 %[2]s 之后（约 %[3]d 分钟后）再登录，或请管理员处理。"+
-				"Too many failed sign-ins: %[1]s is locked out from this address for %[3]d more minute(s), until %[2]s. Wait, or ask an administrator.", d.User, at, mins))
+			show(http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多：%[1]s %[4]s已被锁定，请于 %[2]s 之后（约 %[3]d 分钟后）再登录，或请管理员处理。"+
+				"Too many failed sign-ins: %[1]s is locked out %[5]s for %[3]d more minute(s), until %[2]s. Wait, or ask an administrator.", d.User, at, mins, whereZH, where))
 			return
 		}
 		var u access.User
@@ -877,7 +884,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			// Counted against the name too, user or not, so a user's
 			// password is not guessed freely meanwhile; the answer is
 			// the same whether the name is a user's.
-			c.o.Lockout.Fail(d.User, addr)
+			c.o.Lockout.Fail(d.User, lockAt)
 			mins := int((tl.wait + time.Minute - 1) / time.Minute)
 			c.o.Logger.Warn("console: sign-in refused: too many failed admin token sign-ins from this address", "user", d.User, "remote", addr)
 			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理令牌猜测次数过多，已锁定。locked out: admin token guesses"})
@@ -893,13 +900,23 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 				c.signInUnavailable(w, r, err)
 				return
 			}
-			locked := c.o.Lockout.Fail(d.User, addr)
-			c.o.Logger.Warn("console: sign-in refused", "user", d.User, "remote", addr, "lockedOut", locked)
-			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "用户名或密码错误。wrong user name or password"})
+			locked := c.o.Lockout.Fail(d.User, lockAt)
+			c.o.Logger.Warn("console: sign-in refused", "user", d.User, "remote", addr, "inKnownBrowser", inBrowser, "lockedOut", locked)
+			detail := "用户名或密码错误。wrong user name or password"
+			if locked {
+				// The failure that locks the user out says so, and until
+				// when, as the refusals that follow do.
+				until := c.lockedUntil(c.o.Lockout.Locked(d.User, lockAt))
+				whereZH, where := lockPlace(inBrowser)
+				detail = "用户名或密码错误，该用户" + whereZH + "已被锁定至 " + until + "。wrong user name or password; the user is now locked out " + where + " until " + until
+			}
+			_ = c.o.Audit.Write(r.Context(), actor, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: detail})
 			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
 			return
 		}
-		c.o.Lockout.Succeed(d.User, addr)
+		// From the user's own browser the address's count is left alone
+		// (it may be a guesser's at a shared address).
+		c.o.Lockout.Succeed(d.User, lockAt)
 	}
 	// Recorded before the session starts: a sign-in the audit log cannot
 	// take is not made.
@@ -913,6 +930,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s := c.startSession(r, d.User, role, via, stamp, sites)
 	c.setCookie(w, r, s.id, 0)
+	if via == viaPassword {
+		c.rememberDevice(w, r, d.User)
+	}
 	c.o.Logger.Info("console: signed in", "user", d.User, "role", role.String(), "via", via, "remote", addr)
 	redirect(w, r, d.Next)
 }
@@ -954,6 +974,25 @@ func (c *Console) tryAgainAt(wait time.Duration) string {
 		at = t.Add(time.Second)
 	}
 	return at.In(c.o.Location).Format("15:04:05 UTC-07:00")
+}
+
+// lockPlace says where a lockout holds, in Chinese and in English: in
+// the user's own browser (device.go) or from the client's address.
+func lockPlace(inBrowser bool) (zh, en string) {
+	if inBrowser {
+		return "在此浏览器", "in this browser"
+	}
+	return "在此地址", "from this address"
+}
+
+// lockedUntil is when a lockout of wait ends, as the audit log says it:
+// RFC 3339 in UTC, rounded up to the second as Retry-After is.
+func (c *Console) lockedUntil(wait time.Duration) string {
+	at := c.o.Now().Add(wait)
+	if t := at.Truncate(time.Second); t.Before(at) {
+		at = t.Add(time.Second)
+	}
+	return at.UTC().Format(time.RFC3339)
 }
 
 // tokenLockKey is the lockout's user for sign-ins with the admin token:

@@ -59,6 +59,9 @@
 // The cookie is Secure with Options.HTTPS or over TLS, and also when the
 // request shows the browser is on HTTPS behind a TLS proxy HTTPS does not
 // declare (an https Origin or Referer, X-Forwarded-Proto: https).
+// A password sign-in also leaves a device cookie (device.go), so that
+// the user's later sign-ins from that browser count apart from its client
+// address in the lockout.
 // A user a trusted reverse proxy names gets a session on the first
 // request; a later request of that user without its cookie (a script, a
 // health check through the proxy) reuses the user's live proxy session
@@ -276,6 +279,7 @@ type Console struct {
 
 	sessions  *sessions
 	downloads *downloads
+	devices   *devices
 	// table is every route with the role it needs (routes.go); need is
 	// each route's role by its pattern (the mux's answer), for mayOpen.
 	table []route
@@ -343,7 +347,7 @@ func New(b Backend, o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{b: b, o: o, pages: pages,
-		sessions:  newSessions(o.Now, o.SessionIdle, o.SessionMax, o.MaxSessionsPerUser),
+		devices: newDevices(), sessions: newSessions(o.Now, o.SessionIdle, o.SessionMax, o.MaxSessionsPerUser),
 		downloads: newDownloads(o.Now, o.DownloadTTL),
 	}
 	c.table = c.routeTable()
