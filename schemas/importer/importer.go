@@ -37,7 +37,8 @@ const maxImportBytes = 64 << 20
 //
 // format is "docx", "xlsx" or "csv". A table has a header row naming its columns
 // (参数名, 参数说明, 类型, 长度, 是否必填; synonyms such as 字段名, 名称,
-// 数据类型, 必填, 备注 are accepted) followed by one row per field. A row
+// 数据类型, 必填, 备注 are accepted; a header in two rows, 字段 over
+// 字段名/字段代码 or 长度 over 类型/长度, is read as one) followed by one row per field. A row
 // that starts with a transaction code ("GYU101 入院登记上传", "【4201A】…")
 // starts or resumes that transaction's section. In XLSX, each sheet is a
 // section of its own, named by the sheet name when it is a code, or by a
@@ -118,6 +119,7 @@ type importer struct {
 	fieldRows      map[string]int  // field rows seen per transaction, imported or not
 
 	cur    *schemas.Schema
+	last   []string       // the previous non-empty row, the first row of a two-row header
 	side   string         // "input" or "output"
 	parent *schemas.Field // node that collects rows, nil for the top level
 	cols   *columns
@@ -194,7 +196,7 @@ func (im *importer) readXLSX(data []byte) {
 
 // reset forgets the current table, as at the start of a file or sheet.
 func (im *importer) reset() {
-	im.cur, im.side, im.parent, im.cols, im.nest = nil, "input", nil, nil, nil
+	im.cur, im.side, im.parent, im.cols, im.nest, im.last = nil, "input", nil, nil, nil, nil
 }
 
 func (im *importer) start(code, name string) {
@@ -240,6 +242,59 @@ func normHeader(s string) string {
 	return s
 }
 
+// isHeaderWord reports whether a cell is a column title of a field table.
+func isHeaderWord(s string) bool {
+	h := normHeader(s)
+	for _, words := range headerWords {
+		if slices.Contains(words, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyHeader reports whether a name-column title says it holds the key
+// (字段代码, 参数编码) rather than the name (字段名, 参数名): when a table
+// has both, the key is the parameter name and the other is the label.
+func keyHeader(h string) bool {
+	return utf8.RuneCountInString(h) > 2 && (strings.Contains(h, "代码") || strings.Contains(h, "编码") || strings.Contains(h, "标识")) || h == "CODE"
+}
+
+// subHeader reads the second row of a two-row header: a merged cell of
+// the first row (字段, 长度, 数据类型) over the titles of the columns it
+// groups (字段名/字段代码, 类型/长度). Every filled cell of the second row
+// is a column title; each column takes the title below it, or the one
+// above it where the second row is empty (a cell merged down, which Word
+// repeats and a workbook leaves empty). It returns nil when the two rows
+// do not make a header.
+func subHeader(top, sub []string) *columns {
+	if top == nil || !slices.ContainsFunc(top, isHeaderWord) {
+		return nil
+	}
+	for i := range sub {
+		if v := cell(sub, i); v != "" && !isHeaderWord(v) && !isHeaderWord(cell(top, i)+v) {
+			return nil
+		}
+	}
+	merged := make([]string, max(len(top), len(sub)))
+	changed := false
+	for i := range merged {
+		t, s := cell(top, i), cell(sub, i)
+		switch {
+		case s == "" || s == t:
+			merged[i] = t
+		case !isHeaderWord(s):
+			merged[i], changed = t+s, true // 字段 over 代码: 字段代码
+		default:
+			merged[i], changed = s, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return header(merged)
+}
+
 // header recognises a header row and returns its column roles.
 func header(cells []string) *columns {
 	c := &columns{name: -1, label: -1, typ: -1, length: -1, required: -1, node: -1, titles: cells}
@@ -254,6 +309,21 @@ func header(cells []string) *columns {
 		h := normHeader(cell)
 		if h == "" {
 			continue
+		}
+		if c.name >= 0 && slices.Contains(headerWords["name"], h) {
+			// 字段名 | 字段代码: the key column is the name, the other the label.
+			other := normHeader(cells[c.name])
+			switch {
+			case keyHeader(h) && !keyHeader(other):
+				if c.label < 0 {
+					c.label = c.name
+				}
+				c.name = i
+				continue
+			case keyHeader(other) && !keyHeader(h) && c.label < 0:
+				c.label = i
+				continue
+			}
 		}
 		switch {
 		case slices.Contains(headerWords["name"], h) && set(&c.name, i):
@@ -331,7 +401,14 @@ func (im *importer) row(pos string, cells []string) {
 	if len(filled) == 0 {
 		return
 	}
-	if c := header(cells); c != nil {
+	prev := im.last
+	im.last = cells
+	c := header(cells)
+	if sub := subHeader(prev, cells); sub != nil {
+		// The second row of a two-row header: read with the row above.
+		c = sub
+	}
+	if c != nil {
 		im.cols = c
 		if c.required < 0 && im.cur != nil && !im.noRequired[im.cur.Code] {
 			im.noRequired[im.cur.Code] = true
