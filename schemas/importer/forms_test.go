@@ -115,20 +115,25 @@ func renderXLSX(tb testing.TB, rows [][]string) []byte {
 // 节点.子节点) of official tables.
 func TestImportForms(t *testing.T) {
 	t.Parallel()
+	// aac004's 字典 names a dictionary the document does not hold.
+	refErr := func(at string) []string {
+		return []string{`import spec: ` + at + ` (字典): GYU102 input field "aac004": its codes are given by reference ("AAC004") but the document has no dictionary AAC004; the field is kept as text, the reference in its description. Add the dictionary to the document (a heading naming AAC004 over a table 代码值 | 代码名称) and import again, or make the field type: enum with codes: in the written file`}
+	}
 	testCases := map[string]struct {
-		format string
-		data   func(testing.TB) []byte
+		format   string
+		data     func(testing.TB) []byte
+		wantErrs []string
 	}{
-		"csv":  {"csv", func(testing.TB) []byte { return renderCSV(formsTable) }},
-		"xlsx": {"xlsx", func(tb testing.TB) []byte { return renderXLSX(tb, formsTable) }},
-		"docx": {"docx", func(tb testing.TB) []byte { return renderDOCX(tb, formsTable) }},
+		"csv":  {"csv", func(testing.TB) []byte { return renderCSV(formsTable) }, refErr("line 5 column F")},
+		"xlsx": {"xlsx", func(tb testing.TB) []byte { return renderXLSX(tb, formsTable) }, refErr(`sheet "Sheet1" row 5 column F`)},
+		"docx": {"docx", func(tb testing.TB) []byte { return renderDOCX(tb, formsTable) }, refErr("table 1 row 3 column 6")},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			got, errs := Import(bytes.NewReader(tc.data(t)), tc.format, "workinjury")
-			if len(errs) != 0 {
-				t.Errorf("errors: %v", errorStrings(errs))
+			if diff := cmp.Diff(tc.wantErrs, errorStrings(errs)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 			want := []*schemas.Schema{new(schemas.Schema)}
 			*want[0] = *wantForms[0]

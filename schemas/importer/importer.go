@@ -50,6 +50,15 @@ const maxImportBytes = 64 << 20
 // or 数组, else an object). Rows also nest under the node row above them
 // when drawn with └ or indented, or when named 节点/子节点.
 //
+// A code list written out in a 代码值 cell ("1:男;2:女") makes a text field
+// an enum. A cell naming a dictionary ("见字典表 AAC004", "AAC004" in a
+// 代码值 or 字典 column, "详见附录代码表" for the one named after the
+// field) takes that dictionary's codes when its table is in the document:
+// a 代码值 | 代码名称 table under a heading naming it ("性别（AAC004）",
+// "AAC004 性别"), or a table of every dictionary (代码类别 | 类别名称 |
+// 代码值 | 代码名称). A dictionary the document lacks is reported, naming
+// the field and the dictionary; the field stays text.
+//
 // Types map as 字符型/VARCHAR/C → string, 数值型/NUMBER(p,s) → decimal,
 // 整数/INT → integer, 日期 → date, 日期时间 → datetime; 是否必填 Y/是/必填/1
 // marks a field required. Lengths are "20", "16,2" for decimals, or
@@ -83,6 +92,7 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	default:
 		return nil, []error{fmt.Errorf("%w: format %q is not supported; use csv, xlsx or docx (export the tables of a PDF to XLSX first)", ErrImport, format)}
 	}
+	im.resolveRefs()
 	if len(im.schemas) == 0 && !im.fatal {
 		im.errorf("", "no transaction found; start each table with a row holding the transaction code (for example GYU101 入院登记上传), or name each sheet after its code")
 	}
@@ -119,7 +129,19 @@ type importer struct {
 	fieldRows      map[string]int  // field rows seen per transaction, imported or not
 
 	cur    *schemas.Schema
-	last   []string       // the previous non-empty row, the first row of a two-row header
+	titled *schemas.Schema // the schema the last title created, until a row of it is read
+	last   []string        // the previous non-empty row, the first row of a two-row header
+	// heading is the last heading (a short paragraph, a title row): what
+	// names a code table below it.
+	heading string
+	// Code tables: those read so far, the one being read and its columns
+	// (nil outside one), the dictionary code of its last row, and the
+	// fields that name a dictionary, resolved at the end.
+	dicts    []*dict
+	dict     *dict
+	dcols    *dictColumns
+	dictCode string
+	refs     []codeRef
 	side   string         // "input" or "output"
 	parent *schemas.Field // node that collects rows, nil for the top level
 	cols   *columns
@@ -197,15 +219,19 @@ func (im *importer) readXLSX(data []byte) {
 // reset forgets the current table, as at the start of a file or sheet.
 func (im *importer) reset() {
 	im.cur, im.side, im.parent, im.cols, im.nest, im.last = nil, "input", nil, nil, nil, nil
+	im.titled, im.heading, im.dict, im.dcols, im.dictCode = nil, "", nil, nil, ""
 }
 
 func (im *importer) start(code, name string) {
 	s, ok := im.byCode[code]
+	im.titled = nil
 	if !ok {
 		s = &schemas.Schema{Code: code, System: im.system}
 		im.byCode[code] = s
 		im.schemas = append(im.schemas, s)
+		im.titled = s
 	}
+	im.dict, im.dcols = nil, nil
 	if s.Name == "" {
 		s.Name = name
 	}
@@ -409,7 +435,7 @@ func (im *importer) row(pos string, cells []string) {
 		c = sub
 	}
 	if c != nil {
-		im.cols = c
+		im.cols, im.dict, im.dcols, im.titled = c, nil, nil, nil
 		if c.required < 0 && im.cur != nil && !im.noRequired[im.cur.Code] {
 			im.noRequired[im.cur.Code] = true
 			im.errorf(pos, "%s: the table has no 是否必填 column; every field of it is taken as optional. Add the column (是否必填: 是/否) or mark required: true in the written file", im.cur.Code)
@@ -417,10 +443,20 @@ func (im *importer) row(pos string, cells []string) {
 		return
 	}
 	isData := im.cols != nil && cell(cells, im.cols.typ) != "" && cell(cells, im.cols.name) != ""
+	if !isData {
+		if dc := dictHeader(cells); dc != nil {
+			im.startDict(pos, dc)
+			return
+		}
+	}
+	if im.dcols != nil && im.dictRow(pos, cells, filled) {
+		return
+	}
 	if !isData && im.infoRow(cells) {
 		return
 	}
 	if !isData && len(filled) <= 3 {
+		im.heading = strings.Join(filled, " ")
 		if code, name, ok := titleCode(filled[0]); ok {
 			if name == "" && len(filled) > 1 {
 				name = filled[1]
@@ -453,12 +489,20 @@ func (im *importer) row(pos string, cells []string) {
 		return
 	}
 	im.fieldRows[im.cur.Code]++
+	im.titled = nil
 	im.sideColumn(cells)
 	f, nf, ok := im.field(pos, cells)
 	if !ok {
 		return
 	}
-	im.place(pos, f, nf)
+	path := im.place(pos, f, nf)
+	if path == nil || f.Type.Kind == schemas.KindEnum {
+		return
+	}
+	if ref := im.refIn(pos, cells); ref != nil {
+		ref.schema, ref.side, ref.path = im.cur, im.side, path
+		im.refs = append(im.refs, *ref)
+	}
 }
 
 // infoRow reads a row of a transaction's particulars: 交易编号 | GYU101 |
@@ -503,8 +547,9 @@ type nameForm struct {
 	marker  bool // a tree character (└, ├, │) was drawn before the name
 }
 
-// place adds f to the current list, nested as its name says.
-func (im *importer) place(pos string, f schemas.Field, nf nameForm) {
+// place adds f to the current list, nested as its name says, and returns
+// the names from the side's list down to it (nil when it is skipped).
+func (im *importer) place(pos string, f schemas.Field, nf nameForm) []string {
 	base := &im.cur.Input
 	if im.side == "output" {
 		base = &im.cur.Output
@@ -523,7 +568,7 @@ func (im *importer) place(pos string, f schemas.Field, nf nameForm) {
 					what = fmt.Sprintf("is declared as %s", (*list)[i].Type)
 				}
 				im.errorf(im.at(pos, nf.pathCol), "%s field %q: its node %q %s; the row is skipped. Declare %s in a row of its own, with the type 数组 (a list) or 对象, before its fields", where, strings.Join(append(slices.Clone(nf.path), f.Name), "/"), node, what, node)
-				return
+				return nil
 			}
 			at = append(at, i)
 			list = &(*list)[i].Fields
@@ -544,12 +589,21 @@ func (im *importer) place(pos string, f schemas.Field, nf nameForm) {
 	}
 	if find(*list, f.Name) != nil {
 		im.errorf(pos, "%s: field %q appears twice; the second row is skipped. Remove or rename one", where, f.Name)
-		return
+		return nil
 	}
 	*list = append(*list, f)
 	if !f.Type.Scalar() {
-		im.nest = append(im.nest, openNode{path: append(at, len(*list)-1), indent: nf.indent})
+		im.nest = append(im.nest, openNode{path: append(slices.Clone(at), len(*list)-1), indent: nf.indent})
 	}
+	var names []string
+	if im.parent != nil {
+		names = append(names, im.parent.Name)
+	}
+	for l, k := base, 0; k < len(at); k++ {
+		names = append(names, (*l)[at[k]].Name)
+		l = &(*l)[at[k]].Fields
+	}
+	return append(names, f.Name)
 }
 
 // sideColumn follows a column that says 输入 or 输出 on every row (often a
@@ -606,6 +660,10 @@ func (im *importer) paragraph(text string) {
 	t := strings.Join(strings.Fields(text), " ")
 	if t == "" || utf8.RuneCountInString(t) > 40 || strings.HasSuffix(t, "。") {
 		return
+	}
+	if !strings.ContainsAny(bracketedRE.ReplaceAllString(t, ""), "，,；;") {
+		// A heading: it ends the code table above and may name the next.
+		im.heading, im.dict, im.dcols = t, nil, nil
 	}
 	// 交易名称：出院结算撤销, after a 交易编号：GYU104 paragraph: as a row of
 	// particulars would.
