@@ -142,9 +142,9 @@ type importer struct {
 	dcols    *dictColumns
 	dictCode string
 	refs     []codeRef
-	side   string         // "input" or "output"
-	parent *schemas.Field // node that collects rows, nil for the top level
-	cols   *columns
+	side     string         // "input" or "output"
+	parent   *schemas.Field // node that collects rows, nil for the top level
+	cols     *columns
 	// nest holds the open nodes (array or object fields) of the current
 	// list, outermost first, each with the indentation of its row: a row
 	// indented deeper than a node's row (└, │, spaces) is its child.
