@@ -52,7 +52,7 @@ func TestImportDictionaryByReference(t *testing.T) {
 		"docx, dictionaries in the appendix": {
 			format: "docx", data: docxDict,
 			wantErrs: []string{
-				`import spec: table 1 row 4 column 6 (代码值): GYU101 input field "akc021": its codes are given by reference ("见代码表 AKC021") but the document has no dictionary AKC021; the field is kept as text, the reference in its description. Add the dictionary to the document (a heading naming AKC021 over a table 代码值 | 代码名称) and import again, or make the field type: enum with codes: in the written file`,
+				`import spec: table 1 (under "3.2.1 入院登记上传（GYU101）") row 4 column 6 (代码值): GYU101 input field "akc021": its codes are given by reference ("见代码表 AKC021") but the document has no dictionary AKC021; the field is kept as text, the reference in its description. Add the dictionary to the document (a heading naming AKC021 over a table 代码值 | 代码名称) and import again, or make the field type: enum with codes: in the written file`,
 			},
 		},
 		"xlsx, dictionaries on a sheet of their own": {

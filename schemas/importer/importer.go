@@ -68,8 +68,10 @@ const maxImportBytes = 64 << 20
 // reviewed before use.
 //
 // Import returns the schemas it could build together with every problem
-// found; a problem names the row (and the column) and says what was done (the row skipped or
-// a default used) and how to fix the table.
+// found; a problem names the row (and the column; in a DOCX the table
+// also by the heading above it) and says what was done (the row skipped or
+// a default used) and how to fix the table. A problem of the schema checks
+// names the row of the field at fault, one of a whole transaction its title.
 func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if strings.TrimSpace(system) == "" || strings.ContainsAny(system, "/\\. ") {
 		return nil, []error{fmt.Errorf("%w: system %q is not a directory name; pass the system the spec belongs to, for example workinjury", ErrImport, system)}
@@ -81,7 +83,7 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if len(data) > maxImportBytes {
 		return nil, []error{fmt.Errorf("%w: the file is larger than %d MiB; split it by transaction", ErrImport, maxImportBytes>>20)}
 	}
-	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}, noRequired: map[string]bool{}, fieldRows: map[string]int{}}
+	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}, noRequired: map[string]bool{}, fieldRows: map[string]int{}, titlePos: map[string]string{}, fieldPos: map[string]string{}}
 	switch strings.ToLower(format) {
 	case "csv":
 		im.readCSV(data)
@@ -104,10 +106,10 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 		switch {
 		case len(s.Input) > 0 || len(s.Output) > 0:
 		case im.fieldRows[s.Code] > 0:
-			im.errorf("", "%s (%s): none of its field rows could be imported (the problems above say why); nothing is imported for it", s.Code, s.Name)
+			im.errorf(im.titlePos[s.Code], "%s (%s): none of its field rows could be imported (the problems above say why); nothing is imported for it", s.Code, s.Name)
 			continue
 		default:
-			im.errorf("", "%s (%s): no field rows found under its title; nothing is imported for it. Check that its table has a header row with 参数名 and 类型; if it really has no fields, write its file by hand", s.Code, s.Name)
+			im.errorf(im.titlePos[s.Code], "%s (%s): no field rows found under its title; nothing is imported for it. Check that its table has a header row with 参数名 and 类型; if it really has no fields, write its file by hand", s.Code, s.Name)
 			continue
 		}
 		kept = append(kept, s)
@@ -127,6 +129,14 @@ type importer struct {
 	fatal          bool            // the file could not be read at all
 	noRequired     map[string]bool // transactions told their table has no 是否必填 column
 	fieldRows      map[string]int  // field rows seen per transaction, imported or not
+	// Where things are, for problems found after the rows are read: the
+	// row or paragraph being read, each transaction's title, each field's
+	// row (by code, side and dotted path), and in a Word document the last
+	// heading above the table being read.
+	where      string
+	titlePos   map[string]string
+	fieldPos   map[string]string
+	docHeading string
 
 	cur    *schemas.Schema
 	titled *schemas.Schema // the schema the last title created, until a row of it is read
@@ -207,6 +217,7 @@ func (im *importer) readXLSX(data []byte) {
 			continue
 		}
 		im.reset()
+		im.where = fmt.Sprintf("sheet %q", sheet)
 		if code, name, ok := titleCode(sheet); ok {
 			im.start(code, name)
 		}
@@ -230,6 +241,7 @@ func (im *importer) start(code, name string) {
 		im.byCode[code] = s
 		im.schemas = append(im.schemas, s)
 		im.titled = s
+		im.titlePos[code] = im.where
 	}
 	im.dict, im.dcols = nil, nil
 	if s.Name == "" {
@@ -428,7 +440,7 @@ func (im *importer) row(pos string, cells []string) {
 		return
 	}
 	prev := im.last
-	im.last = cells
+	im.last, im.where = cells, pos
 	c := header(cells)
 	if sub := subHeader(prev, cells); sub != nil {
 		// The second row of a two-row header: read with the row above.
@@ -496,7 +508,11 @@ func (im *importer) row(pos string, cells []string) {
 		return
 	}
 	path := im.place(pos, f, nf)
-	if path == nil || f.Type.Kind == schemas.KindEnum {
+	if path == nil {
+		return
+	}
+	im.fieldPos[im.cur.Code+"\x00"+im.side+"."+strings.Join(path, ".")] = pos
+	if f.Type.Kind == schemas.KindEnum {
 		return
 	}
 	if ref := im.refIn(pos, cells); ref != nil {
@@ -588,7 +604,7 @@ func (im *importer) place(pos string, f schemas.Field, nf nameForm) []string {
 		}
 	}
 	if find(*list, f.Name) != nil {
-		im.errorf(pos, "%s: field %q appears twice; the second row is skipped. Remove or rename one", where, f.Name)
+		im.errorf(im.at(pos, im.cols.name), "%s: field %q appears twice; the second row is skipped. Remove or rename one", where, f.Name)
 		return nil
 	}
 	*list = append(*list, f)
@@ -661,9 +677,13 @@ func (im *importer) paragraph(text string) {
 	if t == "" || utf8.RuneCountInString(t) > 40 || strings.HasSuffix(t, "。") {
 		return
 	}
+	im.where = fmt.Sprintf("paragraph %q", t)
 	if !strings.ContainsAny(bracketedRE.ReplaceAllString(t, ""), "，,；;") {
 		// A heading: it ends the code table above and may name the next.
 		im.heading, im.dict, im.dcols = t, nil, nil
+		if _, _, title := paragraphTitle(t); title || sideOf(t) == "" {
+			im.docHeading = t // not 输出参数: it names no place
+		}
 	}
 	// 交易名称：出院结算撤销, after a 交易编号：GYU104 paragraph: as a row of
 	// particulars would.
@@ -753,6 +773,7 @@ func (im *importer) section(pos, side, text string) {
 		kind = schemas.KindArray
 	}
 	*list = append(*list, schemas.Field{Name: name, Label: nodeLabel(text), Type: schemas.Type{Kind: kind}})
+	im.fieldPos[im.cur.Code+"\x00"+side+"."+name] = pos
 	im.parent = &(*list)[len(*list)-1]
 }
 
@@ -1135,7 +1156,7 @@ func guessDirection(code, name string) schemas.Direction {
 func (im *importer) check(s *schemas.Schema) {
 	if s.Name == "" {
 		s.Name = s.Code
-		im.errorf("", "%s: no transaction name found; used the code. Edit name: in the written file", s.Code)
+		im.errorf(im.titlePos[s.Code], "%s: no transaction name found; used the code. Edit name: in the written file", s.Code)
 	}
 	s.Direction = guessDirection(s.Code, s.Name)
 	s.Source = fmt.Sprintf("imported by medgate import-spec from the specification's %s field tables; direction %q was guessed from the code and name, check it", strings.ToLower(im.format), s.Direction)
@@ -1149,12 +1170,31 @@ func (im *importer) check(s *schemas.Schema) {
 		var le *schemas.LoadError
 		if errors.As(err, &le) {
 			for _, p := range le.Problems {
-				im.errorf("", "%s: the imported schema does not pass the schema checks: %s", s.Code, p.Error())
+				what := p.Reason
+				if p.Field != "" {
+					what = fmt.Sprintf("field %q: %s", p.Field, what)
+				}
+				if p.Fix != "" {
+					what += " — " + p.Fix
+				}
+				im.errorf(im.problemPos(s.Code, p.Field), "%s: the imported schema does not pass the schema checks: %s", s.Code, what)
 			}
 			return
 		}
 		im.errorf("", "%s: %v", s.Code, err)
 	}
+}
+
+// problemPos is the row of the field a schema check names
+// ("input.fee.fields": the row of fee), or the transaction's title.
+func (im *importer) problemPos(code, field string) string {
+	parts := strings.Split(field, ".")
+	for n := len(parts); n >= 2; n-- {
+		if pos, ok := im.fieldPos[code+"\x00"+strings.Join(parts[:n], ".")]; ok {
+			return pos
+		}
+	}
+	return im.titlePos[code]
 }
 
 // find returns the field called name in fields, or nil.
