@@ -159,7 +159,7 @@ func (im *importer) startDict(pos string, dc *dictColumns) {
 		d.code, d.label = t.Code, dictLabel(strings.TrimSpace(letterNumberingRE.ReplaceAllString(t.Name, "")))
 		im.schemas = slices.DeleteFunc(im.schemas, func(s *schemas.Schema) bool { return s == t })
 		delete(im.byCode, t.Code)
-		im.cur, im.titled = nil, nil
+		im.cur, im.titled, im.untitled = nil, nil, t
 	} else {
 		d.code, d.label = dictTitle(im.heading)
 	}

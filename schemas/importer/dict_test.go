@@ -196,3 +196,27 @@ func TestDictTitle(t *testing.T) {
 		})
 	}
 }
+
+// TestImportCodeTableUnderTransaction: a table of codes right under a
+// transaction's heading (its result codes, say) does not make the heading
+// a dictionary's: the field table after it is still the transaction's.
+func TestImportCodeTableUnderTransaction(t *testing.T) {
+	t.Parallel()
+	data := buildDOCX(t, []dblock{
+		{para: "3.2.1 入院登记上传（GYU101）"},
+		{rows: []drow{row("代码", "说明"), row("0", "成功"), row("1", "失败")}},
+		{para: "输入参数"},
+		{rows: []drow{row("参数名", "参数说明", "类型", "长度", "是否必填"), row("aac002", "社会保障号码", "字符型", "20", "是")}},
+	})
+	got, errs := Import(bytes.NewReader(data), "docx", "workinjury")
+	if len(errs) != 0 {
+		t.Errorf("errors: %v", errorStrings(errs))
+	}
+	var codes []string
+	for _, s := range got {
+		codes = append(codes, s.Code+" "+s.Name)
+	}
+	if diff := cmp.Diff([]string{"GYU101 入院登记上传"}, codes); diff != "" {
+		t.Errorf("transactions (-want +got):\n%s", diff)
+	}
+}

@@ -140,7 +140,11 @@ type importer struct {
 
 	cur    *schemas.Schema
 	titled *schemas.Schema // the schema the last title created, until a row of it is read
-	last   []string        // the previous non-empty row, the first row of a two-row header
+	// untitled is the schema whose title a code table below it took as
+	// its dictionary's: a field table that follows with no title between
+	// gives it back.
+	untitled *schemas.Schema
+	last     []string // the previous non-empty row, the first row of a two-row header
 	// heading is the last heading (a short paragraph, a title row): what
 	// names a code table below it.
 	heading string
@@ -230,7 +234,7 @@ func (im *importer) readXLSX(data []byte) {
 // reset forgets the current table, as at the start of a file or sheet.
 func (im *importer) reset() {
 	im.cur, im.side, im.parent, im.cols, im.nest, im.last = nil, "input", nil, nil, nil, nil
-	im.titled, im.heading, im.dict, im.dcols, im.dictCode = nil, "", nil, nil, ""
+	im.titled, im.heading, im.dict, im.dcols, im.dictCode, im.untitled = nil, "", nil, nil, "", nil
 }
 
 func (im *importer) start(code, name string) {
@@ -243,7 +247,7 @@ func (im *importer) start(code, name string) {
 		im.titled = s
 		im.titlePos[code] = im.where
 	}
-	im.dict, im.dcols = nil, nil
+	im.dict, im.dcols, im.untitled = nil, nil, nil
 	if s.Name == "" {
 		s.Name = name
 	}
@@ -447,7 +451,16 @@ func (im *importer) row(pos string, cells []string) {
 		c = sub
 	}
 	if c != nil {
-		im.cols, im.dict, im.dcols, im.titled = c, nil, nil, nil
+		if u := im.untitled; u != nil && im.cur == nil {
+			// The code table was the transaction's own (its result
+			// codes): the heading names the transaction after all.
+			if _, taken := im.byCode[u.Code]; !taken {
+				im.byCode[u.Code] = u
+				im.schemas = append(im.schemas, u)
+			}
+			im.cur, im.side, im.parent, im.nest = im.byCode[u.Code], "input", nil, nil
+		}
+		im.cols, im.dict, im.dcols, im.titled, im.untitled = c, nil, nil, nil, nil
 		if c.required < 0 && im.cur != nil && !im.noRequired[im.cur.Code] {
 			im.noRequired[im.cur.Code] = true
 			im.errorf(pos, "%s: the table has no 是否必填 column; every field of it is taken as optional. Add the column (是否必填: 是/否) or mark required: true in the written file", im.cur.Code)
@@ -1162,7 +1175,7 @@ func (im *importer) check(s *schemas.Schema) {
 	s.Source = fmt.Sprintf("imported by medgate import-spec from the specification's %s field tables; direction %q was guessed from the code and name, check it", strings.ToLower(im.format), s.Direction)
 	var buf bytes.Buffer
 	if err := schemas.WriteYAML(&buf, s); err != nil {
-		im.errorf("", "%s: %v", s.Code, err)
+		im.errorf(im.titlePos[s.Code], "%s: %v", s.Code, err)
 		return
 	}
 	fsys := fstest.MapFS{s.System + "/" + s.Code + ".yaml": {Data: buf.Bytes()}}
@@ -1181,7 +1194,7 @@ func (im *importer) check(s *schemas.Schema) {
 			}
 			return
 		}
-		im.errorf("", "%s: %v", s.Code, err)
+		im.errorf(im.titlePos[s.Code], "%s: %v", s.Code, err)
 	}
 }
 
