@@ -49,8 +49,13 @@ func (im *importer) readDOCX(data []byte) {
 			continue
 		}
 		tables++
+		// Word does not number tables: the heading above finds it.
+		at := fmt.Sprintf("table %d", tables)
+		if im.docHeading != "" {
+			at += fmt.Sprintf(" (under %q)", im.docHeading)
+		}
 		for i, r := range b.table {
-			im.row(fmt.Sprintf("table %d row %d", tables, i+1), r)
+			im.row(fmt.Sprintf("%s row %d", at, i+1), r)
 		}
 	}
 }

@@ -275,7 +275,7 @@ func TestImportDOCXContentsAndEmptyTitles(t *testing.T) {
 	})
 	got, errs := Import(bytes.NewReader(data), "docx", "workinjury")
 	wantErrs := []string{
-		`import spec: GYU998 (只有标题的交易): no field rows found under its title; nothing is imported for it. Check that its table has a header row with 参数名 and 类型; if it really has no fields, write its file by hand`,
+		`import spec: paragraph "GYU998 只有标题的交易": GYU998 (只有标题的交易): no field rows found under its title; nothing is imported for it. Check that its table has a header row with 参数名 and 类型; if it really has no fields, write its file by hand`,
 	}
 	if diff := cmp.Diff(wantErrs, errorStrings(errs)); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)

@@ -115,20 +115,25 @@ func renderXLSX(tb testing.TB, rows [][]string) []byte {
 // 节点.子节点) of official tables.
 func TestImportForms(t *testing.T) {
 	t.Parallel()
+	// aac004's 字典 names a dictionary the document does not hold.
+	refErr := func(at string) []string {
+		return []string{`import spec: ` + at + ` (字典): GYU102 input field "aac004": its codes are given by reference ("AAC004") but the document has no dictionary AAC004; the field is kept as text, the reference in its description. Add the dictionary to the document (a heading naming AAC004 over a table 代码值 | 代码名称) and import again, or make the field type: enum with codes: in the written file`}
+	}
 	testCases := map[string]struct {
-		format string
-		data   func(testing.TB) []byte
+		format   string
+		data     func(testing.TB) []byte
+		wantErrs []string
 	}{
-		"csv":  {"csv", func(testing.TB) []byte { return renderCSV(formsTable) }},
-		"xlsx": {"xlsx", func(tb testing.TB) []byte { return renderXLSX(tb, formsTable) }},
-		"docx": {"docx", func(tb testing.TB) []byte { return renderDOCX(tb, formsTable) }},
+		"csv":  {"csv", func(testing.TB) []byte { return renderCSV(formsTable) }, refErr("line 5 column F")},
+		"xlsx": {"xlsx", func(tb testing.TB) []byte { return renderXLSX(tb, formsTable) }, refErr(`sheet "Sheet1" row 5 column F`)},
+		"docx": {"docx", func(tb testing.TB) []byte { return renderDOCX(tb, formsTable) }, refErr(`table 1 (under "GYU102 费用明细上传") row 3 column 6`)},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			got, errs := Import(bytes.NewReader(tc.data(t)), tc.format, "workinjury")
-			if len(errs) != 0 {
-				t.Errorf("errors: %v", errorStrings(errs))
+			if diff := cmp.Diff(tc.wantErrs, errorStrings(errs)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 			want := []*schemas.Schema{new(schemas.Schema)}
 			*want[0] = *wantForms[0]
@@ -170,13 +175,13 @@ func TestImportDOCXProblems(t *testing.T) {
 				}},
 			}),
 			wantErrs: []string{
-				`import spec: table 1 row 3 column 3 (类型): GYU101 input field "aac003": the type is empty; the row is skipped. Fill the 类型 column (字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象)`,
-				`import spec: table 1 row 4 column 4 (长度): GYU101 input field "akc190": length "三十" is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)`,
-				`import spec: table 1 row 5 column 5 (是否必填): GYU101 input field "ykc701": 是否必填 "也许" is not understood; the field is taken as optional. Write Y or N`,
-				`import spec: table 2 row 2 column 1 (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`,
-				`import spec: table 2 row 3 column 1 (参数名): GYU101 input field "item/code": its node "item" is not declared above it; the row is skipped. Declare item in a row of its own, with the type 数组 (a list) or 对象, before its fields`,
-				`import spec: table 2 row 4 column 3 (类型): GYU101 input field "qty": type "BLOB" is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象`,
-				`import spec: GYU101: the imported schema does not pass the schema checks: workinjury/GYU101.yaml:18: field "input.fee.fields": an array needs its fields — add fields: with at least one child field`,
+				`import spec: table 1 (under "2.1 入院登记上传（GYU101）") row 3 column 3 (类型): GYU101 input field "aac003": the type is empty; the row is skipped. Fill the 类型 column (字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象)`,
+				`import spec: table 1 (under "2.1 入院登记上传（GYU101）") row 4 column 4 (长度): GYU101 input field "akc190": length "三十" is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)`,
+				`import spec: table 1 (under "2.1 入院登记上传（GYU101）") row 5 column 5 (是否必填): GYU101 input field "ykc701": 是否必填 "也许" is not understood; the field is taken as optional. Write Y or N`,
+				`import spec: table 2 (under "2.1 入院登记上传（GYU101）") row 2 column 1 (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`,
+				`import spec: table 2 (under "2.1 入院登记上传（GYU101）") row 3 column 1 (参数名): GYU101 input field "item/code": its node "item" is not declared above it; the row is skipped. Declare item in a row of its own, with the type 数组 (a list) or 对象, before its fields`,
+				`import spec: table 2 (under "2.1 入院登记上传（GYU101）") row 4 column 3 (类型): GYU101 input field "qty": type "BLOB" is not understood; the row is skipped. Use 字符型, 数值型, 整数, 日期, 日期时间, 数组 or 对象`,
+				`import spec: paragraph "输入（节点标识：fee，费用明细列表）": GYU101: the imported schema does not pass the schema checks: field "input.fee.fields": an array needs its fields — add fields: with at least one child field`,
 			},
 			wantFields: []string{"aac002", "ykc701", "fee"},
 		},
@@ -186,7 +191,7 @@ func TestImportDOCXProblems(t *testing.T) {
 				{rows: []drow{hdr, row("aac002", "社会保障号码", "字符型", "20", "是"), row("└ qty", "数量", "整数", "4", "是")}},
 			}),
 			wantErrs: []string{
-				`import spec: table 1 row 3 column 1 (参数名): GYU101 input field "qty" is drawn as a child (└) but no list or object row is above it; it is added at the top level. Give the node row above it the type 数组 or 对象`,
+				`import spec: table 1 (under "GYU101 入院登记上传") row 3 column 1 (参数名): GYU101 input field "qty" is drawn as a child (└) but no list or object row is above it; it is added at the top level. Give the node row above it the type 数组 or 对象`,
 			},
 			wantFields: []string{"aac002", "qty"},
 		},

@@ -37,7 +37,8 @@ const maxImportBytes = 64 << 20
 //
 // format is "docx", "xlsx" or "csv". A table has a header row naming its columns
 // (参数名, 参数说明, 类型, 长度, 是否必填; synonyms such as 字段名, 名称,
-// 数据类型, 必填, 备注 are accepted) followed by one row per field. A row
+// 数据类型, 必填, 备注 are accepted; a header in two rows, 字段 over
+// 字段名/字段代码 or 长度 over 类型/长度, is read as one) followed by one row per field. A row
 // that starts with a transaction code ("GYU101 入院登记上传", "【4201A】…")
 // starts or resumes that transaction's section. In XLSX, each sheet is a
 // section of its own, named by the sheet name when it is a code, or by a
@@ -49,6 +50,15 @@ const maxImportBytes = 64 << 20
 // or 数组, else an object). Rows also nest under the node row above them
 // when drawn with └ or indented, or when named 节点/子节点.
 //
+// A code list written out in a 代码值 cell ("1:男;2:女") makes a text field
+// an enum. A cell naming a dictionary ("见字典表 AAC004", "AAC004" in a
+// 代码值 or 字典 column, "详见附录代码表" for the one named after the
+// field) takes that dictionary's codes when its table is in the document:
+// a 代码值 | 代码名称 table under a heading naming it ("性别（AAC004）",
+// "AAC004 性别"), or a table of every dictionary (代码类别 | 类别名称 |
+// 代码值 | 代码名称). A dictionary the document lacks is reported, naming
+// the field and the dictionary; the field stays text.
+//
 // Types map as 字符型/VARCHAR/C → string, 数值型/NUMBER(p,s) → decimal,
 // 整数/INT → integer, 日期 → date, 日期时间 → datetime; 是否必填 Y/是/必填/1
 // marks a field required. Lengths are "20", "16,2" for decimals, or
@@ -58,8 +68,10 @@ const maxImportBytes = 64 << 20
 // reviewed before use.
 //
 // Import returns the schemas it could build together with every problem
-// found; a problem names the row (and the column) and says what was done (the row skipped or
-// a default used) and how to fix the table.
+// found; a problem names the row (and the column; in a DOCX the table
+// also by the heading above it) and says what was done (the row skipped or
+// a default used) and how to fix the table. A problem of the schema checks
+// names the row of the field at fault, one of a whole transaction its title.
 func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if strings.TrimSpace(system) == "" || strings.ContainsAny(system, "/\\. ") {
 		return nil, []error{fmt.Errorf("%w: system %q is not a directory name; pass the system the spec belongs to, for example workinjury", ErrImport, system)}
@@ -71,7 +83,7 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	if len(data) > maxImportBytes {
 		return nil, []error{fmt.Errorf("%w: the file is larger than %d MiB; split it by transaction", ErrImport, maxImportBytes>>20)}
 	}
-	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}, noRequired: map[string]bool{}, fieldRows: map[string]int{}}
+	im := &importer{system: system, format: format, byCode: map[string]*schemas.Schema{}, noRequired: map[string]bool{}, fieldRows: map[string]int{}, titlePos: map[string]string{}, fieldPos: map[string]string{}}
 	switch strings.ToLower(format) {
 	case "csv":
 		im.readCSV(data)
@@ -82,6 +94,7 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 	default:
 		return nil, []error{fmt.Errorf("%w: format %q is not supported; use csv, xlsx or docx (export the tables of a PDF to XLSX first)", ErrImport, format)}
 	}
+	im.resolveRefs()
 	if len(im.schemas) == 0 && !im.fatal {
 		im.errorf("", "no transaction found; start each table with a row holding the transaction code (for example GYU101 入院登记上传), or name each sheet after its code")
 	}
@@ -93,10 +106,10 @@ func Import(r io.Reader, format, system string) ([]*schemas.Schema, []error) {
 		switch {
 		case len(s.Input) > 0 || len(s.Output) > 0:
 		case im.fieldRows[s.Code] > 0:
-			im.errorf("", "%s (%s): none of its field rows could be imported (the problems above say why); nothing is imported for it", s.Code, s.Name)
+			im.errorf(im.titlePos[s.Code], "%s (%s): none of its field rows could be imported (the problems above say why); nothing is imported for it", s.Code, s.Name)
 			continue
 		default:
-			im.errorf("", "%s (%s): no field rows found under its title; nothing is imported for it. Check that its table has a header row with 参数名 and 类型; if it really has no fields, write its file by hand", s.Code, s.Name)
+			im.errorf(im.titlePos[s.Code], "%s (%s): no field rows found under its title; nothing is imported for it. Check that its table has a header row with 参数名 and 类型; if it really has no fields, write its file by hand", s.Code, s.Name)
 			continue
 		}
 		kept = append(kept, s)
@@ -116,11 +129,36 @@ type importer struct {
 	fatal          bool            // the file could not be read at all
 	noRequired     map[string]bool // transactions told their table has no 是否必填 column
 	fieldRows      map[string]int  // field rows seen per transaction, imported or not
+	// Where things are, for problems found after the rows are read: the
+	// row or paragraph being read, each transaction's title, each field's
+	// row (by code, side and dotted path), and in a Word document the last
+	// heading above the table being read.
+	where      string
+	titlePos   map[string]string
+	fieldPos   map[string]string
+	docHeading string
 
 	cur    *schemas.Schema
-	side   string         // "input" or "output"
-	parent *schemas.Field // node that collects rows, nil for the top level
-	cols   *columns
+	titled *schemas.Schema // the schema the last title created, until a row of it is read
+	// untitled is the schema whose title a code table below it took as
+	// its dictionary's: a field table that follows with no title between
+	// gives it back.
+	untitled *schemas.Schema
+	last     []string // the previous non-empty row, the first row of a two-row header
+	// heading is the last heading (a short paragraph, a title row): what
+	// names a code table below it.
+	heading string
+	// Code tables: those read so far, the one being read and its columns
+	// (nil outside one), the dictionary code of its last row, and the
+	// fields that name a dictionary, resolved at the end.
+	dicts    []*dict
+	dict     *dict
+	dcols    *dictColumns
+	dictCode string
+	refs     []codeRef
+	side     string         // "input" or "output"
+	parent   *schemas.Field // node that collects rows, nil for the top level
+	cols     *columns
 	// nest holds the open nodes (array or object fields) of the current
 	// list, outermost first, each with the indentation of its row: a row
 	// indented deeper than a node's row (└, │, spaces) is its child.
@@ -183,6 +221,7 @@ func (im *importer) readXLSX(data []byte) {
 			continue
 		}
 		im.reset()
+		im.where = fmt.Sprintf("sheet %q", sheet)
 		if code, name, ok := titleCode(sheet); ok {
 			im.start(code, name)
 		}
@@ -194,16 +233,21 @@ func (im *importer) readXLSX(data []byte) {
 
 // reset forgets the current table, as at the start of a file or sheet.
 func (im *importer) reset() {
-	im.cur, im.side, im.parent, im.cols, im.nest = nil, "input", nil, nil, nil
+	im.cur, im.side, im.parent, im.cols, im.nest, im.last = nil, "input", nil, nil, nil, nil
+	im.titled, im.heading, im.dict, im.dcols, im.dictCode, im.untitled = nil, "", nil, nil, "", nil
 }
 
 func (im *importer) start(code, name string) {
 	s, ok := im.byCode[code]
+	im.titled = nil
 	if !ok {
 		s = &schemas.Schema{Code: code, System: im.system}
 		im.byCode[code] = s
 		im.schemas = append(im.schemas, s)
+		im.titled = s
+		im.titlePos[code] = im.where
 	}
+	im.dict, im.dcols, im.untitled = nil, nil, nil
 	if s.Name == "" {
 		s.Name = name
 	}
@@ -240,6 +284,59 @@ func normHeader(s string) string {
 	return s
 }
 
+// isHeaderWord reports whether a cell is a column title of a field table.
+func isHeaderWord(s string) bool {
+	h := normHeader(s)
+	for _, words := range headerWords {
+		if slices.Contains(words, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyHeader reports whether a name-column title says it holds the key
+// (字段代码, 参数编码) rather than the name (字段名, 参数名): when a table
+// has both, the key is the parameter name and the other is the label.
+func keyHeader(h string) bool {
+	return utf8.RuneCountInString(h) > 2 && (strings.Contains(h, "代码") || strings.Contains(h, "编码") || strings.Contains(h, "标识")) || h == "CODE"
+}
+
+// subHeader reads the second row of a two-row header: a merged cell of
+// the first row (字段, 长度, 数据类型) over the titles of the columns it
+// groups (字段名/字段代码, 类型/长度). Every filled cell of the second row
+// is a column title; each column takes the title below it, or the one
+// above it where the second row is empty (a cell merged down, which Word
+// repeats and a workbook leaves empty). It returns nil when the two rows
+// do not make a header.
+func subHeader(top, sub []string) *columns {
+	if top == nil || !slices.ContainsFunc(top, isHeaderWord) {
+		return nil
+	}
+	for i := range sub {
+		if v := cell(sub, i); v != "" && !isHeaderWord(v) && !isHeaderWord(cell(top, i)+v) {
+			return nil
+		}
+	}
+	merged := make([]string, max(len(top), len(sub)))
+	changed := false
+	for i := range merged {
+		t, s := cell(top, i), cell(sub, i)
+		switch {
+		case s == "" || s == t:
+			merged[i] = t
+		case !isHeaderWord(s):
+			merged[i], changed = t+s, true // 字段 over 代码: 字段代码
+		default:
+			merged[i], changed = s, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return header(merged)
+}
+
 // header recognises a header row and returns its column roles.
 func header(cells []string) *columns {
 	c := &columns{name: -1, label: -1, typ: -1, length: -1, required: -1, node: -1, titles: cells}
@@ -254,6 +351,21 @@ func header(cells []string) *columns {
 		h := normHeader(cell)
 		if h == "" {
 			continue
+		}
+		if c.name >= 0 && slices.Contains(headerWords["name"], h) {
+			// 字段名 | 字段代码: the key column is the name, the other the label.
+			other := normHeader(cells[c.name])
+			switch {
+			case keyHeader(h) && !keyHeader(other):
+				if c.label < 0 {
+					c.label = c.name
+				}
+				c.name = i
+				continue
+			case keyHeader(other) && !keyHeader(h) && c.label < 0:
+				c.label = i
+				continue
+			}
 		}
 		switch {
 		case slices.Contains(headerWords["name"], h) && set(&c.name, i):
@@ -331,8 +443,24 @@ func (im *importer) row(pos string, cells []string) {
 	if len(filled) == 0 {
 		return
 	}
-	if c := header(cells); c != nil {
-		im.cols = c
+	prev := im.last
+	im.last, im.where = cells, pos
+	c := header(cells)
+	if sub := subHeader(prev, cells); sub != nil {
+		// The second row of a two-row header: read with the row above.
+		c = sub
+	}
+	if c != nil {
+		if u := im.untitled; u != nil && im.cur == nil {
+			// The code table was the transaction's own (its result
+			// codes): the heading names the transaction after all.
+			if _, taken := im.byCode[u.Code]; !taken {
+				im.byCode[u.Code] = u
+				im.schemas = append(im.schemas, u)
+			}
+			im.cur, im.side, im.parent, im.nest = im.byCode[u.Code], "input", nil, nil
+		}
+		im.cols, im.dict, im.dcols, im.titled, im.untitled = c, nil, nil, nil, nil
 		if c.required < 0 && im.cur != nil && !im.noRequired[im.cur.Code] {
 			im.noRequired[im.cur.Code] = true
 			im.errorf(pos, "%s: the table has no 是否必填 column; every field of it is taken as optional. Add the column (是否必填: 是/否) or mark required: true in the written file", im.cur.Code)
@@ -340,10 +468,20 @@ func (im *importer) row(pos string, cells []string) {
 		return
 	}
 	isData := im.cols != nil && cell(cells, im.cols.typ) != "" && cell(cells, im.cols.name) != ""
+	if !isData {
+		if dc := dictHeader(cells); dc != nil {
+			im.startDict(pos, dc)
+			return
+		}
+	}
+	if im.dcols != nil && im.dictRow(pos, cells, filled) {
+		return
+	}
 	if !isData && im.infoRow(cells) {
 		return
 	}
 	if !isData && len(filled) <= 3 {
+		im.heading = strings.Join(filled, " ")
 		if code, name, ok := titleCode(filled[0]); ok {
 			if name == "" && len(filled) > 1 {
 				name = filled[1]
@@ -376,12 +514,24 @@ func (im *importer) row(pos string, cells []string) {
 		return
 	}
 	im.fieldRows[im.cur.Code]++
+	im.titled = nil
 	im.sideColumn(cells)
 	f, nf, ok := im.field(pos, cells)
 	if !ok {
 		return
 	}
-	im.place(pos, f, nf)
+	path := im.place(pos, f, nf)
+	if path == nil {
+		return
+	}
+	im.fieldPos[im.cur.Code+"\x00"+im.side+"."+strings.Join(path, ".")] = pos
+	if f.Type.Kind == schemas.KindEnum {
+		return
+	}
+	if ref := im.refIn(pos, cells); ref != nil {
+		ref.schema, ref.side, ref.path = im.cur, im.side, path
+		im.refs = append(im.refs, *ref)
+	}
 }
 
 // infoRow reads a row of a transaction's particulars: 交易编号 | GYU101 |
@@ -426,8 +576,9 @@ type nameForm struct {
 	marker  bool // a tree character (└, ├, │) was drawn before the name
 }
 
-// place adds f to the current list, nested as its name says.
-func (im *importer) place(pos string, f schemas.Field, nf nameForm) {
+// place adds f to the current list, nested as its name says, and returns
+// the names from the side's list down to it (nil when it is skipped).
+func (im *importer) place(pos string, f schemas.Field, nf nameForm) []string {
 	base := &im.cur.Input
 	if im.side == "output" {
 		base = &im.cur.Output
@@ -446,7 +597,7 @@ func (im *importer) place(pos string, f schemas.Field, nf nameForm) {
 					what = fmt.Sprintf("is declared as %s", (*list)[i].Type)
 				}
 				im.errorf(im.at(pos, nf.pathCol), "%s field %q: its node %q %s; the row is skipped. Declare %s in a row of its own, with the type 数组 (a list) or 对象, before its fields", where, strings.Join(append(slices.Clone(nf.path), f.Name), "/"), node, what, node)
-				return
+				return nil
 			}
 			at = append(at, i)
 			list = &(*list)[i].Fields
@@ -466,13 +617,22 @@ func (im *importer) place(pos string, f schemas.Field, nf nameForm) {
 		}
 	}
 	if find(*list, f.Name) != nil {
-		im.errorf(pos, "%s: field %q appears twice; the second row is skipped. Remove or rename one", where, f.Name)
-		return
+		im.errorf(im.at(pos, im.cols.name), "%s: field %q appears twice; the second row is skipped. Remove or rename one", where, f.Name)
+		return nil
 	}
 	*list = append(*list, f)
 	if !f.Type.Scalar() {
-		im.nest = append(im.nest, openNode{path: append(at, len(*list)-1), indent: nf.indent})
+		im.nest = append(im.nest, openNode{path: append(slices.Clone(at), len(*list)-1), indent: nf.indent})
 	}
+	var names []string
+	if im.parent != nil {
+		names = append(names, im.parent.Name)
+	}
+	for l, k := base, 0; k < len(at); k++ {
+		names = append(names, (*l)[at[k]].Name)
+		l = &(*l)[at[k]].Fields
+	}
+	return append(names, f.Name)
 }
 
 // sideColumn follows a column that says 输入 or 输出 on every row (often a
@@ -529,6 +689,14 @@ func (im *importer) paragraph(text string) {
 	t := strings.Join(strings.Fields(text), " ")
 	if t == "" || utf8.RuneCountInString(t) > 40 || strings.HasSuffix(t, "。") {
 		return
+	}
+	im.where = fmt.Sprintf("paragraph %q", t)
+	if !strings.ContainsAny(bracketedRE.ReplaceAllString(t, ""), "，,；;") {
+		// A heading: it ends the code table above and may name the next.
+		im.heading, im.dict, im.dcols = t, nil, nil
+		if _, _, title := paragraphTitle(t); title || sideOf(t) == "" {
+			im.docHeading = t // not 输出参数: it names no place
+		}
 	}
 	// 交易名称：出院结算撤销, after a 交易编号：GYU104 paragraph: as a row of
 	// particulars would.
@@ -618,6 +786,7 @@ func (im *importer) section(pos, side, text string) {
 		kind = schemas.KindArray
 	}
 	*list = append(*list, schemas.Field{Name: name, Label: nodeLabel(text), Type: schemas.Type{Kind: kind}})
+	im.fieldPos[im.cur.Code+"\x00"+side+"."+name] = pos
 	im.parent = &(*list)[len(*list)-1]
 }
 
@@ -1000,13 +1169,13 @@ func guessDirection(code, name string) schemas.Direction {
 func (im *importer) check(s *schemas.Schema) {
 	if s.Name == "" {
 		s.Name = s.Code
-		im.errorf("", "%s: no transaction name found; used the code. Edit name: in the written file", s.Code)
+		im.errorf(im.titlePos[s.Code], "%s: no transaction name found; used the code. Edit name: in the written file", s.Code)
 	}
 	s.Direction = guessDirection(s.Code, s.Name)
 	s.Source = fmt.Sprintf("imported by medgate import-spec from the specification's %s field tables; direction %q was guessed from the code and name, check it", strings.ToLower(im.format), s.Direction)
 	var buf bytes.Buffer
 	if err := schemas.WriteYAML(&buf, s); err != nil {
-		im.errorf("", "%s: %v", s.Code, err)
+		im.errorf(im.titlePos[s.Code], "%s: %v", s.Code, err)
 		return
 	}
 	fsys := fstest.MapFS{s.System + "/" + s.Code + ".yaml": {Data: buf.Bytes()}}
@@ -1014,12 +1183,31 @@ func (im *importer) check(s *schemas.Schema) {
 		var le *schemas.LoadError
 		if errors.As(err, &le) {
 			for _, p := range le.Problems {
-				im.errorf("", "%s: the imported schema does not pass the schema checks: %s", s.Code, p.Error())
+				what := p.Reason
+				if p.Field != "" {
+					what = fmt.Sprintf("field %q: %s", p.Field, what)
+				}
+				if p.Fix != "" {
+					what += " — " + p.Fix
+				}
+				im.errorf(im.problemPos(s.Code, p.Field), "%s: the imported schema does not pass the schema checks: %s", s.Code, what)
 			}
 			return
 		}
-		im.errorf("", "%s: %v", s.Code, err)
+		im.errorf(im.titlePos[s.Code], "%s: %v", s.Code, err)
 	}
+}
+
+// problemPos is the row of the field a schema check names
+// ("input.fee.fields": the row of fee), or the transaction's title.
+func (im *importer) problemPos(code, field string) string {
+	parts := strings.Split(field, ".")
+	for n := len(parts); n >= 2; n-- {
+		if pos, ok := im.fieldPos[code+"\x00"+strings.Join(parts[:n], ".")]; ok {
+			return pos
+		}
+	}
+	return im.titlePos[code]
 }
 
 // find returns the field called name in fields, or nil.

@@ -178,7 +178,7 @@ func TestImportXLSX(t *testing.T) {
 	got, errs := Import(bytes.NewReader(data), "xlsx", "workinjury")
 	wantErrs := []string{
 		`import spec: sheet "其他" row 9 column D (长度(字节)): GYD051 output field "refmsg_time": a 17-character time (yyyyMMddHHmmssSSS) has no Go layout; imported as string(17)`,
-		`import spec: GYU103: no transaction name found; used the code. Edit name: in the written file`,
+		`import spec: sheet "GYU103": GYU103: no transaction name found; used the code. Edit name: in the written file`,
 	}
 	if diff := cmp.Diff(wantErrs, errorStrings(errs)); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
@@ -253,7 +253,7 @@ func TestImportProblems(t *testing.T) {
 		},
 		"bad length": {
 			input:      head + "a,甲,字符型,二十,Y\n",
-			wantErrs:   []string{`import spec: line 3 column D (长度): GYU101 input field "a": length "二十" is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)`, `import spec: GYU101 (入院登记上传): none of its field rows could be imported (the problems above say why); nothing is imported for it`},
+			wantErrs:   []string{`import spec: line 3 column D (长度): GYU101 input field "a": length "二十" is not a number; the row is skipped. Write 20 or 16,2 (VARCHAR2(20) and NUMBER(16,2) are read too)`, `import spec: line 1: GYU101 (入院登记上传): none of its field rows could be imported (the problems above say why); nothing is imported for it`},
 			wantFields: nil,
 		},
 		"required not understood": {
@@ -263,12 +263,12 @@ func TestImportProblems(t *testing.T) {
 		},
 		"duplicate field": {
 			input:      head + "a,甲,字符型,10,Y\na,甲,字符型,10,Y\n",
-			wantErrs:   []string{`import spec: line 4: GYU101 input: field "a" appears twice; the second row is skipped. Remove or rename one`},
+			wantErrs:   []string{`import spec: line 4 column A (参数名): GYU101 input: field "a" appears twice; the second row is skipped. Remove or rename one`},
 			wantFields: []string{"a"},
 		},
 		"parameter name that is not a key": {
 			input:      head + "社保号,甲,字符型,10,Y\n",
-			wantErrs:   []string{`import spec: line 3 column A (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`, `import spec: GYU101 (入院登记上传): none of its field rows could be imported (the problems above say why); nothing is imported for it`},
+			wantErrs:   []string{`import spec: line 3 column A (参数名): GYU101 input: parameter name "社保号" is not a JSON key; the row is skipped. Put the key (for example aac002, or fee/qty for a field of the list fee) in the 参数名 column`, `import spec: line 1: GYU101 (入院登记上传): none of its field rows could be imported (the problems above say why); nothing is imported for it`},
 			wantFields: nil,
 		},
 		"rows before any code": {

@@ -115,7 +115,7 @@ func TestImportSpecDOCX(t *testing.T) {
 	if err := importSpec(t.Context(), []string{"-system", "workinjury", "-out", out, spec}, &stdout); err != nil {
 		t.Fatalf("import-spec: %v\n%s", err, stdout.String())
 	}
-	wantWarning := "warning: " + spec + ": import spec: table 1 row 3 column 5 (是否必填): GYU101 input field \"akc190\": 是否必填 \"也许\" is not understood"
+	wantWarning := "warning: " + spec + ": import spec: table 1 (under \"3.2.1 入院登记上传（GYU101）\") row 3 column 5 (是否必填): GYU101 input field \"akc190\": 是否必填 \"也许\" is not understood"
 	if !strings.Contains(stdout.String(), wantWarning) {
 		t.Errorf("output lacks %q:\n%s", wantWarning, stdout.String())
 	}
