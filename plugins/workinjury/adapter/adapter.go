@@ -521,6 +521,13 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		if out.kind == kindOK && code == "GYD052" {
 			a.cardAuthenticated(ctx, req.Host, doc, out.output)
 		}
+		if out.kind == kindOK && code == "GYD054" {
+			// The attachment asked for, whole, or nothing (attachanswer.go).
+			if _, _, problem := attachmentAnswer(str(doc, "attachment_id"), out.output); problem != "" {
+				a.log.Warn("a GYD054 answer is not the attachment asked for; not passed on", "site", c.code, "message", req.MessageID, "serial", out.serial, "problem", problem)
+				return attachmentQuery(str(doc, "attachment_id"), out.serial, problem), nil
+			}
+		}
 		return a.respond(code, out), nil
 	default:
 		// rec is what was sent for this message, read above; the rules and
