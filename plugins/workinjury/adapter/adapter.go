@@ -519,6 +519,10 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		}
 		out := a.call(ctx, req.Host, c, req.MessageID, code, serial, requestInput(doc, raw))
 		if out.kind == kindOK && code == "GYD052" {
+			if resp := otherHolder(doc, out); resp != nil {
+				a.log.Warn("a GYD052 answer authenticates the card for another person than the one asked about; not passed on", "site", c.code, "message", req.MessageID, "serial", out.serial)
+				return resp, nil
+			}
 			a.cardAuthenticated(ctx, req.Host, doc, out.output)
 		}
 		if out.kind == kindOK && code == "GYD054" {
