@@ -88,3 +88,59 @@ func TestDownloadedAttachmentNotTheOneAsked(t *testing.T) {
 		})
 	}
 }
+
+// TestAttachmentUploadAnswerWithoutEveryID: an accepted GYU002 whose signed
+// answer does not give one attachment id for each file sent (a file left
+// out, an entry without its id) cannot say which files the national system
+// holds, nor the HIS refer to the missing one in GYU006 or GYU103. It is
+// not answered ok with the ids it happens to carry: failed, not retryable,
+// nothing applied (no attachment known here) and nothing resent; a replay
+// reconciles it with GYD053 and then answers every id.
+func TestAttachmentUploadAnswerWithoutEveryID(t *testing.T) {
+	t.Parallel()
+	in := attachmentUpload(2)
+	cases := map[string]struct {
+		set map[string]any
+		ok  bool
+	}{
+		"every file with its id": {ok: true},
+		"a file left out": {set: map[string]any{"attachments": []any{
+			map[string]any{"file_name": "认定书0.pdf", "attachment_id": "FJLEFT0001"}}}},
+		"an entry without its id": {set: map[string]any{"attachments": []any{
+			map[string]any{"file_name": "认定书0.pdf", "attachment_id": "FJLEFT0001"}, map[string]any{"file_name": "认定书1.pdf", "attachment_id": ""}}}},
+		"one id for both files": {set: map[string]any{"attachments": []any{
+			map[string]any{"file_name": "认定书0.pdf", "attachment_id": "FJLEFT0001"}, map[string]any{"file_name": "认定书1.pdf", "attachment_id": "FJLEFT0001"}}}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			if tc.set != nil {
+				e.sim.Inject(wisim.Fault{Code: "GYU002", Kind: wisim.FaultAlter, Set: tc.set})
+			}
+			r := e.handle("m-att", "GYU002", in, false)
+			if tc.ok {
+				e.mustOK(r)
+				return
+			}
+			if r.Status != sdk.StatusFailed || r.Retryable {
+				t.Fatalf("status %s (retryable %v), want failed, not retryable: %s %s", r.Status, r.Retryable, r.Diagnostics, r.Payload)
+			}
+			if !strings.Contains(r.Diagnostics.String(), "attachments") {
+				t.Errorf("diagnostics %s do not say what the answer lacks", r.Diagnostics)
+			}
+			entries, err := hostFor(e.host, testSite).Scan(t.Context(), "att/", 10)
+			if err != nil || len(entries) != 0 {
+				t.Fatalf("%d attachments known here (%v), want none", len(entries), err)
+			}
+			sent := len(e.sim.Received("GYU002"))
+			out := e.mustOK(e.handle("m-att", "GYU002", in, true))
+			if got := len(e.sim.Received("GYU002")); got != sent {
+				t.Fatalf("the replay sent GYU002 again (%d, want %d)", got, sent)
+			}
+			if atts, _ := out["attachments"].([]any); len(atts) != 2 {
+				t.Fatalf("replay answer %v, want both ids", out)
+			}
+		})
+	}
+}
