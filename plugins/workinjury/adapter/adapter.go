@@ -534,7 +534,18 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		}
 		out := a.call(ctx, req.Host, c, req.MessageID, code, serial, requestInput(doc, raw))
 		if out.kind == kindOK && code == "GYD052" {
+			if resp := otherHolder(doc, out); resp != nil {
+				a.log.Warn("a GYD052 answer authenticates the card for another person than the one asked about; not passed on", "site", c.code, "message", req.MessageID, "serial", out.serial)
+				return resp, nil
+			}
 			a.cardAuthenticated(ctx, req.Host, doc, out.output)
+		}
+		if out.kind == kindOK && code == "GYD054" {
+			// The attachment asked for, whole, or nothing (attachanswer.go).
+			if _, _, problem := attachmentAnswer(str(doc, "attachment_id"), out.output); problem != "" {
+				a.log.Warn("a GYD054 answer is not the attachment asked for; not passed on", "site", c.code, "message", req.MessageID, "serial", out.serial, "problem", problem)
+				return attachmentQuery(str(doc, "attachment_id"), out.serial, problem), nil
+			}
 		}
 		return a.respond(code, out), nil
 	default:

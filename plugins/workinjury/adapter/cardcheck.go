@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
 )
 
 // The pre-check of the card transactions, GYD052 (social-security-card
@@ -98,4 +101,31 @@ func (l *lifecycle) cardFiling(code string) error {
 		return nil
 	}
 	return l.remoteFiling(fc, !known)
+}
+
+// otherHolder is the reply to a GYD052 whose answer authenticates the card
+// (auth_result 1) but names another holder (aac002) than the person the
+// message asked about, nil for any other answer. Such an answer is not
+// that person's authentication: passed on as ok, the cashier would admit
+// the patient on another worker's card, and GYD052@admission and the
+// card's holder for GYD055 would be remembered for the wrong person. The
+// reply is failed and not retryable (who holds the card does not change
+// by asking again), without the answer, which is the other worker's
+// personal data; neither number is named. An answer naming no holder is
+// taken as about the person asked; a check digit x and X are the same.
+func otherHolder(doc map[string]any, out outcome) *sdk.HandleResponse {
+	var r map[string]any
+	if err := decodeJSON(out.output, &r); err != nil || str(r, "auth_result") != "1" {
+		return nil
+	}
+	if got := str(r, "aac002"); got == "" || strings.EqualFold(got, str(doc, "aac002")) {
+		return nil
+	}
+	ds := sdk.Diagnostics{{Severity: sdk.SeverityError, Field: "$.aac002", Rule: "consistency",
+		Summary: "rule card-holder: the national system authenticated card aaz500 as another person's, not this aac002's: not passed on",
+		Detail: "the card is not the patient's: check that the card presented is the patient's own and that aac002/aac003 are the patient's, then authenticate again; " +
+			"if they are, give the serial " + out.serial + " to the national system's operators. Nothing was recorded as authenticated"}}
+	zhFirst("GYD052", ds)
+	return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: false, Diagnostics: ds,
+		External: &sdk.External{System: systemName, Code: out.code, Message: out.message, MsgID: out.serial}}
 }

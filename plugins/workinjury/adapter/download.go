@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -1566,13 +1565,12 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 		default:
 			return sdk.Event{}, "", &dlError{err: fmt.Errorf("download attachment %s of record %s: %w", aid, id, out.err)}
 		}
-		var f map[string]any
-		dec := json.NewDecoder(bytes.NewReader(out.output))
-		dec.UseNumber()
-		_ = dec.Decode(&f)
-		content, err := base64.StdEncoding.DecodeString(str(f, "file_content"))
-		if err != nil {
-			return sdk.Event{}, fmt.Sprintf("附件 %s 内容不是 Base64", aid), nil
+		// The attachment asked for, whole, or the record is fed back as
+		// failed and offered again (attachanswer.go).
+		f, content, problem := attachmentAnswer(aid, out.output)
+		if problem != "" {
+			a.log.Warn("a GYD054 answer is not the attachment asked for; the record is fed back as failed", "site", c.code, "code", st.Code, "batch", st.BatchNo, "record", id, "serial", serial, "problem", problem)
+			return sdk.Event{}, problem, nil
 		}
 		sum := sha256.Sum256(content)
 		entry := map[string]any{

@@ -1256,7 +1256,7 @@ func TestReplyErrorsOnlyTheAssignedNumber(t *testing.T) {
 		{"GYU001", `{}`, false},
 		{"GYU102", `{}`, false},
 	} {
-		if got := replyErrors(tc.code, json.RawMessage(tc.output)); (len(got) > 0) != tc.bad {
+		if got := replyErrors(tc.code, nil, json.RawMessage(tc.output)); (len(got) > 0) != tc.bad {
 			t.Errorf("replyErrors(%s, %s) = %v; want an error: %v", tc.code, tc.output, got, tc.bad)
 		}
 	}

@@ -415,6 +415,7 @@ var checkTexts = map[string]checkText{
 	"GYD052/approved-filing":     {preCheck, "人员存在已审核通过备案", "先完成备案并审核通过，再刷卡鉴权；the card is checked only for a person with an approved filing"},
 	"GYD055/approved-filing":     {preCheck, "人员存在已审核通过备案", "先完成备案并审核通过，再做内部认证；the card is checked only for a person with an approved filing"},
 	"device-filing":              {preCheck, "已获取辅具配置备案信息", "使用人员的辅助器具配置备案；give the person's assistive-device filing"},
+	"card-holder":                {bizRule, "确保社保卡信息有效（持卡人即就诊人）", "核对所持社保卡是否本人的卡；check that the card is the patient's own"},
 	"card-authentication":        {preCheck, "已完成社保卡鉴权", "先发送 GYD052 鉴权社保卡；authenticate the card with GYD052 first"},
 	"filing-validity":            {bizRule, "时间在备案有效期内", "先用 GYU007 延长备案；extend the filing with GYU007 first"},
 	"GYU101/filing-validity":     {bizRule, "入院时间在备案有效期内", "先用 GYU007 延长备案；extend the filing with GYU007 first"},

@@ -243,7 +243,7 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 		}
 	}
 	if out.kind == kindOK {
-		if bad := replyErrors(code, out.output); len(bad) > 0 {
+		if bad := replyErrors(code, doc, out.output); len(bad) > 0 {
 			// The call happened and was accepted, but its signed answer
 			// lacks what later transactions need: nothing is applied and
 			// the outcome is not marked done, so a replay asks GYD053
@@ -371,20 +371,52 @@ func redownloadAccepted(output json.RawMessage) (flag, message string) {
 }
 
 // replyErrors checks the answer of an accepted upload for the number its
-// effects key on (replyRef) and returns "path problem" of each error.
-func replyErrors(code string, output json.RawMessage) []string {
+// effects key on (replyRef), and that of a GYU002 (doc, its input) for one
+// attachment id of its own for each file sent (attachmentIDErrors); it
+// returns "path problem" of each error.
+func replyErrors(code string, doc map[string]any, output json.RawMessage) []string {
 	field, ok := replyRef[code]
-	if !ok {
+	if !ok && code != "GYU002" {
 		return nil
 	}
 	var out map[string]any
 	if err := decodeJSON(output, &out); err != nil || out == nil {
 		return []string{"$ is not a JSON object"}
 	}
+	if code == "GYU002" {
+		return attachmentIDErrors(doc, out)
+	}
 	if str(out, field) == "" {
 		return []string{"$." + field + " required"}
 	}
 	return nil
+}
+
+// attachmentIDErrors checks that the answer out of an accepted GYU002 gives
+// an attachment id for each file of its input doc, each id its own: an
+// answer that leaves a file out cannot say whether the national system
+// holds it, nor can the HIS refer to it (GYU006, GYU103).
+func attachmentIDErrors(doc, out map[string]any) []string {
+	in, _ := doc["attachments"].([]any)
+	got, _ := out["attachments"].([]any)
+	var bad []string
+	if len(got) != len(in) {
+		bad = append(bad, fmt.Sprintf("$.attachments has %d entries for the %d files sent", len(got), len(in)))
+	}
+	seen := map[string]int{}
+	for i, x := range got {
+		r, _ := x.(map[string]any)
+		id := str(r, "attachment_id")
+		switch j, dup := seen[id]; {
+		case id == "":
+			bad = append(bad, fmt.Sprintf("$.attachments[%d].attachment_id required", i))
+		case dup:
+			bad = append(bad, fmt.Sprintf("$.attachments[%d].attachment_id %s is also entry %d's", i, id, j))
+		default:
+			seen[id] = i
+		}
+	}
+	return bad
 }
 
 // recordAndMark records rec (the serial about to be sent) at key and

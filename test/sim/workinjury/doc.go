@@ -148,8 +148,10 @@
 // province would; Received records every request
 // that reached the simulator. Faults can be injected per transaction:
 // timeouts, HTTP 5xx, garbage, bad signatures, unsigned errors, business
-// errors, "processed but the reply is lost", and holds that block a request
-// (before or after processing) until the test releases it.
+// errors, "processed but the reply is lost", signed answers lacking fields
+// or carrying altered ones (another attachment, another card holder), and
+// holds that block a request (before or after processing) until the test
+// releases it.
 //
 // Business error codes (the simulator's own; the official table is not
 // public):

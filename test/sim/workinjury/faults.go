@@ -38,6 +38,13 @@ const (
 	// FaultOmit: processed; the signed answer lacks the output fields
 	// named in Omit (GYD053 still reports the complete output).
 	FaultOmit FaultKind = "omit"
+	// FaultAlter: processed; the signed answer carries the values of Set
+	// in place of its own fields (GYD053 still reports the true output):
+	// a national system that answers, correctly signed, about another
+	// record than the one asked for (another attachment, another card
+	// holder) or with a field that contradicts the rest (a file_size
+	// that is not its content's).
+	FaultAlter FaultKind = "alter"
 	// FaultHold: the request blocks (before processing, or after it with
 	// After) until Release or until the client goes away.
 	FaultHold FaultKind = "hold"
@@ -60,6 +67,8 @@ type Fault struct {
 	ErrCode, ErrMessage string
 	// Omit names the output fields FaultOmit leaves out of the answer.
 	Omit []string
+	// Set are the output fields FaultAlter puts into the answer.
+	Set map[string]any
 }
 
 // Injected is an active fault.
@@ -131,7 +140,7 @@ func (s *Server) fault(code string, input map[string]any, after bool) *Injected 
 		if f.Code != "" && f.Code != code {
 			continue
 		}
-		phaseAfter := f.Kind == FaultLostReply || f.Kind == FaultBadSignature || f.Kind == FaultOversize || f.Kind == FaultOmit ||
+		phaseAfter := f.Kind == FaultLostReply || f.Kind == FaultBadSignature || f.Kind == FaultOversize || f.Kind == FaultOmit || f.Kind == FaultAlter ||
 			((f.Kind == FaultTimeout || f.Kind == FaultHold) && f.After)
 		if phaseAfter != after {
 			continue

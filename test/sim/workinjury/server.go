@@ -380,6 +380,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					delete(out, k)
 				}
 			}
+		case FaultAlter:
+			if be == nil && out != nil {
+				s.logf("fault: answer altered", code, serial, string(f.f.Kind))
+				out, outJSON = maps.Clone(out), nil
+				maps.Copy(out, f.f.Set)
+			}
 		case FaultBadSignature:
 			s.logf("fault: bad signature", code, serial, string(f.f.Kind))
 			s.answerTampered(w, keys, code, serial, out, be)
