@@ -165,8 +165,9 @@ func buildChatty(t *testing.T) (path, sum string) {
 // whose Describe declares chatty.register with a schema marking fullName,
 // patient_nm (input) and holder_nm (output) personal, keys that are not
 // among pii.PersonalKey's, and checks that the plugin's log line shows
-// them masked, at the top level and inside an object, while the
-// undeclared nickname stays as it is.
+// them masked, at the top level, inside an object and written as
+// key=value into the message, while the undeclared nickname stays as it
+// is.
 func TestDeclaredPersonalFieldsMaskedInPluginLog(t *testing.T) {
 	t.Parallel()
 	path, sum := buildChatty(t)
@@ -176,8 +177,8 @@ func TestDeclaredPersonalFieldsMaskedInPluginLog(t *testing.T) {
 		hidden []string // must not appear
 		shown  []string // must appear
 	}{
-		"text": {format: "text", hidden: []string{"司马相如", "诸葛孔明"}, shown: []string{"fullName=司***", "patient_nm=诸***", "record.holder_nm=司***", "小明同学"}},
-		"json": {format: "json", hidden: []string{"司马相如", "诸葛孔明"}, shown: []string{`"fullName":"司***"`, `"patient_nm":"诸***"`, `"holder_nm":"司***"`, "小明同学"}},
+		"text": {format: "text", hidden: []string{"司马相如", "诸葛孔明"}, shown: []string{`msg="declared fields of fullName=司***"`, "fullName=司***", "patient_nm=诸***", "record.holder_nm=司***", "小明同学"}},
+		"json": {format: "json", hidden: []string{"司马相如", "诸葛孔明"}, shown: []string{`"msg":"declared fields of fullName=司***"`, `"fullName":"司***"`, `"patient_nm":"诸***"`, `"holder_nm":"司***"`, "小明同学"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -85,6 +85,11 @@ func (p *pluginLogger) Log(level hclog.Level, msg string, args ...any) {
 		// sorted, a line reads the same every time.
 		slices.SortFunc(attrs[n:], func(a, b slog.Attr) int { return strings.Compare(a.Key, b.Key) })
 	}
+	if len(extra) > 0 {
+		// key=value of a declared field written into the text; the
+		// host's logger masks the rest (Mask).
+		msg = maskText(msg, extra)
+	}
 	p.l.LogAttrs(ctx, lv, msg, attrs...)
 }
 

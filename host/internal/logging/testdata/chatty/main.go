@@ -73,7 +73,7 @@ func (c chatty) Handle(_ context.Context, req *sdk.HandleRequest) (*sdk.HandleRe
 	c.log.Info("full-width", "note", p["fullWidth"], "dashed", p["dashed"])
 	sdk.Logger("chatty").Info("logged through sdk.Logger", "idNumber", p["idNumber"], "phone", p["phone"])
 	if p["fullName"] != "" {
-		c.log.Info("declared fields", "fullName", p["fullName"], "patient_nm", p["patient_nm"], "nickname", p["nickname"],
+		c.log.Info("declared fields of fullName="+p["fullName"], "fullName", p["fullName"], "patient_nm", p["patient_nm"], "nickname", p["nickname"],
 			"record", map[string]any{"holder_nm": p["fullName"], "nickname": p["nickname"]})
 	}
 	c.log.Info("chatty done", "message", req.MessageID)
