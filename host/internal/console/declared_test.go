@@ -1,13 +1,16 @@
 package console
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/medgate/medgate/host/internal/logging"
+	"github.com/medgate/medgate/host/internal/message"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 )
@@ -86,5 +89,39 @@ func TestDeclaredPersonalFieldsMaskedOnMessagePage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeclaredPersonalFieldsMaskedInUndeclaredFormReply: a form that
+// declares no display shows its reply as JSON; the values of the output
+// fields the operation's schema declares personal (holder_nm, a key
+// medgate's list does not know) are masked there as on the message page.
+func TestDeclaredPersonalFieldsMaskedInUndeclaredFormReply(t *testing.T) {
+	t.Parallel()
+	logging.Declare("ecard", &sdk.DescribeResponse{Name: "ecard",
+		Operations: []sdk.Operation{{Type: "ecard.holder", Schema: "ecardtest/holder"}},
+		Schemas: map[string][]byte{"ecardtest/holder.yaml": []byte("code: holder\nname: 持卡人\nsystem: ecardtest\ndirection: query\nsource: the console's tests\n" +
+			"output:\n  - name: holder_nm\n    label: 持卡人\n    type: string\n    personal: true\n")},
+	}, nil)
+	f := newFixture(t, testToken)
+	f.b.plugins[0].Views.Forms = []sdk.Form{{Name: "holder", Title: "持卡人 Holder", Operation: "ecard.holder", Key: "cardNo",
+		Fields: []sdk.Argument{{Name: "cardNo", Type: sdk.SettingString, Required: true}}}}
+	f.b.handlers["ecard.holder"] = func(json.RawMessage) *message.Reply {
+		return okReply(map[string]any{"cardNo": "880100000000013", "holder_nm": "诸葛孔明", "nickname": "小明同学"})
+	}
+	c := f.client()
+	c.login("收费员 01")
+	r := c.post("/console/form/ecard/holder", url.Values{"site": {"s1"}, "cardNo": {"880100000000013"}, "csrf": {c.csrf}})
+	body := html.UnescapeString(r.body)
+	if r.code != http.StatusOK {
+		t.Fatalf("%d %s", r.code, body)
+	}
+	if strings.Contains(body, "诸葛孔明") {
+		t.Errorf("the form's reply shows %q, the value of a field the plugin declares personal", "诸葛孔明")
+	}
+	for _, want := range []string{`"holder_nm": "诸***"`, "小明同学"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the form's reply lacks %q", want)
+		}
 	}
 }
