@@ -142,7 +142,11 @@ type Column struct {
 	// Personal marks personal data (a name, an ID or phone number): the
 	// console and the command line mask it, whatever the plugin sent; the
 	// command line shows it unmasked only with -reveal, which the running
-	// medgate grants to an admin and records in its audit log.
+	// medgate grants to an admin and records in its audit log. The host
+	// also masks the field's values (by the last part of Field) in the
+	// replies of the operation the list, form or command sends, where it
+	// shows messages (the message page, GET /admin/messages, medgate
+	// send), and in the plugin's log lines.
 	Personal bool `json:"personal,omitempty"`
 	// Codes gives the meaning of the field's code values (value → text,
 	// Chinese first: {"expired": "二维码已过期 expired"}). The console and

@@ -109,12 +109,19 @@
 // The host masks personal data wherever it shows a request, a reply or a
 // journal entry (the console's message page, the admin API, medgate send,
 // its log) by the JSON key it is under (pii.PersonalKey: name, patientName,
-// idNumber, phone, …), and ID and mobile numbers anywhere. A name under
-// another key, in a sentence or in an Artifact's name is shown as it is:
-// put each personal value a reply quotes under such a key, and mask an
-// external system's free text with pii.Text. Column.Personal and a schema
-// field's personal flag mask only the plugin's own views and validation
-// messages.
+// idNumber, phone, …), ID and mobile numbers anywhere, and the fields the
+// plugin declares personal, per operation, under any key: a message's
+// request payload by the input fields its operation's schema marks
+// `personal: true` (the document Operation.Schema names, and
+// "<plugin>/<operation>.yaml", from Schemas or a site's
+// ConfigureResponse.Schemas), its reply payload by the output fields so
+// marked and by the fields of every Column marked Personal in the work
+// lists, forms and commands the operation answers; the plugin's log lines
+// by all of them. The host reads them at each launch and Configure. A name
+// under a key nothing declares, in a sentence or in an Artifact's name is
+// shown as it is, and the journal of external calls is masked by key
+// only: declare each personal field (or put it under a key PersonalKey
+// accepts), and mask an external system's free text with pii.Text.
 //
 // # Versioned state
 //

@@ -816,13 +816,14 @@ type messageView struct {
 }
 
 // view shows a stored message with its reply masked as the console
-// masks it (names, ID and phone numbers), and its business key with ID and
+// masks it (names, ID and phone numbers, and the fields the message's
+// plugin declares personal for its operation: logging.MaskReply), and its business key with ID and
 // mobile numbers masked (logging.Mask), as the console shows keys: a site
 // may key its messages by them, while the hospital's own patient and visit
 // numbers stay readable.
 func view(m store.Message) messageView {
 	return messageView{ID: m.ID, Site: m.Site, Type: m.Type, Key: logging.Mask(m.Key), Status: m.Status, Outcome: m.Outcome, Attempts: m.Attempts,
-		OccurredAt: m.OccurredAt, ReceivedAt: m.ReceivedAt, UpdatedAt: m.UpdatedAt, Reply: logging.MaskJSON(m.Reply)}
+		OccurredAt: m.OccurredAt, ReceivedAt: m.ReceivedAt, UpdatedAt: m.UpdatedAt, Reply: logging.MaskReply(m.Type, m.Reply)}
 }
 
 func (s *server) exchanges(w http.ResponseWriter, r *http.Request) error {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/config"
+	"github.com/medgate/medgate/host/internal/logging"
 	"github.com/medgate/medgate/host/internal/message"
 )
 
@@ -89,6 +91,9 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !*reveal {
+		declarePersonal(ctx, cfg, env.Type)
+	}
 	if err := printRawJSON(stdout, shownRawReply(value, *reveal)); err != nil {
 		return err
 	}
@@ -105,17 +110,28 @@ func send(ctx context.Context, args []string, stdout io.Writer) error {
 // medgate's own fields (the message ids, site, type, status, attempts,
 // completion time) as they are, and everything else (payload, errors,
 // warnings, the external system's answer, any other field) as the
-// console's message page shows a reply: masked (logging.MaskJSON), or,
+// console's message page shows a reply: masked (logging.MaskJSON; its
+// payload with the fields its plugin declares personal too,
+// logging.MaskReplyPayload), or,
 // revealed, with only its secrets redacted (jsonShown).
 func shownRawReply(raw []byte, reveal bool) []byte {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(raw, &fields) != nil {
 		return jsonShown(raw, reveal)
 	}
+	var typ string
+	_ = json.Unmarshal(fields["type"], &typ)
 	for k, v := range fields {
 		switch k {
 		case "id", "requestId", "site", "type", "status", "attempts", "completedAt":
 			continue
+		case "payload":
+			if !reveal && len(v) > 0 {
+				// The fields the plugin declares personal too
+				// (declarePersonal).
+				fields[k] = logging.MaskReplyPayload(typ, v)
+				continue
+			}
 		}
 		fields[k] = jsonShown(v, reveal)
 	}
@@ -124,6 +140,22 @@ func shownRawReply(raw []byte, reveal bool) []byte {
 		return jsonShown(raw, reveal)
 	}
 	return b
+}
+
+// declarePersonal starts the plugin of message type typ (as `medgate
+// <plugin> <command>` does) to read which fields it declares personal
+// (logging.Declare), so that the reply's payload is printed with them
+// masked as the console masks them. A plugin that cannot be started is
+// said on stderr, and the reply is masked by the keys medgate knows only.
+func declarePersonal(ctx context.Context, cfg *config.Config, typ string) {
+	name, _, _ := strings.Cut(typ, ".")
+	proc, err := launchPlugin(ctx, cfg, name, io.Discard)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "medgate send: the fields plugin %q declares personal are not known (%v): the reply below has only the keys medgate knows masked (name, idNumber, phone, …) and ID and mobile numbers; check the plugin's path and sha256 in %s\n", name, err, cfg.File)
+		return
+	}
+	defer proc.Close()
+	logging.Declare(name, proc.Description(), nil)
 }
 
 // sendEnvelope is the Kafka half of `medgate send`: it sends env with the

@@ -27,7 +27,9 @@
 // read in it (when, zoneLabel).
 //
 // Messages and their exchanges are shown with personal data masked
-// (logging.MaskJSON, and the personal fields of HL7 v2 text: hl7mask.go);
+// (logging.MaskJSON, and the personal fields of HL7 v2 text: hl7mask.go;
+// a message's request and reply payloads also by the fields its plugin
+// declares personal for its operation, logging.MaskRequest, MaskReply);
 // an admin may reveal them, audited. A form's reply that the form shows
 // whole (it declares no display) is masked the same way. A job's error and
 // summary, and a refused form's, action's or document change's errors and

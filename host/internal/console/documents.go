@@ -422,7 +422,7 @@ func (c *Console) documentConfirm(w http.ResponseWriter, r *http.Request) {
 	c.o.Logger.Info("console: document confirmed", "operator", s.operator, "plugin", p.Name, "document", v.Name, "site", site, "id", id, "message", res.ID, "ok", res.ok())
 	f := res.flash("已确认 (confirmed)")
 	if res.ok() {
-		if shown, err := c.showResult(s.id, p.Name, site, sdk.Display{Fields: v.Confirm.Result.Fields}, res.Reply.Payload); err == nil {
+		if shown, err := c.showResult(s.id, p.Name, site, v.Confirm.Operation, sdk.Display{Fields: v.Confirm.Result.Fields}, res.Reply.Payload); err == nil {
 			for _, fl := range shown.Fields {
 				f.Lines = append(f.Lines, fl.Title+": "+fl.Value)
 			}

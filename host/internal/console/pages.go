@@ -290,15 +290,24 @@ func (c *Console) showMessage(w http.ResponseWriter, r *http.Request, id string,
 		c.storeFailed(w, r, "消息读取失败 (message not read)", "The message could not be read", err)
 		return
 	}
+	// The request and reply are masked by the keys pii.PersonalKey knows
+	// and by those the message's plugin declares personal for its
+	// operation (logging.MaskRequest, MaskReply); its journal by the keys.
 	show := maskedJSON
+	showRequest := func(b []byte) string {
+		return maskedBody(b, func(b []byte) []byte { return logging.MaskRequest(m.Type, b) })
+	}
+	showReply := func(b []byte) string {
+		return maskedBody(b, func(b []byte) []byte { return logging.MaskReply(m.Type, b) })
+	}
 	if reveal {
-		show = plainJSON
+		show, showRequest, showReply = plainJSON, plainJSON, plainJSON
 	} else {
 		mm := *m
 		mm.Key = maskKey(mm.Key)
 		m = &mm
 	}
-	d := messageData{Message: m, Request: show(m.Request), Reply: show(m.Reply),
+	d := messageData{Message: m, Request: showRequest(m.Request), Reply: showReply(m.Reply),
 		Replayable: m.Status == store.StatusDone && m.Outcome == message.StatusFailed, Revealed: reveal, Why: whyOf(m, reveal)}
 	if s := sessionFrom(r); s != nil {
 		d.CanReveal = s.Role().Allows(access.Admin)
@@ -418,7 +427,12 @@ func plainJSON(b []byte) string {
 // text in it (an hl7v2 payload) has its personal fields masked too
 // (maskHL7). Bodies that are not one JSON document are masked as text
 // (HL7 v2 by its fields, then by pattern).
-func maskedJSON(b []byte) string {
+func maskedJSON(b []byte) string { return maskedBody(b, logging.MaskJSON) }
+
+// maskedBody is maskedJSON with mask in place of logging.MaskJSON (a
+// message's request or reply: logging.MaskRequest, MaskReply, which mask
+// what its plugin declares personal too).
+func maskedBody(b []byte, mask func([]byte) []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
@@ -426,7 +440,7 @@ func maskedJSON(b []byte) string {
 		return logging.Mask(maskHL7(strings.ToValidUTF8(string(b), "\uFFFD")))
 	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, logging.MaskJSON(maskHL7InJSON(b)), "", "  "); err != nil {
+	if err := json.Indent(&out, mask(maskHL7InJSON(b)), "", "  "); err != nil {
 		return logging.Mask(maskHL7(string(b)))
 	}
 	return out.String()

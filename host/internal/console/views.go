@@ -294,7 +294,7 @@ func (c *Console) formSubmit(w http.ResponseWriter, r *http.Request) {
 		// data typed in do not stay on the screen beside the masked reply.
 		d.Values = map[string]string{}
 	}
-	result, err := c.showResult(s.id, p.Name, d.Site, f.Result, res.Reply.Payload)
+	result, err := c.showResult(s.id, p.Name, d.Site, f.Operation, f.Result, res.Reply.Payload)
 	if err != nil {
 		d.Problem = &flash{Title: "回复不完整 (unexpected reply)", MessageID: res.ID, Lines: []string{fmt.Sprintf("%s: %v; check the plugin version", f.Operation, err)}}
 		c.render(w, r, http.StatusOK, "form", f.Title, nav, d)
@@ -407,8 +407,10 @@ func tableOf(obj any, d sdk.Display, loc *time.Location) *resultTable {
 // showResult builds the view of a reply payload as d declares (a file's
 // download link for session only). Text is masked like work-list cells;
 // a reply shown whole (d declares nothing) is masked as the message page
-// masks it (maskedJSON: personal keys too, not only ID and mobile numbers).
-func (c *Console) showResult(session, plugin, site string, d sdk.Display, payload []byte) (*formResult, error) {
+// masks it (personal keys too, not only ID and mobile numbers, and the
+// fields the plugin declares personal in typ's reply:
+// logging.MaskReplyPayload).
+func (c *Console) showResult(session, plugin, site, typ string, d sdk.Display, payload []byte) (*formResult, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return nil, fmt.Errorf("the reply is not a JSON object: %w", err)
@@ -448,7 +450,7 @@ func (c *Console) showResult(session, plugin, site string, d sdk.Display, payloa
 			Token: c.downloads.add(download{ArtifactID: m.ID, Session: session})}
 	}
 	if d.Headline == "" && len(d.Fields)+len(d.Images)+len(d.Columns) == 0 && d.Lines == "" && d.File == nil {
-		out.JSON = maskedJSON(payload)
+		out.JSON = maskedBody(payload, func(b []byte) []byte { return logging.MaskReplyPayload(typ, b) })
 	}
 	return out, nil
 }

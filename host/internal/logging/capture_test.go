@@ -160,3 +160,66 @@ func buildChatty(t *testing.T) (path, sum string) {
 	s := sha256.Sum256(data)
 	return path, hex.EncodeToString(s[:])
 }
+
+// TestDeclaredPersonalFieldsMaskedInPluginLog runs the chatty plugin,
+// whose Describe declares chatty.register with a schema marking fullName,
+// patient_nm (input) and holder_nm (output) personal, keys that are not
+// among pii.PersonalKey's, and checks that the plugin's log line shows
+// them masked, at the top level, inside an object and written as
+// key=value into the message, while the undeclared nickname stays as it
+// is.
+func TestDeclaredPersonalFieldsMaskedInPluginLog(t *testing.T) {
+	t.Parallel()
+	path, sum := buildChatty(t)
+	payload := map[string]string{"fullName": "司马相如", "patient_nm": "诸葛孔明", "nickname": "小明同学"}
+	tests := map[string]struct {
+		format string
+		hidden []string // must not appear
+		shown  []string // must appear
+	}{
+		"text": {format: "text", hidden: []string{"司马相如", "诸葛孔明"}, shown: []string{`msg="declared fields of fullName=司***"`, "fullName=司***", "patient_nm=诸***", "record.holder_nm=司***", "小明同学"}},
+		"json": {format: "json", hidden: []string{"司马相如", "诸葛孔明"}, shown: []string{`"msg":"declared fields of fullName=司***"`, `"fullName":"司***"`, `"patient_nm":"诸***"`, `"holder_nm":"司***"`, "小明同学"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var out syncBuffer
+			host, err := logging.New(&out, tc.format, "info")
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "chatty", Path: path, SHA256: sum}, sdktest.NewMemoryHost(),
+				pluginhost.Options{Logger: host, PluginLogs: host})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			b, err := json.Marshal(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := "m-declared-" + name
+			if _, err := in.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: "chatty.register", MessageID: id, Key: "k1", Format: "json", Payload: b, Attempt: 1}); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(out.String(), id) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the plugin's last log line did not arrive within 30s; got:\n%s", out.String())
+				}
+				time.Sleep(10 * time.Millisecond) // polling the plugin's log pump
+			}
+			got := out.String()
+			for _, h := range tc.hidden {
+				if strings.Contains(got, h) {
+					t.Errorf("a log line shows %q, the value of a field chatty declares personal:\n%s", h, got)
+				}
+			}
+			for _, s := range tc.shown {
+				if !strings.Contains(got, s) {
+					t.Errorf("the log lacks %q:\n%s", s, got)
+				}
+			}
+		})
+	}
+}

@@ -13,7 +13,11 @@
 // written as key=value, bearer tokens and PEM private keys. Plugins' log
 // lines pass the same masking and come out through the host's logger, in
 // its format and keys, with plugin=<name> (see Plugin); Writer masks raw
-// lines where a plugin's output is written as it is.
+// lines where a plugin's output is written as it is. What a plugin
+// declares personal (its schemas' personal fields, its Column.Personal;
+// Declare, at each launch and Configure) is masked too, per operation, in
+// the payloads of its messages (MaskRequest, MaskReply) and in its log
+// lines, whatever the key.
 package logging
 
 import (
@@ -184,7 +188,11 @@ var (
 // masks the values of personal keys written into text ("name":"…" of a
 // JSON body quoted in a message, name=… of a URL, 姓名：…), and redacts secrets written into text: key=value and "key":"value"
 // pairs of tokens, passwords and keys, bearer tokens and PEM private keys.
-func Mask(s string) string {
+func Mask(s string) string { return maskText(s, nil) }
+
+// maskText is Mask with the values of the keys in extra (what a plugin
+// declares personal, Declare) written into s masked as personal keys'.
+func maskText(s string, extra keySet) string {
 	if len(s) < 9 {
 		return s
 	}
@@ -196,7 +204,7 @@ func Mask(s string) string {
 		s = intlRE.ReplaceAllString(s, "+$1****$2")
 	}
 	if strings.ContainsAny(s, ":=：") {
-		s = maskFields(s)
+		s = maskFields(s, extra)
 	}
 	return s
 }
@@ -270,13 +278,13 @@ func maskSecretText(m string) string {
 
 // maskFields masks the values of personal keys written into text as
 // "key":"value" (JSON inside a string, its quotes escaped or not) or
-// key=value, key:value.
-func maskFields(s string) string {
+// key=value, key:value; the keys in extra are personal too.
+func maskFields(s string, extra keySet) string {
 	if strings.IndexByte(s, '"') >= 0 {
 		for _, re := range []*regexp.Regexp{quotedFieldRE, escapedFieldRE} {
 			s = re.ReplaceAllStringFunc(s, func(m string) string {
 				g := re.FindStringSubmatch(m)
-				if !personalKey(g[1]) {
+				if !personalKey(g[1]) && !extra.has(g[1]) {
 					return m
 				}
 				q := `"`
@@ -289,7 +297,7 @@ func maskFields(s string) string {
 	}
 	return personalFieldRE.ReplaceAllStringFunc(s, func(m string) string {
 		g := personalFieldRE.FindStringSubmatch(m)
-		if !personalKey(g[1]) {
+		if !personalKey(g[1]) && !extra.has(g[1]) {
 			return m
 		}
 		return g[1] + g[2] + maskField(g[1], g[3])
@@ -371,7 +379,7 @@ func maskLine(line []byte) string {
 // masked as text and returned as a JSON string, so the result is always
 // valid JSON; nil stays nil.
 func MaskJSON(b []byte) []byte {
-	return rewriteJSON(b, Mask, func(v any) any { return maskAny("", v) })
+	return rewriteJSON(b, Mask, func(v any) any { return maskAny("", v, nil) })
 }
 
 // rewriteJSON decodes b (numbers kept as written), rewrites the value
@@ -401,8 +409,10 @@ func rewriteJSON(b []byte, text func(string) string, value func(any) any) []byte
 	return bytes.TrimRight(out.Bytes(), "\n")
 }
 
-// maskAny masks a decoded JSON value found under key.
-func maskAny(key string, v any) any {
+// maskAny masks a decoded JSON value found under key; the values of the
+// keys in extra (those a plugin declares personal, Declare) are masked as
+// those of pii.PersonalKey's keys, at any depth.
+func maskAny(key string, v any, extra keySet) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
@@ -410,21 +420,21 @@ func maskAny(key string, v any) any {
 				x[k] = maskSecret(k, e)
 				continue
 			}
-			x[k] = maskAny(k, e)
+			x[k] = maskAny(k, e, extra)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = maskAny(key, e)
+			x[i] = maskAny(key, e, extra)
 		}
 	case string:
-		if personalKey(key) {
+		if personalKey(key) || extra.has(key) {
 			return maskPersonal(key, x)
 		}
-		return Mask(x)
+		return maskText(x, extra)
 	case json.Number:
 		// A phone or ID number may be written as a JSON number; masked, it
 		// becomes a string.
-		if personalKey(key) {
+		if personalKey(key) || extra.has(key) {
 			return maskPersonal(key, x.String())
 		}
 		if m := Mask(x.String()); m != x.String() {
@@ -455,7 +465,7 @@ func maskSecret(k string, v any) any {
 	case nil, bool:
 		return x
 	case json.Number:
-		return maskAny(k, x)
+		return maskAny(k, x, nil)
 	}
 	return redacted
 }

@@ -76,19 +76,27 @@ func (p *pluginLogger) Log(level hclog.Level, msg string, args ...any) {
 		args = args[:n-2]
 	}
 	attrs := make([]slog.Attr, 0, len(args)/2+len(p.args)/2)
-	attrs = appendAttrs(attrs, p.args)
+	extra := declaredLogKeys(p.name)
+	attrs = appendAttrs(attrs, p.args, extra)
 	n := len(attrs)
-	attrs = appendAttrs(attrs, args)
+	attrs = appendAttrs(attrs, args, extra)
 	if p.stderr {
 		// go-plugin hands a JSON line's attributes over in map order;
 		// sorted, a line reads the same every time.
 		slices.SortFunc(attrs[n:], func(a, b slog.Attr) int { return strings.Compare(a.Key, b.Key) })
 	}
+	if len(extra) > 0 {
+		// key=value of a declared field written into the text; the
+		// host's logger masks the rest (Mask).
+		msg = maskText(msg, extra)
+	}
 	p.l.LogAttrs(ctx, lv, msg, attrs...)
 }
 
-// appendAttrs converts hclog's key-value arguments to masked attributes.
-func appendAttrs(attrs []slog.Attr, args []any) []slog.Attr {
+// appendAttrs converts hclog's key-value arguments to masked attributes;
+// the values of the keys in extra (what the plugin declares personal,
+// Declare) are masked as personal keys' are.
+func appendAttrs(attrs []slog.Attr, args []any, extra keySet) []slog.Attr {
 	for i := 0; i < len(args); i += 2 {
 		k, ok := args[i].(string)
 		if !ok {
@@ -105,33 +113,29 @@ func appendAttrs(attrs []slog.Attr, args []any) []slog.Attr {
 			// plugin=<path>, a plugin's msg=… become arg.plugin, arg.msg.
 			k = "arg." + k
 		}
-		attrs = append(attrs, pluginAttr(k, v))
+		attrs = append(attrs, pluginAttrIn(k, v, false, extra))
 	}
 	return attrs
 }
 
-// pluginAttr masks v, found under key k, and converts it: an object to a
-// group, anything else to a premasked value.
-func pluginAttr(k string, v any) slog.Attr {
-	return pluginAttrIn(k, v, false)
-}
-
-// pluginAttrIn is pluginAttr within a secret's value (secret): its
-// strings are redacted, its numbers, booleans and null kept (maskSecret).
-func pluginAttrIn(k string, v any, secret bool) slog.Attr {
+// pluginAttrIn masks v, found under key k, and converts it: an object to
+// a group, anything else to a premasked value. Within a secret's value
+// (secret) its strings are redacted, its numbers, booleans and null kept
+// (maskSecret); the values of the keys in extra are masked as personal.
+func pluginAttrIn(k string, v any, secret bool, extra keySet) slog.Attr {
 	secret = secret || secretKey(k)
 	v = plain(v)
 	if m, ok := v.(map[string]any); ok {
 		g := make([]slog.Attr, 0, len(m))
 		for _, mk := range slices.Sorted(maps.Keys(m)) {
-			g = append(g, pluginAttrIn(mk, m[mk], secret))
+			g = append(g, pluginAttrIn(mk, m[mk], secret, extra))
 		}
 		return slog.Attr{Key: k, Value: slog.GroupValue(g...)}
 	}
 	if secret {
 		return slog.Any(k, premasked{maskSecret(k, v)})
 	}
-	return slog.Any(k, premasked{maskAny(k, v)})
+	return slog.Any(k, premasked{maskAny(k, v, extra)})
 }
 
 // plain returns v as the values of a JSON document decoded with

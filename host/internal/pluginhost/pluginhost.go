@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -461,6 +462,7 @@ func (in *Instance) launch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	in.declare(desc)
 	in.mu.Lock()
 	sites := make([]string, 0, len(in.sites))
 	settingsOf := make(map[string]map[string]string, len(in.sites))
@@ -942,6 +944,7 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 		in.mu.Lock()
 		in.sites[site] = settings
 		in.schemas[site] = r.Schemas
+		desc := in.desc
 		if in.isolated[site] != nil {
 			delete(in.isolated, site)
 			in.statusAfterIsolation()
@@ -949,9 +952,25 @@ func (in *Instance) Configure(ctx context.Context, site string, settings map[str
 		}
 		delete(in.configureCrashes, site)
 		in.mu.Unlock()
+		in.declare(desc)
 		in.health()
 	}
 	return r.Diagnostics, nil
+}
+
+// declare tells package logging which fields desc, the plugin's
+// Describe, and the sites' schema documents (Configure) mark personal, so
+// that the plugin's messages on the console and the admin API and its log
+// lines are masked by them (logging.Declare): once per launch and per
+// Configure, never per message.
+func (in *Instance) declare(desc *sdk.DescribeResponse) {
+	if desc == nil {
+		return
+	}
+	in.mu.RLock()
+	sites := maps.Clone(in.schemas)
+	in.mu.RUnlock()
+	logging.Declare(in.spec.Name, desc, sites)
 }
 
 // health gives Options.OnHealth the plugin's health now, if it changed.

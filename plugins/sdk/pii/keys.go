@@ -35,14 +35,19 @@ var personalSuffixes = []string{
 // 地址, 住址, 银行卡号, 社保卡号 or 社会保障卡(卡)号. Every string and
 // number under such a key is masked, in nested objects and arrays too.
 //
+// medgate also masks, per operation, the values of the fields the plugin
+// declares personal, under any key: the input (request) and output
+// (reply) fields its schema marks `personal: true`, and the fields of
+// the sdk.Column values marked Personal in the work lists, forms and
+// commands the operation answers; in the plugin's log lines all of them.
+//
 // Elsewhere medgate masks only resident ID and mobile numbers, wherever
-// they appear: a name under any other key ("greeting": "你好, 张三",
-// "xm", "holder") or in a sentence is shown as it is. A schema field's
-// `personal: true` and sdk.Column.Personal do not change that (they mask
-// validation messages and the plugin's own console and command-line
-// views). So a plugin puts each personal value in a reply under a key
-// PersonalKey accepts, and never into free text; its tests can check
-// every reply with sdktest.Unmasked.
+// they appear: a name under a key neither this list nor a declaration
+// names ("greeting": "你好, 张三", "xm", "holder") or in a sentence is
+// shown as it is, and the journal of external calls is masked by this
+// list only. So a plugin declares every personal field, or puts the value
+// under a key PersonalKey accepts, and never into free text.
+// sdktest.Unmasked checks a reply against this list only.
 func PersonalKey(k string) bool {
 	n := normKey(k)
 	if personalKeys[n] || addressKey(n) {

@@ -7,8 +7,10 @@
 // a vendor's adapter can use it as the four adapters do.
 //
 // PersonalKey is the other half: the JSON keys whose values medgate masks
-// wherever it shows a request, a reply or a journal entry. A plugin puts
-// the personal data a reply quotes under such keys, never into free text.
+// wherever it shows a request, a reply or a journal entry, besides the
+// fields a plugin declares personal (its schemas' `personal: true`, its
+// sdk.Column.Personal). A plugin puts the personal data a reply quotes
+// under such keys or declared fields, never into free text.
 package pii
 
 import (

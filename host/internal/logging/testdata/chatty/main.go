@@ -3,7 +3,9 @@
 // careless adapter could (attributes, nested objects, errors, message
 // text, URLs), mostly with hclog in JSON, the form go-plugin forwards to
 // the host, and once with sdk.Logger, then "chatty done" with the message
-// id.
+// id. It declares the operation chatty.register with a schema that marks
+// fullName and patient_nm personal, keys no list of medgate's names: the
+// host masks them because the plugin declares them (logging.Declare).
 package main
 
 import (
@@ -20,8 +22,37 @@ import (
 
 type chatty struct{ log hclog.Logger }
 
+// registerSchema is chatty/register.yaml: fullName and patient_nm are
+// personal, nickname is not.
+const registerSchema = `code: register
+name: 登记
+system: chatty
+direction: upload
+source: the logging package's tests
+input:
+  - name: fullName
+    label: 姓名
+    type: string
+    personal: true
+  - name: patient_nm
+    label: 患者
+    type: string
+    personal: true
+  - name: nickname
+    label: 昵称
+    type: string
+output:
+  - name: holder_nm
+    label: 持卡人
+    type: string
+    personal: true
+`
+
 func (chatty) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-	return &sdk.DescribeResponse{Name: "chatty", Version: "1.0.0"}, nil
+	return &sdk.DescribeResponse{Name: "chatty", Version: "1.0.0",
+		Operations: []sdk.Operation{{Type: "chatty.register", Schema: "chatty/register", Summary: "log a patient's data"}},
+		Schemas:    map[string][]byte{"chatty/register.yaml": []byte(registerSchema)},
+	}, nil
 }
 
 func (chatty) Configure(context.Context, *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
@@ -41,6 +72,10 @@ func (c chatty) Handle(_ context.Context, req *sdk.HandleRequest) (*sdk.HandleRe
 	c.log.Info("request", "req", map[string]any{"psn_name": p["name"], "privateKey": p["privateKey"], "body": string(req.Payload)})
 	c.log.Info("full-width", "note", p["fullWidth"], "dashed", p["dashed"])
 	sdk.Logger("chatty").Info("logged through sdk.Logger", "idNumber", p["idNumber"], "phone", p["phone"])
+	if p["fullName"] != "" {
+		c.log.Info("declared fields of fullName="+p["fullName"], "fullName", p["fullName"], "patient_nm", p["patient_nm"], "nickname", p["nickname"],
+			"record", map[string]any{"holder_nm": p["fullName"], "nickname": p["nickname"]})
+	}
 	c.log.Info("chatty done", "message", req.MessageID)
 	return sdk.OK(map[string]any{})
 }
