@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -1617,15 +1618,25 @@ func ResolveSecret(ref string) (string, error) {
 	default: // "file:"
 		p := ref[5:]
 		st, err := os.Stat(p)
-		if err != nil {
-			return "", fmt.Errorf("secret file: %w", err)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return "", fmt.Errorf("secret file %s does not exist; write the secret into it, readable by the user medgate runs as alone (install -m 600), or correct the path after \"file:\": %w", p, err)
+		case errors.Is(err, fs.ErrPermission):
+			return "", fmt.Errorf("secret file %s cannot be reached by the user medgate runs as; give that user the file (chown, mode 600) and its directories (mode 700): %w", p, err)
+		case err != nil:
+			return "", fmt.Errorf("secret file %s: %w", p, err)
+		case st.IsDir():
+			return "", fmt.Errorf("secret file %s is a directory; name the file that holds the secret after \"file:\"", p)
 		}
 		if st.Mode().Perm()&0o077 != 0 {
 			return "", fmt.Errorf("secret file %s is readable by group or others (mode %o); run chmod 600 %s", p, st.Mode().Perm(), p)
 		}
 		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrPermission) {
+			return "", fmt.Errorf("secret file %s cannot be read by the user medgate runs as; give that user the file (chown, mode 600): %w", p, err)
+		}
 		if err != nil {
-			return "", fmt.Errorf("secret file: %w", err)
+			return "", fmt.Errorf("secret file %s: %w", p, err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
