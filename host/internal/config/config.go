@@ -643,7 +643,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	c := &Config{File: path, lines: map[string]int{}, values: map[string]*yaml.Node{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Problems{yamlProblem(path, err)}
+		return nil, Problems{syntaxProblem(path, data, err)}
 	}
 	index(&root, "", c.lines, c.values)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -694,6 +694,35 @@ func yamlProblem(path string, err error) Problem {
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 		p.Message = m[2]
+	}
+	return p
+}
+
+// syntaxProblem is a file YAML cannot read, in the YAML library's words
+// with what to change: its messages name no fix, and one of a tab names
+// the line before the tab.
+func syntaxProblem(path string, data []byte, err error) Problem {
+	p := yamlProblem(path, err)
+	msg := p.Message
+	switch {
+	case strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") && bytes.ContainsRune(data, '\t'):
+		for i, line := range strings.Split(string(data), "\n") {
+			if indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]; strings.Contains(indent, "\t") {
+				p.Line = i + 1
+				break
+			}
+		}
+		p.Message = msg + `: YAML does not take a tab in the indentation; indent with spaces only`
+	case strings.Contains(msg, "cannot start any token"):
+		p.Message = msg + `: a value that starts with @, ` + "`" + ` or % must be in quotes, e.g. node: "@a"`
+	case strings.Contains(msg, "mapping values are not allowed"):
+		p.Message = msg + `: a value holds ": " (a colon and a space), or this key is indented deeper than the keys beside it; put such a value in quotes (key: "a: b"; a secret reference has no space: "env:NAME", "file:/path"), or indent the key as the keys of its section`
+	case strings.Contains(msg, "expected ',' or ']'") || strings.Contains(msg, "expected ',' or '}'"):
+		p.Message = msg + `: a list [ … ] or map { … } that starts at or after this line does not close; close it on its line (brokers: [a:9093, b:9093]), or put a value holding [ or { in quotes`
+	case strings.Contains(msg, "did not find expected") || strings.Contains(msg, "could not find expected ':'"):
+		p.Message = msg + `: check the indentation of this line and the lines around it: every key ends with ":", the keys of one section line up, and a list item starts with "- " under its key`
+	case strings.Contains(msg, "unexpected end of stream"):
+		p.Message = msg + `: a quote opened in the file is not closed; close it on the line it opens`
 	}
 	return p
 }
