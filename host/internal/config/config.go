@@ -1475,7 +1475,7 @@ func (c *Config) check() Problems {
 		if pl.Path == "" {
 			add(path+".path", "path to the plugin binary is required")
 		} else if st, err := os.Stat(pl.Path); err != nil {
-			add(path+".path", "cannot find the plugin binary: %v; build it with `make build`", err)
+			add(path+".path", "cannot find the plugin binary: %v; install the plugin's binary at that path (`make build` writes them to bin/plugins/ of a checkout; README \"Installing on a server\"), or correct the path", err)
 		} else if st.IsDir() || st.Mode()&0o111 == 0 {
 			add(path+".path", "%s is not an executable file", pl.Path)
 		}
