@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -132,6 +133,8 @@ func Check(ctx context.Context, cfgPath string) error {
 		}
 	}
 	if len(problems) > 0 {
+		// In the order of the file's lines, as config.Load lists its own.
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
 		return problems
 	}
 	return nil
