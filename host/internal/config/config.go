@@ -1647,6 +1647,9 @@ func ResolveSecret(ref string) (string, error) {
 	default: // "file:"
 		p := ref[5:]
 		st, err := os.Stat(p)
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // the path is named once, below
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return "", fmt.Errorf("secret file %s does not exist; write the secret into it, readable by the user medgate runs as alone (install -m 600), or correct the path after \"file:\": %w", p, err)
@@ -1661,6 +1664,9 @@ func ResolveSecret(ref string) (string, error) {
 			return "", fmt.Errorf("secret file %s is readable by group or others (mode %o); run chmod 600 %s", p, st.Mode().Perm(), p)
 		}
 		b, err := os.ReadFile(p)
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err
+		}
 		if errors.Is(err, fs.ErrPermission) {
 			return "", fmt.Errorf("secret file %s cannot be read by the user medgate runs as; give that user the file (chown, mode 600): %w", p, err)
 		}
