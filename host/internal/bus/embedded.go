@@ -2,11 +2,13 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -76,6 +78,9 @@ func StartEmbedded(dataDir, listenAddr string, topics []string, partitions int) 
 		}))
 	}
 	cluster, err := kfake.NewCluster(opts...)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("start embedded Kafka on %s: %w; another program listens there (a medgate or a Kafka broker already running?): stop it, or choose another kafka.embedded.listen address", listenAddr, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start embedded Kafka on %s with data in %s: %w", listenAddr, dataDir, err)
 	}

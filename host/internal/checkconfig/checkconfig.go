@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/hostsvc"
 	"github.com/medgate/medgate/host/internal/logging"
@@ -26,8 +28,10 @@ import (
 // Check validates a configuration file completely without starting
 // medgate: the file itself, then every plugin binary (checksum, launch,
 // Describe), every site's plugin settings against the plugin's declared
-// fields, and the secrets the file refers to (HTTP tokens, store keys, the
-// Kafka SASL password and the PostgreSQL DSN). It returns
+// fields, the secrets the file refers to (HTTP tokens, store keys, the
+// Kafka SASL password and the PostgreSQL DSN) and the Kafka TLS files (a
+// CA certificate, a client certificate matching its key, in its validity),
+// as medgate run reads them. It returns
 // config.Problems listing every problem found.
 func Check(ctx context.Context, cfgPath string) error {
 	cfg, err := config.Load(cfgPath)
@@ -98,6 +102,14 @@ func Check(ctx context.Context, cfgPath string) error {
 	_, err = cfg.StoreKeys()
 	addNew(err)
 	addNew(cfg.CheckConnectionSecrets())
+	// The Kafka TLS files are read as medgate run reads them (a CA file
+	// without a certificate, a certificate with another's key, an expired
+	// client certificate refuse the start), unless one is missing already.
+	if t := cfg.Kafka.TLS; t != nil && !reportedUnder(reported, "kafka.tls") {
+		if _, err := bus.NewCredentials(nil, &bus.TLSConfig{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, InsecureSkipVerify: t.InsecureSkipVerify}); err != nil {
+			problems = append(problems, cfg.Problem("kafka.tls", "%v", err))
+		}
+	}
 	launch := func(ctx context.Context, p config.Plugin, sum string) (*pluginhost.Instance, error) {
 		return pluginhost.Start(ctx, pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: sum}, services.For(p.Name), pluginhost.Options{
 			Logger:    log,
@@ -121,9 +133,22 @@ func Check(ctx context.Context, cfgPath string) error {
 		}
 	}
 	if len(problems) > 0 {
+		// In the order of the file's lines, as config.Load lists its own.
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
 		return problems
 	}
 	return nil
+}
+
+// reportedUnder reports whether a problem was reported at path or a key
+// under it.
+func reportedUnder(reported map[string]bool, path string) bool {
+	for p := range reported {
+		if p == path || strings.HasPrefix(p, path+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func pluginPath(i int) string { return "plugins[" + strconv.Itoa(i) + "]" }

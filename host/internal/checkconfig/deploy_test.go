@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -100,8 +101,20 @@ func installed(t *testing.T, root, plugins, src string) string {
 		writeSecret(t, filepath.Join(root, "secrets", name), "", 32)
 	}
 	writeSecret(t, filepath.Join(root, "secrets", "ecard-qrkeys"), "A:", 16)
+	// The CA files hold a certificate: check-config reads them as medgate
+	// run does.
+	if err := os.MkdirAll(filepath.Join(root, "tls"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeCert(t, filepath.Join(root, "tls"), "ca", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	ca, err := os.ReadFile(filepath.Join(root, "tls", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"kafka-ca.pem", "ca.pem"} {
-		writeSecret(t, filepath.Join(root, "tls", name), "", 16)
+		if err := os.WriteFile(filepath.Join(root, "tls", name), ca, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	placeholder := `"` + strings.Repeat("0", 64) + `"`
 	if !strings.Contains(src, "/opt/medgate/plugins/ecard") || !strings.Contains(src, placeholder) {

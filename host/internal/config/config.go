@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -642,7 +643,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	c := &Config{File: path, lines: map[string]int{}, values: map[string]*yaml.Node{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Problems{yamlProblem(path, err)}
+		return nil, Problems{syntaxProblem(path, data, err)}
 	}
 	index(&root, "", c.lines, c.values)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -693,6 +694,35 @@ func yamlProblem(path string, err error) Problem {
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 		p.Message = m[2]
+	}
+	return p
+}
+
+// syntaxProblem is a file YAML cannot read, in the YAML library's words
+// with what to change: its messages name no fix, and one of a tab names
+// the line before the tab.
+func syntaxProblem(path string, data []byte, err error) Problem {
+	p := yamlProblem(path, err)
+	msg := p.Message
+	switch {
+	case strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") && bytes.ContainsRune(data, '\t'):
+		for i, line := range strings.Split(string(data), "\n") {
+			if indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]; strings.Contains(indent, "\t") {
+				p.Line = i + 1
+				break
+			}
+		}
+		p.Message = msg + `: YAML does not take a tab in the indentation; indent with spaces only`
+	case strings.Contains(msg, "cannot start any token"):
+		p.Message = msg + `: a value that starts with @, ` + "`" + ` or % must be in quotes, e.g. node: "@a"`
+	case strings.Contains(msg, "mapping values are not allowed"):
+		p.Message = msg + `: a value holds ": " (a colon and a space), or this key is indented deeper than the keys beside it; put such a value in quotes (key: "a: b"; a secret reference has no space: "env:NAME", "file:/path"), or indent the key as the keys of its section`
+	case strings.Contains(msg, "expected ',' or ']'") || strings.Contains(msg, "expected ',' or '}'"):
+		p.Message = msg + `: a list [ … ] or map { … } that starts at or after this line does not close; close it on its line (brokers: [a:9093, b:9093]), or put a value holding [ or { in quotes`
+	case strings.Contains(msg, "did not find expected") || strings.Contains(msg, "could not find expected ':'"):
+		p.Message = msg + `: check the indentation of this line and the lines around it: every key ends with ":", the keys of one section line up, and a list item starts with "- " under its key`
+	case strings.Contains(msg, "unexpected end of stream"):
+		p.Message = msg + `: a quote opened in the file is not closed; close it on the line it opens`
 	}
 	return p
 }
@@ -1445,7 +1475,7 @@ func (c *Config) check() Problems {
 		if pl.Path == "" {
 			add(path+".path", "path to the plugin binary is required")
 		} else if st, err := os.Stat(pl.Path); err != nil {
-			add(path+".path", "cannot find the plugin binary: %v; build it with `make build`", err)
+			add(path+".path", "cannot find the plugin binary: %v; install the plugin's binary at that path (`make build` writes them to bin/plugins/ of a checkout; README \"Installing on a server\"), or correct the path", err)
 		} else if st.IsDir() || st.Mode()&0o111 == 0 {
 			add(path+".path", "%s is not an executable file", pl.Path)
 		}
@@ -1617,15 +1647,31 @@ func ResolveSecret(ref string) (string, error) {
 	default: // "file:"
 		p := ref[5:]
 		st, err := os.Stat(p)
-		if err != nil {
-			return "", fmt.Errorf("secret file: %w", err)
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // the path is named once, below
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return "", fmt.Errorf("secret file %s does not exist; write the secret into it, readable by the user medgate runs as alone (install -m 600), or correct the path after \"file:\": %w", p, err)
+		case errors.Is(err, fs.ErrPermission):
+			return "", fmt.Errorf("secret file %s cannot be reached by the user medgate runs as; give that user the file (chown, mode 600) and its directories (mode 700): %w", p, err)
+		case err != nil:
+			return "", fmt.Errorf("secret file %s: %w", p, err)
+		case st.IsDir():
+			return "", fmt.Errorf("secret file %s is a directory; name the file that holds the secret after \"file:\"", p)
 		}
 		if st.Mode().Perm()&0o077 != 0 {
 			return "", fmt.Errorf("secret file %s is readable by group or others (mode %o); run chmod 600 %s", p, st.Mode().Perm(), p)
 		}
 		b, err := os.ReadFile(p)
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return "", fmt.Errorf("secret file %s cannot be read by the user medgate runs as; give that user the file (chown, mode 600): %w", p, err)
+		}
 		if err != nil {
-			return "", fmt.Errorf("secret file: %w", err)
+			return "", fmt.Errorf("secret file %s: %w", p, err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
