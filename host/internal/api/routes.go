@@ -53,6 +53,7 @@ func (s *server) adminRoutes() []route {
 		{"PUT /admin/sites/{site}/plugins/{plugin}", access.Admin, s.updateSitePlugin},
 		{"GET /admin/plugins/status", access.Admin, s.pluginStatus},
 		{"GET /admin/users", access.Admin, s.users},
+		{"POST /admin/users/{name}/unlock", access.Admin, s.unlockUser},
 		{"POST /admin/personal/reveal", access.Admin, s.revealGrant},
 	}
 }
@@ -67,6 +68,7 @@ var auditActions = map[string]string{
 	"POST /admin/store/rekey":                    "store.rekey",
 	"POST /admin/personal/reveal":                "personal.reveal",
 	"POST /admin/commands/check":                 "command.check",
+	"POST /admin/users/{name}/unlock":            "user.unlock",
 	// A change refused before it reaches the site administration (a body
 	// that is not a change) is recorded under the action it asked for.
 	"PUT /admin/sites/{site}/plugins/{plugin}": "site.plugin.update",
