@@ -347,6 +347,69 @@ func (l *Lockout) Succeed(user, addr string) {
 	u.known = append(u.known, addr)
 }
 
+// Unlock lifts user's sign-in lockouts and returns how many were in
+// force. With addr "" it lifts them everywhere: the user's failures at
+// every address and browser are forgotten, and so is the user's count
+// across addresses (guesses elsewhere then start afresh). With an
+// address it lifts the lockout of the user there alone (addr as
+// [LockAddr] makes it: an IPv6 address frees its /64), and remembers the
+// address as one the user signs in from, as a sign-in there would (see
+// [Lockout.Succeed]), so the user is not kept waiting there by guesses
+// made elsewhere either; the count across addresses stays for the
+// others. The addresses the user signed in from stay remembered.
+//
+// The counts are this instance's own (each medgate instance keeps its
+// own): Unlock lifts nothing another instance holds.
+func (l *Lockout) Unlock(user, addr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	lifted := 0
+	if addr != "" {
+		addr = LockAddr(addr)
+		k := lockKey{user, addr}
+		if st := l.recent(k, now); st != nil && st.until.After(now) {
+			lifted++
+		}
+		delete(l.m, k)
+		u := l.user(user, now)
+		if u != nil && u.failures >= l.userFailures && !u.knows(addr) && u.turn.After(now) {
+			lifted++
+		}
+		if u == nil {
+			if len(l.users) >= maxUserKeys {
+				l.evictUser(now)
+			}
+			u = &userState{}
+			l.users[user] = u
+		}
+		if !u.knows(addr) {
+			if len(u.known) >= maxKnownAddrs {
+				u.known = u.known[1:]
+			}
+			u.known = append(u.known, addr)
+		}
+		return lifted
+	}
+	for k := range l.m {
+		if k.user != user {
+			continue
+		}
+		if st := l.recent(k, now); st != nil && st.until.After(now) {
+			lifted++
+		}
+		delete(l.m, k)
+	}
+	if u := l.user(user, now); u != nil {
+		if u.failures >= l.userFailures && u.turn.After(now) {
+			lifted++
+		}
+		u.failures, u.turn, u.last = 0, time.Time{}, time.Time{}
+		l.user(user, now) // drops the state when nothing is left of it
+	}
+	return lifted
+}
+
 // Knows reports whether user signed in from addr (see Succeed) and it is
 // still among the addresses remembered for the user: the console asks it
 // of a browser's device key (a key made up by anyone else is not known).

@@ -101,7 +101,8 @@ type changeStore struct {
 func (s *changeStore) Rekey(context.Context) (int64, error) { s.rekeys.Add(1); return 3, nil }
 
 // TestChangeNotMadeWithoutItsAuditEntry: every kind of change of the admin
-// API (run a job, replay, reload, re-encrypt, change a site's plugin) is
+// API (run a job, replay, reload, re-encrypt, change a site's plugin,
+// unlock a user's sign-in) is
 // recorded as attempted before it is made; when the audit log cannot take
 // that entry the change is not made: 503 audit_unavailable with
 // Retry-After naming the store while the store is passing unavailable, 500
@@ -151,6 +152,7 @@ func TestChangeNotMadeWithoutItsAuditEntry(t *testing.T) {
 		"change a site plugin": {"PUT", "/admin/sites/s1/plugins/ecard", `{"settings":{"url":"http://b/"}}`, "site.plugin.update", siteChanged},
 		"grant a reveal":       {"POST", "/admin/personal/reveal?site=s1&target=cli-1", "", "personal.reveal", revealsGranted(sink)},
 		"check a command":      {"POST", "/admin/commands/check?plugin=p&command=c&site=s1&target=cli-2", "", "command.check", granted(sink, "command.check")},
+		"unlock a user":        {"POST", "/admin/users/amy/unlock", "", "user.unlock", granted(sink, "user.unlock")},
 	}
 	// Every change route of the admin API is a case.
 	s := &server{}

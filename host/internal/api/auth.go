@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medgate/medgate/host/internal/access"
 )
 
 // Client is one ingress client: a name for logs, the token it sends and
@@ -94,7 +96,9 @@ const (
 // limiter slows down token guessing: each remote address may fail
 // freeFailures times, then must wait before its next attempt, a wait that
 // doubles with each further failure up to maxBlock. A success forgets the
-// address's failures.
+// address's failures. An address is counted as the sign-in lockout counts
+// it (access.LockAddr): an IPv6 client by its /64, which one host or LAN
+// holds whole, an IPv4 client by its own address.
 type limiter struct {
 	// failures counts failed authentications by endpoint (admin, ingress).
 	failures *prometheus.CounterVec
@@ -131,6 +135,7 @@ func newLimiter(now func() time.Time, reg prometheus.Registerer) *limiter {
 
 // wait returns how long ip must still wait before its next attempt (0: none).
 func (l *limiter) wait(ip string) time.Duration {
+	ip = access.LockAddr(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := l.peers[ip]
@@ -143,6 +148,7 @@ func (l *limiter) wait(ip string) time.Duration {
 // fail records a failed attempt from ip and returns the failures counted
 // so far and how long ip must now wait.
 func (l *limiter) fail(ip string) (int, time.Duration) {
+	ip = access.LockAddr(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -170,6 +176,7 @@ func (l *limiter) fail(ip string) (int, time.Duration) {
 
 // succeed forgets ip's failures.
 func (l *limiter) succeed(ip string) {
+	ip = access.LockAddr(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.peers, ip)

@@ -53,6 +53,7 @@ func (s *server) adminRoutes() []route {
 		{"PUT /admin/sites/{site}/plugins/{plugin}", access.Admin, s.updateSitePlugin},
 		{"GET /admin/plugins/status", access.Admin, s.pluginStatus},
 		{"GET /admin/users", access.Admin, s.users},
+		{"POST /admin/users/{name}/unlock", access.Admin, s.unlockUser},
 		{"POST /admin/personal/reveal", access.Admin, s.revealGrant},
 	}
 }
@@ -67,6 +68,7 @@ var auditActions = map[string]string{
 	"POST /admin/store/rekey":                    "store.rekey",
 	"POST /admin/personal/reveal":                "personal.reveal",
 	"POST /admin/commands/check":                 "command.check",
+	"POST /admin/users/{name}/unlock":            "user.unlock",
 	// A change refused before it reaches the site administration (a body
 	// that is not a change) is recorded under the action it asked for.
 	"PUT /admin/sites/{site}/plugins/{plugin}": "site.plugin.update",
@@ -206,7 +208,9 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 					Message: "too many failed sign-ins for this user from many addresses; from an address this user has not signed in from, wait " + strconv.Itoa(secs) +
 						"s (Retry-After), then send the credentials again; from an address where this user signed in before, sign-ins are not slowed down"}
 			}
-			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：登录失败次数过多，已锁定。admin API: locked out"})
+			until := s.lockedUntil(ref.Wait)
+			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused,
+				Detail: "管理 API：登录失败次数过多，在此地址已锁定至 " + until + "。admin API: locked out from this address until " + until})
 			return access.User{}, &Error{Status: http.StatusTooManyRequests, Code: "locked_out", retryAfter: secs,
 				Message: "too many failed sign-ins for this user from this address; wait " + strconv.Itoa(secs) + "s"}
 		}
@@ -221,7 +225,14 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 		locked := s.o.Lockout.Fail(name, addr)
 		s.limit.failures.WithLabelValues("admin").Inc()
 		s.o.Logger.Warn("authentication failed", "endpoint", "admin", "user", name, "remote", addr, "lockedOut", locked)
-		_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：用户名或密码错误。admin API: wrong user name or password"})
+		detail := "管理 API：用户名或密码错误。admin API: wrong user name or password"
+		if locked {
+			// The failure that locks the user out says so, and until
+			// when, as the refusals that follow do.
+			until := s.lockedUntil(s.o.Lockout.Locked(name, addr))
+			detail = "管理 API：用户名或密码错误，该用户在此地址已被锁定至 " + until + "。admin API: wrong user name or password; the user is now locked out from this address until " + until
+		}
+		_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: name, Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused, Detail: detail})
 		return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 			Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 	}
@@ -252,6 +263,17 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 		return access.User{}, err
 	}
 	return access.User{Name: "admin-token", Role: access.Admin}, nil
+}
+
+// lockedUntil is when a sign-in lockout of wait ends, as the audit log
+// says it (as the console's does): RFC 3339 in UTC, rounded up to the
+// second as Retry-After is.
+func (s *server) lockedUntil(wait time.Duration) string {
+	at := s.o.Now().Add(wait)
+	if t := at.Truncate(time.Second); t.Before(at) {
+		at = t.Add(time.Second)
+	}
+	return at.UTC().Format(time.RFC3339)
 }
 
 // auditError answers a change that was not made because its audit entry

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/netutil"
+
+	"github.com/medgate/medgate/host/internal/access"
 )
 
 // Timeouts bound every phase of an HTTP connection, so slow or idle
@@ -69,7 +71,7 @@ func Listen(addr string, l ConnLimits) (net.Listener, error) {
 	}
 	if l.PerAddress > 0 {
 		// Inside the global cap: a refused connection takes no slot of it.
-		ln = &perAddrListener{Listener: ln, limits: l, open: map[netip.Addr]int{}, refusing: make(chan struct{}, maxRefusing)}
+		ln = &perAddrListener{Listener: ln, limits: l, open: map[string]int{}, refusing: make(chan struct{}, maxRefusing)}
 	}
 	if l.Max > 0 {
 		ln = netutil.LimitListener(ln, l.Max)
@@ -96,8 +98,11 @@ type perAddrListener struct {
 	limits   ConnLimits
 	refusing chan struct{}
 
-	mu   sync.Mutex
-	open map[netip.Addr]int
+	mu sync.Mutex
+	// open counts the connections open by address, as the sign-in
+	// lockout counts addresses (access.LockAddr): an IPv6 client by its
+	// /64, which one host or LAN holds whole, an IPv4 client alone.
+	open map[string]int
 }
 
 // Accept returns the next connection within the per-address cap; those
@@ -116,27 +121,28 @@ func (l *perAddrListener) Accept() (net.Conn, error) {
 		if l.limits.Exempt != nil && l.limits.Exempt(a) {
 			return c, nil
 		}
+		k := access.LockAddr(a.String())
 		l.mu.Lock()
-		n := l.open[a]
+		n := l.open[k]
 		if n >= l.limits.PerAddress {
 			l.mu.Unlock()
 			l.refuse(c, a)
 			continue
 		}
-		l.open[a] = n + 1
+		l.open[k] = n + 1
 		l.mu.Unlock()
-		return &countedConn{Conn: c, release: func() { l.release(a) }}, nil
+		return &countedConn{Conn: c, release: func() { l.release(k) }}, nil
 	}
 }
 
-func (l *perAddrListener) release(a netip.Addr) {
+func (l *perAddrListener) release(k string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open[a] <= 1 {
-		delete(l.open, a)
+	if l.open[k] <= 1 {
+		delete(l.open, k)
 		return
 	}
-	l.open[a]--
+	l.open[k]--
 }
 
 // refuse answers c, from a, with 429 too_many_connections and closes it,

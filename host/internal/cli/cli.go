@@ -67,6 +67,9 @@ var commands = []command{
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return jobRun(ctx, args, stdout) }},
 	{"replay", "[-config FILE] [-addr HOST:PORT] ID | -failed [-site S[,S2]] [-type T] [-since 2h | -from T [-to T]] [-dry-run]", "send a failed message through again (the plugin reconciles first); -failed: every failed message the filters select, at most 1000 a run",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return replay(ctx, args, stdout) }},
+	{"unlock", "[-config FILE] [-addr HOST:PORT] [-from IP] USER",
+		"lift a user's sign-in lockout (console and admin API) on the running medgate: every address, or -from one; with several instances, run it against each",
+		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return unlock(ctx, args, stdout) }},
 	{"transform test", "[-dir DIR] [-schemas DIR] [-v] [MAPPING…]", "run the examples of the transform mappings",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return transformTest(ctx, args, stdout)
