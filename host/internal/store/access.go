@@ -134,7 +134,7 @@ func scanUser(row rowScanner) (User, error) {
 
 // GetUser implements [Store.GetUser].
 func (s *sqlStore) GetUser(ctx context.Context, name string) (*User, error) {
-	u, err := scanUser(s.readRow(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	u, err := readOne(ctx, s, scanUser, `SELECT `+userCols+` FROM users WHERE name = ?`, name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
@@ -155,8 +155,8 @@ func (s *sqlStore) ListUsers(ctx context.Context) ([]User, error) {
 
 // CountUsers implements [Store.CountUsers].
 func (s *sqlStore) CountUsers(ctx context.Context) (int, error) {
-	var n int
-	if err := s.readRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+	n, err := readOne(ctx, s, func(r rowScanner) (n int, err error) { err = r.Scan(&n); return }, `SELECT COUNT(*) FROM users`)
+	if err != nil {
 		return 0, s.errorf("count users: %w", err)
 	}
 	return n, nil

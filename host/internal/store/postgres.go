@@ -61,11 +61,14 @@ var postgresDialect = &dialect{
 //
 // Connections come from a pgxpool.Pool (so the DSN's pool_* settings
 // apply), used through database/sql (pgx's stdlib driver). A session the
-// server ended (a restart, a failover, pg_terminate_backend) is dropped
-// before the pool hands it out (sessionEnded looks at its socket, no
-// round trip), and a BEGIN that fails on one ended in between runs once
-// more on a new session (beginAgain), so no write fails once the server
-// is back. A write the
+// server ended (a restart, a failover, pg_terminate_backend, its
+// idle_session_timeout, a pooler's idle timeout) is dropped before the
+// pool hands it out (sessionEnded looks at its socket, no round trip),
+// and a BEGIN, or a read outside a transaction, that fails on one ended
+// in between or while it ran runs once more on a new session
+// (beginAgain), so no write and no read fails once the server is back.
+// A statement of a transaction already begun, or a write outside one,
+// never runs again this way: it may have been done. A write the
 // server refuses as read-only drops the pool's sessions (dropSessions):
 // a session keeps the default_transaction_read_only it started with, so
 // those opened while the database was read-only (an admin's ALTER
@@ -124,6 +127,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 	p := &Postgres{sqlStore: sqlStore{d: postgresDialect, w: db, r: db, seal: seal}, pool: pool}
 	p.refusals.hook = optionsFrom(opts).refusals
 	p.readOnly = p.dropSessions
+	p.readAgain = p.beginAgain
 	if err := db.PingContext(ctx); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("store: postgres: connect to %s:%d database %q: %w",
@@ -164,18 +168,21 @@ func rolledBack(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
-// beginAgain is PostgreSQL's committer.beginAgain. A BEGIN that failed
-// because the session it was sent on had been ended by the server (a
-// restart, pg_terminate_backend, a failover: sessionGone) runs once more.
+// beginAgain is PostgreSQL's committer.beginAgain and sqlStore.readAgain.
+// A BEGIN, or a read outside a transaction (a SELECT: it changes nothing,
+// whether or not the server had begun it), that failed because the
+// session it was sent on had been ended by the server, before or while
+// it ran (a restart, pg_terminate_backend, a failover, an idle timeout:
+// sessionGone) runs once more.
 // The pool hands out an idle session without asking the server whether it
 // is still there when it was used less than a second ago (pgxpool's
 // ShouldPing), so after a restart each session the pool held would fail
 // the first write sent on it; beginAgain drops them all (the server ended
 // them all, or the one that failed is the first of more) so that the
-// BEGIN runs again on a new session. A BEGIN that fails again, or one that
-// failed because no session could be opened (the server is down), fails
-// the write: the ingress answers 503 (see outage.Store), and the host
-// sends it again later.
+// BEGIN (or the read) runs again on a new session. A BEGIN that fails
+// again, or one that failed because no session could be opened (the
+// server is down), fails the write: the ingress answers 503 (see
+// outage.Store), and the host sends it again later; so does such a read.
 func (p *Postgres) beginAgain(err error) bool {
 	if !sessionGone(err) {
 		return false

@@ -15,6 +15,17 @@ import (
 // session has nothing. Anything unexpected (bytes waiting: a notice, a
 // parameter change) counts as ended too, which costs one new session.
 // It is false when it cannot tell (a connection that is no socket).
+//
+// It looks through RawConn.Control, which holds no lock of the socket:
+// RawConn.Read would wait for the connection's read lock, which pgx's
+// background reader holds while it waits in Read for the server's next
+// bytes. pgx starts that reader when a write takes more than 15 ms (a
+// large statement, a loaded machine) and it may still wait so on a
+// session back in the pool, idle: the check, and the pool's Acquire
+// with it, would wait until the server sent something, which an idle
+// session's server may never do. Such a reader may take the server's
+// last message before the check sees it: the statement sent then fails
+// on it, and a BEGIN or a read runs once more (see Postgres.beginAgain).
 func sessionEnded(c net.Conn) bool {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
@@ -29,9 +40,9 @@ func sessionEnded(c net.Conn) bool {
 	}
 	var rerr error
 	var buf [1]byte
-	err = raw.Read(func(fd uintptr) bool {
+	err = raw.Control(func(fd uintptr) {
+		// MSG_DONTWAIT: never wait for the socket to become readable.
 		_, _, rerr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return true // never wait for the socket to become readable
 	})
 	if err != nil {
 		return true // the connection is closed

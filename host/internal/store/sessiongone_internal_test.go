@@ -63,7 +63,11 @@ func (timeoutErr) Temporary() bool { return true }
 // TestSessionEnded: an idle session whose peer wrote nothing is live; one
 // whose peer sent a message (the server's FATAL before it ends a session)
 // or closed it, or that was reset, is ended. The check takes nothing
-// from the socket.
+// from the socket, and never waits: not even while another goroutine
+// is blocked reading the connection (pgx's background reader, started by
+// a write slower than 15 ms, goes on waiting for the server's next bytes
+// on a session back in the pool), which held the check, and the
+// pool's Acquire, until the server sent something.
 func TestSessionEnded(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("sessionEnded looks at the socket on Linux only")
@@ -72,11 +76,15 @@ func TestSessionEnded(t *testing.T) {
 		name string
 		peer func(c *net.TCPConn) // what the server side does
 		want bool
+		// reading: another goroutine is blocked reading the client side
+		// while the check runs.
+		reading bool
 	}{
-		{"idle", func(*net.TCPConn) {}, false},
-		{"FATAL waiting", func(c *net.TCPConn) { c.Write([]byte("E\x00\x00\x00\x04")) }, true},
-		{"closed", func(c *net.TCPConn) { c.Close() }, true},
-		{"reset", func(c *net.TCPConn) { c.SetLinger(0); c.Close() }, true},
+		{"idle", func(*net.TCPConn) {}, false, false},
+		{"idle, read in progress", func(*net.TCPConn) {}, false, true},
+		{"FATAL waiting", func(c *net.TCPConn) { c.Write([]byte("E\x00\x00\x00\x04")) }, true, false},
+		{"closed", func(c *net.TCPConn) { c.Close() }, true, false},
+		{"reset", func(c *net.TCPConn) { c.SetLinger(0); c.Close() }, true, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,7 +104,40 @@ func TestSessionEnded(t *testing.T) {
 			}
 			defer server.Close()
 			tc.peer(server.(*net.TCPConn))
-			got := sessionEnded(client)
+			check := func() bool { return sessionEnded(client) }
+			if tc.reading {
+				// The reader takes one byte, then waits in Read for the
+				// next; the check runs again and again meanwhile, so that
+				// it also runs while the reader waits.
+				if _, err := server.Write([]byte{0}); err != nil {
+					t.Fatal(err)
+				}
+				first, read := make(chan struct{}), make(chan struct{})
+				go func() {
+					defer close(read)
+					var b [1]byte
+					client.Read(b[:])
+					close(first)
+					client.Read(b[:]) // until the test closes the connection
+				}()
+				defer func() { client.Close(); <-read }()
+				<-first
+				check = func() bool {
+					ended := false
+					for deadline := time.Now().Add(50 * time.Millisecond); !ended && time.Now().Before(deadline); {
+						ended = sessionEnded(client)
+					}
+					return ended
+				}
+			}
+			done := make(chan bool, 1)
+			go func() { done <- check() }()
+			var got bool
+			select {
+			case got = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("sessionEnded has not returned in 5s: it waits for the socket")
+			}
 			if tc.want {
 				// What the peer did reaches the client's socket a moment later.
 				deadline := time.Now().Add(5 * time.Second)

@@ -68,6 +68,11 @@ type sqlStore struct {
 	// as read-only (PostgreSQL: the pool's sessions are dropped, see
 	// Postgres.dropSessions).
 	readOnly func()
+	// readAgain, when set, says whether a read on r (a query outside a
+	// transaction: readOne, readAll) that failed with err runs once more
+	// (PostgreSQL: the server had ended its session, see
+	// Postgres.beginAgain).
+	readAgain func(err error) bool
 }
 
 // readStmts are the point reads of the message path: a pure query's
@@ -272,7 +277,8 @@ func (s *sqlStore) writeRow(ctx context.Context, q string, args ...any) *sql.Row
 	return s.w.QueryRowContext(ctx, s.d.rebind(q), args...)
 }
 
-// readRow runs a query for at most one row.
+// readRow runs a query for at most one row. Read with readOne, which
+// runs it once more when the server had ended its session.
 //
 // On SQLite (dialect.detachReads) a context that has not ended is not
 // handed to the driver: modernc.org/sqlite starts a goroutine per
@@ -292,8 +298,39 @@ func (s *sqlStore) readRow(ctx context.Context, q string, args ...any) *sql.Row 
 	return s.r.QueryRowContext(ctx, s.d.rebind(q), args...)
 }
 
-// readAll runs a query and returns its rows, each read by scan.
+// again says whether a read that failed with err runs once more: the
+// engine says so (readAgain: PostgreSQL's session ended by the server
+// before it answered), the caller has not given up and the store is not
+// closed. Every statement on r is a SELECT, which changes nothing, so
+// the read runs again whether or not the server had begun it; no write
+// is ever run again this way.
+func (s *sqlStore) again(ctx context.Context, err error) bool {
+	return s.readAgain != nil && ctx.Err() == nil && !s.closed.Load() && s.readAgain(err)
+}
+
+// readOne runs a query for at most one row and reads it with scan
+// (whose error, sql.ErrNoRows among them, it returns). A read whose
+// session the server had ended runs once more (see again).
+func readOne[T any](ctx context.Context, s *sqlStore, scan func(rowScanner) (T, error), q string, args ...any) (T, error) {
+	v, err := scan(s.readRow(ctx, q, args...))
+	if err != nil && s.again(ctx, err) {
+		v, err = scan(s.readRow(ctx, q, args...))
+	}
+	return v, err
+}
+
+// readAll runs a query and returns its rows, each read by scan. A read
+// whose session the server had ended runs once more, whole (see again).
 func readAll[T any](ctx context.Context, s *sqlStore, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+	out, err := readRows(ctx, s, scan, q, args...)
+	if err != nil && s.again(ctx, err) {
+		out, err = readRows(ctx, s, scan, q, args...)
+	}
+	return out, err
+}
+
+// readRows is one run of readAll.
+func readRows[T any](ctx context.Context, s *sqlStore, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
 		return nil, err
@@ -509,7 +546,7 @@ const sqlReadMessage = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
 
 // GetMessage implements [Store.GetMessage].
 func (s *sqlStore) GetMessage(ctx context.Context, id string) (*Message, error) {
-	m, err := s.scanMessage(s.readRow(ctx, sqlReadMessage, id))
+	m, err := readOne(ctx, s, s.scanMessage, sqlReadMessage, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, s.notFound("message", id)
 	}
@@ -794,8 +831,8 @@ func (s *sqlStore) pruneBatches(ctx context.Context, table, del string, before .
 func (s *sqlStore) OldestPending(ctx context.Context) (time.Time, bool, error) {
 	var oldest time.Time
 	col := scanTime{t: &oldest}
-	err := s.readRow(ctx, `SELECT MIN(COALESCE(occurred_at, received_at))
-		FROM messages WHERE status = 'pending'`).Scan(&col)
+	_, err := readOne(ctx, s, func(r rowScanner) (struct{}, error) { return struct{}{}, r.Scan(&col) },
+		`SELECT MIN(COALESCE(occurred_at, received_at)) FROM messages WHERE status = 'pending'`)
 	if err != nil {
 		return time.Time{}, false, s.errorf("oldest pending: %w", err)
 	}
@@ -1042,7 +1079,7 @@ const sqlStateGet = `SELECT value, version FROM plugin_state WHERE ns = ? AND ke
 // StateGet implements [Store.StateGet].
 func (s *sqlStore) StateGet(ctx context.Context, ns, key string) (StateEntry, error) {
 	e := StateEntry{Key: key}
-	err := s.readRow(ctx, sqlStateGet, ns, key).Scan(&e.Value, &e.Version)
+	_, err := readOne(ctx, s, func(r rowScanner) (struct{}, error) { return struct{}{}, r.Scan(&e.Value, &e.Version) }, sqlStateGet, ns, key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return StateEntry{}, s.errorf("state %q key %q: %w", ns, key, ErrNotFound)
 	}
@@ -1268,10 +1305,11 @@ func (s *sqlStore) AcquireLease(ctx context.Context, name, holder string, ttl ti
 	var expires time.Time
 	if s.d.dbClock {
 		var left int64
-		err = s.readRow(ctx, sqlLeaseLeftDB, name).Scan(&left)
+		_, err = readOne(ctx, s, func(r rowScanner) (struct{}, error) { return struct{}{}, r.Scan(&left) }, sqlLeaseLeftDB, name)
 		expires = t.Add(time.Duration(max(left, 0)) * time.Microsecond) // 0: expired since
 	} else {
-		err = s.readRow(ctx, `SELECT expires_at FROM leases WHERE name = ?`, name).Scan(&scanTime{t: &expires})
+		_, err = readOne(ctx, s, func(r rowScanner) (struct{}, error) { return struct{}{}, r.Scan(&scanTime{t: &expires}) },
+			`SELECT expires_at FROM leases WHERE name = ?`, name)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, time.Time{}, nil // released since
