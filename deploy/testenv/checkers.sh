@@ -7,11 +7,13 @@
 # work-injury envelopes (plugins/smenvelope/openssl_test.go), promtool
 # (Debian's prometheus package) checks and unit-tests the alert rules
 # (deploy/prometheus), and the sqlite3 shell takes the online backups
-# README "Backup and restore" gives (host/internal/store/backup_test.go).
-# None of them shares code with medgate.
+# README "Backup and restore" gives (host/internal/store/backup_test.go),
+# and PgBouncer pools the store's PostgreSQL sessions in transaction mode
+# (host/internal/store/pgbouncer_postgres_test.go). None of them shares
+# code with medgate.
 #
-# Idempotent: when zbarimg, soffice, kcat, openssl, promtool and sqlite3 are
-# present, nothing is done.
+# Idempotent: when zbarimg, soffice, kcat, openssl, promtool, sqlite3 and
+# pgbouncer are present, nothing is done.
 # Otherwise the missing Debian/Ubuntu packages are installed with apt-get
 # (as root, or through sudo).
 #
@@ -29,9 +31,10 @@ command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
 
 if [ ${#missing[@]} -eq 0 ]; then
-	log "zbarimg, soffice, kcat, openssl, promtool and sqlite3 are installed; nothing to do"
+	log "zbarimg, soffice, kcat, openssl, promtool, sqlite3 and pgbouncer are installed; nothing to do"
 	exit 0
 fi
 
@@ -40,4 +43,8 @@ apt_install "" "${missing[@]}"
 # boot; only its promtool is wanted here.
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 	"${SUDO[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+# So does the pgbouncer package: the tests run their own.
+if [[ " ${missing[*]} " == *" pgbouncer "* ]] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+	"${SUDO[@]}" systemctl disable --now pgbouncer >/dev/null 2>&1 || true
 fi

@@ -21,13 +21,18 @@ import (
 // startPgBouncer runs a PgBouncer in transaction pooling mode, with two
 // server sessions per database, in front of the PostgreSQL server of
 // dsn (trust authentication, as testenv's), stopped when t ends. It
-// returns dsn with PgBouncer's address. It skips t without a pgbouncer
-// binary: PgBouncer is no service the tests install.
+// returns dsn with PgBouncer's address. Without a pgbouncer binary it
+// skips t, or fails it under MEDGATE_REQUIRE_SERVICES=1 (make test installs
+// PgBouncer with deploy/testenv/checkers.sh).
 func startPgBouncer(t *testing.T, dsn string) string {
 	t.Helper()
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
-		t.Skip("no pgbouncer in PATH (Debian: apt-get install pgbouncer): the store behind PgBouncer is not tested")
+		msg := "no pgbouncer in PATH (Debian: apt-get install pgbouncer, or deploy/testenv/checkers.sh): the store behind PgBouncer is not tested"
+		if os.Getenv(testenv.RequireServicesEnv) == "1" {
+			t.Fatalf("%s (%s=1)", msg, testenv.RequireServicesEnv)
+		}
+		t.Skip(msg)
 	}
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme == "" {
