@@ -75,7 +75,8 @@ import (
 //	        them past it, or when another GYU004 of the settlement marked
 //	        itself since its check (settling.go); the institution of this province;
 //	        deduct_no unused (waits while another GYU004 of it has no
-//	        known outcome)
+//	        known outcome). An accepted GYU004 or GYR004 answer whose count
+//	        is not the number sent records none (unaccountedDeductions)
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
 //	        deduction revocations with their settlements and amounts; the header amounts are
@@ -2216,6 +2217,41 @@ func unaccountedLines(doc map[string]any, output json.RawMessage) string {
 	}
 	return fmt.Sprintf("it accepted %d of %d fee line(s) sent and refuses %d by detail_no, so %d line(s) are not accounted for",
 		accepted, len(fee), refused, len(fee)-accepted-refused)
+}
+
+// unaccountedDeductions says why an accepted GYU004 (GYR004) answer cannot
+// tell which of the deductions sent (doc's deductions) the national system
+// took (revoked), or returns "" when it can: its accepted_count
+// (revoked_count) must be the number of deductions sent. The answer names
+// no deduction one by one, so a lower count says some were left out
+// without saying which, and a higher one counts deductions not sent. An
+// answer without the count is read as taking every deduction (the count is
+// part of medgate's reconstruction of GYU004 and GYR004).
+func unaccountedDeductions(code string, doc map[string]any, output json.RawMessage) string {
+	field, what := "accepted_count", "took"
+	if code == "GYR004" {
+		field, what = "revoked_count", "revoked"
+	}
+	var o map[string]json.RawMessage
+	if err := decodeJSON(output, &o); err != nil {
+		return ""
+	}
+	raw, ok := o[field]
+	if !ok || len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	list, _ := doc["deductions"].([]any)
+	n, err := strconv.Atoi(strings.Trim(string(raw), `"`))
+	switch {
+	case err != nil:
+		return fmt.Sprintf("its %s %s is not a whole number", field, string(raw))
+	case n < len(list):
+		return fmt.Sprintf("its %s says it %s %d of %d deduction(s) sent without naming them, so %d deduction(s) are not accounted for",
+			field, what, n, len(list), len(list)-n)
+	case n > len(list):
+		return fmt.Sprintf("its %s says it %s %d deduction(s) but %d were sent", field, what, n, len(list))
+	}
+	return ""
 }
 
 // maxRefusedListed bounds the refused lines a reply names one by one.
