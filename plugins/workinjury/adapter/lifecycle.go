@@ -1874,7 +1874,13 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 		}); err != nil {
 			return err
 		}
-		return addMonthItem(ctx, h, s.AKB020, monthOf(s.SettleTime), monthItem{Type: itemSettlement, Ref: no, Settle: no, Amount: s.Fund, Total: s.Total, Self: s.Self, Time: s.SettleTime})
+		if err := addMonthItem(ctx, h, s.AKB020, monthOf(s.SettleTime), monthItem{Type: itemSettlement, Ref: no, Settle: no, Amount: s.Fund, Total: s.Total, Self: s.Self, Time: s.SettleTime}); err != nil {
+			return err
+		}
+		if code == "GYU103" {
+			return a.attachPending(ctx, h, s.Visit, no)
+		}
+		return nil
 	case "GYR001":
 		ykc700 := str(doc, "ykc700")
 		list, _ := doc["details"].([]any)
@@ -2002,7 +2008,7 @@ func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[s
 	var dl dlDeduction
 	if err := update(ctx, h, "dldeduct/"+no, func(d *dlDeduction, exists bool) error {
 		revoked := d.Revoked || str(rec, "revoked") == "1"
-		*d = dlDeduction{SettleNo: sn, Revoked: revoked, AKB020: str(rec, "akb020"), Amount: moneyOf(rec, "deduct_amount"),
+		*d = dlDeduction{SettleNo: sn, Visit: firstNonEmpty(str(rec, "ykc700"), d.Visit), Revoked: revoked, AKB020: str(rec, "akb020"), Amount: moneyOf(rec, "deduct_amount"),
 			DeductTime: str(rec, "deduct_time"), RevokeTime: d.RevokeTime, At: a.now().UTC()}
 		dl = *d
 		return nil
@@ -2010,10 +2016,20 @@ func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[s
 		return err
 	}
 	own, s, err := a.ownSettlement(ctx, h, no, sn)
-	if err != nil || own || s == nil {
+	if err != nil || own {
 		return err
 	}
-	if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
+	if s == nil {
+		return pendDownloaded(ctx, h, dl.Visit, no)
+	}
+	return attachDownloaded(ctx, h, no, dl, s)
+}
+
+// attachDownloaded lists downloaded deduction no (dl, not uploaded here)
+// in its settlement s, uploaded here, and puts it in its institution's
+// month, with its revocation when that is downloaded (idempotent).
+func attachDownloaded(ctx context.Context, h sdk.Host, no string, dl dlDeduction, s *settleState) error {
+	if err := update(ctx, h, "settle/"+dl.SettleNo, func(cur *settleState, exists bool) error {
 		if !exists || slices.Contains(cur.Downloaded, no) {
 			return errSkip
 		}
@@ -2022,7 +2038,63 @@ func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[s
 	}); err != nil {
 		return err
 	}
-	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.DeductTime), monthItem{Type: itemDeduction, Ref: no, Settle: sn, Amount: dl.Amount, Time: dl.DeductTime})
+	if err := addMonthItem(ctx, h, s.AKB020, monthOf(dl.DeductTime), monthItem{Type: itemDeduction, Ref: no, Settle: dl.SettleNo, Amount: dl.Amount, Time: dl.DeductTime}); err != nil {
+		return err
+	}
+	if !dl.Revoked || dl.RevokeTime == "" {
+		return nil
+	}
+	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: dl.SettleNo, Amount: dl.Amount, Time: dl.RevokeTime})
+}
+
+// pendDownloaded keeps downloaded deduction no, of a settlement not known
+// here, for visit ykc700 when that visit was admitted here: the settlement
+// may be the visit's, uploaded with a GYU103 whose outcome is not known
+// yet; attachPending attaches it once it is. A deduction of a visit not
+// admitted here is of another institution's settlement: nothing is kept.
+func pendDownloaded(ctx context.Context, h sdk.Host, ykc700, no string) error {
+	if ykc700 == "" {
+		return nil
+	}
+	var v visitState
+	if ver, err := getJSON(ctx, h, "visit/"+ykc700, &v); err != nil || ver == 0 {
+		return err
+	}
+	return update(ctx, h, "dlvisit/"+ykc700, func(nos *[]string, _ bool) error {
+		if slices.Contains(*nos, no) {
+			return errSkip
+		}
+		*nos = append(*nos, no)
+		return nil
+	})
+}
+
+// attachPending attaches the deductions downloaded for visit ykc700 before
+// its settlement sn was known here (pendDownloaded), now that it is.
+func (a *Adapter) attachPending(ctx context.Context, h sdk.Host, ykc700, sn string) error {
+	if ykc700 == "" {
+		return nil
+	}
+	var nos []string
+	if ver, err := getJSON(ctx, h, "dlvisit/"+ykc700, &nos); err != nil || ver == 0 {
+		return err
+	}
+	var s settleState
+	if ver, err := getJSON(ctx, h, "settle/"+sn, &s); err != nil || ver == 0 {
+		return err
+	}
+	for _, no := range nos {
+		var dl dlDeduction
+		if ver, err := getJSON(ctx, h, "dldeduct/"+no, &dl); err != nil {
+			return err
+		} else if ver == 0 || dl.SettleNo != sn {
+			continue
+		}
+		if err := attachDownloaded(ctx, h, no, dl, &s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deductionRevocationDownloaded records the revocation of a deduction
@@ -2050,22 +2122,16 @@ func (a *Adapter) deductionRevocationDownloaded(ctx context.Context, h sdk.Host,
 		return err
 	}
 	own, s, err := a.ownSettlement(ctx, h, no, sn)
-	if err != nil || s == nil {
+	if err != nil {
 		return err
 	}
 	if own {
 		return revokeDeduction(ctx, h, no, rt)
 	}
-	if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
-		if !exists || slices.Contains(cur.Downloaded, no) {
-			return errSkip
-		}
-		cur.Downloaded = append(cur.Downloaded, no)
-		return nil
-	}); err != nil {
-		return err
+	if s == nil {
+		return pendDownloaded(ctx, h, dl.Visit, no)
 	}
-	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: sn, Amount: dl.Amount, Time: dl.RevokeTime})
+	return attachDownloaded(ctx, h, no, dl, s)
 }
 
 // ownSettlement tells, for a downloaded deduction no of settlement sn,

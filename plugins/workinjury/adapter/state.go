@@ -67,6 +67,9 @@ import (
 //	dldeduct/<deduct_no>        dlDeduction: a deduction downloaded (GYD004, GYD404); one
 //	                            of a settlement uploaded here and not uploaded here is
 //	                            listed in the settlement (Downloaded) and its month
+//	dlvisit/<ykc700>            deduction numbers downloaded for a settlement not known
+//	                            here yet, of a visit admitted here (its GYU103 without a
+//	                            known outcome): attached once the settlement is
 //	redl/<code>/<key>           a complete re-download still to run (after GYD401/GYD404)
 //	                            (its input, with medgate_refusals: refusals so far)
 //	redeliver/<code>            redelivery: a date-range GYR005 whose records are still handed out again
@@ -392,6 +395,7 @@ type dlAdmission struct {
 // settlement's limit and is a record of the institution's month.
 type dlDeduction struct {
 	SettleNo   string    `json:"settleNo"`
+	Visit      string    `json:"visit,omitempty"`
 	Revoked    bool      `json:"revoked,omitempty"`
 	AKB020     string    `json:"akb020,omitempty"`
 	Amount     string    `json:"amount,omitempty"`
