@@ -1327,6 +1327,16 @@ func (l *lifecycle) monthly() error {
 	if akb020 == "" || m == "" {
 		return nil
 	}
+	var undated map[string]string
+	if _, err := getJSON(l.ctx, l.h, "dlrevwait/"+akb020, &undated); err != nil {
+		return err
+	}
+	for _, no := range slices.Sorted(maps.Keys(undated)) {
+		if dm := undated[no]; dm == "" || dm <= m {
+			l.fail("$.items", "precondition", fmt.Sprintf("rule month-items: deduction %s (made in %s) was revoked at the national system, as the GYD004 download says, but its revocation has not been downloaded, so its revoke_time and the month it counts in are not known here", no, dm),
+				"run the GYD404 download (deduction revocations), then send this message again: the revocation is then listed in the month of its revoke_time")
+		}
+	}
 	items, _ := d["items"].([]any)
 	type key struct{ t, ref string }
 	got := map[key]int{}
@@ -2016,13 +2026,58 @@ func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[s
 		return err
 	}
 	own, s, err := a.ownSettlement(ctx, h, no, sn)
-	if err != nil || own {
+	if err != nil {
 		return err
+	}
+	if s != nil && dl.Revoked && dl.RevokeTime == "" {
+		// Revoked at the national system, its revocation not downloaded
+		// (GYD404): its month is not known here yet, unless it was
+		// revoked here (GYR004), which dated it.
+		var st deductState
+		if own {
+			if _, err := getJSON(ctx, h, "deduct/"+no, &st); err != nil {
+				return err
+			}
+		}
+		if !st.Revoked {
+			if err := revocationUndated(ctx, h, s.AKB020, no, monthOf(dl.DeductTime), true); err != nil {
+				return err
+			}
+		}
+	}
+	if own {
+		return nil
 	}
 	if s == nil {
 		return pendDownloaded(ctx, h, dl.Visit, no)
 	}
 	return attachDownloaded(ctx, h, no, dl, s)
+}
+
+// revocationUndated adds (add) or removes deduction no of institution
+// akb020, made in month, to the deductions a GYD004 gave as revoked whose
+// revocation (GYD404, which dates it) was not downloaded yet
+// (dlrevwait/<akb020>): the monthly settlements (GYU003) of that month and
+// later ones cannot tell whether the revocation is theirs until it is.
+func revocationUndated(ctx context.Context, h sdk.Host, akb020, no, month string, add bool) error {
+	if akb020 == "" {
+		return nil
+	}
+	return update(ctx, h, "dlrevwait/"+akb020, func(m *map[string]string, exists bool) error {
+		_, has := (*m)[no]
+		switch {
+		case add && !has:
+			if *m == nil {
+				*m = map[string]string{}
+			}
+			(*m)[no] = month
+		case !add && has:
+			delete(*m, no)
+		default:
+			return errSkip
+		}
+		return nil
+	})
 }
 
 // attachDownloaded lists downloaded deduction no (dl, not uploaded here)
@@ -2119,6 +2174,9 @@ func (a *Adapter) deductionRevocationDownloaded(ctx context.Context, h sdk.Host,
 		dl = *d
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := revocationUndated(ctx, h, firstNonEmpty(dl.AKB020, str(rec, "akb020")), no, "", false); err != nil {
 		return err
 	}
 	own, s, err := a.ownSettlement(ctx, h, no, sn)

@@ -67,6 +67,9 @@ import (
 //	dldeduct/<deduct_no>        dlDeduction: a deduction downloaded (GYD004, GYD404); one
 //	                            of a settlement uploaded here and not uploaded here is
 //	                            listed in the settlement (Downloaded) and its month
+//	dlrevwait/<akb020>          map deduct_no → month: deductions GYD004 gave as revoked
+//	                            whose revocation (GYD404, which dates it) is not downloaded
+//	                            yet; GYU003 of that month or later is refused meanwhile
 //	dlvisit/<ykc700>            deduction numbers downloaded for a settlement not known
 //	                            here yet, of a visit admitted here (its GYU103 without a
 //	                            known outcome): attached once the settlement is
