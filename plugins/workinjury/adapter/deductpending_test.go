@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,10 +21,14 @@ func TestDeductionDownloadedBeforeItsSettlementIsKnown(t *testing.T) {
 	day := admitDay.Add(11 * 24 * time.Hour)
 	tests := map[string]struct {
 		revoke bool
-		items  int // the month's records: settlement, deduction(, revocation)
+		// early: revoked before GYD004, which gives it as revoked without
+		// its revoke_time; GYD404 runs only after the GYU103 is known.
+		early bool
+		items int // the month's records: settlement, deduction(, revocation)
 	}{
-		"deduction":                {items: 2},
-		"deduction and revocation": {revoke: true, items: 3},
+		"deduction":                           {items: 2},
+		"deduction and revocation":            {revoke: true, items: 3},
+		"deduction revoked before its GYD004": {revoke: true, early: true, items: 3},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -47,8 +52,13 @@ func TestDeductionDownloadedBeforeItsSettlementIsKnown(t *testing.T) {
 			if err := c.sim.AddDeduction("KN0004", sn, 150, "国家侧扣款", day); err != nil {
 				t.Fatal(err)
 			}
+			if tc.early {
+				if err := c.sim.RevokeDeduction("KN0004", "扣款有误", day.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			c.mustOK(c.send("GYD004", map[string]any{}))
-			if tc.revoke {
+			if tc.revoke && !tc.early {
 				if err := c.sim.RevokeDeduction("KN0004", "扣款有误", day.Add(time.Hour)); err != nil {
 					t.Fatal(err)
 				}
@@ -64,6 +74,13 @@ func TestDeductionDownloadedBeforeItsSettlementIsKnown(t *testing.T) {
 			}
 			if !slices.Contains(s.Downloaded, "KN0004") {
 				t.Errorf("settlement %s does not count the downloaded deduction: %+v", sn, s)
+			}
+			if tc.early {
+				// The revocation's month is not known before GYD404.
+				if r := c.send("GYU003", c.monthly(hospital, "202505")); r.Status != sdk.StatusInvalid || !strings.Contains(r.Diagnostics.String(), "KN0004") {
+					t.Fatalf("GYU003 before GYD404: status %s, want invalid naming KN0004: %s %+v", r.Status, r.Diagnostics, r.External)
+				}
+				c.mustOK(c.send("GYD404", map[string]any{}))
 			}
 			m := c.monthly(hospital, "202505")
 			if n := len(m["items"].([]any)); n != tc.items {

@@ -2148,6 +2148,13 @@ func (a *Adapter) attachPending(ctx context.Context, h sdk.Host, ykc700, sn stri
 		if err := attachDownloaded(ctx, h, no, dl, &s); err != nil {
 			return err
 		}
+		if dl.Revoked && dl.RevokeTime == "" {
+			// Given as revoked by GYD004, its revocation not downloaded:
+			// as deductionDownloaded does for a known settlement.
+			if err := revocationUndated(ctx, h, s.AKB020, no, monthOf(dl.DeductTime), true); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
