@@ -75,7 +75,8 @@ import (
 //	        them past it, or when another GYU004 of the settlement marked
 //	        itself since its check (settling.go); the institution of this province;
 //	        deduct_no unused (waits while another GYU004 of it has no
-//	        known outcome)
+//	        known outcome). An accepted GYU004 or GYR004 answer whose count
+//	        is not the number sent records none (unaccountedDeductions)
 //	GYU003  once per institution and month; the items are exactly the
 //	        month's settlements, settlement revocations, deductions and
 //	        deduction revocations with their settlements and amounts; the header amounts are
@@ -1326,6 +1327,16 @@ func (l *lifecycle) monthly() error {
 	if akb020 == "" || m == "" {
 		return nil
 	}
+	var undated map[string]string
+	if _, err := getJSON(l.ctx, l.h, "dlrevwait/"+akb020, &undated); err != nil {
+		return err
+	}
+	for _, no := range slices.Sorted(maps.Keys(undated)) {
+		if dm := undated[no]; dm == "" || dm <= m {
+			l.fail("$.items", "precondition", fmt.Sprintf("rule month-items: deduction %s (made in %s) was revoked at the national system, as the GYD004 download says, but its revocation has not been downloaded, so its revoke_time and the month it counts in are not known here", no, dm),
+				"run the GYD404 download (deduction revocations), then send this message again: the revocation is then listed in the month of its revoke_time")
+		}
+	}
 	items, _ := d["items"].([]any)
 	type key struct{ t, ref string }
 	got := map[key]int{}
@@ -1873,7 +1884,13 @@ func (a *Adapter) applyLifecycle(ctx context.Context, h sdk.Host, msgID, code st
 		}); err != nil {
 			return err
 		}
-		return addMonthItem(ctx, h, s.AKB020, monthOf(s.SettleTime), monthItem{Type: itemSettlement, Ref: no, Settle: no, Amount: s.Fund, Total: s.Total, Self: s.Self, Time: s.SettleTime})
+		if err := addMonthItem(ctx, h, s.AKB020, monthOf(s.SettleTime), monthItem{Type: itemSettlement, Ref: no, Settle: no, Amount: s.Fund, Total: s.Total, Self: s.Self, Time: s.SettleTime}); err != nil {
+			return err
+		}
+		if code == "GYU103" {
+			return a.attachPending(ctx, h, s.Visit, no)
+		}
+		return nil
 	case "GYR001":
 		ykc700 := str(doc, "ykc700")
 		list, _ := doc["details"].([]any)
@@ -2001,7 +2018,7 @@ func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[s
 	var dl dlDeduction
 	if err := update(ctx, h, "dldeduct/"+no, func(d *dlDeduction, exists bool) error {
 		revoked := d.Revoked || str(rec, "revoked") == "1"
-		*d = dlDeduction{SettleNo: sn, Revoked: revoked, AKB020: str(rec, "akb020"), Amount: moneyOf(rec, "deduct_amount"),
+		*d = dlDeduction{SettleNo: sn, Visit: firstNonEmpty(str(rec, "ykc700"), d.Visit), Revoked: revoked, AKB020: str(rec, "akb020"), Amount: moneyOf(rec, "deduct_amount"),
 			DeductTime: str(rec, "deduct_time"), RevokeTime: d.RevokeTime, At: a.now().UTC()}
 		dl = *d
 		return nil
@@ -2009,10 +2026,65 @@ func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[s
 		return err
 	}
 	own, s, err := a.ownSettlement(ctx, h, no, sn)
-	if err != nil || own || s == nil {
+	if err != nil {
 		return err
 	}
-	if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
+	if s != nil && dl.Revoked && dl.RevokeTime == "" {
+		// Revoked at the national system, its revocation not downloaded
+		// (GYD404): its month is not known here yet, unless it was
+		// revoked here (GYR004), which dated it.
+		var st deductState
+		if own {
+			if _, err := getJSON(ctx, h, "deduct/"+no, &st); err != nil {
+				return err
+			}
+		}
+		if !st.Revoked {
+			if err := revocationUndated(ctx, h, s.AKB020, no, monthOf(dl.DeductTime), true); err != nil {
+				return err
+			}
+		}
+	}
+	if own {
+		return nil
+	}
+	if s == nil {
+		return pendDownloaded(ctx, h, dl.Visit, no)
+	}
+	return attachDownloaded(ctx, h, no, dl, s)
+}
+
+// revocationUndated adds (add) or removes deduction no of institution
+// akb020, made in month, to the deductions a GYD004 gave as revoked whose
+// revocation (GYD404, which dates it) was not downloaded yet
+// (dlrevwait/<akb020>): the monthly settlements (GYU003) of that month and
+// later ones cannot tell whether the revocation is theirs until it is.
+func revocationUndated(ctx context.Context, h sdk.Host, akb020, no, month string, add bool) error {
+	if akb020 == "" {
+		return nil
+	}
+	return update(ctx, h, "dlrevwait/"+akb020, func(m *map[string]string, exists bool) error {
+		_, has := (*m)[no]
+		switch {
+		case add && !has:
+			if *m == nil {
+				*m = map[string]string{}
+			}
+			(*m)[no] = month
+		case !add && has:
+			delete(*m, no)
+		default:
+			return errSkip
+		}
+		return nil
+	})
+}
+
+// attachDownloaded lists downloaded deduction no (dl, not uploaded here)
+// in its settlement s, uploaded here, and puts it in its institution's
+// month, with its revocation when that is downloaded (idempotent).
+func attachDownloaded(ctx context.Context, h sdk.Host, no string, dl dlDeduction, s *settleState) error {
+	if err := update(ctx, h, "settle/"+dl.SettleNo, func(cur *settleState, exists bool) error {
 		if !exists || slices.Contains(cur.Downloaded, no) {
 			return errSkip
 		}
@@ -2021,7 +2093,70 @@ func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[s
 	}); err != nil {
 		return err
 	}
-	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.DeductTime), monthItem{Type: itemDeduction, Ref: no, Settle: sn, Amount: dl.Amount, Time: dl.DeductTime})
+	if err := addMonthItem(ctx, h, s.AKB020, monthOf(dl.DeductTime), monthItem{Type: itemDeduction, Ref: no, Settle: dl.SettleNo, Amount: dl.Amount, Time: dl.DeductTime}); err != nil {
+		return err
+	}
+	if !dl.Revoked || dl.RevokeTime == "" {
+		return nil
+	}
+	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: dl.SettleNo, Amount: dl.Amount, Time: dl.RevokeTime})
+}
+
+// pendDownloaded keeps downloaded deduction no, of a settlement not known
+// here, for visit ykc700 when that visit was admitted here: the settlement
+// may be the visit's, uploaded with a GYU103 whose outcome is not known
+// yet; attachPending attaches it once it is. A deduction of a visit not
+// admitted here is of another institution's settlement: nothing is kept.
+func pendDownloaded(ctx context.Context, h sdk.Host, ykc700, no string) error {
+	if ykc700 == "" {
+		return nil
+	}
+	var v visitState
+	if ver, err := getJSON(ctx, h, "visit/"+ykc700, &v); err != nil || ver == 0 {
+		return err
+	}
+	return update(ctx, h, "dlvisit/"+ykc700, func(nos *[]string, _ bool) error {
+		if slices.Contains(*nos, no) {
+			return errSkip
+		}
+		*nos = append(*nos, no)
+		return nil
+	})
+}
+
+// attachPending attaches the deductions downloaded for visit ykc700 before
+// its settlement sn was known here (pendDownloaded), now that it is.
+func (a *Adapter) attachPending(ctx context.Context, h sdk.Host, ykc700, sn string) error {
+	if ykc700 == "" {
+		return nil
+	}
+	var nos []string
+	if ver, err := getJSON(ctx, h, "dlvisit/"+ykc700, &nos); err != nil || ver == 0 {
+		return err
+	}
+	var s settleState
+	if ver, err := getJSON(ctx, h, "settle/"+sn, &s); err != nil || ver == 0 {
+		return err
+	}
+	for _, no := range nos {
+		var dl dlDeduction
+		if ver, err := getJSON(ctx, h, "dldeduct/"+no, &dl); err != nil {
+			return err
+		} else if ver == 0 || dl.SettleNo != sn {
+			continue
+		}
+		if err := attachDownloaded(ctx, h, no, dl, &s); err != nil {
+			return err
+		}
+		if dl.Revoked && dl.RevokeTime == "" {
+			// Given as revoked by GYD004, its revocation not downloaded:
+			// as deductionDownloaded does for a known settlement.
+			if err := revocationUndated(ctx, h, s.AKB020, no, monthOf(dl.DeductTime), true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // deductionRevocationDownloaded records the revocation of a deduction
@@ -2048,23 +2183,20 @@ func (a *Adapter) deductionRevocationDownloaded(ctx context.Context, h sdk.Host,
 	}); err != nil {
 		return err
 	}
+	if err := revocationUndated(ctx, h, firstNonEmpty(dl.AKB020, str(rec, "akb020")), no, "", false); err != nil {
+		return err
+	}
 	own, s, err := a.ownSettlement(ctx, h, no, sn)
-	if err != nil || s == nil {
+	if err != nil {
 		return err
 	}
 	if own {
 		return revokeDeduction(ctx, h, no, rt)
 	}
-	if err := update(ctx, h, "settle/"+sn, func(cur *settleState, exists bool) error {
-		if !exists || slices.Contains(cur.Downloaded, no) {
-			return errSkip
-		}
-		cur.Downloaded = append(cur.Downloaded, no)
-		return nil
-	}); err != nil {
-		return err
+	if s == nil {
+		return pendDownloaded(ctx, h, dl.Visit, no)
 	}
-	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: sn, Amount: dl.Amount, Time: dl.RevokeTime})
+	return attachDownloaded(ctx, h, no, dl, s)
 }
 
 // ownSettlement tells, for a downloaded deduction no of settlement sn,
@@ -2216,6 +2348,41 @@ func unaccountedLines(doc map[string]any, output json.RawMessage) string {
 	}
 	return fmt.Sprintf("it accepted %d of %d fee line(s) sent and refuses %d by detail_no, so %d line(s) are not accounted for",
 		accepted, len(fee), refused, len(fee)-accepted-refused)
+}
+
+// unaccountedDeductions says why an accepted GYU004 (GYR004) answer cannot
+// tell which of the deductions sent (doc's deductions) the national system
+// took (revoked), or returns "" when it can: its accepted_count
+// (revoked_count) must be the number of deductions sent. The answer names
+// no deduction one by one, so a lower count says some were left out
+// without saying which, and a higher one counts deductions not sent. An
+// answer without the count is read as taking every deduction (the count is
+// part of medgate's reconstruction of GYU004 and GYR004).
+func unaccountedDeductions(code string, doc map[string]any, output json.RawMessage) string {
+	field, what := "accepted_count", "took"
+	if code == "GYR004" {
+		field, what = "revoked_count", "revoked"
+	}
+	var o map[string]json.RawMessage
+	if err := decodeJSON(output, &o); err != nil {
+		return ""
+	}
+	raw, ok := o[field]
+	if !ok || len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	list, _ := doc["deductions"].([]any)
+	n, err := strconv.Atoi(strings.Trim(string(raw), `"`))
+	switch {
+	case err != nil:
+		return fmt.Sprintf("its %s %s is not a whole number", field, string(raw))
+	case n < len(list):
+		return fmt.Sprintf("its %s says it %s %d of %d deduction(s) sent without naming them, so %d deduction(s) are not accounted for",
+			field, what, n, len(list), len(list)-n)
+	case n > len(list):
+		return fmt.Sprintf("its %s says it %s %d deduction(s) but %d were sent", field, what, n, len(list))
+	}
+	return ""
 }
 
 // maxRefusedListed bounds the refused lines a reply names one by one.

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -135,13 +136,26 @@ func (a *Adapter) staleRevocations(ctx context.Context, h sdk.Host, c *siteConfi
 // of e. A revocation that has had no outcome for longer than the upload
 // deadline (staleRevocations) is named as the message to replay, in the
 // reply and, once per revocation, in an ALERT line and a
-// workinjury.revocation.stale event.
+// workinjury.revocation.stale event: the message that claims its revstale
+// record (a compare-and-set, see staleMark) gives them, so two messages
+// waiting at once, in one instance or two, give them once.
 func (a *Adapter) waitResponse(ctx context.Context, h sdk.Host, c *siteConfig, msgID, code string, e *revokeWaitError) *sdk.HandleResponse {
 	e.stale = a.staleRevocations(ctx, h, c, e.open)
 	for _, s := range e.stale {
 		key := staleKey(s.id)
-		var seen time.Time
-		if ver, err := getJSON(ctx, h, key, &seen); err != nil || ver > 0 {
+		var mark staleMark
+		ver, err := getJSON(ctx, h, key, &mark)
+		if err != nil || ver > 0 && (mark.Published || a.now().Sub(mark.At) < staleClaimLease) {
+			continue
+		}
+		if err := a.at("revstale-read"); err != nil {
+			continue
+		}
+		claimed, err := casJSON(ctx, h, key, ver, staleMark{At: a.now().UTC()})
+		if err != nil {
+			if !errors.Is(err, sdk.ErrConflict) {
+				a.log.Warn("cannot claim the stale-revocation ALERT; it is tried again on the next attempt", "replay", s.id, "err", err)
+			}
 			continue
 		}
 		a.log.Error("ALERT: a revocation has had no known outcome for longer than the upload deadline and holds back the messages of its stay: replay it (medgate replay ID); its attempt asks GYD053 for the outcome and never sends it again",
@@ -152,13 +166,40 @@ func (a *Adapter) waitResponse(ctx context.Context, h sdk.Host, c *siteConfig, m
 		if err := h.Publish(ctx, sdk.Event{ID: Name + "/" + c.code + "/revocation-stale/" + s.id, Type: "workinjury.revocation.stale", Key: s.id,
 			Payload: payload, OccurredAt: a.now(), Headers: map[string]string{"workinjury-code": s.code}}); err != nil {
 			a.log.Warn("cannot publish the stale-revocation event; it is tried again on the next attempt", "replay", s.id, "err", err)
+			if err := h.Delete(ctx, key); err != nil {
+				a.log.Warn("cannot release the stale-revocation claim; the event is tried again once the claim expires", "replay", s.id, "expiresIn", staleClaimLease.String(), "err", err)
+			}
 			continue
 		}
-		if err := putJSON(ctx, h, key, a.now().UTC()); err != nil {
-			a.log.Warn("cannot record the stale-revocation event", "err", err)
+		if _, err := casJSON(ctx, h, key, claimed, staleMark{At: a.now().UTC(), Published: true}); err != nil {
+			a.log.Warn("cannot record the stale-revocation event; it may be given again once the claim expires", "replay", s.id, "expiresIn", staleClaimLease.String(), "err", err)
 		}
 	}
 	return e.response()
+}
+
+// staleClaimLease is how long a claim on a stale revocation's ALERT whose
+// event was not recorded as published (its claimant stopped in between)
+// keeps other messages from giving them.
+const staleClaimLease = time.Minute
+
+// staleMark is the revstale record of a stale revocation: claimed at At by
+// the message that gives its ALERT, Published once its event is. The first
+// records held only the time the event was published, as a JSON string:
+// such a record reads as published.
+type staleMark struct {
+	At        time.Time `json:"at"`
+	Published bool      `json:"published,omitempty"`
+}
+
+// UnmarshalJSON reads a staleMark, or the time of a first record.
+func (m *staleMark) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		m.Published = true
+		return json.Unmarshal(b, &m.At)
+	}
+	type plain staleMark
+	return json.Unmarshal(b, (*plain)(m))
 }
 
 // staleKey records that the ALERT and event of stale revocation msgID were

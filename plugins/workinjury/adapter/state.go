@@ -67,6 +67,12 @@ import (
 //	dldeduct/<deduct_no>        dlDeduction: a deduction downloaded (GYD004, GYD404); one
 //	                            of a settlement uploaded here and not uploaded here is
 //	                            listed in the settlement (Downloaded) and its month
+//	dlrevwait/<akb020>          map deduct_no → month: deductions GYD004 gave as revoked
+//	                            whose revocation (GYD404, which dates it) is not downloaded
+//	                            yet; GYU003 of that month or later is refused meanwhile
+//	dlvisit/<ykc700>            deduction numbers downloaded for a settlement not known
+//	                            here yet, of a visit admitted here (its GYU103 without a
+//	                            known outcome): attached once the settlement is
 //	redl/<code>/<key>           a complete re-download still to run (after GYD401/GYD404)
 //	                            (its input, with medgate_refusals: refusals so far)
 //	redeliver/<code>            redelivery: a date-range GYR005 whose records are still handed out again
@@ -392,6 +398,7 @@ type dlAdmission struct {
 // settlement's limit and is a record of the institution's month.
 type dlDeduction struct {
 	SettleNo   string    `json:"settleNo"`
+	Visit      string    `json:"visit,omitempty"`
 	Revoked    bool      `json:"revoked,omitempty"`
 	AKB020     string    `json:"akb020,omitempty"`
 	Amount     string    `json:"amount,omitempty"`

@@ -242,6 +242,29 @@ func (a *Adapter) finish(ctx context.Context, h sdk.Host, c *siteConfig, key str
 			return recordResponse(code, done)
 		}
 	}
+	if out.kind == kindOK && (code == "GYU004" || code == "GYR004") {
+		if why := unaccountedDeductions(code, doc, out.output); why != "" {
+			// Accepted, but the answer does not say which deductions the
+			// national system took (GYU004) or revoked (GYR004): nothing
+			// is recorded and the outcome stays unknown (the deductions'
+			// other messages and their settlements' wait for it), so a
+			// replay asks GYD053 again and completes when it can tell.
+			rec.ExtCode, rec.ExtMsg, rec.Output, rec.Reconciled = out.code, out.message, out.output, reconciled
+			if err := putJSON(ctx, h, key, rec); err != nil {
+				a.log.Warn("cannot store an upload outcome; a retry reconciles it with GYD053", "site", c.code, "code", code, "serial", out.serial, "err", err)
+			}
+			what := "took"
+			if code == "GYR004" {
+				what = "revoked"
+			}
+			a.log.Error("ALERT: the national system accepted a deductions call but its answer does not say which deductions it "+what+"; none recorded", "site", c.code, "code", code,
+				"serial", out.serial, "problem", why, "nationalCode", out.code, "nationalMessage", out.message)
+			return failed(false, "reply", "the national system accepted serial "+out.serial+" but its signed answer does not say which deductions it "+what,
+				fmt.Sprintf("%s (national answer %s: %s); no deduction was recorded as %s, nothing is resent, and the deductions wait for this outcome: "+
+					"ask the national system's operators which deductions serial %s %s (the GYD004/GYD404 downloads list them too), then replay the message to reconcile it with GYD053",
+					why, out.code, out.message, map[string]string{"GYU004": "uploaded", "GYR004": "revoked"}[code], out.serial, what))
+		}
+	}
 	if out.kind == kindOK {
 		if bad := replyErrors(code, doc, out.output); len(bad) > 0 {
 			// The call happened and was accepted, but its signed answer

@@ -86,7 +86,10 @@
 //	        deductions stay ≤ its fund_pay (E8003); institution in this
 //	        province (E8004); deduct_no new (E8008); deduct_time not
 //	        before the settlement's settle_time (E8010: the agency audits
-//	        an uploaded settlement; AddDeduction refuses it too)
+//	        an uploaded settlement; AddDeduction refuses it too). With
+//	        Config.PartialDeductions a GYU004 or GYR004 takes the
+//	        deductions that pass these rules and leaves out the others,
+//	        its accepted_count / revoked_count counting those taken
 //	GYU003  once per institution and settle_month (E8005); items exactly
 //	        the institution's records of the month — 1 settlements by
 //	        settle_time, 2 settlement revocations, 3 deductions by

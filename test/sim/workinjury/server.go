@@ -80,6 +80,15 @@ type Config struct {
 	// calls ConfirmClearing; by default every accepted monthly settlement
 	// confirms its month at once.
 	ManualClearing bool
+	// PartialDeductions plays a national system that takes the deductions
+	// of a GYU004 (GYR004) one by one: a deduction that breaks one of its
+	// own rules (already revoked, beyond its settlement's fund_pay, …) is
+	// left out and the others are taken, the answer's accepted_count
+	// (revoked_count) counting those taken without saying which were left
+	// out. A call whose every deduction breaks a rule is refused as by
+	// default (the first one's business error). Default: one deduction
+	// breaking a rule refuses the whole call.
+	PartialDeductions bool
 	// Spec holds the transactions' field lists, laid out like schemas/
 	// (workinjury/<code>.yaml, workinjury/codes/<name>.yaml); default: the
 	// schemas/ directory of the source tree (simspec.RepoFiles). The

@@ -25,66 +25,91 @@ func (s *Server) gyu004(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if len(rows) == 0 || len(rows) > maxLines {
 		return nil, bizErr("E6107", "一次上传 %d 条扣款，须为 1 至 %d 条", len(rows), maxLines)
 	}
-	type pending struct {
-		no     string
-		st     *settlement
-		amount Money
-		at     time.Time
-		rec    map[string]any
-	}
 	seen := map[string]bool{}
 	extra := map[*settlement]Money{}
-	list := make([]pending, len(rows))
+	list := make([]pendingDeduction, 0, len(rows))
+	var first *bizError
 	for i, r := range rows {
-		where := fmt.Sprintf("第 %d 条扣款（%s）", i+1, str(r, "deduct_no"))
-		no := str(r, "deduct_no")
-		if s.l.deductions[no] != nil || seen[no] {
-			return nil, bizErr("E8008", "%s：扣款编号已使用", where)
+		p, be := s.gyu004Row(i, r, seen, extra, now)
+		if be == nil {
+			list = append(list, p)
+			continue
 		}
-		seen[no] = true
-		st := s.l.settles[str(r, "settle_no")]
-		switch {
-		case st == nil:
-			return nil, bizErr("E8001", "%s：结算 %s 不存在，先上传结算信息", where, str(r, "settle_no"))
-		case st.revoked:
-			return nil, bizErr("E8001", "%s：结算 %s 已撤销", where, st.no)
-		case str(r, "akb020") != st.akb020:
-			return nil, bizErr("E8001", "%s：结算 %s 属于协议机构 %s，不是 %s", where, st.no, st.akb020, str(r, "akb020"))
-		case str(r, "ykc700") != "" && (st.visit == nil || st.visit.no != str(r, "ykc700")):
-			return nil, bizErr("E8001", "%s：结算 %s 不属于就诊登记 %s", where, st.no, str(r, "ykc700"))
-		}
-		if inst := s.insts[st.akb020]; inst == nil || !s.inProvince(str(inst, "aab299")) {
-			return nil, bizErr("E8004", "%s：协议机构 %s 不属于本省（%s）", where, st.akb020, s.cfg.Region[:2])
-		}
-		amount, err := moneyField(r, "deduct_amount")
-		if err != nil {
-			return nil, bizErr("E8002", "%s：%v", where, err)
-		}
-		if amount <= 0 {
-			return nil, bizErr("E8002", "%s：扣款金额 %s 须大于 0", where, amount)
-		}
-		before := s.l.deducted(st) + extra[st]
-		if before+amount > st.fund {
-			return nil, bizErr("E8003", "%s：已扣 %s + 本次 %s = %s，超过结算 %s 的统筹支付 %s", where, before, amount, before+amount, st.no, st.fund)
-		}
-		at := eventTime(r, now, "deduct_time")
-		if at.Before(st.at) {
-			return nil, bizErr("E8010", "%s：扣款时间 %s 早于结算 %s 的结算时间 %s", where, stamp(at), st.no, stamp(st.at))
-		}
-		extra[st] += amount
-		rec := maps.Clone(r)
-		rec["deduct_amount"] = amount.Number()
-		list[i] = pending{no: no, st: st, amount: amount, at: at, rec: rec}
-		if be := s.monthInParts(st.akb020, list[i].at); be != nil {
-			be.msg = where + "：" + be.msg
+		if !s.cfg.PartialDeductions {
 			return nil, be
 		}
+		if first == nil {
+			first = be
+		}
+	}
+	if len(list) == 0 {
+		return nil, first
 	}
 	for _, p := range list {
 		s.putDeduction(&deduction{no: p.no, settle: p.st, akb020: p.st.akb020, amount: p.amount, at: p.at, rec: p.rec})
 		s.record("GYU004", serial, p.no, now)
 	}
 	return map[string]any{"accepted_count": len(list)}, nil
+}
+
+// pendingDeduction is a deduction of a GYU004 call that passed its rules.
+type pendingDeduction struct {
+	no     string
+	st     *settlement
+	amount Money
+	at     time.Time
+	rec    map[string]any
+}
+
+// gyu004Row checks the i-th deduction r of a GYU004 call against the
+// rules, given the numbers (seen) and the amounts per settlement (extra)
+// of the deductions of the call taken before it, which it updates when r
+// passes.
+func (s *Server) gyu004Row(i int, r map[string]any, seen map[string]bool, extra map[*settlement]Money, now time.Time) (pendingDeduction, *bizError) {
+	var none pendingDeduction
+	where := fmt.Sprintf("第 %d 条扣款（%s）", i+1, str(r, "deduct_no"))
+	no := str(r, "deduct_no")
+	if s.l.deductions[no] != nil || seen[no] {
+		return none, bizErr("E8008", "%s：扣款编号已使用", where)
+	}
+	st := s.l.settles[str(r, "settle_no")]
+	switch {
+	case st == nil:
+		return none, bizErr("E8001", "%s：结算 %s 不存在，先上传结算信息", where, str(r, "settle_no"))
+	case st.revoked:
+		return none, bizErr("E8001", "%s：结算 %s 已撤销", where, st.no)
+	case str(r, "akb020") != st.akb020:
+		return none, bizErr("E8001", "%s：结算 %s 属于协议机构 %s，不是 %s", where, st.no, st.akb020, str(r, "akb020"))
+	case str(r, "ykc700") != "" && (st.visit == nil || st.visit.no != str(r, "ykc700")):
+		return none, bizErr("E8001", "%s：结算 %s 不属于就诊登记 %s", where, st.no, str(r, "ykc700"))
+	}
+	if inst := s.insts[st.akb020]; inst == nil || !s.inProvince(str(inst, "aab299")) {
+		return none, bizErr("E8004", "%s：协议机构 %s 不属于本省（%s）", where, st.akb020, s.cfg.Region[:2])
+	}
+	amount, err := moneyField(r, "deduct_amount")
+	if err != nil {
+		return none, bizErr("E8002", "%s：%v", where, err)
+	}
+	if amount <= 0 {
+		return none, bizErr("E8002", "%s：扣款金额 %s 须大于 0", where, amount)
+	}
+	before := s.l.deducted(st) + extra[st]
+	if before+amount > st.fund {
+		return none, bizErr("E8003", "%s：已扣 %s + 本次 %s = %s，超过结算 %s 的统筹支付 %s", where, before, amount, before+amount, st.no, st.fund)
+	}
+	at := eventTime(r, now, "deduct_time")
+	if at.Before(st.at) {
+		return none, bizErr("E8010", "%s：扣款时间 %s 早于结算 %s 的结算时间 %s", where, stamp(at), st.no, stamp(st.at))
+	}
+	if be := s.monthInParts(st.akb020, at); be != nil {
+		be.msg = where + "：" + be.msg
+		return none, be
+	}
+	seen[no] = true
+	extra[st] += amount
+	rec := maps.Clone(r)
+	rec["deduct_amount"] = amount.Number()
+	return pendingDeduction{no: no, st: st, amount: amount, at: at, rec: rec}, nil
 }
 
 // putDeduction stores a deduction and queues it for GYD004; s.mu is held.

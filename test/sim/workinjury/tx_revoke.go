@@ -136,33 +136,45 @@ func (s *Server) gyr004(_ *simspec.Tx, serial string, in map[string]any, now tim
 		return nil, bizErr("E6107", "一次撤销 %d 条扣款，须为 1 至 %d 条", len(rows), maxLines)
 	}
 	seen := map[string]bool{}
-	target := make([]*deduction, len(rows))
+	at := eventTime(in, now, "revoke_time", "aae036")
+	var target []*deduction
+	var reasons []string
+	var first *bizError
 	for i, r := range rows {
 		no := str(r, "deduct_no")
 		d := s.l.deductions[no]
+		var be *bizError
 		switch {
 		case d == nil || seen[no]:
-			return nil, bizErr("E7005", "第 %d 条：扣款 %s 不存在（或本次重复列出）", i+1, no)
+			be = bizErr("E7005", "第 %d 条：扣款 %s 不存在（或本次重复列出）", i+1, no)
 		case d.revoked:
-			return nil, bizErr("E7006", "第 %d 条：扣款 %s 已撤销（%s）", i+1, no, d.revoking.no)
+			be = bizErr("E7006", "第 %d 条：扣款 %s 已撤销（%s）", i+1, no, d.revoking.no)
+		case at.Before(d.at):
+			be = bizErr("E7007", "第 %d 条：撤销时间 %s 早于扣款 %s 的扣款时间 %s", i+1, stamp(at), d.no, stamp(d.at))
+		default:
+			be = s.monthInParts(d.akb020, at)
 		}
-		seen[no] = true
-		target[i] = d
-	}
-	at := eventTime(in, now, "revoke_time", "aae036")
-	for i, d := range target {
-		if at.Before(d.at) {
-			return nil, bizErr("E7007", "第 %d 条：撤销时间 %s 早于扣款 %s 的扣款时间 %s", i+1, stamp(at), d.no, stamp(d.at))
+		if be == nil {
+			seen[no] = true
+			target = append(target, d)
+			reasons = append(reasons, str(r, "revoke_reason"))
+			continue
 		}
-		if be := s.monthInParts(d.akb020, at); be != nil {
+		if !s.cfg.PartialDeductions {
 			return nil, be
 		}
+		if first == nil {
+			first = be
+		}
+	}
+	if len(target) == 0 {
+		return nil, first
 	}
 	rno := s.nextNo("CX", now)
 	for i, d := range target {
 		d.revoked = true
 		rec := map[string]any{"deduct_no": d.no, "settle_no": d.settle.no, "akb020": d.akb020, "deduct_amount": d.amount.Number(), "aab301": d.settle.aab301}
-		reason := map[string]any{"revoke_reason": firstOr(str(rows[i], "revoke_reason"), str(in, "revoke_reason"))}
+		reason := map[string]any{"revoke_reason": firstOr(reasons[i], str(in, "revoke_reason"))}
 		d.revoking = s.addRevocation("GYR004", rno+"/"+d.no, rno, rec, at, reason)
 		s.queues["GYD004"].touch(d.no)
 		s.record("GYR004", serial, d.no, now)
