@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var rules = []string{RuleRequired, RuleLength, RuleType, RuleEnum, RuleFormat, RuleBatch, RuleUnknown}
+var rules = []string{RuleRequired, RuleLength, RuleType, RuleEnum, RuleFormat, RuleBatch, RuleUnknown, RulePattern}
 
 func fuzzSchemas(tb testing.TB) []*Schema {
 	tb.Helper()
@@ -40,6 +40,9 @@ func FuzzValidate(f *testing.F) {
 		`{"fee": ` + fees(12) + `}`,
 		`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
 		`"just a string"`, `null`, `12`, `{}`,
+		// White space alone, in required and optional fields of every kind.
+		`{"name": "\u3000 \t", "nameb": " ", "code": "\u00a0", "count": " ", "day": "\ufeff", "flag": " ", "patient": " ", "fee": [{"qty": "\u200b", "item": "\r\n"}]}`,
+		`{"name": " 张三\u3000", "patient": {"id": "\u3000"}, "fee": " "}`,
 	} {
 		f.Add(uint8(len(all)-3), []byte(seed)) // T001
 	}

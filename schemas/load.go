@@ -770,6 +770,17 @@ func (c *fileCtx) field(n *yaml.Node, posName, parent, system string, tables map
 				break
 			}
 			f.Example = ex
+			// Required is one of the field's rules too: an example
+			// without a value would make ExampleInput a document the
+			// schema refuses.
+			if f.Required && (ex == "" || isBlank(ex)) {
+				what := "is empty"
+				if ex != "" {
+					what = "holds only white space"
+				}
+				c.add(en, join(at, "example"), "the example of a required field "+what, "write an example with a value")
+				break
+			}
 			if f.Codes != nil || k != KindEnum {
 				for _, e := range checkScalar(&f, ex) {
 					c.add(en, join(at, "example"), "the example fails the field's own rules: "+e.msg, "fix the example or the field")

@@ -165,6 +165,16 @@ func TestLoadProblems(t *testing.T) {
 			body: "input:\n  - name: a\n    type: enum\n    codes: {\"1\": 是}\n    example: \"2\"\n",
 			want: []string{`test/T1.yaml:10: field "input.a.example": the example fails the field's own rules: a: "2" is not a known code; use one of "1" (是) — fix the example or the field`},
 		},
+		// The example is checked against every rule of its field, required
+		// included: an empty or blank one would make ExampleInput a document
+		// its own schema refuses.
+		"empty and blank examples of required fields": {
+			body: "input:\n  - name: a\n    type: string\n    required: true\n    example: \"\"\n  - name: b\n    type: string\n    required: true\n    example: \"\u3000 \"\n  - name: c\n    type: string\n    example: \" \"\n",
+			want: []string{
+				`test/T1.yaml:10: field "input.a.example": the example of a required field is empty — write an example with a value`,
+				`test/T1.yaml:14: field "input.b.example": the example of a required field holds only white space — write an example with a value`,
+			},
+		},
 		"codes on a string and format on a string": {
 			body: "input:\n  - name: a\n    type: string\n    codes: {\"1\": 是}\n    format: \"2006\"\n",
 			want: []string{

@@ -179,7 +179,9 @@ type Field struct {
 	MaxLength int
 	// LengthUnit is how MaxLength counts; empty means chars.
 	LengthUnit LengthUnit
-	// Required means the field must be present, not null and not "".
+	// Required means the field must be present, not null, not "" and not
+	// white space alone (ASCII or full-width spaces, tabs, line breaks,
+	// zero-width characters): the requirements' non-empty check.
 	Required bool
 	// Format is the Go time layout of a date or datetime field; empty means
 	// DefaultDateFormat or DefaultDateTimeFormat.

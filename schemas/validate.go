@@ -12,12 +12,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
 // The rules a [FieldError] may name.
 const (
-	RuleRequired = "required" // missing, null or ""
+	RuleRequired = "required" // missing, null, "" or only white space
 	RuleLength   = "length"   // too long, too many digits, too few or too many array items
 	RuleType     = "type"     // wrong JSON type, not whole, too many digits for decimal(p,s)
 	RuleEnum     = "enum"     // not a code of the field's code table
@@ -135,11 +136,19 @@ func (vd *validator) object(fields []Field, m map[string]any) {
 		if present {
 			declared++
 		}
-		if !present || val == nil || val == "" {
+		// A required field's value of white space alone holds nothing:
+		// it is missing, as "" is. An optional field's is judged by its
+		// type (a string of spaces is a string, not a date).
+		blank := f.Required && isBlank(val)
+		if !present || val == nil || val == "" || blank {
 			if f.Required {
-				msg := fmt.Sprintf("%s is required and is missing, null or empty; send %s", title(f), expect(f))
+				what := "is missing, null or empty"
+				if blank {
+					what = "holds only white space (spaces, full-width spaces U+3000, tabs, line breaks or zero-width characters)"
+				}
+				msg := fmt.Sprintf("%s is required and %s; send %s", title(f), what, expect(f))
 				if f.RequiredUnless != "" {
-					if alt, given := m[f.RequiredUnless]; given && alt != nil && alt != "" {
+					if alt, given := m[f.RequiredUnless]; given && alt != nil && alt != "" && !isBlank(alt) {
 						// The platform-only stand-in is given instead.
 						continue
 					}
@@ -218,6 +227,25 @@ func (vd *validator) field(f *Field, val any) {
 			vd.add(e.rule, e.msg)
 		}
 	}
+}
+
+// isBlank reports whether v is a string of white space alone (and not
+// ""): Unicode white space (ASCII space, tab, CR, LF, the full-width space
+// U+3000, the no-break space U+00A0…) and the zero-width space U+200B and
+// BOM U+FEFF that copies from documents leave. Such a value holds nothing,
+// so a required field given one is missing. Most values stop at their
+// first character.
+func isBlank(v any) bool {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsSpace(r) && r != '\u200b' && r != '\ufeff' {
+			return false
+		}
+	}
+	return true
 }
 
 func asArray(v any) ([]any, bool) {
