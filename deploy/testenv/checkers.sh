@@ -31,7 +31,7 @@ command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
-command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 
 if [ ${#missing[@]} -eq 0 ]; then
 	log "zbarimg, soffice, kcat, openssl, promtool, sqlite3 and pgbouncer are installed; nothing to do"

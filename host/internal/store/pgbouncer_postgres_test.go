@@ -27,6 +27,9 @@ import (
 func startPgBouncer(t *testing.T, dsn string) string {
 	t.Helper()
 	bin, err := exec.LookPath("pgbouncer")
+	if err != nil { // Debian installs it in /usr/sbin, outside a user's PATH
+		bin, err = exec.LookPath("/usr/sbin/pgbouncer")
+	}
 	if err != nil {
 		msg := "no pgbouncer in PATH (Debian: apt-get install pgbouncer, or deploy/testenv/checkers.sh): the store behind PgBouncer is not tested"
 		if os.Getenv(testenv.RequireServicesEnv) == "1" {
