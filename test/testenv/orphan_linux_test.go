@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -146,4 +147,43 @@ func TestKilledTestBinaryStopsServices(t *testing.T) {
 			t.Logf("its %d processes ended %s after the test binary was killed", len(pids), time.Since(killed).Round(time.Millisecond))
 		})
 	}
+}
+
+// TestStartChildOutlivesTheThreadThatCalledIt calls StartChild from a
+// goroutine whose OS thread the runtime ends once it returns: the
+// parent-death signal is tied to the thread that forked the child
+// (golang.org/issue/27505), and the child must die with the test
+// process, not with one of its threads.
+func TestStartChildOutlivesTheThreadThatCalledIt(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	var err error
+	onEndingThread(func() { err = StartChild(cmd) })
+	if err != nil {
+		t.Fatalf("StartChild(sleep 60): %v", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// The thread's end is not observable from here: watch the child for a
+	// while, as it would be killed at once.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); <-time.After(20 * time.Millisecond) {
+		if !alive(cmd.Process.Pid) {
+			t.Fatalf("the child (pid %d) died when the thread that called StartChild ended", cmd.Process.Pid)
+		}
+	}
+}
+
+// onEndingThread runs f on an OS thread of its own that the runtime ends
+// once f returns. Not the main thread, which the runtime never ends.
+func onEndingThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if syscall.Gettid() == os.Getpid() {
+			onEndingThread(f) // on another thread: this one is held here
+			runtime.UnlockOSThread()
+			return
+		}
+		f()
+	}()
+	<-done
 }
