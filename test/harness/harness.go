@@ -174,7 +174,8 @@ func (s *syncBuffer) String() string {
 var httpLine = regexp.MustCompile(`HTTP:\s+http://(\S+)`)
 
 // Start runs `medgate run -config cfgPath` and waits until /readyz says
-// everything is ready. The process is killed at the end of the test.
+// everything is ready. The process is killed at the end of the test, and
+// by the kernel when the test process dies without running its cleanups.
 func Start(t testing.TB, b *Bins, cfgPath string) *Medgate {
 	t.Helper()
 	m := &Medgate{t: t, bins: b, cfgPath: cfgPath}
@@ -220,7 +221,9 @@ func (m *Medgate) start() {
 		m.t.Fatal(err)
 	}
 	cmd.Stderr = m.out
-	if err := cmd.Start(); err != nil {
+	// Killed by the kernel if this test process dies without its
+	// cleanups (a -timeout panic, a SIGKILL); its plugins die with it.
+	if err := testenv.StartChild(cmd); err != nil {
 		m.t.Fatalf("harness: start medgate: %v", err)
 	}
 	m.cmd = cmd
