@@ -95,7 +95,7 @@ func TestDemoStateUnderData(t *testing.T) {
 	var out bytes.Buffer
 	cmd := exec.Command(bins.Medgate, "run", "-config", "deploy/demo/medgate.yaml")
 	cmd.Dir, cmd.Stdout, cmd.Stderr = tree, &out, &out
-	if err := cmd.Start(); err != nil {
+	if err := testenv.StartChild(cmd); err != nil { // dies with the test binary
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
