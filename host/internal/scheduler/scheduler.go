@@ -332,12 +332,12 @@ type Scheduler struct {
 	// stopped is set by Stop: no run starts any more. running counts the
 	// runs in progress by job id, runs waits for them (Wait), and
 	// stopping ends when Stop is called, cancelling them.
-	stopped  bool
-	running  map[string]int
-	runs     sync.WaitGroup
+	stopped bool
+	running map[string]int
+	runs    sync.WaitGroup
 	// resumes waits (Wait) for the new jobs' reads of their run records
 	// (resume), which SetJobs starts only before Stop.
-	resumes sync.WaitGroup
+	resumes  sync.WaitGroup
 	stopping context.Context
 	stop     context.CancelCauseFunc
 	// jitter returns a random duration in [0, d] (tests fix it).
