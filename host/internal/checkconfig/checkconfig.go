@@ -192,6 +192,11 @@ func parseDSN(dsn string) error {
 		return nil
 	}
 	text := err.Error()
+	if i := strings.LastIndex(text, "`: "); i >= 0 {
+		// The reason only: the string quoted before it may hold a
+		// password the driver's redaction does not recognise.
+		text = text[i+len("`: "):]
+	}
 	for _, m := range dsnPasswordRE.FindAllStringSubmatch(dsn, -1) {
 		for _, pw := range m[1:] {
 			if pw = strings.Trim(pw, "'"); pw != "" {
