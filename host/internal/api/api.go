@@ -626,15 +626,28 @@ func (s *server) plugins(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// jobStatus is a job as GET /admin/jobs lists it: the scheduler's status
+// with how long the last run took as people read it ("2.5s", as POST
+// /admin/jobs/…/run answers) and in milliseconds for scripts (tookMs),
+// both absent for a job that has not run.
+type jobStatus struct {
+	scheduler.Status
+	Took   string `json:"took,omitempty"`
+	TookMS int64  `json:"tookMs,omitempty"`
+}
+
 // jobs lists the scheduled jobs. A job's last error and summary are the
 // plugin's words and may quote a patient: they are masked as log lines are
 // (logging.Mask), as the console shows them.
 func (s *server) jobs(w http.ResponseWriter, r *http.Request) error {
 	jobs := scopeJobs(caller(r), s.b.Jobs())
-	out := make([]scheduler.Status, len(jobs))
+	out := make([]jobStatus, len(jobs))
 	for i, j := range jobs {
 		j.LastErr, j.Summary = logging.Mask(j.LastErr), logging.Mask(j.Summary)
-		out[i] = j
+		out[i] = jobStatus{Status: j}
+		if j.Took > 0 {
+			out[i].Took, out[i].TookMS = j.Took.Round(time.Millisecond).String(), j.Took.Milliseconds()
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -768,7 +781,7 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, store.ErrNotFound):
 		return messageNotFound(true)
 	case errors.Is(err, store.ErrConflict):
-		return &Error{Status: http.StatusConflict, Code: "not_replayable", Message: err.Error(), refused: true}
+		return s.notReplayable(r.Context(), id)
 	case err != nil:
 		// Kafka's errors come too: told apart by the ingress's mark
 		// (outage.Dependency).
@@ -776,6 +789,35 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replayed", "id": id, "next": "GET /admin/messages/" + id})
 	return nil
+}
+
+// notReplayable is the refusal of a replay of message id, which is not
+// failed: it says the message's state, read from the store (the same on
+// every engine), and what to do instead, without the store's own words.
+func (s *server) notReplayable(ctx context.Context, id string) *Error {
+	e := &Error{Status: http.StatusConflict, Code: "not_replayable", refused: true}
+	var m *store.Message
+	if st := s.b.Store(); st != nil {
+		m, _ = st.GetMessage(ctx, id)
+	}
+	look := "; see GET /admin/messages/" + id
+	switch {
+	case m == nil:
+		e.Message = "message " + id + " is not failed (only failed messages can be replayed), or it changed meanwhile" + look
+	case m.Status != store.StatusDone:
+		e.Message = "message " + id + " is pending, nothing to replay (only failed messages can be replayed): it is still being processed; its outcome is stored when the plugin's call ends (a failed one can then be replayed)" + look
+	case m.Outcome == "ok":
+		e.Message = "message " + id + " is ok, nothing to replay (only failed messages can be replayed): the external system accepted it; sending it again with the same id only gets the stored reply: to make the call again, send it as a new message with a new id" + look
+	case m.Outcome == "rejected":
+		e.Message = "message " + id + " is rejected, nothing to replay (only failed messages can be replayed): the external system refused it (its reply says why) and would refuse the same request again; fix what the reply names and send it as a new message with a new id" + look
+	case m.Outcome == "invalid":
+		e.Message = "message " + id + " is invalid, nothing to replay (only failed messages can be replayed): it failed validation and was never sent; send a corrected message with a new id" + look + " for the errors"
+	case m.Outcome == "failed" && m.Request == nil:
+		e.Message = "message " + id + " is failed but its request was not kept (received before store schema version 2), so it cannot be replayed; send the original again as a new message with a new id" + look
+	default:
+		e.Message = "message " + id + " is " + m.Outcome + ": only failed messages can be replayed (it may have changed meanwhile)" + look
+	}
+	return e
 }
 
 // rekey re-encrypts stored data under the current store key (the step of

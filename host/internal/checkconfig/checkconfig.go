@@ -6,13 +6,18 @@ package checkconfig
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/medgate/medgate/host/internal/bus"
 	"github.com/medgate/medgate/host/internal/config"
@@ -102,6 +107,13 @@ func Check(ctx context.Context, cfgPath string) error {
 	_, err = cfg.StoreKeys()
 	addNew(err)
 	addNew(cfg.CheckConnectionSecrets())
+	if cfg.Store.Driver == "postgres" && !reported["store.dsn"] {
+		if dsn, err := cfg.Secret(cfg.Store.DSN); err == nil && dsn != "" {
+			if err := parseDSN(dsn); err != nil {
+				problems = append(problems, cfg.Problem("store.dsn", "%v", err))
+			}
+		}
+	}
 	// The Kafka TLS files are read as medgate run reads them (a CA file
 	// without a certificate, a certificate with another's key, an expired
 	// client certificate refuse the start), unless one is missing already.
@@ -165,4 +177,35 @@ func declaredAt(cfg *config.Config, p config.Problem, soundIndex []int) config.P
 		return cfg.Problem(pluginPath(i)+rest, "%s", p.Message)
 	}
 	return p
+}
+
+// dsnPasswordRE matches the password of a connection string, as a URL's
+// user information or a password= keyword.
+var dsnPasswordRE = regexp.MustCompile(`://[^:/@]*:([^@]*)@|password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// parseDSN parses a PostgreSQL connection string as the driver does
+// (pgxpool.ParseConfig), without connecting. Its error says what is
+// wrong and how to fix it, never with the string's password.
+func parseDSN(dsn string) error {
+	_, err := pgxpool.ParseConfig(dsn)
+	if err == nil {
+		return nil
+	}
+	text := err.Error()
+	if i := strings.LastIndex(text, "`: "); i >= 0 {
+		// The reason only: the string quoted before it may hold a
+		// password the driver's redaction does not recognise.
+		text = text[i+len("`: "):]
+	}
+	for _, m := range dsnPasswordRE.FindAllStringSubmatch(dsn, -1) {
+		for _, pw := range m[1:] {
+			if pw = strings.Trim(pw, "'"); pw != "" {
+				text = strings.ReplaceAll(text, pw, "xxxxx")
+				if esc := url.PathEscape(pw); esc != pw {
+					text = strings.ReplaceAll(text, esc, "xxxxx")
+				}
+			}
+		}
+	}
+	return fmt.Errorf("the PostgreSQL connection string is malformed (medgate run would refuse it): %s; write it as postgres://USER:PASSWORD@HOST:PORT/DBNAME?sslmode=verify-full (or as host= port= user= password= dbname= sslmode= keywords)", text)
 }

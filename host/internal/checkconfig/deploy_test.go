@@ -97,7 +97,14 @@ func writeSecret(t *testing.T, path, prefix string, n int) {
 // creates every secret and TLS file the production examples name.
 func installed(t *testing.T, root, plugins, src string) string {
 	t.Helper()
-	for _, name := range []string{"pg-dsn", "kafka-password", "admin-token", "client-cashier", "client-doctor-station", "store-key-2026-01", "ecard-identity"} {
+	// The DSN as the install steps write it: check-config parses it.
+	if err := os.MkdirAll(filepath.Join(root, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "secrets", "pg-dsn"), []byte("postgres://medgate:"+strings.Repeat("ab", 16)+"@pg.hospital.local:5432/medgate?sslmode=verify-full\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kafka-password", "admin-token", "client-cashier", "client-doctor-station", "store-key-2026-01", "ecard-identity"} {
 		writeSecret(t, filepath.Join(root, "secrets", name), "", 32)
 	}
 	writeSecret(t, filepath.Join(root, "secrets", "ecard-qrkeys"), "A:", 16)

@@ -175,7 +175,7 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 		fmt.Fprintf(stdout, "no failed message %s: nothing was replayed\n", what)
 		return nil
 	}
-	fmt.Fprintf(stdout, "replayed %d of %d failed messages %s\n", ans.Replayed, ans.Selected, what)
+	fmt.Fprintf(stdout, "replayed %d of %s %s\n", ans.Replayed, failedMessages(ans.Selected), what)
 	for _, site := range slices.Sorted(maps.Keys(ans.Sites)) {
 		t := ans.Sites[site]
 		fmt.Fprintf(stdout, "  %s: replayed %d of %d\n", site, t.Replayed, t.Selected)
@@ -192,6 +192,14 @@ func (b *bulkReplay) run(ctx context.Context, cfgPath, addr string, stdout io.Wr
 	return nil
 }
 
+// failedMessages is "1 failed message" or "n failed messages".
+func failedMessages(n int) string {
+	if n == 1 {
+		return "1 failed message"
+	}
+	return fmt.Sprintf("%d failed messages", n)
+}
+
 // printDryRun prints a dry run's answer: per site, how many failed
 // messages a replay would take and each of them.
 func printDryRun(stdout io.Writer, ans *bulkAnswer, what string, loc *time.Location) {
@@ -199,7 +207,7 @@ func printDryRun(stdout io.Writer, ans *bulkAnswer, what string, loc *time.Locat
 		fmt.Fprintf(stdout, "no failed message %s (dry run: nothing was replayed)\n", what)
 		return
 	}
-	fmt.Fprintf(stdout, "would replay %d failed messages %s (dry run: nothing was replayed):\n", ans.Selected, what)
+	fmt.Fprintf(stdout, "would replay %s %s (dry run: nothing was replayed):\n", failedMessages(ans.Selected), what)
 	bySite := map[string][]string{}
 	for _, m := range ans.Messages {
 		bySite[m.Site] = append(bySite[m.Site], fmt.Sprintf("%s  %s  received %s", m.ID, m.Type, showTime(m.ReceivedAt, loc)))

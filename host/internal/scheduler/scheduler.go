@@ -215,6 +215,13 @@ func (s *Scheduler) resume(e *entry, job Job) {
 		err = json.Unmarshal(got.Value, &rec)
 	}
 	if err != nil {
+		if s.stopping.Err() != nil {
+			// Stopped meanwhile (a shutdown, or a start that failed):
+			// the read was cancelled or met the closed store, and no run
+			// starts any more. A warning a job would hide what stopped
+			// medgate.
+			return
+		}
 		s.log.Warn("could not read the job's last run from the store; it runs first one interval after now", "job", job.ID(), "err", err)
 		return
 	}
@@ -325,9 +332,12 @@ type Scheduler struct {
 	// stopped is set by Stop: no run starts any more. running counts the
 	// runs in progress by job id, runs waits for them (Wait), and
 	// stopping ends when Stop is called, cancelling them.
-	stopped  bool
-	running  map[string]int
-	runs     sync.WaitGroup
+	stopped bool
+	running map[string]int
+	runs    sync.WaitGroup
+	// resumes waits (Wait) for the new jobs' reads of their run records
+	// (resume), which SetJobs starts only before Stop.
+	resumes  sync.WaitGroup
 	stopping context.Context
 	stop     context.CancelCauseFunc
 	// jitter returns a random duration in [0, d] (tests fix it).
@@ -439,9 +449,16 @@ func (s *Scheduler) SetJobs(jobs []Job) {
 		}
 	}
 	s.jobs = next
+	if s.stopped {
+		fresh = nil // no run starts any more: nothing to bring forward
+	}
+	s.resumes.Add(len(fresh)) // before Stop, so before Wait
 	s.mu.Unlock()
 	for _, j := range fresh {
-		go s.resume(next[j.ID()], j)
+		go func() {
+			defer s.resumes.Done()
+			s.resume(next[j.ID()], j)
+		}()
 	}
 	select {
 	case s.changed <- struct{}{}:
@@ -1090,6 +1107,7 @@ func (s *Scheduler) Wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.runs.Wait()
+		s.resumes.Wait()
 		close(done)
 	}()
 	select {
