@@ -792,32 +792,15 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) error {
 }
 
 // notReplayable is the refusal of a replay of message id, which is not
-// failed: it says the message's state, read from the store (the same on
-// every engine), and what to do instead, without the store's own words.
+// failed: it says the message's state, read from the store, and what to do
+// instead, without the store's own words (store.WhyNotReplayable).
 func (s *server) notReplayable(ctx context.Context, id string) *Error {
-	e := &Error{Status: http.StatusConflict, Code: "not_replayable", refused: true}
 	var m *store.Message
 	if st := s.b.Store(); st != nil {
 		m, _ = st.GetMessage(ctx, id)
 	}
-	look := "; see GET /admin/messages/" + id
-	switch {
-	case m == nil:
-		e.Message = "message " + id + " is not failed (only failed messages can be replayed), or it changed meanwhile" + look
-	case m.Status != store.StatusDone:
-		e.Message = "message " + id + " is pending, nothing to replay (only failed messages can be replayed): it is still being processed; its outcome is stored when the plugin's call ends (a failed one can then be replayed)" + look
-	case m.Outcome == "ok":
-		e.Message = "message " + id + " is ok, nothing to replay (only failed messages can be replayed): the external system accepted it; sending it again with the same id only gets the stored reply: to make the call again, send it as a new message with a new id" + look
-	case m.Outcome == "rejected":
-		e.Message = "message " + id + " is rejected, nothing to replay (only failed messages can be replayed): the external system refused it (its reply says why) and would refuse the same request again; fix what the reply names and send it as a new message with a new id" + look
-	case m.Outcome == "invalid":
-		e.Message = "message " + id + " is invalid, nothing to replay (only failed messages can be replayed): it failed validation and was never sent; send a corrected message with a new id" + look + " for the errors"
-	case m.Outcome == "failed" && m.Request == nil:
-		e.Message = "message " + id + " is failed but its request was not kept (received before store schema version 2), so it cannot be replayed; send the original again as a new message with a new id" + look
-	default:
-		e.Message = "message " + id + " is " + m.Outcome + ": only failed messages can be replayed (it may have changed meanwhile)" + look
-	}
-	return e
+	return &Error{Status: http.StatusConflict, Code: "not_replayable", refused: true,
+		Message: store.WhyNotReplayable(id, m) + "; see GET /admin/messages/" + id}
 }
 
 // rekey re-encrypts stored data under the current store key (the step of

@@ -195,7 +195,7 @@ func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
 		f.Lines = []string{"The message is back in the pipeline; this page shows its new outcome once the plugin has answered (reload)."}
 	} else {
 		f.Title = "未重发 (not replayed): " + id
-		f.Lines = []string{c.replayProblem(r.URL.Path, err)}
+		f.Lines = []string{c.replayProblem(r.Context(), r.URL.Path, id, err)}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			recordUndone(r, audit.Refused, "no such message")
@@ -213,8 +213,10 @@ func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
 // replayProblem says why a replay was refused and what to do. A passing
 // outage of the store or Kafka is named, with the advice to try again,
 // never with the error's text (it names the database's host, address and
-// account): that goes to the log (path says where).
-func (c *Console) replayProblem(path string, err error) string {
+// account): that goes to the log (path says where). A message that is not
+// failed is named with its state and what to do instead, read from the
+// store (id), never with the store's own words.
+func (c *Console) replayProblem(ctx context.Context, path, id string, err error) string {
 	if line, down := c.outageLine(path, "The message was not replayed", err); down {
 		return line
 	}
@@ -222,7 +224,12 @@ func (c *Console) replayProblem(path string, err error) string {
 	case errors.Is(err, store.ErrNotFound):
 		return "No message with this id is stored; search again."
 	case errors.Is(err, store.ErrConflict):
-		return "Only a failed message can be replayed (a message that succeeded, or was refused as invalid or rejected, keeps its reply: its id is its idempotency key): " + err.Error()
+		// The message's state and what to do, never the store's own words.
+		var m *store.Message
+		if st := c.b.Store(); st != nil {
+			m, _ = st.GetMessage(ctx, id)
+		}
+		return store.WhyNotReplayable(id, m) + " (its reply is on this page)."
 	}
 	return err.Error() + "; check /readyz (store, Kafka) and try again."
 }
@@ -414,13 +421,17 @@ func (c *Console) runBulk(ctx context.Context, b *bulk, ids []string) {
 	defer cancel()
 	for _, id := range ids {
 		err := c.b.Replay(ctx, id)
+		var problem string
+		if err != nil {
+			problem = c.replayProblem(ctx, Prefix+"replays/"+b.ID, id, err)
+		}
 		b.mu.Lock()
 		b.done++
 		if err == nil {
 			b.replayed++
 			b.replayedAt[b.siteOf[id]]++
 		} else if len(b.problems) < 20 {
-			b.problems = append(b.problems, id+": "+c.replayProblem(Prefix+"replays/"+b.ID, err))
+			b.problems = append(b.problems, id+": "+problem)
 		}
 		b.mu.Unlock()
 	}
