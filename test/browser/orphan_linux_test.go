@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/medgate/medgate/test/testenv"
 )
 
 // envOrphanHelper, set, makes this test binary the one
@@ -20,41 +21,6 @@ import (
 // prints the pids of the browser and every process under it and waits to
 // be killed.
 const envOrphanHelper = "BROWSER_TEST_ORPHAN_HELPER"
-
-// alive says whether the process with pid runs (a zombie does not).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	_, rest, _ := strings.Cut(string(b), ") ")
-	return !strings.HasPrefix(rest, "Z")
-}
-
-// descendants returns pid and every process below it.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		_, rest, _ := strings.Cut(string(b), ") ")
-		f := strings.Fields(rest) // state, ppid, …
-		if len(f) < 2 {
-			continue
-		}
-		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		ppid, _ := strconv.Atoi(f[1])
-		children[ppid] = append(children[ppid], child)
-	}
-	all := []int{pid}
-	for i := 0; i < len(all); i++ {
-		all = append(all, children[all[i]]...)
-	}
-	return all
-}
 
 // TestKilledTestBinaryTakesChromiumAlong SIGKILLs a test binary (this one
 // run again, see envOrphanHelper) while the Chromium it started runs: no
@@ -64,7 +30,7 @@ func TestKilledTestBinaryTakesChromiumAlong(t *testing.T) {
 	if os.Getenv(envOrphanHelper) != "" {
 		b := Start(t, "http://127.0.0.1:1")
 		b.Go("data:text/html,<p>page</p>") // a renderer for a page, too
-		pids := descendants(chromedp.FromContext(b.Context()).Browser.Process().Pid)
+		pids := testenv.Descendants(chromedp.FromContext(b.Context()).Browser.Process().Pid)
 		fmt.Printf("pids %s\n", strings.Trim(fmt.Sprint(pids), "[]"))
 		select {}
 	}
@@ -113,7 +79,7 @@ func TestKilledTestBinaryTakesChromiumAlong(t *testing.T) {
 	killed := time.Now()
 	deadline := killed.Add(20 * time.Second)
 	for _, pid := range pids {
-		for alive(pid) {
+		for testenv.Alive(pid) {
 			if time.Now().After(deadline) {
 				cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 				t.Fatalf("Chromium process %d (%.120s) still runs %s after the test binary that started it was killed",

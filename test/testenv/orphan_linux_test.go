@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -19,41 +18,6 @@ import (
 // row's service, prints the pids of every process serving it and waits
 // to be killed.
 const envOrphanHelper = "TESTENV_TEST_ORPHAN_SERVICE"
-
-// alive says whether the process with pid runs (a zombie does not).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	_, rest, _ := strings.Cut(string(b), ") ")
-	return !strings.HasPrefix(rest, "Z")
-}
-
-// descendants returns pid and every process below it.
-func descendants(pid int) []int {
-	parent := map[int][]int{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		_, rest, _ := strings.Cut(string(b), ") ")
-		f := strings.Fields(rest) // state, ppid, …
-		if len(f) < 2 {
-			continue
-		}
-		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		ppid, _ := strconv.Atoi(f[1])
-		parent[ppid] = append(parent[ppid], child)
-	}
-	all := []int{pid}
-	for i := 0; i < len(all); i++ {
-		all = append(all, parent[all[i]]...)
-	}
-	return all
-}
 
 // TestKilledTestBinaryStopsServices SIGKILLs a test binary (this one run
 // again, see envOrphanHelper) while the services it started run: no
@@ -84,7 +48,7 @@ func TestKilledTestBinaryStopsServices(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s=%q names no row", envOrphanHelper, row)
 		}
-		pids := descendants(tc.start(t))
+		pids := Descendants(tc.start(t))
 		fmt.Printf("pids %s\n", strings.Trim(fmt.Sprint(pids), "[]"))
 		select {}
 	}
@@ -135,7 +99,7 @@ func TestKilledTestBinaryStopsServices(t *testing.T) {
 			killed := time.Now()
 			deadline := killed.Add(40 * time.Second)
 			for _, pid := range pids {
-				for alive(pid) {
+				for Alive(pid) {
 					if time.Now().After(deadline) {
 						cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 						t.Fatalf("process %d (%s) of the %s still runs %s after the test binary that started it was killed",
@@ -165,7 +129,7 @@ func TestStartChildOutlivesTheThreadThatCalledIt(t *testing.T) {
 	// The thread's end is not observable from here: watch the child for a
 	// while, as it would be killed at once.
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); <-time.After(20 * time.Millisecond) {
-		if !alive(cmd.Process.Pid) {
+		if !Alive(cmd.Process.Pid) {
 			t.Fatalf("the child (pid %d) died when the thread that called StartChild ended", cmd.Process.Pid)
 		}
 	}
