@@ -1,33 +1,12 @@
 package e2e
 
 import (
-	"io/fs"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/medgate/medgate/test/harness"
 	"github.com/medgate/medgate/test/testenv"
 )
-
-// socketsUnder returns the unix sockets in the tree at dir.
-func socketsUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type()&fs.ModeSocket != 0 {
-			out = append(out, p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // TestKilledMedgateLeavesNoSockets: every test here ends its medgate with
 // SIGKILL (harness.Start), and neither a killed medgate nor its plugins,
@@ -50,12 +29,12 @@ func TestKilledMedgateLeavesNoSockets(t *testing.T) {
 		cfg.Listen = testenv.FreeAddr(t)
 		cfg.Brokers = []string{cfg.Listen}
 		harness.Start(t, bins, cfg.Write(t, bins))
-		running = socketsUnder(t, tmp)
+		running = testenv.SocketsUnder(t, tmp)
 	})
 	if len(running) == 0 {
 		t.Fatalf("no unix socket under TMPDIR %s while medgate ran its plugin: the test cannot see where they listen", tmp)
 	}
-	if left := socketsUnder(t, tmp); len(left) > 0 {
+	if left := testenv.SocketsUnder(t, tmp); len(left) > 0 {
 		t.Fatalf("the killed medgate and its plugin left %d of their %d sockets in the temporary directory: %v", len(left), len(running), left)
 	}
 }

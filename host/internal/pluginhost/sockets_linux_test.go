@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,26 +14,8 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk/sdktest"
+	"github.com/medgate/medgate/test/testenv"
 )
-
-// socketsUnder returns the unix sockets in the tree at dir.
-func socketsUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type()&fs.ModeSocket != 0 {
-			out = append(out, p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // TestKilledPluginLeavesNoSocket launches a plugin, kills it with SIGKILL
 // (what the supervisor does to a hung plugin, and what a crash amounts
@@ -55,7 +36,7 @@ func TestKilledPluginLeavesNoSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	first := socketsUnder(t, tmp)
+	first := testenv.SocketsUnder(t, tmp)
 	if len(first) == 0 {
 		t.Fatalf("no plugin socket under TMPDIR %s: the test cannot see where the plugin listens", tmp)
 	}
@@ -78,7 +59,7 @@ func TestKilledPluginLeavesNoSocket(t *testing.T) {
 	// the running process remain.
 	var now []string
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		now = socketsUnder(t, tmp)
+		now = testenv.SocketsUnder(t, tmp)
 		if !slices.ContainsFunc(now, func(p string) bool { return slices.Contains(first, p) }) && len(now) <= len(first) {
 			break
 		}
@@ -102,7 +83,7 @@ func TestKilledPluginLeavesNoSocket(t *testing.T) {
 				dirs = append(dirs, e.Name())
 			}
 		}
-		left := socketsUnder(t, tmp)
+		left := testenv.SocketsUnder(t, tmp)
 		if len(left) == 0 && len(dirs) == 0 {
 			break
 		}
@@ -258,7 +239,7 @@ func TestKilledHostLeavesNoSocket(t *testing.T) {
 	if _, serr := fmt.Sscanf(line, "pid %d", &pid); serr != nil || pid <= 0 {
 		t.Fatalf("the host process did not launch the plugin: %q %v", line, err)
 	}
-	running := socketsUnder(t, tmp)
+	running := testenv.SocketsUnder(t, tmp)
 	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +254,7 @@ func TestKilledHostLeavesNoSocket(t *testing.T) {
 		t.Fatalf("no plugin socket under TMPDIR %s while the plugin ran: the test cannot see where they listen", tmp)
 	}
 	removeStale(tmp) // what the next medgate's first launch does
-	if left := socketsUnder(t, tmp); len(left) > 0 {
+	if left := testenv.SocketsUnder(t, tmp); len(left) > 0 {
 		t.Fatalf("a killed medgate and its plugin left %d of their %d sockets where the next medgate does not remove them: %v", len(left), len(running), left)
 	}
 }
