@@ -134,7 +134,9 @@ func (d Display) HasPersonal() bool {
 
 // Column is a payload field with its title. In a work list, Form names a
 // form of the plugin the cell opens, prefilled with the site and with this
-// field's value under the same name.
+// field's value under the same name. The value travels in the link's URL,
+// so the host refuses to launch a plugin whose Personal column has a Form:
+// open the form from a column that is not personal (a card number).
 type Column struct {
 	Field string `json:"field"`
 	Title string `json:"title"`

@@ -200,6 +200,9 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			if c.Form != "" && !forms[c.Form] {
 				errs = append(errs, fmt.Errorf("work list %q: column %q opens form %q, which is not declared", v.List, c.Field, c.Form))
 			}
+			if c.Form != "" && c.Personal {
+				errs = append(errs, fmt.Errorf("work list %q: column %q is Personal and opens form %q: the cell's link would carry the value unmasked in its URL (browser history, proxy and access logs, Referer); open the form from a column that is not personal (a card or document number, as the e-card plugin's cardNo) or drop Form", v.List, c.Field, c.Form))
+			}
 		}
 		for _, a := range v.Actions {
 			errs = append(errs, argumentTypes(fmt.Sprintf("work list %q: action %q: field", v.List, a.Name), a.Fields, true)...)

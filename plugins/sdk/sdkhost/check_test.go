@@ -264,3 +264,33 @@ func TestColumnCodesAreChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestPersonalColumnOpensNoForm: a work list cell that opens a form puts
+// its value in the link's URL, so a Personal column may not: the launch
+// check refuses it, naming the column and what to do; a column that is
+// not personal may open the same form.
+func TestPersonalColumnOpensNoForm(t *testing.T) {
+	t.Parallel()
+	describe := func(cols ...sdk.Column) *sdk.DescribeResponse {
+		return &sdk.DescribeResponse{Name: "p",
+			Operations:    []sdk.Operation{{Type: "p.list"}, {Type: "p.print"}},
+			WorkLists:     []sdk.WorkList{{Name: "cards", Title: "cards", ListOperation: "p.list"}},
+			WorkListViews: []sdk.WorkListView{{List: "cards", Columns: cols}},
+			Forms: []sdk.Form{{Name: "print", Title: "print", Operation: "p.print",
+				Fields: []sdk.Argument{{Name: "cardNo", Type: sdk.SettingString}, {Name: "name", Type: sdk.SettingString}}}},
+		}
+	}
+	errs := CheckDescription(describe(sdk.Column{Field: "cardNo", Title: "card", Form: "print"}, sdk.Column{Field: "name", Title: "name", Personal: true}))
+	if len(errs) > 0 {
+		t.Fatalf("a form opened from a column that is not personal: CheckDescription = %v; want none", errs)
+	}
+	errs = CheckDescription(describe(sdk.Column{Field: "name", Title: "name", Personal: true, Form: "print"}))
+	if len(errs) != 1 {
+		t.Fatalf("a Personal column that opens a form: CheckDescription = %v; want one error", errs)
+	}
+	for _, want := range []string{`work list "cards": column "name" is Personal and opens form "print"`, "URL", "not personal"} {
+		if !strings.Contains(errs[0].Error(), want) {
+			t.Errorf("error %q does not say %q", errs[0], want)
+		}
+	}
+}
