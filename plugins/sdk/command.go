@@ -63,8 +63,11 @@ type Argument struct {
 	// the console's inputs (form, row action and edit fields) also
 	// ArgumentNumber; empty: a string. The host refuses to launch a plugin
 	// declaring another.
-	Type        string   `json:"type"`
-	Required    bool     `json:"required,omitempty"`
+	Type     string `json:"type"`
+	Required bool   `json:"required,omitempty"`
+	// Default is the input's value when none is given. The host refuses to
+	// launch a plugin whose Default its own Enum (each item, for an
+	// ArgumentList) or Type refuses.
 	Default     string   `json:"default,omitempty"`
 	Description string   `json:"description,omitempty"`
 	Example     string   `json:"example,omitempty"`

@@ -411,6 +411,9 @@ func argumentTypes(what string, args []sdk.Argument, number bool) []error {
 	}
 	var errs []error
 	for _, a := range args {
+		if msg := argumentDefault(a); msg != "" {
+			errs = append(errs, fmt.Errorf("%s %q: its Default %s, so the input would start with a value its own declaration refuses; correct the Default (or the Enum)", what, a.Name, msg))
+		}
 		if a.Type == "" || slices.Contains(known, a.Type) {
 			continue
 		}
@@ -421,6 +424,34 @@ func argumentTypes(what string, args []sdk.Argument, number bool) []error {
 		errs = append(errs, fmt.Errorf("%s %q: type %q is not one of %s, so its value would be sent as text; use %s%s", what, a.Name, a.Type, strings.Join(known, ", "), use, hint))
 	}
 	return errs
+}
+
+// argumentDefault says what is wrong with a's Default ("" when nothing
+// is, or there is none): a value outside its Enum (each item of a list),
+// or one its type cannot read (a whole number, true or false, a duration,
+// an http(s) URL, a number), as a setting's value is checked. A file or
+// secret input's Default is a path or reference, not checked here.
+func argumentDefault(a sdk.Argument) string {
+	v := a.Default
+	switch {
+	case v == "" || a.Type == sdk.ArgumentFile || a.Type == sdk.SettingSecret:
+		return ""
+	case a.Type == sdk.ArgumentList:
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); len(a.Enum) > 0 && !slices.Contains(a.Enum, item) {
+				return fmt.Sprintf("lists %q, which is not allowed (one of: %s)", item, strings.Join(a.Enum, ", "))
+			}
+		}
+		return ""
+	case a.Type == sdk.ArgumentNumber:
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return fmt.Sprintf("%q is not a number", v)
+		}
+	}
+	if msg := checkValue(sdk.Setting{Type: a.Type, Enum: a.Enum}, v, nil); msg != "" {
+		return msg
+	}
+	return ""
 }
 
 // undeclaredSchema reports op's Schema when it names no schema document

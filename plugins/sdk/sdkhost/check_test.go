@@ -294,3 +294,51 @@ func TestPersonalColumnOpensNoForm(t *testing.T) {
 		}
 	}
 }
+
+// TestArgumentDefaultsAreChecked: an input's Default is checked against
+// its own declaration as a setting's value is (Enum, type), for every
+// kind of input: a command argument, a form field, a row action's field.
+func TestArgumentDefaultsAreChecked(t *testing.T) {
+	t.Parallel()
+	op := sdk.Operation{Type: "p.a"}
+	command := func(a sdk.Argument) *sdk.DescribeResponse {
+		return &sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Commands: []sdk.Command{{Name: "run", Operation: "p.a", Arguments: []sdk.Argument{a}}}}
+	}
+	tests := map[string]struct {
+		d    *sdk.DescribeResponse
+		want string // "": accepted
+	}{
+		"outside its enum": {command(sdk.Argument{Name: "state", Default: "open", Enum: []string{"draft", "confirmed"}}),
+			`argument "state": its Default "open" is not allowed; use one of: draft, confirmed`},
+		"list item outside its enum": {command(sdk.Argument{Name: "sheets", Type: sdk.ArgumentList, Default: "stock, codes", Enum: []string{"stock", "trace"}}),
+			`argument "sheets": its Default lists "codes", which is not allowed (one of: stock, trace)`},
+		"not a whole number": {command(sdk.Argument{Name: "days", Type: sdk.SettingInt, Default: "7d"}),
+			`argument "days": its Default "7d" is not a whole number`},
+		"not a duration": {command(sdk.Argument{Name: "within", Type: sdk.SettingDuration, Default: "3 days"}),
+			`argument "within": its Default "3 days" is not a duration`},
+		"not true or false": {command(sdk.Argument{Name: "all", Type: sdk.SettingBool, Default: "yes"}),
+			`argument "all": its Default "yes" is not true or false`},
+		"form field not a number": {&sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{op},
+			Forms: []sdk.Form{{Name: "f", Title: "f", Operation: "p.a", Fields: []sdk.Argument{{Name: "qty", Type: sdk.ArgumentNumber, Default: "one"}}}}},
+			`field "qty": its Default "one" is not a number`},
+		"good defaults": {command(sdk.Argument{Name: "sheets", Type: sdk.ArgumentList, Default: "stock,trace", Enum: []string{"stock", "trace"}}), ""},
+		"good int":      {command(sdk.Argument{Name: "days", Type: sdk.SettingInt, Default: "7"}), ""},
+		"no default":    {command(sdk.Argument{Name: "state", Enum: []string{"draft"}}), ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(tc.d)
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("CheckDescription = %v; want none", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), "correct the Default") {
+				t.Fatalf("CheckDescription = %v; want one error saying %q and what to do", errs, tc.want)
+			}
+		})
+	}
+}
