@@ -263,7 +263,7 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 	}
 	if errors.Is(err, errDocChanged) {
 		return sdk.Wait(sdk.Diagnostic{Rule: "state", Summary: err.Error(),
-			Detail: "the message is retried and reads the document as it is now; nothing of the version it began to read is kept"}), nil
+			Detail: "the message is retried and reads the document as it is now; nothing of the version it began to read is kept; should this be its last reply (the host gave up on it), send the request again under a new message id once the document's uploads are answered"}), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Type, err)

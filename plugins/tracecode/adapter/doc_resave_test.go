@@ -72,6 +72,11 @@ func exportSheets(t *testing.T, e *env, from, to string, sheets ...string) map[s
 	payload := map[string]any{"from": from, "to": to, "sheets": sheets}
 	r := e.send(adapter.OpExport, payload)
 	if r.Status == sdk.StatusFailed && r.Retryable {
+		// The host retries it; should this reply be the last (given
+		// up), it must say what the user does, not only that it runs again.
+		if len(r.Diagnostics) == 0 || !strings.Contains(r.Diagnostics[0].Detail, "send the request again under a new message id") {
+			t.Errorf("a retried export's reply does not say to send it again should it be the last: %+v", r.Diagnostics)
+		}
 		r = e.send(adapter.OpExport, payload)
 	}
 	rep := must[exportReply](t, r, sdk.StatusOK)
