@@ -6,14 +6,15 @@ import (
 	"testing/fstest"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/pii"
 	"github.com/medgate/medgate/schemas"
 )
 
-// keySet holds normalized keys (normKey) a plugin declares personal. A
+// keySet holds normalized keys (pii.NormalizeKey) a plugin declares personal. A
 // nil keySet holds none.
 type keySet map[string]bool
 
-func (s keySet) has(k string) bool { return len(s) > 0 && s[normKey(k)] }
+func (s keySet) has(k string) bool { return len(s) > 0 && s[pii.NormalizeKey(k)] }
 
 // declaredOp is what one operation declares personal: the keys of its
 // request payload (its schema's input fields marked personal) and of its
@@ -94,7 +95,7 @@ func Declare(plugin string, desc *sdk.DescribeResponse, siteSchemas map[string]m
 			for _, cs := range [][]sdk.Column{disp.Fields, disp.Columns} {
 				for _, c := range cs {
 					if c.Personal && c.Field != "" {
-						op(typ).reply[normKey(lastSegment(c.Field))] = true
+						op(typ).reply[pii.NormalizeKey(lastSegment(c.Field))] = true
 					}
 				}
 			}
@@ -144,7 +145,7 @@ func personalFields(fields []schemas.Field, s keySet) {
 	for i := range fields {
 		f := &fields[i]
 		if f.Personal {
-			s[normKey(f.Name)] = true
+			s[pii.NormalizeKey(f.Name)] = true
 		}
 		personalFields(f.Fields, s)
 	}

@@ -60,21 +60,6 @@ var secretSuffixes = []string{
 	"privatekey", "privkey", "apikey", "secretkey", "accesskey", "sm4key", "signkey",
 }
 
-// normKey lowercases k and drops "_", "-", "." and spaces.
-func normKey(k string) string {
-	k = strings.ToLower(k)
-	if !strings.ContainsAny(k, "_-. ") {
-		return k
-	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '_', '-', '.', ' ':
-			return -1
-		}
-		return r
-	}, k)
-}
-
 // personalKey reports whether values under key k are personal data:
 // pii.PersonalKey, the rule the SDK documents for vendors, so a plugin's
 // tests check their replies against what medgate masks.
@@ -89,7 +74,7 @@ func addressKey(n string) bool {
 // ("MLLP listening" address=127.0.0.1:2575, a URL) and is kept: patients'
 // addresses here are written in Chinese.
 func maskPersonal(k, v string) string {
-	if n := normKey(k); addressKey(n) && isASCII(v) { // no key of pii.PersonalKey's list ends so
+	if n := pii.NormalizeKey(k); addressKey(n) && isASCII(v) { // no key of pii.PersonalKey's list ends so
 		return v
 	}
 	return MaskValue(v)
@@ -106,7 +91,7 @@ func isASCII(s string) bool {
 
 // secretKey reports whether values under key k are secrets.
 func secretKey(k string) bool {
-	n := normKey(k)
+	n := pii.NormalizeKey(k)
 	for _, s := range secretSuffixes {
 		if strings.HasSuffix(n, s) {
 			return true

@@ -3,7 +3,7 @@ package pii
 import "strings"
 
 // personalKeys are JSON and log keys whose values are personal data,
-// normalized (normKey): names, ID and bank card numbers, phones. The
+// normalized (NormalizeKey): names, ID and bank card numbers, phones. The
 // hospital's e-card number (cardNo) is not among them: the console and
 // the admin API show it, as staff look patients up by it.
 var personalKeys = map[string]bool{
@@ -49,7 +49,7 @@ var personalSuffixes = []string{
 // under a key PersonalKey accepts, and never into free text.
 // sdktest.Unmasked checks a reply against this list only.
 func PersonalKey(k string) bool {
-	n := normKey(k)
+	n := NormalizeKey(k)
 	if personalKeys[n] || addressKey(n) {
 		return true
 	}
@@ -70,8 +70,11 @@ func addressKey(n string) bool {
 	return strings.HasSuffix(n, "address") || strings.HasSuffix(n, "addr")
 }
 
-// normKey lowercases k and drops "_", "-", "." and spaces.
-func normKey(k string) string {
+// NormalizeKey is the form in which PersonalKey compares a key: k
+// lowercased, without "_", "-", "." and spaces ("patient_name",
+// "Patient-Name" and "patientName" are all "patientname"). medgate compares
+// the keys a plugin declares personal in the same form.
+func NormalizeKey(k string) string {
 	k = strings.ToLower(k)
 	if !strings.ContainsAny(k, "_-. ") {
 		return k

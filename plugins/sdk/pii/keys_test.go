@@ -51,7 +51,7 @@ func TestPersonalKeyDocListsEveryKey(t *testing.T) {
 	var doc string
 	for _, d := range f.Decls {
 		if fn, ok := d.(*ast.FuncDecl); ok && fn.Name.Name == "PersonalKey" {
-			doc = normKey(strings.NewReplacer(",", " ", "(", "", ")", "", "/", " ", ";", " ").Replace(fn.Doc.Text()))
+			doc = NormalizeKey(strings.NewReplacer(",", " ", "(", "", ")", "", "/", " ", ";", " ").Replace(fn.Doc.Text()))
 		}
 	}
 	if doc == "" {
