@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,6 +287,110 @@ func TestRefusedReloadReportsTheLaterCheckToo(t *testing.T) {
 			}
 			if slices.Contains(tc.want, "") && !strings.Contains(err.Error(), "the mappings directory cannot be read") {
 				t.Errorf("the report lacks the later check's error:\n%v", err)
+			}
+		})
+	}
+}
+
+// TestRefusedSettingsDoNotHideThePluginsProblems: a site whose settings
+// fail the host's check (an unknown name, a missing required value) is
+// still configured without them when its plugin does not serve it yet,
+// so the report also holds what the plugin refuses in the rest (an
+// administrator used to fix the misspelt name, run check-config again and
+// only then learn the ledger directory cannot be created), and none of
+// the plugin's follow-ons of the refused settings. A site the plugin
+// serves keeps its settings meanwhile: it is not configured with the
+// rest, and reports the host's problems alone.
+func TestRefusedSettingsDoNotHideThePluginsProblems(t *testing.T) {
+	t.Parallel()
+	path, sum := ledger(t)
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(notADir, "sub")
+	type problem struct{ setting, message string }
+	cases := map[string]struct {
+		served   bool // the plugin already serves the site
+		settings map[string]string
+		want     []problem
+	}{
+		"unknown setting and a directory the plugin cannot create": {
+			settings: map[string]string{"ledgerDir": bad, "lable": "x"},
+			want:     []problem{{"lable", "unknown setting"}, {"ledgerDir", "cannot create the ledger directory"}},
+		},
+		"a missing required setting has no follow-on": {
+			settings: map[string]string{"label": "warn"},
+			want:     []problem{{"ledgerDir", "is required"}},
+		},
+		"a configuration the plugin accepts but for the refused settings": {
+			settings: map[string]string{"ledgerDir": "GOOD", "label": "warn", "lable": "x"},
+			want:     []problem{{"lable", "unknown setting"}},
+		},
+		"a served site reports the host's problems alone": {
+			served:   true,
+			settings: map[string]string{"ledgerDir": bad, "lable": "x"},
+			want:     []problem{{"lable", "unknown setting"}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			in, err := pluginhost.Start(t.Context(), pluginhost.Spec{Name: "ledger", Path: path, SHA256: sum}, sdktest.NewMemoryHost(), pluginhost.Options{Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			plugins := map[string]*pluginhost.Instance{"ledger": in}
+			good := t.TempDir()
+			if tc.served {
+				if _, _, err := Apply(t.Context(), siteCfg(at{"h1", map[string]string{"ledgerDir": good}}), plugins, quiet); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.settings["ledgerDir"] == "GOOD" {
+				tc.settings = maps.Clone(tc.settings)
+				tc.settings["ledgerDir"] = t.TempDir()
+			}
+			before := in.Applied("h1")
+			var logged lockedBuffer
+			log := slog.New(slog.NewTextHandler(&logged, nil))
+			_, _, err = Apply(t.Context(), siteCfg(at{"h1", tc.settings}), plugins, log)
+			var ps config.Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("Apply = %v, want config.Problems", err)
+			}
+			var got []problem
+			for _, p := range ps {
+				setting := strings.TrimPrefix(p.Path, "sites[0].plugins.ledger.settings.")
+				i := slices.IndexFunc(tc.want, func(w problem) bool { return w.setting == setting && strings.Contains(p.Message, w.message) })
+				if i < 0 {
+					t.Errorf("unexpected problem %s: %s", p.Path, p.Message)
+					continue
+				}
+				got = append(got, tc.want[i])
+			}
+			for _, w := range tc.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("the report lacks %q at settings.%s:\n%v", w.message, w.setting, err)
+				}
+			}
+			if got := in.Applied("h1"); !reflect.DeepEqual(got, before) {
+				t.Errorf("after the refused configuration the plugin holds %+v, want %+v as before", got, before)
+			}
+			if s := logged.String(); strings.Contains(s, "configuration warning") {
+				t.Errorf("a warning of the refused configuration was logged:\n%s", s)
+			}
+			if tc.served {
+				r, err := in.Handle(t.Context(), &sdk.HandleRequest{Site: "h1", Type: "ledger.record", MessageID: "m-after", Key: "k", Payload: []byte(`{"seq":1}`), Attempt: 1})
+				if err != nil || r.Status != sdk.StatusOK {
+					t.Fatalf("handle at h1: %v %+v", err, r)
+				}
+				if b, err := os.ReadFile(filepath.Join(good, "calls.log")); err != nil || !strings.Contains(string(b), "m-after") {
+					t.Errorf("m-after is not in h1's ledger %s (%v): the plugin lost its settings", good, err)
+				}
+			} else if got := in.Sites(); len(got) != 0 {
+				t.Errorf("after the refused configuration the plugin serves %v, want none", got)
 			}
 		})
 	}

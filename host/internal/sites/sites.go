@@ -133,7 +133,14 @@ func Changed(running pluginhost.Spec, path, sum string) bool {
 // plugin is configured for each of its sites whose settings passed that
 // check, even when others did not, so the report lists the plugins' own
 // problems with the host's: an administrator fixes everything in one
-// round. If any setting failed the host's check or any plugin refused,
+// round. A site whose settings failed the host's check is configured too
+// when its plugin does not serve it yet (`medgate check-config`, the
+// start, a site or plugin a reload adds), without the refused settings:
+// the plugin's problems with the other settings are reported, its
+// problems with the refused ones (follow-ons such as a directory that
+// cannot be created from an empty path) are not. A site the plugin serves is not: its
+// messages would meet settings nobody wrote while the call lasts. If any
+// setting failed the host's check or any plugin refused,
 // the sites configured so far are restored (Instance.Restore, in reverse
 // order) and the call fails with all the problems. (In that short while a
 // message of such a site may be handled with the new settings: the
@@ -162,6 +169,10 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 		site     string
 		path     string
 		settings map[string]string
+		// refused are the settings the host's check refused, left out
+		// of settings: the step only collects the plugin's problems
+		// with the rest (nil: the settings passed the check).
+		refused map[string]bool
 	}
 	var steps []step
 	var problems config.Problems
@@ -193,8 +204,15 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 			for _, p := range sps {
 				problems = append(problems, cfg.Problem(path+".settings."+p.Setting, "%s", p.Message))
 			}
-			if len(sps) == 0 {
+			switch {
+			case len(sps) == 0:
 				steps = append(steps, step{in: in, site: s.Code, path: path, settings: settings})
+			case !in.Configured(s.Code):
+				refused := map[string]bool{}
+				for _, p := range sps {
+					refused[p.Setting] = true
+				}
+				steps = append(steps, step{in: in, site: s.Code, path: path, settings: settings, refused: refused})
 			}
 		}
 	}
@@ -208,10 +226,17 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 		undo, undoIn = append(undo, st.in.Applied(st.site)), append(undoIn, st.in)
 		diags, err := st.in.Configure(ctx, st.site, st.settings)
 		if err != nil {
-			problems = append(problems, cfg.Problem(st.path, "%v", err))
+			if st.refused == nil {
+				problems = append(problems, cfg.Problem(st.path, "%v", err))
+			} // else: it may have failed for want of the refused settings
 			continue
 		}
 		for _, dg := range diags {
+			if st.refused != nil && (dg.Severity != sdk.SeverityError || aboutRefused(dg.Field, st.refused)) {
+				// A follow-on of a refused setting, or a warning of a
+				// configuration that is refused anyway.
+				continue
+			}
 			if dg.Severity == sdk.SeverityError {
 				problems = append(problems, cfg.Problem(st.path+".settings."+dg.Field, "%s", dg.Message()))
 			} else {
@@ -222,7 +247,7 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 					"setting", st.path+".settings."+dg.Field, "rule", dg.Rule, "warning", dg.Message())
 			}
 		}
-		if diags.HasError() {
+		if diags.HasError() || st.refused != nil {
 			continue
 		}
 		desc := st.in.Description()
@@ -277,6 +302,15 @@ func ApplyThen(ctx context.Context, cfg *config.Config, plugins map[string]*plug
 		}
 	}
 	return routes, jobs, nil
+}
+
+// aboutRefused reports whether a plugin's diagnostic at field (a setting's
+// name, or a path below one: "keys.current", "institutions[3]") is about
+// one of the refused settings.
+func aboutRefused(field string, refused map[string]bool) bool {
+	name, _, _ := strings.Cut(field, ".")
+	name, _, _ = strings.Cut(name, "[")
+	return refused[name]
 }
 
 // siteHandler is a route's handler: it hands a message to the plugin only
