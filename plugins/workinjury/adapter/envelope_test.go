@@ -2,6 +2,8 @@ package adapter
 
 import (
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -219,4 +221,58 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the rotated keys are used", func() bool { return e.send("GYU000", map[string]any{}).Status == sdk.StatusOK })
+}
+
+// TestAttachmentDirIsCheckedAtConfigure: an attachmentDir medgate cannot
+// create or write to is refused when the site is configured, saying how
+// to fix it, instead of failing the first GYD054 download's record; one
+// that does not exist yet is made, and the check leaves nothing in it.
+func TestAttachmentDirIsCheckedAtConfigure(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := t.TempDir()
+	if err := os.Chmod(readOnly, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(readOnly, 0o700) })
+	missing := filepath.Join(t.TempDir(), "a", "b")
+	cases := []struct {
+		name, dir string
+		refused   bool
+		skip      bool
+	}{
+		{"empty: attachments travel in the events", "", false, false},
+		{"missing: made", missing, false, false},
+		{"below a file", filepath.Join(file, "sub"), true, false},
+		{"not writable", readOnly, true, os.Geteuid() == 0}, // root writes anywhere
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.skip {
+				t.Skip("running as root: every directory is writable")
+			}
+			_, ds := parseSettings("s", withDefaults(map[string]string{setURL: "http://x", setRegionCode: "350200", setKeyDir: t.TempDir(), setAttachmentDir: tc.dir}))
+			var got *sdk.Diagnostic
+			for i, d := range ds {
+				if d.Field == setAttachmentDir && d.Severity == sdk.SeverityError {
+					got = &ds[i]
+				}
+			}
+			if tc.refused != (got != nil) {
+				t.Fatalf("attachmentDir %q: refused = %v, want %v (%s)", tc.dir, got != nil, tc.refused, ds)
+			}
+			if got != nil && !strings.Contains(got.Message(), "leave attachmentDir empty") {
+				t.Errorf("the refusal does not say how to fix it: %s", got.Message())
+			}
+			if tc.dir != "" && !tc.refused {
+				left, err := os.ReadDir(tc.dir)
+				if err != nil || len(left) != 0 {
+					t.Errorf("after the check %s holds %v (%v), want an empty directory", tc.dir, left, err)
+				}
+			}
+		})
+	}
 }

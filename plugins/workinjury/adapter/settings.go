@@ -340,6 +340,12 @@ func parseSettings(site string, in map[string]string) (*siteConfig, sdk.Diagnost
 	c.maxInline = int64(intOr(in[setMaxInline], 512<<10, setMaxInline, &ds))
 	c.institutions = in[setInstitutionsFile]
 	c.attachmentDir = in[setAttachmentDir]
+	if c.attachmentDir != "" {
+		if err := checkWritableDir(c.attachmentDir); err != nil {
+			bad(setAttachmentDir, "downloaded attachments cannot be written there", err.Error()+
+				"; create the directory and give it to the user medgate runs as (e.g. install -d -o medgate -m 0750 DIR), or leave attachmentDir empty to carry attachments inside the download events")
+		}
+	}
 	c.attachSources = parseAttachmentSources(in[setAttachmentSources], &ds)
 	c.attachMax = int64(intOr(in[setAttachmentMaxBytes], defaultAttachmentMax, setAttachmentMaxBytes, &ds))
 	if c.attachMax < 1 {
@@ -591,4 +597,24 @@ func (c *siteConfig) endpoint(code string) string {
 		return c.url
 	}
 	return strings.TrimRight(c.url, "/") + strings.ReplaceAll(c.pathTemplate, "{code}", code)
+}
+
+// checkWritableDir makes dir if it is missing and writes and removes a
+// file in it, so that a directory medgate may not write to is refused
+// when the site is configured (check-config, the start, a reload), not
+// at the first GYD054 download, whose record would fail until fixed.
+func checkWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".medgate-check-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	err = f.Close()
+	if rmErr := os.Remove(name); err == nil {
+		err = rmErr
+	}
+	return err
 }
