@@ -237,9 +237,16 @@ func (vd *validator) field(f *Field, val any) {
 // first character.
 func isBlank(v any) bool {
 	s, ok := v.(string)
-	if !ok || s == "" {
-		return false
-	}
+	return ok && s != "" && Blank(s)
+}
+
+// Blank reports whether s holds nothing: "" or white space alone, as
+// isBlank counts it (Unicode white space, U+3000 and U+00A0 among it, and
+// the zero-width U+200B and U+FEFF). It is the 非空校验 the validator
+// makes on a required field, for adapters whose own rules make a field
+// required (an opinion when an application is refused, a reason when a
+// record failed).
+func Blank(s string) bool {
 	for _, r := range s {
 		if !unicode.IsSpace(r) && r != '\u200b' && r != '\ufeff' {
 			return false

@@ -63,7 +63,7 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 	}
 	switch code {
 	case "GYU001":
-		if str(doc, "audit_result") == "2" && str(doc, "audit_opinion") == "" {
+		if str(doc, "audit_result") == "2" && blank(doc, "audit_opinion") {
 			ds.Error("$.audit_opinion", "required", "审核意见 (audit_opinion) is required when the application is refused",
 				"audit_result 2 (审核不通过) must say why, so the injured worker can act on it")
 		}
@@ -239,7 +239,7 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			"3": {"aab299", "新就医地行政区划"}, "4": {"aae005", "新联系电话"},
 		}
 		ct := str(doc, "change_type")
-		if n, ok := need[ct]; ok && str(doc, n.field) == "" {
+		if n, ok := need[ct]; ok && blank(doc, n.field) {
 			ds.Error("$."+n.field, "required", n.label+" ("+n.field+") is required for change_type "+ct, "give the new value")
 		}
 		if no := str(doc, "filing_no"); no != "" {
@@ -322,7 +322,7 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 		}
 		for i, x := range recs {
 			r, _ := x.(map[string]any)
-			if str(r, "result_flag") == "0" && str(r, "fail_reason") == "" {
+			if str(r, "result_flag") == "0" && blank(r, "fail_reason") {
 				ds.Error(fmt.Sprintf("$.records[%d].fail_reason", i), "required", "a failed record needs fail_reason", "say why the record could not be stored")
 			}
 		}
@@ -346,7 +346,7 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			}
 		}
 	case "GYR005":
-		if str(doc, "batch_no") == "" && (str(doc, "aae030") == "" || str(doc, "aae031") == "") {
+		if blank(doc, "batch_no") && (blank(doc, "aae030") || blank(doc, "aae031")) {
 			ds.Error("$.batch_no", "required", "rule redownload-data: neither a batch (batch_no) nor a date range (aae030 and aae031) says what to download again",
 				"give the batch to download again (batch_no, as GYD008 lists it) or the dates it was downloaded (aae030 and aae031)")
 		}

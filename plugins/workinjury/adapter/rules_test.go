@@ -40,10 +40,15 @@ func TestInvalidNeverSent(t *testing.T) {
 		"GYU007 change place without one":       {"GYU007", map[string]any{"filing_no": "BA1", "change_type": "3", "change_reason": "迁居", "aae011": "王五", "aae036": "2025-04-01 09:30:00"}, []string{"$.aab299:required"}},
 		"GYU008 counts":                         {"GYU008", map[string]any{"download_code": "GYD001", "batch_no": "B1", "record_count": 2, "records": []any{map[string]any{"record_id": "r1", "result_flag": "0"}}}, []string{"$.record_count:consistency", "$.records[0].fail_reason:required"}},
 		"GYR005 nothing to re-download":         {"GYR005", map[string]any{"download_code": "GYD001", "reason": "丢失"}, []string{"$.batch_no:required"}},
-		"GYD053 unknown transaction code":       {"GYD053", map[string]any{"orig_code": "GYX999", "orig_msg_id": "35020020250401093000000001"}, []string{"$.orig_code:enum"}},
-		"enum and type":                         {"GYD051", map[string]any{"aac002": 123, "aac003": "张三", "aac043": "77", "akb020": "H1", "visit_date": "2025/04/01"}, []string{"$.aac002:type", "$.aac043:enum", "$.visit_date:format"}},
-		"unknown field":                         {"GYU000", map[string]any{"echo_txt": "x"}, []string{"$.echo_txt:unknown"}},
-		"not an object":                         {"GYU000", []any{1, 2}, []string{"$:type"}},
+		// White space alone is no value (非空校验), also where a rule makes a field required.
+		"GYU001 refusal with a blank opinion": {"GYU001", map[string]any{"apply_no": "SQX1", "aac002": "1", "aac003": "张三", "audit_result": "2", "audit_opinion": "\u3000 ", "auditor": "李四", "audit_time": "2025-04-01 09:30:00"}, []string{"$.audit_opinion:required"}},
+		"GYU007 blank new institution":        {"GYU007", map[string]any{"filing_no": "BA1", "change_type": "2", "akb020": "\u00a0", "change_reason": "转院", "aae011": "王五", "aae036": "2025-04-01 09:30:00"}, []string{"$.akb020:required"}},
+		"GYU008 blank fail_reason":            {"GYU008", map[string]any{"download_code": "GYD001", "batch_no": "B1", "record_count": 1, "records": []any{map[string]any{"record_id": "r1", "result_flag": "0", "fail_reason": " \u200b"}}}, []string{"$.records[0].fail_reason:required"}},
+		"GYR005 blank batch":                  {"GYR005", map[string]any{"download_code": "GYD001", "batch_no": " ", "reason": "丢失"}, []string{"$.batch_no:required"}},
+		"GYD053 unknown transaction code":     {"GYD053", map[string]any{"orig_code": "GYX999", "orig_msg_id": "35020020250401093000000001"}, []string{"$.orig_code:enum"}},
+		"enum and type":                       {"GYD051", map[string]any{"aac002": 123, "aac003": "张三", "aac043": "77", "akb020": "H1", "visit_date": "2025/04/01"}, []string{"$.aac002:type", "$.aac043:enum", "$.visit_date:format"}},
+		"unknown field":                       {"GYU000", map[string]any{"echo_txt": "x"}, []string{"$.echo_txt:unknown"}},
+		"not an object":                       {"GYU000", []any{1, 2}, []string{"$:type"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/schemas"
 )
 
 // The adapter keeps its state in the host's store (namespaced by plugin and
@@ -412,6 +413,11 @@ func personKey(aac002 string) string {
 	sum := sha256.Sum256([]byte("medgate-workinjury-person:" + aac002))
 	return hex.EncodeToString(sum[:12])
 }
+
+// blank reports whether doc gives k no value: absent, null, "" or white
+// space alone (schemas.Blank), as the requirements' 非空校验 judges a
+// required value.
+func blank(doc map[string]any, k string) bool { return schemas.Blank(str(doc, k)) }
 
 func str(doc map[string]any, k string) string {
 	switch v := doc[k].(type) {
