@@ -24,9 +24,10 @@ import (
 // characters; 数值型 N<p> a whole number of at most p digits and N<p>,<s> a
 // decimal with at most p-s digits before the point and s after it (a JSON
 // number or a string holding one); 日期型 D is yyyy-MM-dd and 日期时间型 DT
-// yyyy-MM-dd HH:mm:ss. Required is the notes' Y column; an empty string or
-// null counts as missing. A node is a JSON object (or an array of them);
-// keys a transaction does not define are refused.
+// yyyy-MM-dd HH:mm:ss. Required is the notes' Y column; null, an empty
+// string or one of white space alone (the requirements' 非空校验:
+// simspec.Blank) counts as missing. A node is a JSON object (or an array
+// of them); keys a transaction does not define are refused.
 
 // kind is the type of a field.
 type kind int
@@ -352,7 +353,7 @@ func pagedByVisit() []rule {
 // The rules a violation names, in the simulator's own words: err_msg
 // reads "<where>[<rule>] <label>(<path>)…".
 const (
-	ruleRequired = "必填"  // missing, null or empty
+	ruleRequired = "必填"  // missing, null, empty or white space alone
 	ruleLength   = "超长"  // too many characters or digits
 	ruleType     = "类型"  // wrong JSON type, not a number, not whole, too many decimals
 	ruleCode     = "代码"  // not in the field's code list
@@ -421,6 +422,10 @@ func checkField(r *rule, v any, path string, out *[]violation) {
 		if r.required {
 			add(ruleRequired, "为必填项，未传或为空: send "+describeRule(r))
 		}
+		return
+	}
+	if r.required && simspec.Blank(v) {
+		add(ruleRequired, "为必填项，只有空白字符(空格、全角空格、制表、换行或零宽字符): send "+describeRule(r))
 		return
 	}
 	switch r.kind {

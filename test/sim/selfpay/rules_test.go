@@ -145,6 +145,10 @@ func TestFieldRules(t *testing.T) {
 		"4201A ok":                         {"4201A", line(func(m map[string]any) { m["cnt"], m["pric"] = "1.0000", json.Number("10.000000") }), ""},
 		"4201A missing bkkp_sn":            {"4201A", line(func(m map[string]any) { delete(m, "bkkp_sn") }), "[必填] 记账流水号(fsiOwnpayPatnFeeListDDTO[0].bkkp_sn)"},
 		"4201A empty med_type":             {"4201A", line(func(m map[string]any) { m["med_type"] = "" }), "[必填] 医疗类别(fsiOwnpayPatnFeeListDDTO[0].med_type)"},
+		"4201A blank med_type":             {"4201A", line(func(m map[string]any) { m["med_type"] = "\u3000" }), "[必填] 医疗类别(fsiOwnpayPatnFeeListDDTO[0].med_type)为必填项，只有空白字符"},
+		"4201A blank amount":               {"4201A", line(func(m map[string]any) { m["inscp_amt"] = " " }), "[必填] 符合政策范围金额(fsiOwnpayPatnFeeListDDTO[0].inscp_amt)"},
+		"4201A blank fee_ocur_time":        {"4201A", line(func(m map[string]any) { m["fee_ocur_time"] = "\t\r\n" }), "[必填] 费用发生时间(fsiOwnpayPatnFeeListDDTO[0].fee_ocur_time)"},
+		"4201A blank optional prodname":    {"4201A", line(func(m map[string]any) { m["prodname"] = "  " }), ""},
 		"4201A null inscp_amt":             {"4201A", line(func(m map[string]any) { m["inscp_amt"] = nil }), "[必填] 符合政策范围金额(fsiOwnpayPatnFeeListDDTO[0].inscp_amt)"},
 		"4201A med_type C6 too long":       {"4201A", line(func(m map[string]any) { m["med_type"] = "1234567" }), "[超长] 医疗类别(fsiOwnpayPatnFeeListDDTO[0].med_type)"},
 		"4201A medins_list_name C100":      {"4201A", line(func(m map[string]any) { m["medins_list_name"] = strings.Repeat("药", 101) }), "[超长] 医药机构目录名称(fsiOwnpayPatnFeeListDDTO[0].medins_list_name)"},
@@ -162,6 +166,9 @@ func TestFieldRules(t *testing.T) {
 			m["brdy"], m["age"], m["ipt_days"], m["tel"] = "1980-01-01", json.Number("45.5"), "3", "13812345678"
 		}), ""},
 		"4202 missing psn_name":      {"4202", visit(func(m, _ map[string]any) { delete(m, "psn_name") }), "[必填] 人员姓名(ownPayPatnMdtrtD.psn_name)"},
+		"4202 blank psn_name":        {"4202", visit(func(m, _ map[string]any) { m["psn_name"] = "\u00a0\u200b" }), "[必填] 人员姓名(ownPayPatnMdtrtD.psn_name)"},
+		"4202 blank visit":           {"4202", with(visitIn("R", "10"), "ownPayPatnMdtrtD", " "), "[必填] 自费病人就诊信息(ownPayPatnMdtrtD)"},
+		"4202 blank optional brdy":   {"4202", visit(func(m, _ map[string]any) { m["brdy"] = " " }), "[格式] 出生日期(ownPayPatnMdtrtD.brdy)"},
 		"4202 missing visit":         {"4202", without(visitIn("R", "10"), "ownPayPatnMdtrtD"), "[必填] 自费病人就诊信息(ownPayPatnMdtrtD)"},
 		"4202 missing diagnoses":     {"4202", without(visitIn("R", "10"), "ownPayPatnDiagListD"), "[必填] 自费病人诊断信息(ownPayPatnDiagListD)"},
 		"4202 certno C600 too long":  {"4202", visit(func(m, _ map[string]any) { m["certno"] = certno + strings.Repeat("9", 600) }), "[超长] 证件号码(ownPayPatnMdtrtD.certno)"},
@@ -175,6 +182,7 @@ func TestFieldRules(t *testing.T) {
 		"4202 diag_time a date-time": {"4202", visit(func(_, dg map[string]any) { dg["diag_time"] = "2025-03-25T10:00:00" }), "[格式] 诊断时间(ownPayPatnDiagListD[0].diag_time)"},
 		// 4203 自费病人就诊以及费用明细上传完成
 		"4203 missing cplt_flag": {"4203", without(complete("R", "1"), "cplt_flag"), "[必填] 完成标志(cplt_flag)"},
+		"4203 blank cplt_flag":   {"4203", with(complete("R", "1"), "cplt_flag", "\u3000"), "[必填] 完成标志(cplt_flag)"},
 		"4203 cplt_flag 2":       {"4203", complete("R", "2"), `[代码] 完成标志(cplt_flag)值"2"不在代码表中`},
 		"4203 cplt_flag number":  {"4203", with(complete("R", "1"), "cplt_flag", 1), "[类型] 完成标志(cplt_flag)"},
 		"4203 mdtrt_id C30":      {"4203", complete(strings.Repeat("R", 31), "1"), "[超长] 医药机构就诊ID(fixmedins_mdtrt_id)"},
@@ -189,6 +197,7 @@ func TestFieldRules(t *testing.T) {
 		"4207 page_num N4":       {"4207", with(query("R"), "page_num", 10000), "[超长] 当前页数(page_num)"},
 		"4207 page_size not num": {"4207", with(query("R"), "page_size", "ten"), "[类型] 本页数据量(page_size)"},
 		"4207 missing page_size": {"4207", without(query("R"), "page_size"), "[必填] 本页数据量(page_size)"},
+		"4207 blank page_num":    {"4207", with(query("R"), "page_num", " "), "[必填] 当前页数(page_num)"},
 		"4207 missing mdtrt id":  {"4207", without(query("R"), "fixmedins_mdtrt_id"), "[必填] 医药机构就诊ID(fixmedins_mdtrt_id)"},
 		"4207 input not object":  {"4207", []any{query("R")}, "[类型] input"},
 		// 4208 自费病人就医就诊信息查询
@@ -228,9 +237,9 @@ func TestFieldRules(t *testing.T) {
 			}
 		})
 	}
-	// Nothing refused was applied: visit R holds the lines of the two
+	// Nothing refused was applied: visit R holds the lines of the three
 	// valid 4201A and the valid 4202.
-	if v := f.sim.Visit(code, "R"); len(v.Fees) != 2 || !v.VisitUploaded || v.Complete {
+	if v := f.sim.Visit(code, "R"); len(v.Fees) != 3 || !v.VisitUploaded || v.Complete {
 		t.Errorf("visit R after the refusals: %+v", v)
 	}
 }
@@ -250,6 +259,8 @@ func TestEnvelopeRules(t *testing.T) {
 		"Fujian fields":          {func(e map[string]any) { e["app_id"], e["enc_type"] = "app-1", "" }, ""},
 		"missing recer_sys_code": {func(e map[string]any) { delete(e, "recer_sys_code") }, "[必填] 接收方系统代码(recer_sys_code)"},
 		"empty opter_name":       {func(e map[string]any) { e["opter_name"] = "" }, "[必填] 经办人姓名(opter_name)"},
+		"blank opter_name":       {func(e map[string]any) { e["opter_name"] = "\u3000" }, "[必填] 经办人姓名(opter_name)为必填项，只有空白字符"},
+		"blank dev_no":           {func(e map[string]any) { e["dev_no"] = " " }, ""},
 		"opter_type 9":           {func(e map[string]any) { e["opter_type"] = "9" }, `[代码] 经办人类别(opter_type)值"9"不在代码表中`},
 		"enc_type AES":           {func(e map[string]any) { e["enc_type"] = "AES" }, `[代码] 加密方式(enc_type)值"AES"不在代码表中`},
 		"infver C6":              {func(e map[string]any) { e["infver"] = "V1.0.0.1" }, "[超长] 接口版本号(infver)"},

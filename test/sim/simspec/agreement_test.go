@@ -195,6 +195,11 @@ func mutations(fields []schemas.Field, doc map[string]any, at, batch string, lim
 		set("missing", nil, true)
 		set("null", nil, false)
 		set("empty", "", false)
+		// White space alone: a required field's value is missing, an
+		// optional one's is judged by its type; U+200D is content.
+		for _, b := range blankTries {
+			set(fmt.Sprintf("= %+q", b), b, false)
+		}
 		set("unknown sibling", nil, false)
 		out[len(out)-1].doc = cloneDoc(doc)
 		out[len(out)-1].doc[f.Name+"_x"] = "x"
@@ -238,6 +243,11 @@ func mutations(fields []schemas.Field, doc map[string]any, at, batch string, lim
 	}
 	return out
 }
+
+// blankTries are values of white space alone (ASCII, full-width U+3000,
+// tabs and line breaks, no-break, zero-width and BOM, a line separator),
+// and a zero-width joiner, which is not white space.
+var blankTries = []string{" ", "\u3000\u3000", "\t\r\n", "\u00a0", "\u200b\ufeff", "\u2028", "\u200d"}
 
 // scalarTries are values that try the rules of a scalar field.
 func scalarTries(f schemas.Field) []any {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -89,8 +90,14 @@ func (c *checker) object(at string, fields []Field, m map[string]any) {
 		if ok {
 			present++
 		}
-		if !ok || v == nil || v == "" {
-			if f.Required {
+		// A required value of white space alone holds nothing: it is
+		// missing, as "" is (the requirements' 非空校验), whatever the
+		// field's type. An optional one is judged by its type.
+		blank := f.Required && Blank(v)
+		if !ok || v == nil || v == "" || blank {
+			if blank {
+				c.add(at+"."+f.Name, RuleRequired, "%s is required and holds only white space (spaces, full-width spaces U+3000, no-break spaces, tabs, line breaks or zero-width characters)", name(f))
+			} else if f.Required {
 				c.add(at+"."+f.Name, RuleRequired, "%s is required and is missing, null or empty", name(f))
 			}
 			continue
@@ -109,6 +116,27 @@ func (c *checker) object(at string, fields []Field, m map[string]any) {
 			c.add(at+"."+k, RuleUnknown, "%s does not declare %q", c.tx.Code, k)
 		}
 	}
+}
+
+// Blank reports whether v is a string, not "", of white space alone:
+// characters of Unicode's White_Space property (ASCII space, tab, CR, LF,
+// the full-width space U+3000 a Chinese input method types, the no-break
+// space U+00A0, …) and the zero-width space U+200B and byte order mark
+// U+FEFF that a copy from a document leaves. Such a value holds nothing:
+// the simulators refuse it where a value is required. Other zero-width
+// characters (U+200C, U+200D, U+2060) are not white space and count as
+// content.
+func Blank(v any) bool {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r != '\u200b' && r != '\ufeff' && !unicode.Is(unicode.White_Space, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // value checks v, the value of field f of the object at path at. The

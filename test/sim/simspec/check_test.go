@@ -233,3 +233,114 @@ func TestPlatformOnlyRefused(t *testing.T) {
 		})
 	}
 }
+
+// blankFiles holds one transaction with a required field of every type
+// and optional ones beside them.
+var blankFiles = fstest.MapFS{"b/B1.yaml": {Data: []byte(`code: B1
+name: 必填
+system: b
+direction: upload
+source: test
+input:
+  - {name: s, label: 文本, type: string, maxLength: 10, required: true}
+  - {name: e, type: enum, codes: {"1": 是, "0": 否}, required: true}
+  - {name: d, type: date, required: true}
+  - {name: t, type: datetime, format: "20060102150405", required: true}
+  - {name: i, type: integer, maxLength: 9, required: true}
+  - {name: n, type: "decimal(8,2)", required: true}
+  - {name: b, type: boolean, required: true}
+  - {name: o, type: object, required: true, fields: [{name: x, type: string, required: true}]}
+  - {name: a, type: array, required: true, fields: [{name: x, type: string, required: true}]}
+  - {name: os, type: string}
+  - {name: od, type: date}
+  - {name: oe, type: enum, codes: {"1": 是}}
+  - {name: oi, type: integer}
+`)}}
+
+// TestCheckRefusesBlank: the requirements' non-empty check (按【是否必填】
+// 属性完成非空校验) refuses a required value of white space alone (ASCII
+// spaces, tabs and line breaks, the full-width space U+3000, a no-break
+// space, a zero-width space or BOM) as it refuses "", whatever the field's
+// type, nested ones too. A value with anything else in it is judged as it
+// is, and an optional field's blank value by its type.
+func TestCheckRefusesBlank(t *testing.T) {
+	t.Parallel()
+	spec, err := Load(blankFiles, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, ok := spec.Tx("b", "B1")
+	if !ok {
+		t.Fatal("B1 not loaded")
+	}
+	valid := func() map[string]any {
+		return map[string]any{"s": "张三", "e": "1", "d": "2026-02-28", "t": "20260228235959", "i": json.Number("12"),
+			"n": "12.50", "b": true, "o": map[string]any{"x": "x"}, "a": []any{map[string]any{"x": "x"}}}
+	}
+	tests := map[string]struct {
+		field   string
+		value   any
+		want    []string // "path rule"
+		wantMsg string   // in the first violation's message
+	}{
+		"string of ASCII spaces":        {field: "s", value: "   ", want: []string{"$.s required"}, wantMsg: "文本 (s) is required and holds only white space"},
+		"string of U+3000":              {field: "s", value: "\u3000\u3000", want: []string{"$.s required"}},
+		"string of tabs and CRLF":       {field: "s", value: "\t\r\n", want: []string{"$.s required"}},
+		"string of no-break space":      {field: "s", value: "\u00a0", want: []string{"$.s required"}},
+		"string of zero-width and BOM":  {field: "s", value: "\u200b\ufeff", want: []string{"$.s required"}},
+		"string of other Unicode space": {field: "s", value: "\u2028\u205f\u1680\u0085", want: []string{"$.s required"}},
+		"string with content":           {field: "s", value: "\u3000张三 "},
+		"zero-width joiner is content":  {field: "s", value: "\u200d"},
+		"enum":                          {field: "e", value: " ", want: []string{"$.e required"}},
+		"date":                          {field: "d", value: "\u3000", want: []string{"$.d required"}},
+		"datetime":                      {field: "t", value: "  ", want: []string{"$.t required"}},
+		"integer as a string":           {field: "i", value: " ", want: []string{"$.i required"}},
+		"decimal as a string":           {field: "n", value: "\u3000", want: []string{"$.n required"}},
+		"boolean":                       {field: "b", value: " ", want: []string{"$.b required"}},
+		"object":                        {field: "o", value: " ", want: []string{"$.o required"}},
+		"array":                         {field: "a", value: "\t", want: []string{"$.a required"}},
+		"in an object":                  {field: "o", value: map[string]any{"x": "\u3000"}, want: []string{"$.o.x required"}},
+		"in an array item":              {field: "a", value: []any{map[string]any{"x": "x"}, map[string]any{"x": " "}}, want: []string{"$.a[1].x required"}},
+		"empty string is still missing": {field: "s", value: "", want: []string{"$.s required"}, wantMsg: "is missing, null or empty"},
+		"optional string of spaces":     {field: "os", value: "  "},
+		"optional date of spaces":       {field: "od", value: "  ", want: []string{"$.od format"}},
+		"optional enum of U+3000":       {field: "oe", value: "\u3000", want: []string{"$.oe enum"}},
+		"optional integer of spaces":    {field: "oi", value: " ", want: []string{"$.oi type"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			doc := valid()
+			doc[tc.field] = tc.value
+			vs := tx.CheckInput(doc)
+			var got []string
+			for _, v := range vs {
+				got = append(got, v.Path+" "+v.Rule)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q (%v)", got, tc.want, vs)
+			}
+			if tc.wantMsg != "" && !strings.Contains(vs[0].Message, tc.wantMsg) {
+				t.Errorf("message %q does not say %q", vs[0].Message, tc.wantMsg)
+			}
+		})
+	}
+}
+
+// TestBlank: what Blank counts as white space alone.
+func TestBlank(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v    any
+		want bool
+	}{
+		{" ", true}, {"\u3000", true}, {"\t\n\r\v\f", true}, {"\u00a0", true}, {"\u200b", true}, {"\ufeff", true},
+		{"\u2000\u200a\u202f\u3000", true},
+		{"", false}, {nil, false}, {json.Number("0"), false}, {true, false}, {" a ", false}, {"\u200c", false}, {"\u2060", false},
+		{"\u3000张", false},
+	} {
+		if got := Blank(tc.v); got != tc.want {
+			t.Errorf("Blank(%#v) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}

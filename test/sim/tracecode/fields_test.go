@@ -18,7 +18,8 @@ import (
 // not with the plugin's validator. Lengths count characters: 200 Chinese
 // characters (600 bytes) fit fixmedins_hilist_name's 200. Neither
 // transaction has a code-list field (inv_chg_type, rx_flag and trdn_flag
-// are text in the reconstruction), so no case tries a code.
+// are text in the reconstruction), so no case tries a code. A required
+// value of white space alone is missing (the non-empty check).
 func TestHSAFieldRulesRefused(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
@@ -54,12 +55,15 @@ func TestHSAFieldRulesRefused(t *testing.T) {
 		"201 Chinese characters":   {"3502", func(in map[string]any) { in["fixmedins_hilist_name"] = strings.Repeat("药", 201) }, "$.invinfo.fixmedins_hilist_name: length"},
 		"missing required in item": {"3502", func(in map[string]any) { in["drugtracinfo"] = []any{map[string]any{"drug_trac_codg": ""}} }, "$.invinfo.drugtracinfo[0].drug_trac_codg: required"},
 		"missing required":         {"3502", func(in map[string]any) { delete(in, "fixmedins_bchno") }, "$.invinfo.fixmedins_bchno: required"},
+		"blank required":           {"3502", func(in map[string]any) { in["fixmedins_bchno"] = "\u3000\u3000" }, "$.invinfo.fixmedins_bchno: required"},
+		"blank required number":    {"3502", func(in map[string]any) { in["cnt"] = " " }, "$.invinfo.cnt: required"},
 		"five decimals in cnt":     {"3502", func(in map[string]any) { in["cnt"] = "1.00001" }, "$.invinfo.cnt: type"},
 		"seven decimals in pric":   {"3502", func(in map[string]any) { in["pric"] = json.Number("12.0000001") }, "$.invinfo.pric: type"},
 		"day that does not exist":  {"3502", func(in map[string]any) { in["inv_chg_time"] = "2026-11-31 09:30:00" }, "$.invinfo.inv_chg_time: format"},
 		"date-time in another way": {"3502", func(in map[string]any) { in["inv_chg_time"] = "2026-11-26T09:30:00" }, "$.invinfo.inv_chg_time: format"},
 		"9001 long mac":            {"9001", func(in map[string]any) { in["mac"] = "00:16:3e:00:00:01:ff:0" }, "$.signIn.mac: length"},
 		"9001 missing ip":          {"9001", func(in map[string]any) { delete(in, "ip") }, "$.signIn.ip: required"},
+		"9001 blank ip":            {"9001", func(in map[string]any) { in["ip"] = "\t\r\n" }, "$.signIn.ip: required"},
 	} {
 		var inner, in map[string]any
 		if tc.infno == "9001" {

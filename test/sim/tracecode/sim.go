@@ -567,6 +567,21 @@ func (s *Sim) business(op string, h func(body []byte) (int, answer)) http.Handle
 
 func badRequest(msg string) (int, answer) { return 200, answer{Code: "PARAM_INVALID", Message: msg} }
 
+// absent is the platform's non-empty check of a required text parameter
+// (billNo, code): why v, the value of the parameter field named label, is
+// refused, or "" when it is given. A value of white space alone
+// (simspec.Blank: spaces, full-width spaces U+3000, tabs, line breaks,
+// zero-width characters) holds nothing, as "" does.
+func absent(label, field, v string) string {
+	switch {
+	case v == "":
+		return label + "(" + field + ")不能为空"
+	case simspec.Blank(v):
+		return label + "(" + field + ")不能为空: 只有空白字符(空格、全角空格、制表、换行或零宽字符)，请传入实际的值"
+	}
+	return ""
+}
+
 var billTypes = map[string]bool{"102": true, "103": true, "107": true, "202": true, "205": true, "206": true, "209": true}
 
 func validCode(c string) bool {
@@ -596,8 +611,8 @@ func (s *Sim) upload(body []byte) (int, answer) {
 		return badRequest("请求格式错误: " + err.Error())
 	}
 	switch {
-	case req.BillNo == "":
-		return badRequest("单据号(billNo)不能为空")
+	case absent("单据号", "billNo", req.BillNo) != "":
+		return badRequest(absent("单据号", "billNo", req.BillNo))
 	case !billTypes[req.BillType]:
 		return badRequest("单据类型(billType)无效: " + req.BillType)
 	case len(req.Lines) == 0:
@@ -656,8 +671,8 @@ func (s *Sim) failProcessing(body []byte) {
 		BillNo   string `json:"billNo"`
 		BillType string `json:"billType"`
 	}
-	if json.Unmarshal(body, &req) != nil || req.BillNo == "" {
-		return
+	if json.Unmarshal(body, &req) != nil || absent("单据号", "billNo", req.BillNo) != "" {
+		return // refused before processing: nothing kept
 	}
 	if _, dup := s.uploads[req.BillNo]; !dup {
 		s.uploads[req.BillNo] = &Upload{BillNo: req.BillNo, BillType: req.BillType, Body: append(json.RawMessage(nil), body...), At: s.opts.Now(), Failed: true}
@@ -668,8 +683,11 @@ func (s *Sim) billStatus(body []byte) (int, answer) {
 	var req struct {
 		BillNo string `json:"billNo"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil || req.BillNo == "" {
-		return badRequest("单据号(billNo)不能为空")
+	if err := json.Unmarshal(body, &req); err != nil {
+		return badRequest("请求格式错误: " + err.Error())
+	}
+	if msg := absent("单据号", "billNo", req.BillNo); msg != "" {
+		return badRequest(msg)
 	}
 	u, ok := s.uploads[req.BillNo]
 	if !ok {
@@ -760,8 +778,11 @@ func (s *Sim) billCodes(body []byte) (int, answer) {
 	var req struct {
 		BillNo string `json:"billNo"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil || req.BillNo == "" {
-		return badRequest("单据号(billNo)不能为空")
+	if err := json.Unmarshal(body, &req); err != nil {
+		return badRequest("请求格式错误: " + err.Error())
+	}
+	if msg := absent("单据号", "billNo", req.BillNo); msg != "" {
+		return badRequest(msg)
 	}
 	codes, ok := s.billCodesOf(req.BillNo)
 	if !ok {
@@ -784,8 +805,11 @@ func (s *Sim) billSmallest(body []byte) (int, answer) {
 	var req struct {
 		BillNo string `json:"billNo"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil || req.BillNo == "" {
-		return badRequest("单据号(billNo)不能为空")
+	if err := json.Unmarshal(body, &req); err != nil {
+		return badRequest("请求格式错误: " + err.Error())
+	}
+	if msg := absent("单据号", "billNo", req.BillNo); msg != "" {
+		return badRequest(msg)
 	}
 	codes, ok := s.billCodesOf(req.BillNo)
 	if !ok {
@@ -802,8 +826,11 @@ func (s *Sim) smallest(body []byte) (int, answer) {
 	var req struct {
 		Code string `json:"code"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil || req.Code == "" {
-		return badRequest("追溯码(code)不能为空")
+	if err := json.Unmarshal(body, &req); err != nil {
+		return badRequest("请求格式错误: " + err.Error())
+	}
+	if msg := absent("追溯码", "code", req.Code); msg != "" {
+		return badRequest(msg)
 	}
 	if _, ok := s.nodes[req.Code]; !ok {
 		return 200, answer{Code: "NOT_FOUND", Message: "追溯码不存在或未做过入库"}

@@ -161,9 +161,11 @@
 //
 //	E0001 验签失败                      our signature does not verify
 //	E0002 报文流水号重复                 a serial was used twice
-//	E0003 报文格式错误                   not a valid envelope, or undecryptable
+//	E0003 报文格式错误                   not a valid envelope, or undecryptable, or no serial
+//	                                     (missing, empty or white space alone)
 //	E0004 未知交易                       unknown transaction code
-//	E1001 参数校验失败                   the input breaks the schema
+//	E1001 参数校验失败                   the input breaks the schema (a required value
+//	                                     of white space alone is missing)
 //	E1002 附件内容与大小不符             GYU002 file_size or file_content wrong
 //	E2001 上一批次尚未反馈               a download while a batch is unacknowledged
 //	E2003 批次不存在或已反馈             GYU008 for a batch that is not outstanding
@@ -181,7 +183,7 @@
 //	E3005 备案已失效，不得恢复为有效     GYU007 on a refused or terminated filing
 //	E3006 备案申请不存在或未下载         GYU001 of an application not handed out
 //	E3007 备案申请已审核                 GYU001 twice
-//	E3008 审核不通过须填写审核意见       GYU001 refusal without an opinion
+//	E3008 审核不通过须填写审核意见       GYU001 refusal without an opinion (or one of white space alone)
 //	E3009 协议机构不存在                 GYU007 to an unknown institution
 //	E3010 申请人信息不符                 GYU001 under another aac002 than the application's
 //	E3011 协议机构不在备案就医地         GYU007 naming an institution outside the filing's (new) place,

@@ -61,9 +61,10 @@ func TestFilingRules(t *testing.T) {
 		in   func(c *chain) map[string]any
 		want string
 	}{
-		"GYU001 approve":                {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "1", "") }, "0"},
-		"GYU001 refuse with opinion":    {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "材料不全") }, "0"},
-		"GYU001 refuse without opinion": {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "") }, "E3008"},
+		"GYU001 approve":                     {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "1", "") }, "0"},
+		"GYU001 refuse with opinion":         {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "材料不全") }, "0"},
+		"GYU001 refuse without opinion":      {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "") }, "E3008"},
+		"GYU001 refuse with a blank opinion": {"GYU001", func(c *chain) map[string]any { delivered(c); return audit(app, "2", "\u3000 ") }, "E3008"},
 		"GYU001 approve another person": {"GYU001", func(c *chain) map[string]any {
 			delivered(c)
 			return with(audit(app, "1", ""), "aac002", "350203199001010011")

@@ -350,7 +350,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case FaultBusiness:
 			be := bizErr(firstOr(f.f.ErrCode, "E9999"), "%s", firstOr(f.f.ErrMessage, "模拟业务错误"))
 			s.mu.Lock()
-			if _, dup := s.txlog[serial]; serial != "" && !dup {
+			if _, dup := s.txlog[serial]; serial != "" && !simspec.Blank(serial) && !dup {
 				s.txlog[serial] = &txRecord{code: code, errCode: be.code, errMsg: be.msg}
 			}
 			s.mu.Unlock()
@@ -468,6 +468,11 @@ func (s *Server) run(sc *simspec.Tx, code, serial, sender string, input map[stri
 	defer func() { s.sender = "" }()
 	if serial == "" {
 		return nil, bizErr("E0003", "缺少报文流水号"), nil
+	}
+	if simspec.Blank(serial) {
+		// White space alone holds nothing (the non-empty check): no
+		// serial to record the transaction under or to look it up by.
+		return nil, bizErr("E0003", "缺少报文流水号：流水号只有空白字符（空格、全角空格、制表、换行或零宽字符），请传入流水号"), nil
 	}
 	if _, dup := s.txlog[serial]; dup {
 		s.logfLocked("duplicate serial", code, serial, "E0002")

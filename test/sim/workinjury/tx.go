@@ -355,6 +355,9 @@ func (s *Server) gyu001(_ *simspec.Tx, serial string, in map[string]any, now tim
 		return nil, bizErr("E3010", "社会保障号码与备案申请 %s 的申请人不符", no)
 	case str(in, "audit_result") == "2" && str(in, "audit_opinion") == "":
 		return nil, bizErr("E3008", "审核不通过须填写审核意见")
+	case str(in, "audit_result") == "2" && simspec.Blank(in["audit_opinion"]):
+		// An opinion of white space alone says nothing (the non-empty check).
+		return nil, bizErr("E3008", "审核不通过须填写审核意见：审核意见只有空白字符（空格、全角空格、制表、换行或零宽字符）")
 	}
 	status := "1"
 	if str(in, "audit_result") == "2" {
