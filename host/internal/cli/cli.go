@@ -338,7 +338,13 @@ func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := configMissing(*cfgPath, ""); err != nil {
 		return err
 	}
-	if err := checkconfig.Check(ctx, *cfgPath); err != nil {
+	// Warnings are printed first, also above the problems: they do not
+	// fail the check (exit 0 when there is nothing else).
+	warnings, err := checkconfig.CheckWarn(ctx, *cfgPath)
+	for _, w := range warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: configuration OK (plugins verified and launched, every site's settings accepted)\n", *cfgPath)
