@@ -82,14 +82,9 @@ func (s *server) unlockUser(w http.ResponseWriter, r *http.Request) error {
 				Message: "unlock: no user " + strconv.Quote(name) + "; medgate user list lists the users"}
 		}
 	}
-	where, whereZH := "every address", "所有地址"
-	if from != "" {
-		where = access.LockAddr(from)
-		whereZH = where
-	}
 	n := s.o.Lockout.Unlock(name, from)
-	_ = audit.Record(r.Context(), audit.Entry{Action: "user.unlock", Target: name, Outcome: audit.OK,
-		Detail: "解除登录锁定：" + whereZH + "，解除 " + strconv.Itoa(n) + " 项（仅本实例）。sign-in lockout lifted at " + where + ": " + strconv.Itoa(n) + " lifted (this instance only)"})
+	where, detail := access.UnlockDetail(from, n)
+	_ = audit.Record(r.Context(), audit.Entry{Action: "user.unlock", Target: name, Outcome: audit.OK, Detail: detail})
 	writeJSON(w, http.StatusOK, Unlock{User: name, Address: where, Lifted: n, Note: unlockNote})
 	return nil
 }
