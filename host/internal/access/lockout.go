@@ -465,17 +465,24 @@ func (l *Lockout) Locks() map[string][]Lock {
 	return out
 }
 
+// UnlockWhere is where an unlock at addr ("": every address) acts, in
+// English and in Chinese: the address as the lockout counts it (an IPv6
+// address's /64), or every address.
+func UnlockWhere(addr string) (where, whereZH string) {
+	if addr == "" {
+		return "every address", "所有地址"
+	}
+	where = LockAddr(addr)
+	return where, where
+}
+
 // UnlockDetail is the audit detail of an unlock at addr ("": every
 // address) that lifted lifted lockouts, as the admin API and the console
 // record it (Chinese first): where, as the lockout counts the address
 // (an IPv6 address's /64), or "every address", and that it acted on
 // this instance only. where is that place, for the answer.
 func UnlockDetail(addr string, lifted int) (where, detail string) {
-	where, whereZH := "every address", "所有地址"
-	if addr != "" {
-		where = LockAddr(addr)
-		whereZH = where
-	}
+	where, whereZH := UnlockWhere(addr)
 	n := strconv.Itoa(lifted)
 	return where, "解除登录锁定：" + whereZH + "，解除 " + n + " 项（仅本实例）。sign-in lockout lifted at " + where + ": " + n + " lifted (this instance only)"
 }
