@@ -1,8 +1,10 @@
 package access
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -408,6 +410,81 @@ func (l *Lockout) Unlock(user, addr string) int {
 		l.user(user, now) // drops the state when nothing is left of it
 	}
 	return lifted
+}
+
+// TokenLockUser is the lockout's user for sign-ins with the admin token
+// (the console's): the token signs in under any name that is not a
+// user's, so its failures from an address count together whatever names
+// they use. No user name can hold a control character, so none is this
+// one. medgate unlock -token lifts its lockouts.
+const TokenLockUser = "\x00admin token"
+
+// Lock is one sign-in lockout in force (see [Lockout.Locks]).
+type Lock struct {
+	// Addr is where the user is locked out: the address as [LockAddr]
+	// counts it (an IPv6 address's /64), or a browser's key (the
+	// console's device cookie); "" when AllAddresses.
+	Addr string
+	// AllAddresses: the per-user bound (guesses from many addresses):
+	// sign-ins from every address the user has not signed in from wait
+	// their turn until Until.
+	AllAddresses bool
+	// Until is when the lockout ends unless more failures extend it.
+	Until time.Time
+}
+
+// Locks returns the sign-in lockouts in force now on this instance, by
+// user: for each user the per-user turn first, then the addresses in
+// the order their lockouts end. Users not locked out are not listed.
+func (l *Lockout) Locks() map[string][]Lock {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	out := map[string][]Lock{}
+	for name := range l.users {
+		if u := l.user(name, now); u != nil && u.failures >= l.userFailures && u.turn.After(now) {
+			out[name] = append(out[name], Lock{AllAddresses: true, Until: u.turn})
+		}
+	}
+	for k := range l.m {
+		if st := l.recent(k, now); st != nil && st.until.After(now) {
+			out[k.user] = append(out[k.user], Lock{Addr: k.addr, Until: st.until})
+		}
+	}
+	for _, ls := range out {
+		slices.SortFunc(ls, func(a, b Lock) int {
+			if a.AllAddresses != b.AllAddresses {
+				if a.AllAddresses {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Or(a.Until.Compare(b.Until), cmp.Compare(a.Addr, b.Addr))
+		})
+	}
+	return out
+}
+
+// UnlockWhere is where an unlock at addr ("": every address) acts, in
+// English and in Chinese: the address as the lockout counts it (an IPv6
+// address's /64), or every address.
+func UnlockWhere(addr string) (where, whereZH string) {
+	if addr == "" {
+		return "every address", "所有地址"
+	}
+	where = LockAddr(addr)
+	return where, where
+}
+
+// UnlockDetail is the audit detail of an unlock at addr ("": every
+// address) that lifted lifted lockouts, as the admin API and the console
+// record it (Chinese first): where, as the lockout counts the address
+// (an IPv6 address's /64), or "every address", and that it acted on
+// this instance only. where is that place, for the answer.
+func UnlockDetail(addr string, lifted int) (where, detail string) {
+	where, whereZH := UnlockWhere(addr)
+	n := strconv.Itoa(lifted)
+	return where, "解除登录锁定：" + whereZH + "，解除 " + n + " 项（仅本实例）。sign-in lockout lifted at " + where + ": " + n + " lifted (this instance only)"
 }
 
 // Knows reports whether user signed in from addr (see Succeed) and it is

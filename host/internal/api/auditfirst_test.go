@@ -102,7 +102,7 @@ func (s *changeStore) Rekey(context.Context) (int64, error) { s.rekeys.Add(1); r
 
 // TestChangeNotMadeWithoutItsAuditEntry: every kind of change of the admin
 // API (run a job, replay, reload, re-encrypt, change a site's plugin,
-// unlock a user's sign-in) is
+// unlock a user's sign-in or the admin token) is
 // recorded as attempted before it is made; when the audit log cannot take
 // that entry the change is not made: 503 audit_unavailable with
 // Retry-After naming the store while the store is passing unavailable, 500
@@ -153,6 +153,7 @@ func TestChangeNotMadeWithoutItsAuditEntry(t *testing.T) {
 		"grant a reveal":       {"POST", "/admin/personal/reveal?site=s1&target=cli-1", "", "personal.reveal", revealsGranted(sink)},
 		"check a command":      {"POST", "/admin/commands/check?plugin=p&command=c&site=s1&target=cli-2", "", "command.check", granted(sink, "command.check")},
 		"unlock a user":        {"POST", "/admin/users/amy/unlock", "", "user.unlock", granted(sink, "user.unlock")},
+		"unlock the token":     {"POST", "/admin/token/unlock", "", "token.unlock", granted(sink, "token.unlock")},
 	}
 	// Every change route of the admin API is a case.
 	s := &server{}

@@ -182,6 +182,33 @@ func (l *limiter) succeed(ip string) {
 	delete(l.peers, ip)
 }
 
+// unlock lifts the failed-token wait of addr (as access.LockAddr counts
+// it), or of every address when addr is "", forgetting their failures
+// (the next failure starts afresh), and returns how many addresses were
+// waiting.
+func (l *limiter) unlock(addr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if addr != "" {
+		ip := access.LockAddr(addr)
+		p := l.peers[ip]
+		delete(l.peers, ip)
+		if p != nil && p.until.After(now) {
+			return 1
+		}
+		return 0
+	}
+	lifted := 0
+	for ip, p := range l.peers {
+		if p.until.After(now) {
+			lifted++
+		}
+		delete(l.peers, ip)
+	}
+	return lifted
+}
+
 // makeRoom keeps the table under maxTrackedPeers: addresses whose last
 // failure is old go first, then the ones with the fewest failures.
 func (l *limiter) makeRoom(now time.Time) {

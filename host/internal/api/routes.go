@@ -54,6 +54,7 @@ func (s *server) adminRoutes() []route {
 		{"GET /admin/plugins/status", access.Admin, s.pluginStatus},
 		{"GET /admin/users", access.Admin, s.users},
 		{"POST /admin/users/{name}/unlock", access.Admin, s.unlockUser},
+		{"POST /admin/token/unlock", access.Admin, s.unlockToken},
 		{"POST /admin/personal/reveal", access.Admin, s.revealGrant},
 	}
 }
@@ -69,6 +70,7 @@ var auditActions = map[string]string{
 	"POST /admin/personal/reveal":                "personal.reveal",
 	"POST /admin/commands/check":                 "command.check",
 	"POST /admin/users/{name}/unlock":            "user.unlock",
+	"POST /admin/token/unlock":                   "token.unlock",
 	// A change refused before it reaches the site administration (a body
 	// that is not a change) is recorded under the action it asked for.
 	"PUT /admin/sites/{site}/plugins/{plugin}": "site.plugin.update",

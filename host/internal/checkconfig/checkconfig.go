@@ -39,21 +39,31 @@ import (
 // as medgate run reads them. It returns
 // config.Problems listing every problem found.
 func Check(ctx context.Context, cfgPath string) error {
+	_, err := CheckWarn(ctx, cfgPath)
+	return err
+}
+
+// CheckWarn is [Check] that also returns the warnings: settings medgate
+// runs with that are likely not what the hospital meant (a PostgreSQL
+// DSN that verifies the server against the system's CAs, see
+// dsnWarning), in the order of the file's lines. A warning does not make
+// the check fail.
+func CheckWarn(ctx context.Context, cfgPath string) (warnings []config.Problem, _ error) {
 	cfg, err := config.Load(cfgPath)
 	var problems config.Problems
 	if err != nil {
 		if !errors.As(err, &problems) || cfg == nil {
-			return err
+			return nil, err
 		}
 	}
 	tmp, err := os.MkdirTemp("", "medgate-check-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	st, err := store.Open(ctx, "sqlite", filepath.Join(tmp, "check.db"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.Close()
 	log, _ := logging.New(io.Discard, "text", "error")
@@ -109,8 +119,10 @@ func Check(ctx context.Context, cfgPath string) error {
 	addNew(cfg.CheckConnectionSecrets())
 	if cfg.Store.Driver == "postgres" && !reported["store.dsn"] {
 		if dsn, err := cfg.Secret(cfg.Store.DSN); err == nil && dsn != "" {
-			if err := parseDSN(dsn); err != nil {
+			if w, err := checkDSN(dsn); err != nil {
 				problems = append(problems, cfg.Problem("store.dsn", "%v", err))
+			} else if w != "" {
+				warnings = append(warnings, cfg.Problem("store.dsn", "%s", w))
 			}
 		}
 	}
@@ -147,9 +159,9 @@ func Check(ctx context.Context, cfgPath string) error {
 	if len(problems) > 0 {
 		// In the order of the file's lines, as config.Load lists its own.
 		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
-		return problems
+		return warnings, problems
 	}
-	return nil
+	return warnings, nil
 }
 
 // reportedUnder reports whether a problem was reported at path or a key
@@ -183,14 +195,44 @@ func declaredAt(cfg *config.Config, p config.Problem, soundIndex []int) config.P
 // user information or a password= keyword.
 var dsnPasswordRE = regexp.MustCompile(`://[^:/@]*:([^@]*)@|password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
-// parseDSN parses a PostgreSQL connection string as the driver does
-// (pgxpool.ParseConfig), without connecting. Its error says what is
-// wrong and how to fix it, never with the string's password.
-func parseDSN(dsn string) error {
-	_, err := pgxpool.ParseConfig(dsn)
-	if err == nil {
-		return nil
+// dsnSystemCAs is the warning of a DSN whose server certificate is
+// verified (sslmode=verify-full or verify-ca) against the system's CAs:
+// it never quotes the DSN, which may hold a password.
+const dsnSystemCAs = "sslmode=%s without sslrootcert: the PostgreSQL server's certificate is checked against this machine's system CAs, " +
+	"so a database whose certificate the hospital's own CA signed is refused at start (x509: certificate signed by unknown authority), " +
+	"while one from any CA this machine trusts is accepted; add sslrootcert=/etc/medgate/tls/pg-ca.pem " +
+	"(the CA certificate in PEM, readable by medgate) to the connection string (…&sslrootcert=FILE in a URL, sslrootcert=FILE among keywords), " +
+	"or sslrootcert=system if the system's CAs are meant"
+
+// checkDSN parses a PostgreSQL connection string as the driver does
+// (pgxpool.ParseConfig, environment variables such as PGSSLROOTCERT
+// included), without connecting. It returns a warning (dsnSystemCAs) for
+// a string that verifies the server's certificate against the system's
+// CAs without saying so, and an error for a malformed one (dsnError).
+// Neither quotes the string.
+func checkDSN(dsn string) (warning string, _ error) {
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return "", dsnError(dsn, err)
 	}
+	// The driver's TLS configuration tells the mode apart: verify-full
+	// verifies the chain and the name, verify-ca the chain itself (the
+	// name is not checked); RootCAs is set by sslrootcert only (a file,
+	// or "system").
+	t := pc.ConnConfig.TLSConfig
+	switch {
+	case t == nil || t.RootCAs != nil:
+	case !t.InsecureSkipVerify:
+		return fmt.Sprintf(dsnSystemCAs, "verify-full"), nil
+	case t.VerifyPeerCertificate != nil:
+		return fmt.Sprintf(dsnSystemCAs, "verify-ca"), nil
+	}
+	return "", nil
+}
+
+// dsnError is the error of a connection string the driver refused with
+// err: what is wrong and how to fix it, never with the string's password.
+func dsnError(dsn string, err error) error {
 	text := err.Error()
 	if i := strings.LastIndex(text, "`: "); i >= 0 {
 		// The reason only: the string quoted before it may hold a

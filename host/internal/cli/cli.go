@@ -67,8 +67,8 @@ var commands = []command{
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return jobRun(ctx, args, stdout) }},
 	{"replay", "[-config FILE] [-addr HOST:PORT] ID | -failed [-site S[,S2]] [-type T] [-since 2h | -from T [-to T]] [-dry-run]", "send a failed message through again (the plugin reconciles first); -failed: every failed message the filters select, at most 1000 a run",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return replay(ctx, args, stdout) }},
-	{"unlock", "[-config FILE] [-addr HOST:PORT] [-from IP] USER",
-		"lift a user's sign-in lockout (console and admin API) on the running medgate: every address, or -from one; with several instances, run it against each",
+	{"unlock", "[-config FILE] [-addr HOST:PORT] [-from IP] USER | -token",
+		"lift a user's sign-in lockout (console and admin API), or with -token the admin token's (console sign-ins with it, failed bearer tokens), on the running medgate: every address, or -from one; with several instances, run it against each",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error { return unlock(ctx, args, stdout) }},
 	{"transform test", "[-dir DIR] [-schemas DIR] [-v] [MAPPING…]", "run the examples of the transform mappings",
 		func(ctx context.Context, args []string, stdout, _ io.Writer) error {
@@ -338,7 +338,13 @@ func checkConfig(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := configMissing(*cfgPath, ""); err != nil {
 		return err
 	}
-	if err := checkconfig.Check(ctx, *cfgPath); err != nil {
+	// Warnings are printed first, also above the problems: they do not
+	// fail the check (exit 0 when there is nothing else).
+	warnings, err := checkconfig.CheckWarn(ctx, *cfgPath)
+	for _, w := range warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: configuration OK (plugins verified and launched, every site's settings accepted)\n", *cfgPath)
@@ -538,6 +544,9 @@ func refusalHint(status int, code, method, path, cfgFile string, sentToken bool)
 		return fmt.Sprintf("; the running medgate refused http.adminToken of %s: is it the configuration that medgate runs with (-config)? Or sign in as a medgate user: MEDGATE_USER=NAME (the password is asked)", cfgFile)
 	case status == http.StatusUnauthorized:
 		return fmt.Sprintf("; no credentials were sent: %s sets no http.adminToken and MEDGATE_USER is empty; give -config the file medgate runs with, or sign in as a medgate user: MEDGATE_USER=NAME (the password is asked)", cfgFile)
+	case status == http.StatusTooManyRequests && code == "too_many_failures" && sentToken:
+		return "; the address this command calls from waits after failed tokens, so the admin token is refused from here for now: wait the seconds the message gives, " +
+			"or sign in as a medgate admin user (MEDGATE_USER=NAME; a user's sign-in does not wait for failed tokens) and lift the wait with medgate unlock -token -from ADDRESS"
 	case status == http.StatusForbidden && code == "site_scoped":
 		return "" // the API's message names the sites and what to do
 	case status == http.StatusForbidden:

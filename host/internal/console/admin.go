@@ -2,12 +2,15 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
 	"github.com/medgate/medgate/host/internal/config"
 	"github.com/medgate/medgate/host/internal/logging"
@@ -425,8 +428,44 @@ func firstLine(s string) string {
 	return l
 }
 
-// usersPage lists the console's users and roles (read only: users are
-// managed with medgate user, which reads passwords from a terminal).
+// userRow is one user on the users page, with the user's sign-in
+// lockouts in force on this instance.
+type userRow struct {
+	store.User
+	Locks []lockRow
+}
+
+// lockRow is one sign-in lockout as the users page shows it: where it
+// holds (an address as the lockout counts it, an IPv6 one by its /64;
+// never a browser's key) and until when.
+type lockRow struct {
+	WhereZH, Where string
+	Until          time.Time
+}
+
+// lockRows are a user's lockouts (access.Lockout.Locks) as the users
+// page shows them.
+func lockRows(locks []access.Lock) []lockRow {
+	var out []lockRow
+	for _, l := range locks {
+		row := lockRow{Until: l.Until}
+		switch {
+		case l.AllAddresses:
+			row.WhereZH, row.Where = "从其未登录过的所有地址（多个地址猜测密码）", "from every address the user has not signed in from (guesses from many addresses)"
+		case strings.HasPrefix(l.Addr, deviceLockKey("")):
+			row.WhereZH, row.Where = "在其登录过的一个浏览器中", "in one browser the user signed in in"
+		default:
+			row.WhereZH, row.Where = "从 "+l.Addr, "from "+l.Addr
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// usersPage lists the console's users and roles (users are managed with
+// medgate user, which reads passwords from a terminal), and a locked-out
+// user's sign-in lockouts on this instance, with the button that lifts
+// them (unlockUser).
 func (c *Console) usersPage(w http.ResponseWriter, r *http.Request) {
 	var list []store.User
 	if c.o.Users != nil {
@@ -436,5 +475,51 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	c.render(w, r, http.StatusOK, "users", "用户 (users)", "admin-users", list)
+	locks := c.o.Lockout.Locks()
+	rows := make([]userRow, len(list))
+	for i, u := range list {
+		rows[i] = userRow{User: u, Locks: lockRows(locks[u.Name])}
+	}
+	c.render(w, r, http.StatusOK, "users", "用户 (users)", "admin-users", rows)
+}
+
+// unlockUser lifts a user's sign-in lockouts on this instance, from
+// every address and browser (the users page's Unlock button), as
+// medgate unlock NAME and POST /admin/users/{name}/unlock do, and is
+// audited as they are (user.unlock, with who did it); the users page
+// then says what was lifted.
+func (c *Console) unlockUser(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if err := access.CheckName(name); err != nil {
+		recordUndone(r, audit.Refused, "not a user name")
+		c.fail(w, r, http.StatusBadRequest, "无法解除锁定 (not unlocked)", "解除锁定：不是用户名。Unlock: "+err.Error()+".",
+			"请在用户页面上点击该用户的“解除锁定”按钮。Use the user's Unlock button on "+Prefix+"admin/users.")
+		return
+	}
+	if c.o.Users != nil {
+		exists, err := c.o.Users.Exists(r.Context(), name)
+		if err != nil {
+			c.storeFailed(w, r, "无法解除锁定 (not unlocked)", "The user could not be looked up, so nothing was unlocked", err)
+			return
+		}
+		if !exists {
+			recordUndone(r, audit.Refused, "no such user")
+			c.fail(w, r, http.StatusNotFound, "无法解除锁定 (not unlocked)", "没有用户 "+name+"。There is no user "+name+".",
+				"用户页面列出所有用户（medgate user list）。The users page lists the users (medgate user list).")
+			return
+		}
+	}
+	n := c.o.Lockout.Unlock(name, "")
+	where, detail := access.UnlockDetail("", n)
+	_ = audit.Record(r.Context(), audit.Entry{Action: "user.unlock", Target: name, Outcome: audit.OK, Detail: detail})
+	c.o.Logger.Info("console: sign-in lockout lifted", "user", name, "by", sessionFrom(r).operator, "lifted", n, "where", where)
+	f := &flash{OK: true, Title: "已解除锁定 (lockout lifted)", Lines: []string{
+		fmt.Sprintf("%[1]s：已解除 %[2]d 项登录锁定（所有地址和浏览器，仅本实例），现在可以登录。%[1]s: %[2]d sign-in lockout(s) lifted at every address and browser on this instance; the user may sign in again.", name, n),
+		"有多个 medgate 实例时，请在用户登录的每个实例上解除（medgate unlock -addr HOST:PORT " + name + "）。With several medgate instances, unlock on each one the user signs in through (medgate unlock -addr HOST:PORT " + name + ")."}}
+	if n == 0 {
+		f.Title = "未被锁定 (was not locked out)"
+		f.Lines[0] = fmt.Sprintf("%[1]s 在本实例上没有登录锁定，无需解除（锁定可能已到期）。%[1]s was not locked out on this instance: nothing was lifted (the lockout may have ended meanwhile).", name)
+	}
+	c.sessions.setFlash(sessionFrom(r), f)
+	redirect(w, r, Prefix+"admin/users")
 }

@@ -995,11 +995,9 @@ func (c *Console) lockedUntil(wait time.Duration) string {
 	return at.UTC().Format(time.RFC3339)
 }
 
-// tokenLockKey is the lockout's user for sign-ins with the admin token:
-// it signs in under any name that is not a user's, so its failures from
-// an address count together whatever names they use (no user name can
-// hold a control character, so none is this one).
-const tokenLockKey = "\x00admin token"
+// tokenLockKey is the lockout's user for sign-ins with the admin token
+// (access.TokenLockUser, which medgate unlock -token lifts).
+const tokenLockKey = access.TokenLockUser
 
 // signInNotAudited is what a sign-in page says when the sign-in was not
 // made because its audit entry could not be written.

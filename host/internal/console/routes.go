@@ -24,7 +24,8 @@ type route struct {
 // viewer: reads the overview, messages (masked) and work lists;
 // operator: also runs jobs, sends plugin forms (the cashier desk,
 // exports), acts on work-list rows, reviews and confirms documents,
-// downloads files; admin: also sites, plugins and the audit log.
+// downloads files; admin: also sites, plugins, the audit log and users
+// (lifting a user's sign-in lockout).
 func (c *Console) routeTable() []route {
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
@@ -61,6 +62,7 @@ func (c *Console) routeTable() []route {
 		{"GET " + Prefix + "admin/sites", access.Admin, c.sitesPage},
 		{"GET " + Prefix + "admin/plugins", access.Admin, c.pluginsPage},
 		{"GET " + Prefix + "admin/users", access.Admin, c.usersPage},
+		{"POST " + Prefix + "admin/users/{name}/unlock", access.Admin, c.unlockUser},
 		{"GET " + Prefix + "admin/sites/{site}/{plugin}", access.Admin, c.sitePluginPage},
 		{"POST " + Prefix + "admin/sites/{site}/{plugin}", access.Admin, c.sitePluginSave},
 		{"POST " + Prefix + "admin/sites/{site}/{plugin}/enabled", access.Admin, c.sitePluginEnabled},
@@ -89,6 +91,7 @@ var auditActions = map[string]string{
 	"POST " + Prefix + "action":                              "worklist.action",
 	"POST " + Prefix + "admin/sites/{site}/{plugin}":         "site.plugin.update",
 	"POST " + Prefix + "admin/sites/{site}/{plugin}/enabled": "site.plugin.update",
+	"POST " + Prefix + "admin/users/{name}/unlock":           "user.unlock",
 }
 
 // routes builds the mux from a route table (routeTable's): public routes
