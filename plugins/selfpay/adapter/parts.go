@@ -3,6 +3,7 @@ package adapter
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -27,8 +28,9 @@ import (
 //
 // the visit and its diagnoses (the same in every part) and its share of
 // the fee lines, in order. Parts 1 … N-1 are kept in the plugin's state
-// (partlines/<visit>/<set>/<no>/<chunk>, the set's record under
-// parts/<visit>) and answered "part-received", nothing sent; part N
+// (partlines/<visit>/<set>/<gen>/<no>/<chunk>, the set's record under
+// parts/<visit>; see partChunkKey) and answered "part-received", nothing
+// sent; part N
 // assembles the stay and runs it as one selfpay.upload of every line
 // (its message's workflow: batches, resume after a lost answer,
 // completion, the patient's record), the checks of a whole stay
@@ -94,6 +96,10 @@ type partsState struct {
 	// Index is the key of the set's entry under partsopen/, by which the
 	// parts-expire job finds it (partsexpire.go); removed with its lines.
 	Index string `json:"index,omitempty"`
+	// Gen names this beginning of the set (newGen) in the keys of its
+	// kept lines, and in its partsopen/ entry; empty for a set begun
+	// before generations (its lines under the keys of every beginning).
+	Gen string `json:"gen,omitempty"`
 
 	version int64
 }
@@ -127,8 +133,28 @@ const maxDropped = 10
 
 func partsKey(mdtrtID string) string { return "parts/" + mdtrtID }
 
-func partChunkKey(mdtrtID, set string, no, chunk int) string {
-	return fmt.Sprintf("partlines/%s/%s/%03d/%03d", mdtrtID, set, no, chunk)
+// partChunkKey is the key of chunk chunk of part no of set set of visit
+// mdtrtID, begun as generation gen. A set's lines are under a prefix of
+// its beginning's own: a set begun again (the same set id, once it ended
+// or was dropped) writes other keys than the one before it, so removing
+// what the one before left (a crash, or the parts-expire job reading the
+// record before the set began again) never removes the new one's lines.
+// A set begun before generations (gen "") has its lines under
+// partlines/<visit>/<set>/<no>/<chunk>, no starting with 0.
+func partChunkKey(mdtrtID, set, gen string, no, chunk int) string {
+	if gen == "" {
+		return fmt.Sprintf("partlines/%s/%s/%03d/%03d", mdtrtID, set, no, chunk)
+	}
+	return fmt.Sprintf("partlines/%s/%s/%s/%03d/%03d", mdtrtID, set, gen, no, chunk)
+}
+
+// newGen returns a new generation of a set's kept lines: "g" and 16 hex
+// digits, so it never begins with 0 as the parts of a set kept before
+// generations do (partlines/<visit>/<set>/0…).
+func newGen() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return "g" + hex.EncodeToString(b[:])
 }
 
 // parsePart reads and removes $.part of m; nil when there is none.
@@ -280,7 +306,7 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 				kept = append(kept, d)
 			}
 		}
-		*st = partsState{Set: p.Set, Of: p.Of, Visit: visitHash, Dropped: kept, Updated: now, version: st.version}
+		*st = partsState{Set: p.Set, Of: p.Of, Visit: visitHash, Dropped: kept, Updated: now, Gen: newGen(), version: st.version}
 	}
 	switch {
 	case p.Of != st.Of:
@@ -307,12 +333,14 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 			fmt.Sprintf("parts 1–%d of %d of set %s of visit %s were received; parts arrive in order under the visit's key, so part %d was not sent. Nothing was kept or sent: "+
 				"send part %d, then the parts after it", len(st.Parts), st.Of, p.Set, in.mdtrtID, len(st.Parts)+1, len(st.Parts)+1)), nil
 	}
+	entry := ""
 	if st.Index == "" {
 		if err := r.indexSet(ctx, in.mdtrtID, st, now); err != nil {
 			return nil, err
 		}
+		entry = st.Index
 	}
-	chunks, err := r.keepChunks(ctx, in.mdtrtID, p, in.fees)
+	chunks, err := r.keepChunks(ctx, in.mdtrtID, st.Gen, p, in.fees)
 	if err != nil {
 		return nil, err
 	}
@@ -322,6 +350,9 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 		st.FinalMessage = r.req.MessageID
 	}
 	if err := r.saveParts(ctx, in.mdtrtID, st); err != nil {
+		if errors.Is(err, sdk.ErrConflict) {
+			r.unkeepPart(ctx, in.mdtrtID, st, p.No, chunks, entry)
+		}
 		return nil, err
 	}
 	if p.No < st.Of {
@@ -621,16 +652,16 @@ func (r *run) dropSet(ctx context.Context, mdtrtID string, st *partsState, now t
 	return nil
 }
 
-// keepChunks stores the fee lines of part p in values of at most
-// partChunkBytes and returns how many.
-func (r *run) keepChunks(ctx context.Context, mdtrtID string, p *partRef, fees []any) (int, error) {
+// keepChunks stores the fee lines of part p of generation gen in values
+// of at most partChunkBytes and returns how many.
+func (r *run) keepChunks(ctx context.Context, mdtrtID, gen string, p *partRef, fees []any) (int, error) {
 	var buf bytes.Buffer
 	n := 0
 	flush := func() error {
 		buf.WriteByte(']')
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		key := partChunkKey(mdtrtID, p.Set, p.No, n)
+		key := partChunkKey(mdtrtID, p.Set, gen, p.No, n)
 		if _, err := r.h.Put(pctx, key, buf.Bytes()); err != nil {
 			if errors.Is(err, sdk.ErrTooLarge) {
 				return fmt.Errorf("selfpay: keep part %d of set %s of visit %s (%s): %w; raise the host's pluginLimits stateValueBytes to at least %d", p.No, p.Set, mdtrtID, key, err, partChunkBytes)
@@ -672,7 +703,7 @@ func (r *run) readChunks(ctx context.Context, mdtrtID string, st *partsState) ([
 	for _, e := range st.Parts {
 		var part []any
 		for c := range e.Chunks {
-			key := partChunkKey(mdtrtID, st.Set, e.No, c)
+			key := partChunkKey(mdtrtID, st.Set, st.Gen, e.No, c)
 			v, err := r.h.Get(ctx, key)
 			if err != nil {
 				return nil, fmt.Errorf("selfpay: read part %d of set %s of visit %s (%s): %w; if it is gone, send the stay again as a new set", e.No, st.Set, mdtrtID, key, err)
@@ -700,7 +731,7 @@ func (r *run) deleteChunks(ctx context.Context, mdtrtID string, st *partsState) 
 	failed := false
 	for _, e := range st.Parts {
 		for c := range e.Chunks {
-			if err := r.h.Delete(dctx, partChunkKey(mdtrtID, st.Set, e.No, c)); err != nil {
+			if err := r.h.Delete(dctx, partChunkKey(mdtrtID, st.Set, st.Gen, e.No, c)); err != nil {
 				failed = true
 				r.a.log.Warn("cannot delete kept fee lines of a set of parts; the parts-expire job removes them", "site", r.s.code, "visit", mdtrtID, "set", st.Set, "part", e.No, "err", err)
 			}
@@ -711,6 +742,46 @@ func (r *run) deleteChunks(ctx context.Context, mdtrtID string, st *partsState) 
 	}
 	if err := r.h.Delete(dctx, st.Index); err != nil {
 		r.a.log.Warn("cannot delete the entry of an ended set of parts; the parts-expire job removes it", "site", r.s.code, "visit", mdtrtID, "set", st.Set, "key", st.Index, "err", err)
+	}
+}
+
+// unkeepPart removes the chunks part no of set st kept (and the set's
+// partsopen/ entry, when this attempt wrote it: entry) once storing the
+// set's record lost its compare-and-set: the record changed since it was
+// read, by the parts-expire job or another part's message dropping or
+// replacing the set. The one that changed it removed the lines its record
+// named, which these chunks were not yet, and maybe before they were
+// written; and the set's entry with them: so no one else ever would.
+// Unless the record read now holds the part of the same beginning of the
+// set (another instance stored it: its chunks are these keys). A set begun before generations shares its keys with
+// any other beginning of it: its chunks are left, as before.
+func (r *run) unkeepPart(ctx context.Context, mdtrtID string, st *partsState, no, chunks int, entry string) {
+	if st.Gen == "" {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	cur, err := r.loadParts(dctx, mdtrtID)
+	if err != nil {
+		r.a.log.Warn("cannot tell whether a part's kept lines are its set's after its record changed meanwhile; the parts-expire job removes them with the set", "site", r.s.code,
+			"message", r.req.MessageID, "visit", mdtrtID, "set", st.Set, "part", no, "err", err)
+		return
+	}
+	if cur.Set == st.Set && cur.Gen == st.Gen && cur.Final == nil && len(cur.Parts) >= no {
+		return
+	}
+	for c := range chunks {
+		if err := r.h.Delete(dctx, partChunkKey(mdtrtID, st.Set, st.Gen, no, c)); err != nil {
+			r.a.log.Warn("cannot delete the kept lines of a part whose set's record changed meanwhile; the parts-expire job removes them", "site", r.s.code,
+				"message", r.req.MessageID, "visit", mdtrtID, "set", st.Set, "part", no, "err", err)
+			return
+		}
+	}
+	if entry != "" && cur.Index != entry {
+		if err := r.h.Delete(dctx, entry); err != nil {
+			r.a.log.Warn("cannot delete the entry of a set whose record changed meanwhile; the parts-expire job removes it", "site", r.s.code,
+				"message", r.req.MessageID, "visit", mdtrtID, "set", st.Set, "key", entry, "err", err)
+		}
 	}
 }
 
