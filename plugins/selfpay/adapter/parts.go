@@ -51,7 +51,9 @@ import (
 //     saying why; while the upload of a set's last part runs, another
 //     set waits for it, until no attempt of that upload's message came
 //     for claimLapse (lastPartGivenUp): then the new set drops it, and a
-//     copy of the last part uploads the set itself;
+//     copy of the last part uploads the set itself (or the message,
+//     replayed, resumes it), as import-pending and the replies naming the
+//     set say from then on (wholeSetState);
 //   - a set left unfinished is dropped partsKeep after its last part
 //     (default 24h): a part arriving later is refused, saying so, and
 //     import-pending shows the parts waiting until then;
@@ -253,7 +255,7 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 	if st.Set != p.Set || again != "" {
 		if p.No != 1 {
 			detail := fmt.Sprintf("a set begins with its part 1, and part 1 of set %s of visit %s was never received%s; nothing was kept or sent. Send the set's parts in order from part 1, under the visit's key",
-				p.Set, in.mdtrtID, r.partsInProgress(st))
+				p.Set, in.mdtrtID, r.partsInProgress(ctx, in.mdtrtID, st))
 			for _, d := range st.Dropped {
 				if d.Set == p.Set {
 					detail = fmt.Sprintf("set %s of visit %s was dropped at %s: %s; nothing was kept or sent. Send the stay again from part 1, as a new set (a new part.set)",
@@ -393,12 +395,20 @@ func (r *run) endedSet(ctx context.Context, mdtrtID string, st *partsState, p *p
 }
 
 // partsInProgress describes a visit's set of parts for a reply ("" none).
-func (r *run) partsInProgress(st *partsState) string {
+func (r *run) partsInProgress(ctx context.Context, mdtrtID string, st *partsState) string {
 	switch {
 	case st.Set == "":
 		return ""
 	case st.Final != nil:
 		return fmt.Sprintf(" (the visit's last set, %s, was uploaded whole by message %s)", st.Set, st.FinalMessage)
+	case st.FinalMessage != "":
+		state, _, err := r.wholeSetState(ctx, mdtrtID, st)
+		if err != nil {
+			// The refusal stands without it; the claim is read again at
+			// the next message of the visit.
+			return fmt.Sprintf(" (the visit's set %s is whole, its upload by message %s; whether it runs is unknown: %v)", st.Set, st.FinalMessage, err)
+		}
+		return " (the visit's " + state + ")"
 	}
 	return fmt.Sprintf(" (the visit's parts in progress are of set %s: parts 1–%d of %d received, the last at %s)", st.Set, len(st.Parts), st.Of, shownTime(st.Updated))
 }
@@ -785,38 +795,73 @@ func (r *run) unkeepPart(ctx context.Context, mdtrtID string, st *partsState, no
 	}
 }
 
+// partsKind is what partsNote tells of a visit's set of parts.
+type partsKind int
+
+const (
+	partsNone    partsKind = iota // no set in progress (one dropped, maybe)
+	partsSending                  // parts kept, or the whole set uploading
+	partsGivenUp                  // the whole set's upload given up (lastPartGivenUp)
+)
+
 // partsNote tells import-pending of a visit's set of parts in progress,
 // or of its last set, dropped unfinished after since ("" neither).
-func (r *run) partsNote(ctx context.Context, mdtrtID string, since time.Time) (note string, sending bool, err error) {
+func (r *run) partsNote(ctx context.Context, mdtrtID string, since time.Time) (note string, kind partsKind, err error) {
 	st, err := r.loadParts(ctx, mdtrtID)
 	if err != nil || st.Final != nil {
-		return "", false, err
+		return "", partsNone, err
 	}
 	if st.Set == "" {
 		if len(st.Dropped) == 0 {
-			return "", false, nil
+			return "", partsNone, nil
 		}
 		d := st.Dropped[len(st.Dropped)-1]
 		if !d.At.After(since) {
-			return "", false, nil
+			return "", partsNone, nil
 		}
 		got := ""
 		if d.Of > 0 && d.Parts > 0 {
 			got = fmt.Sprintf(" (part %s of %d received)", partSpan(d.Parts), d.Of)
 		}
 		return fmt.Sprintf("; set %s%s was dropped unfinished at %s: %s. Send the stay again from part 1, as a new set",
-			d.Set, got, shownTime(d.At), d.Why), false, nil
+			d.Set, got, shownTime(d.At), d.Why), partsNone, nil
 	}
 	if st.FinalMessage != "" {
-		return fmt.Sprintf("; set %s of %d parts is whole and its upload runs (message %s)", st.Set, st.Of, st.FinalMessage), true, nil
+		state, gone, err := r.wholeSetState(ctx, mdtrtID, st)
+		if err != nil {
+			return "", partsNone, err
+		}
+		if gone {
+			return "; " + state, partsGivenUp, nil
+		}
+		return "; " + state, partsSending, nil
 	}
 	until := st.Updated.Add(r.s.opts.partsKeep)
 	if r.a.now().After(until) {
 		return fmt.Sprintf("; parts 1–%d of %d of set %s were received, the last at %s, and are dropped (partsKeep %s): send the stay again from part 1",
-			len(st.Parts), st.Of, st.Set, shownTime(st.Updated), r.s.opts.partsKeep), true, nil
+			len(st.Parts), st.Of, st.Set, shownTime(st.Updated), r.s.opts.partsKeep), partsSending, nil
 	}
 	return fmt.Sprintf("; part %s of %d of set %s received, the last at %s: the stay is uploaded when part %d arrives, and the parts are dropped if none arrives by %s (partsKeep)",
-		partSpan(len(st.Parts)), st.Of, st.Set, shownTime(st.Updated), st.Of, shownTime(until)), true, nil
+		partSpan(len(st.Parts)), st.Of, st.Set, shownTime(st.Updated), st.Of, shownTime(until)), partsSending, nil
+}
+
+// wholeSetState says how the upload of whole set st (its last part's
+// message, st.FinalMessage, uploads it) stands: running, or given up
+// (gone; lastPartGivenUp) and what the user does then. The two ways the
+// plugin takes a given-up upload up again: the last part sent again under
+// a new message id uploads the set itself (lastPart), or the message
+// replayed (it is failed in medgate) resumes its own upload.
+func (r *run) wholeSetState(ctx context.Context, mdtrtID string, st *partsState) (state string, gone bool, err error) {
+	why, err := r.lastPartGivenUp(ctx, mdtrtID, st, r.a.now().UTC())
+	if err != nil {
+		return "", false, err
+	}
+	if why == "" {
+		return fmt.Sprintf("set %s of %d parts is whole and its upload runs (message %s)", st.Set, st.Of, st.FinalMessage), false, nil
+	}
+	return fmt.Sprintf("set %s of %d parts is whole, but its upload was given up: %s. To upload the stay, send part %d of set %s again under a new message id: "+
+		"it uploads the set, its 4204 first deleting what message %s left on the platform; or, if message %s is failed in medgate (the DLQ), replay it (`medgate replay %s`), which resumes its upload",
+		st.Set, st.Of, why, st.Of, st.Set, st.FinalMessage, st.FinalMessage, st.FinalMessage), true, nil
 }
 
 func partSpan(n int) string {
