@@ -3,6 +3,7 @@ package adapter
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -27,8 +28,9 @@ import (
 //
 // the visit and its diagnoses (the same in every part) and its share of
 // the fee lines, in order. Parts 1 … N-1 are kept in the plugin's state
-// (partlines/<visit>/<set>/<no>/<chunk>, the set's record under
-// parts/<visit>) and answered "part-received", nothing sent; part N
+// (partlines/<visit>/<set>/<gen>/<no>/<chunk>, the set's record under
+// parts/<visit>; see partChunkKey) and answered "part-received", nothing
+// sent; part N
 // assembles the stay and runs it as one selfpay.upload of every line
 // (its message's workflow: batches, resume after a lost answer,
 // completion, the patient's record), the checks of a whole stay
@@ -49,7 +51,9 @@ import (
 //     saying why; while the upload of a set's last part runs, another
 //     set waits for it, until no attempt of that upload's message came
 //     for claimLapse (lastPartGivenUp): then the new set drops it, and a
-//     copy of the last part uploads the set itself;
+//     copy of the last part uploads the set itself (or the message,
+//     replayed, resumes it), as import-pending and the replies naming the
+//     set say from then on (wholeSetState);
 //   - a set left unfinished is dropped partsKeep after its last part
 //     (default 24h): a part arriving later is refused, saying so, and
 //     import-pending shows the parts waiting until then;
@@ -94,6 +98,10 @@ type partsState struct {
 	// Index is the key of the set's entry under partsopen/, by which the
 	// parts-expire job finds it (partsexpire.go); removed with its lines.
 	Index string `json:"index,omitempty"`
+	// Gen names this beginning of the set (newGen) in the keys of its
+	// kept lines, and in its partsopen/ entry; empty for a set begun
+	// before generations (its lines under the keys of every beginning).
+	Gen string `json:"gen,omitempty"`
 
 	version int64
 }
@@ -127,8 +135,28 @@ const maxDropped = 10
 
 func partsKey(mdtrtID string) string { return "parts/" + mdtrtID }
 
-func partChunkKey(mdtrtID, set string, no, chunk int) string {
-	return fmt.Sprintf("partlines/%s/%s/%03d/%03d", mdtrtID, set, no, chunk)
+// partChunkKey is the key of chunk chunk of part no of set set of visit
+// mdtrtID, begun as generation gen. A set's lines are under a prefix of
+// its beginning's own: a set begun again (the same set id, once it ended
+// or was dropped) writes other keys than the one before it, so removing
+// what the one before left (a crash, or the parts-expire job reading the
+// record before the set began again) never removes the new one's lines.
+// A set begun before generations (gen "") has its lines under
+// partlines/<visit>/<set>/<no>/<chunk>, no starting with 0.
+func partChunkKey(mdtrtID, set, gen string, no, chunk int) string {
+	if gen == "" {
+		return fmt.Sprintf("partlines/%s/%s/%03d/%03d", mdtrtID, set, no, chunk)
+	}
+	return fmt.Sprintf("partlines/%s/%s/%s/%03d/%03d", mdtrtID, set, gen, no, chunk)
+}
+
+// newGen returns a new generation of a set's kept lines: "g" and 16 hex
+// digits, so it never begins with 0 as the parts of a set kept before
+// generations do (partlines/<visit>/<set>/0…).
+func newGen() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return "g" + hex.EncodeToString(b[:])
 }
 
 // parsePart reads and removes $.part of m; nil when there is none.
@@ -227,7 +255,7 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 	if st.Set != p.Set || again != "" {
 		if p.No != 1 {
 			detail := fmt.Sprintf("a set begins with its part 1, and part 1 of set %s of visit %s was never received%s; nothing was kept or sent. Send the set's parts in order from part 1, under the visit's key",
-				p.Set, in.mdtrtID, r.partsInProgress(st))
+				p.Set, in.mdtrtID, r.partsInProgress(ctx, in.mdtrtID, st))
 			for _, d := range st.Dropped {
 				if d.Set == p.Set {
 					detail = fmt.Sprintf("set %s of visit %s was dropped at %s: %s; nothing was kept or sent. Send the stay again from part 1, as a new set (a new part.set)",
@@ -280,7 +308,7 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 				kept = append(kept, d)
 			}
 		}
-		*st = partsState{Set: p.Set, Of: p.Of, Visit: visitHash, Dropped: kept, Updated: now, version: st.version}
+		*st = partsState{Set: p.Set, Of: p.Of, Visit: visitHash, Dropped: kept, Updated: now, Gen: newGen(), version: st.version}
 	}
 	switch {
 	case p.Of != st.Of:
@@ -307,12 +335,14 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 			fmt.Sprintf("parts 1–%d of %d of set %s of visit %s were received; parts arrive in order under the visit's key, so part %d was not sent. Nothing was kept or sent: "+
 				"send part %d, then the parts after it", len(st.Parts), st.Of, p.Set, in.mdtrtID, len(st.Parts)+1, len(st.Parts)+1)), nil
 	}
+	entry := ""
 	if st.Index == "" {
 		if err := r.indexSet(ctx, in.mdtrtID, st, now); err != nil {
 			return nil, err
 		}
+		entry = st.Index
 	}
-	chunks, err := r.keepChunks(ctx, in.mdtrtID, p, in.fees)
+	chunks, err := r.keepChunks(ctx, in.mdtrtID, st.Gen, p, in.fees)
 	if err != nil {
 		return nil, err
 	}
@@ -322,6 +352,9 @@ func (r *run) uploadPart(ctx context.Context, m map[string]any, p *partRef) (*sd
 		st.FinalMessage = r.req.MessageID
 	}
 	if err := r.saveParts(ctx, in.mdtrtID, st); err != nil {
+		if errors.Is(err, sdk.ErrConflict) {
+			r.unkeepPart(ctx, in.mdtrtID, st, p.No, chunks, entry)
+		}
 		return nil, err
 	}
 	if p.No < st.Of {
@@ -362,12 +395,20 @@ func (r *run) endedSet(ctx context.Context, mdtrtID string, st *partsState, p *p
 }
 
 // partsInProgress describes a visit's set of parts for a reply ("" none).
-func (r *run) partsInProgress(st *partsState) string {
+func (r *run) partsInProgress(ctx context.Context, mdtrtID string, st *partsState) string {
 	switch {
 	case st.Set == "":
 		return ""
 	case st.Final != nil:
 		return fmt.Sprintf(" (the visit's last set, %s, was uploaded whole by message %s)", st.Set, st.FinalMessage)
+	case st.FinalMessage != "":
+		state, _, err := r.wholeSetState(ctx, mdtrtID, st)
+		if err != nil {
+			// The refusal stands without it; the claim is read again at
+			// the next message of the visit.
+			return fmt.Sprintf(" (the visit's set %s is whole, its upload by message %s; whether it runs is unknown: %v)", st.Set, st.FinalMessage, err)
+		}
+		return " (the visit's " + state + ")"
 	}
 	return fmt.Sprintf(" (the visit's parts in progress are of set %s: parts 1–%d of %d received, the last at %s)", st.Set, len(st.Parts), st.Of, shownTime(st.Updated))
 }
@@ -621,16 +662,16 @@ func (r *run) dropSet(ctx context.Context, mdtrtID string, st *partsState, now t
 	return nil
 }
 
-// keepChunks stores the fee lines of part p in values of at most
-// partChunkBytes and returns how many.
-func (r *run) keepChunks(ctx context.Context, mdtrtID string, p *partRef, fees []any) (int, error) {
+// keepChunks stores the fee lines of part p of generation gen in values
+// of at most partChunkBytes and returns how many.
+func (r *run) keepChunks(ctx context.Context, mdtrtID, gen string, p *partRef, fees []any) (int, error) {
 	var buf bytes.Buffer
 	n := 0
 	flush := func() error {
 		buf.WriteByte(']')
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		key := partChunkKey(mdtrtID, p.Set, p.No, n)
+		key := partChunkKey(mdtrtID, p.Set, gen, p.No, n)
 		if _, err := r.h.Put(pctx, key, buf.Bytes()); err != nil {
 			if errors.Is(err, sdk.ErrTooLarge) {
 				return fmt.Errorf("selfpay: keep part %d of set %s of visit %s (%s): %w; raise the host's pluginLimits stateValueBytes to at least %d", p.No, p.Set, mdtrtID, key, err, partChunkBytes)
@@ -672,7 +713,7 @@ func (r *run) readChunks(ctx context.Context, mdtrtID string, st *partsState) ([
 	for _, e := range st.Parts {
 		var part []any
 		for c := range e.Chunks {
-			key := partChunkKey(mdtrtID, st.Set, e.No, c)
+			key := partChunkKey(mdtrtID, st.Set, st.Gen, e.No, c)
 			v, err := r.h.Get(ctx, key)
 			if err != nil {
 				return nil, fmt.Errorf("selfpay: read part %d of set %s of visit %s (%s): %w; if it is gone, send the stay again as a new set", e.No, st.Set, mdtrtID, key, err)
@@ -700,7 +741,7 @@ func (r *run) deleteChunks(ctx context.Context, mdtrtID string, st *partsState) 
 	failed := false
 	for _, e := range st.Parts {
 		for c := range e.Chunks {
-			if err := r.h.Delete(dctx, partChunkKey(mdtrtID, st.Set, e.No, c)); err != nil {
+			if err := r.h.Delete(dctx, partChunkKey(mdtrtID, st.Set, st.Gen, e.No, c)); err != nil {
 				failed = true
 				r.a.log.Warn("cannot delete kept fee lines of a set of parts; the parts-expire job removes them", "site", r.s.code, "visit", mdtrtID, "set", st.Set, "part", e.No, "err", err)
 			}
@@ -714,38 +755,113 @@ func (r *run) deleteChunks(ctx context.Context, mdtrtID string, st *partsState) 
 	}
 }
 
+// unkeepPart removes the chunks part no of set st kept (and the set's
+// partsopen/ entry, when this attempt wrote it: entry) once storing the
+// set's record lost its compare-and-set: the record changed since it was
+// read, by the parts-expire job or another part's message dropping or
+// replacing the set. The one that changed it removed the lines its record
+// named, which these chunks were not yet, and maybe before they were
+// written; and the set's entry with them: so no one else ever would.
+// Unless the record read now holds the part of the same beginning of the
+// set (another instance stored it: its chunks are these keys). A set begun before generations shares its keys with
+// any other beginning of it: its chunks are left, as before.
+func (r *run) unkeepPart(ctx context.Context, mdtrtID string, st *partsState, no, chunks int, entry string) {
+	if st.Gen == "" {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	cur, err := r.loadParts(dctx, mdtrtID)
+	if err != nil {
+		r.a.log.Warn("cannot tell whether a part's kept lines are its set's after its record changed meanwhile; the parts-expire job removes them with the set", "site", r.s.code,
+			"message", r.req.MessageID, "visit", mdtrtID, "set", st.Set, "part", no, "err", err)
+		return
+	}
+	if cur.Set == st.Set && cur.Gen == st.Gen && cur.Final == nil && len(cur.Parts) >= no {
+		return
+	}
+	for c := range chunks {
+		if err := r.h.Delete(dctx, partChunkKey(mdtrtID, st.Set, st.Gen, no, c)); err != nil {
+			r.a.log.Warn("cannot delete the kept lines of a part whose set's record changed meanwhile; the parts-expire job removes them", "site", r.s.code,
+				"message", r.req.MessageID, "visit", mdtrtID, "set", st.Set, "part", no, "err", err)
+			return
+		}
+	}
+	if entry != "" && cur.Index != entry {
+		if err := r.h.Delete(dctx, entry); err != nil {
+			r.a.log.Warn("cannot delete the entry of a set whose record changed meanwhile; the parts-expire job removes it", "site", r.s.code,
+				"message", r.req.MessageID, "visit", mdtrtID, "set", st.Set, "key", entry, "err", err)
+		}
+	}
+}
+
+// partsKind is what partsNote tells of a visit's set of parts.
+type partsKind int
+
+const (
+	partsNone    partsKind = iota // no set in progress (one dropped, maybe)
+	partsSending                  // parts kept, or the whole set uploading
+	partsGivenUp                  // the whole set's upload given up (lastPartGivenUp)
+)
+
 // partsNote tells import-pending of a visit's set of parts in progress,
 // or of its last set, dropped unfinished after since ("" neither).
-func (r *run) partsNote(ctx context.Context, mdtrtID string, since time.Time) (note string, sending bool, err error) {
+func (r *run) partsNote(ctx context.Context, mdtrtID string, since time.Time) (note string, kind partsKind, err error) {
 	st, err := r.loadParts(ctx, mdtrtID)
 	if err != nil || st.Final != nil {
-		return "", false, err
+		return "", partsNone, err
 	}
 	if st.Set == "" {
 		if len(st.Dropped) == 0 {
-			return "", false, nil
+			return "", partsNone, nil
 		}
 		d := st.Dropped[len(st.Dropped)-1]
 		if !d.At.After(since) {
-			return "", false, nil
+			return "", partsNone, nil
 		}
 		got := ""
 		if d.Of > 0 && d.Parts > 0 {
 			got = fmt.Sprintf(" (part %s of %d received)", partSpan(d.Parts), d.Of)
 		}
 		return fmt.Sprintf("; set %s%s was dropped unfinished at %s: %s. Send the stay again from part 1, as a new set",
-			d.Set, got, shownTime(d.At), d.Why), false, nil
+			d.Set, got, shownTime(d.At), d.Why), partsNone, nil
 	}
 	if st.FinalMessage != "" {
-		return fmt.Sprintf("; set %s of %d parts is whole and its upload runs (message %s)", st.Set, st.Of, st.FinalMessage), true, nil
+		state, gone, err := r.wholeSetState(ctx, mdtrtID, st)
+		if err != nil {
+			return "", partsNone, err
+		}
+		if gone {
+			return "; " + state, partsGivenUp, nil
+		}
+		return "; " + state, partsSending, nil
 	}
 	until := st.Updated.Add(r.s.opts.partsKeep)
 	if r.a.now().After(until) {
 		return fmt.Sprintf("; parts 1–%d of %d of set %s were received, the last at %s, and are dropped (partsKeep %s): send the stay again from part 1",
-			len(st.Parts), st.Of, st.Set, shownTime(st.Updated), r.s.opts.partsKeep), true, nil
+			len(st.Parts), st.Of, st.Set, shownTime(st.Updated), r.s.opts.partsKeep), partsSending, nil
 	}
 	return fmt.Sprintf("; part %s of %d of set %s received, the last at %s: the stay is uploaded when part %d arrives, and the parts are dropped if none arrives by %s (partsKeep)",
-		partSpan(len(st.Parts)), st.Of, st.Set, shownTime(st.Updated), st.Of, shownTime(until)), true, nil
+		partSpan(len(st.Parts)), st.Of, st.Set, shownTime(st.Updated), st.Of, shownTime(until)), partsSending, nil
+}
+
+// wholeSetState says how the upload of whole set st (its last part's
+// message, st.FinalMessage, uploads it) stands: running, or given up
+// (gone; lastPartGivenUp) and what the user does then. The two ways the
+// plugin takes a given-up upload up again: the last part sent again under
+// a new message id uploads the set itself (lastPart), or the message
+// replayed (it is failed in medgate) resumes its own upload.
+func (r *run) wholeSetState(ctx context.Context, mdtrtID string, st *partsState) (state string, gone bool, err error) {
+	why, err := r.lastPartGivenUp(ctx, mdtrtID, st, r.a.now().UTC())
+	if err != nil {
+		return "", false, err
+	}
+	if why == "" {
+		return fmt.Sprintf("set %s of %d parts is whole and its upload runs (message %s)", st.Set, st.Of, st.FinalMessage), false, nil
+	}
+	return fmt.Sprintf("set %s of %d parts is whole, but its upload was given up: %s. To upload the stay, send part %d of set %s again under a new message id: "+
+		"it uploads the set, its 4204 first deleting what message %s left on the platform; or, if message %s is failed in medgate (the DLQ), replay it (`medgate replay %s`), which resumes its upload",
+		st.Set, st.Of, why, st.Of, st.Set, st.FinalMessage, st.FinalMessage, st.FinalMessage), true, nil
 }
 
 func partSpan(n int) string {

@@ -39,13 +39,16 @@ const expireDeletes = 200
 type partsIndexEntry struct {
 	Visit string `json:"visit"`
 	Set   string `json:"set"`
+	// Gen is the generation of the set's lines (partsState.Gen); empty
+	// for an entry of a set begun before generations.
+	Gen string `json:"gen,omitempty"`
 }
 
 // indexSet writes the partsopen/ entry of set st of visit mdtrtID, begun
 // at now, before any of its lines are kept.
 func (r *run) indexSet(ctx context.Context, mdtrtID string, st *partsState, now time.Time) error {
 	key := partsIndexPrefix + now.UTC().Format(partsIndexTime) + "/" + mdtrtID + "/" + st.Set
-	b, _ := json.Marshal(partsIndexEntry{Visit: mdtrtID, Set: st.Set})
+	b, _ := json.Marshal(partsIndexEntry{Visit: mdtrtID, Set: st.Set, Gen: st.Gen})
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := r.h.Put(pctx, key, b); err != nil {
@@ -120,13 +123,17 @@ func (r *run) expireSet(ctx context.Context, key string, ix partsIndexEntry, now
 	if err != nil {
 		return "", err
 	}
-	if st.Set == ix.Set && st.Index == "" {
+	// The entry is of the set the record holds: the same set, begun the
+	// same time (generation); else of one dropped, replaced or ended
+	// before the set was begun again.
+	own := st.Set == ix.Set && st.Gen == ix.Gen
+	if own && st.Index == "" {
 		// The set's record lost the write that named the entry (or was
 		// written before entries were): the entry is the set's.
 		st.Index = key
 	}
 	switch {
-	case st.Set == ix.Set && st.Index == key && st.Final == nil && st.FinalMessage == "":
+	case own && st.Index == key && st.Final == nil && st.FinalMessage == "":
 		if now.Sub(st.Updated) <= r.s.opts.partsKeep {
 			return "", nil
 		}
@@ -136,7 +143,7 @@ func (r *run) expireSet(ctx context.Context, key string, ix partsIndexEntry, now
 			return "", err
 		}
 		return fmt.Sprintf("dropped set %s of visit %s (part %s of %d received, the last at %s)", ix.Set, ix.Visit, partSpan(parts), of, shownTime(st.Updated)), nil
-	case st.Set == ix.Set && st.Index == key && st.Final == nil:
+	case own && st.Index == key && st.Final == nil:
 		// The last part arrived: its message uploads the set, or ended
 		// without the set's record learning it.
 		parts, of := len(st.Parts), st.Of
@@ -150,17 +157,24 @@ func (r *run) expireSet(ctx context.Context, key string, ix partsIndexEntry, now
 			return fmt.Sprintf("removed the lines left of set %s of visit %s, uploaded", ix.Set, ix.Visit), nil
 		}
 		return "", nil // its upload runs
-	case st.Set == ix.Set && st.Index == key:
+	case own && st.Index == key:
 		r.deleteChunks(ctx, ix.Visit, st)
 		return fmt.Sprintf("removed the lines left of set %s of visit %s, ended", ix.Set, ix.Visit), nil
-	case st.Set == ix.Set && st.Index != "":
-		// An entry of a first try at the set's part 1 that stopped before
-		// its record was stored; the set's own entry stands.
+	case own && st.Index != "":
+		// An entry of a first try at the part 1 of a set begun before
+		// generations that stopped before its record was stored; its
+		// lines are under the keys of the set's, whose own entry stands.
 		return "", r.h.Delete(ctx, key)
 	}
-	// The set is no longer its visit's (dropped or replaced): its lines
-	// are found by their keys.
-	prefix := fmt.Sprintf("partlines/%s/%s/", ix.Visit, ix.Set)
+	// The set is no longer its visit's (dropped, replaced, or begun again
+	// since), or the entry is of a first try at its part 1 that stopped
+	// before its record was stored: its lines are found by their keys,
+	// those of its generation alone (partChunkKey), so the lines of the
+	// set begun again are never among them.
+	prefix := fmt.Sprintf("partlines/%s/%s/%s/", ix.Visit, ix.Set, ix.Gen)
+	if ix.Gen == "" {
+		prefix = fmt.Sprintf("partlines/%s/%s/0", ix.Visit, ix.Set)
+	}
 	n := 0
 	for n < expireDeletes {
 		es, err := r.h.Scan(ctx, prefix, 4)

@@ -385,22 +385,25 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		}
 	}
 	var parts string
-	sending := false
+	kind := partsNone
 	if id := rep.MdtrtID; id != "" {
 		var since time.Time // a set dropped before the visit's record is past
 		if p != nil {
 			since = p.UpdatedAt
 		}
 		var err error
-		if parts, sending, err = r.partsNote(ctx, id, since); err != nil {
+		if parts, kind, err = r.partsNote(ctx, id, since); err != nil {
 			return rep, err
 		}
 	}
 	if p == nil {
 		rep.Status, rep.Reason = statusPending, "no selfpay.upload has been received for this visit"
-		if sending {
+		switch kind {
+		case partsSending:
 			rep.Reason = "the stay is being sent in parts" + parts
-		} else {
+		case partsGivenUp:
+			rep.Reason = "the stay was sent in parts" + parts
+		default:
 			rep.Reason += parts
 		}
 		if rep.MdtrtID == "" {
@@ -428,6 +431,15 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		}
 	default:
 		rep.Status, rep.Reason = statusPending, "unknown record status "+p.Status
+	}
+	if kind == partsGivenUp && (p.Status == statusUploading || p.Status == statusFailed) {
+		// The upload in progress, or failed and retried, is the given-up
+		// one of the set's last part: no one retries it (the parts note
+		// names its message, and what to do).
+		rep.Status, rep.Reason = statusFailed, "the upload stopped at step "+p.Step+" and was given up"
+		if p.Reason != "" {
+			rep.Reason += " (its last failure, before it was given up: " + p.Reason + ")"
+		}
 	}
 	if listed, ok := listedAmount(f["medfee_sumamt"]); ok {
 		if up, ok := rat(p.MedfeeSumamt); ok && up.Cmp(listed) != 0 {

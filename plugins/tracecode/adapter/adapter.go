@@ -330,11 +330,23 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	}
 	// Codes of document saves that stopped before they were done (named
 	// by no record) go a day later, a bounded number a run.
-	if n, err := dropOrphanCodes(ctx, req.Host, a.now()); err != nil {
+	// A listing it cannot read is skipped (told once a run), not a stop.
+	n, skipped, err := dropOrphanCodes(ctx, req.Host, a.now())
+	if err != nil {
 		rds.Warn("", "state", "the codes of document saves that stopped before they were done were not all removed",
 			fmt.Sprintf("%v; the next run of %s removes them", err, JobStockInSync))
-	} else if n > 0 {
+	}
+	if n > 0 {
 		published += fmt.Sprintf("; %d code chunk(s) of unfinished document saves removed", n)
+	}
+	if len(skipped) > 0 {
+		first := skipped[0]
+		a.log.Warn("unreadable listings of unfinished document saves are skipped; the others are cleaned up", "site", req.Site, "job", JobStockInSync,
+			"skipped", len(skipped), "first", first.Key, "why", first.Why)
+		rds.Warn(first.Key, "state", fmt.Sprintf("%d listing(s) of unfinished document saves cannot be read and were skipped", len(skipped)),
+			fmt.Sprintf("the first, %s: %s; the others were cleaned up. Such a listing is left in place, as the codes it names cannot be told: "+
+				"if no medgate version writes it, delete it by hand from the plugin's state (it then stops being reported)", first.Key, first.Why))
+		published += fmt.Sprintf("; %d unreadable listing(s) of unfinished document saves skipped", len(skipped))
 	}
 	// Receipts whose confirming message could not publish them are
 	// published first, whatever the platform's state and the sync setting.

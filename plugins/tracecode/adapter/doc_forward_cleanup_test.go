@@ -135,3 +135,75 @@ func TestStockInSyncRemovesCodesOfUnfinishedSaves(t *testing.T) {
 		})
 	}
 }
+
+// TestStockInSyncSkipsUnreadableSaveListings: one codesave/ listing the
+// sync could not read (a key whose time is no time, or a value that is not
+// a save's listing) stopped its cleanup with an error at that listing, and,
+// the listings read oldest first, every later run stopped at the same one:
+// the codes of every unfinished save after it stayed for good. The sync now
+// skips it, tells of it once a run (the log, a warning, the summary's
+// count), leaves it in place, and cleans up the listings after it.
+func TestStockInSyncSkipsUnreadableSaveListings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, key, value string // the unreadable listing, sorted before the good one
+	}{
+		{"a key whose time is no time", "codesave/2026112/0011223344556677", `{"index":"docidx/up/RK-X","base":"codes/up/RK-X"}`},
+		{"a value that is not JSON", "codesave/20261101T000000.000000000/0011223344556677", `not a listing`},
+		{"a value naming no document", "codesave/20261101T000000.000000000/0011223344556677", `{"new":{"v":"0011223344556677","n":1}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs syncBuffer
+			e, host := newWriteFaultEnvLog(t, &logs)
+			host.mu.Lock()
+			host.fail = func(k string, _ []byte) bool { return strings.HasPrefix(k, "log/doc/") }
+			host.mu.Unlock()
+			doc := bill("RK-O2", "102", line(1, "2", drugCode("8100001", 51), drugCode("8100001", 52)))
+			r, err := e.plugin.Handle(t.Context(), &sdk.HandleRequest{Site: site, Type: adapter.OpStockInUpload, MessageID: "u-2", Format: "json", Payload: mustJSON(t, doc), Attempt: 1})
+			if err == nil && r.Status == sdk.StatusOK {
+				t.Fatalf("the upload succeeded although its record could not be stored: %s", r.Payload)
+			}
+			must[uploadReply](t, e.sendID("u-2", adapter.OpStockInUpload, doc, true), sdk.StatusOK)
+			if n := len(e.state("codes/up/RK-O2/")); n != 2 {
+				t.Fatalf("%d code chunks of RK-O2 before the sync, want 2 (the stored version's and the failed save's): the test does not test", n)
+			}
+			if _, err := e.host.Put(t.Context(), site, tc.key, []byte(tc.value)); err != nil {
+				t.Fatal(err)
+			}
+			keys := func() []string {
+				var ks []string
+				for _, l := range e.state("codesave/") {
+					ks = append(ks, l.Key)
+				}
+				return ks
+			}
+			if ks := keys(); len(ks) != 2 || ks[0] != tc.key {
+				t.Fatalf("listings %v, want the unreadable one first, then the failed save's: the test does not test", ks)
+			}
+			e.clock.Add(25 * time.Hour)
+			for run := 1; run <= 2; run++ {
+				before := strings.Count(logs.String(), "unreadable listings of unfinished document saves are skipped")
+				job, err := e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: "sync"})
+				if err != nil {
+					t.Fatalf("run %d of the stock-in sync: %v", run, err)
+				}
+				if n := len(e.state("codes/up/RK-O2/")); n != 1 {
+					t.Errorf("run %d: %d code chunks of RK-O2 after the sync (%s; %v), want the stored version's 1", run, n, job.Summary, job.Diagnostics)
+				}
+				if ks := keys(); len(ks) != 1 || ks[0] != tc.key {
+					t.Errorf("run %d: listings left %v, want the unreadable one alone, in place", run, ks)
+				}
+				if !strings.Contains(job.Summary, "1 unreadable listing(s) of unfinished document saves skipped") || !strings.Contains(job.Diagnostics.String(), tc.key) {
+					t.Errorf("run %d: the sync does not tell of the listing it skipped: %s; %v", run, job.Summary, job.Diagnostics)
+				}
+				if n := strings.Count(logs.String(), "unreadable listings of unfinished document saves are skipped") - before; n != 1 {
+					t.Errorf("run %d logged the skipped listings %d times, want once:\n%s", run, n, logs.String())
+				}
+			}
+			if strings.Contains(logs.String(), tc.value) {
+				t.Errorf("the log quotes the unreadable listing's value:\n%s", logs.String())
+			}
+		})
+	}
+}

@@ -171,7 +171,7 @@ func TestSavedDocumentLeavesNoOrphanCodes(t *testing.T) {
 				}
 			}
 			for range 3 {
-				if _, err := dropOrphanCodes(ctx, host, now.Add(forwardKeep+time.Hour)); err != nil {
+				if _, _, err := dropOrphanCodes(ctx, host, now.Add(forwardKeep+time.Hour)); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -72,12 +72,19 @@ func (h *writeFaultHost) WriteState(ctx context.Context, site string, writes []s
 // newWriteFaultEnv is newEnv on a writeFaultHost.
 func newWriteFaultEnv(t *testing.T) (*env, *writeFaultHost) {
 	t.Helper()
+	return newWriteFaultEnvLog(t, io.Discard)
+}
+
+// newWriteFaultEnvLog is newWriteFaultEnv with the plugin's log written
+// to logs.
+func newWriteFaultEnvLog(t *testing.T, logs io.Writer) (*env, *writeFaultHost) {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, cst)}
 	sim := tracecode.New(tracecode.Options{AppID: "app-1", AppSecret: appSecret, OrgCode: "H35020300001", TokenTTL: time.Hour, Seed: 42, Now: clk.Now})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	host := &writeFaultHost{MemoryHost: sdktest.NewMemoryHost()}
-	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	a := adapter.New(adapter.WithClock(clk.Now), adapter.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	e := &env{t: t, sim: sim, url: srv.URL, host: host.MemoryHost, plugin: sdktest.Connect(t, a, host), clock: clk, dir: t.TempDir()}
 	s := baseSettings(srv.URL, e.dir)
 	s["fetchSmallest"] = "false"

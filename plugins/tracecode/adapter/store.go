@@ -682,29 +682,44 @@ const orphanChunkBudget = 5000
 // index names now (a save that stopped after switching the record, or
 // whose answer was lost, wrote the version stored), then the listing. A
 // day on, no save of either version is still under way, and no message
-// reads a version no index names. It returns how many chunks it removed.
-func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (int, error) {
+// reads a version no index names. It returns how many chunks it removed,
+// and the listings it could not read (skipped).
+//
+// A listing it cannot read (a key that is not codesave/<time>/<version>,
+// or a value that is not a save's listing) is skipped, and the run goes
+// on with the next: it stopped the run before, so that every later run
+// stopped at the same listing and no save after it was ever finished. It
+// is left where it is, neither deleted nor moved: it names the chunks of
+// a save no one can tell (deleting it would leave them for good, the very
+// thing the listing is for), and one written by a later version of the
+// plugin during an upgrade may be read by that version.
+func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (n int, skipped []unreadableListing, err error) {
 	es, err := h.Scan(ctx, "codesave/", forwardBatch)
 	if err != nil {
-		return 0, fmt.Errorf("list the saves of documents not finished: %w", err)
+		return 0, nil, fmt.Errorf("list the saves of documents not finished: %w", err)
 	}
-	n := 0
 	for _, e := range es {
 		stamp, _, ok := strings.Cut(strings.TrimPrefix(e.Key, "codesave/"), "/")
 		at, err := time.Parse(markTimeLayout, stamp)
 		if !ok || err != nil {
-			return n, fmt.Errorf("read the listing %s of a document's save: want codesave/<time>/<version>", e.Key)
+			skipped = append(skipped, unreadableListing{Key: e.Key, Why: "its key is not codesave/<time>/<version> (time " + markTimeLayout + " UTC)"})
+			continue
 		}
 		if now.Sub(at) < forwardKeep || n >= orphanChunkBudget {
 			break // the rest are younger, or for the next run
 		}
 		var m saveMark
 		if err := json.Unmarshal(e.Value, &m); err != nil || m.Base == "" || m.Index == "" {
-			return n, fmt.Errorf("decode the listing %s of a document's save: %v", e.Key, err)
+			why := "its value names no document index and codes (index, base)"
+			if err != nil {
+				why = "its value is not a save's listing: " + err.Error()
+			}
+			skipped = append(skipped, unreadableListing{Key: e.Key, Why: why})
+			continue
 		}
 		stored, storedKey, known, err := storedVersion(ctx, h, m.Index)
 		if err != nil {
-			return n, err
+			return n, skipped, err
 		}
 		for _, v := range []savedVersion{m.New, m.Old} {
 			if v.Chunks == 0 || known && v.Version == stored || v.Version == "" && !known {
@@ -712,7 +727,7 @@ func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (int, error
 			}
 			for i := 0; i < v.Chunks; i++ {
 				if err := h.Delete(ctx, versionChunkKey(m.Base, v.Version, i)); err != nil {
-					return n, fmt.Errorf("remove the codes of an unfinished save (%s): %w", e.Key, err)
+					return n, skipped, fmt.Errorf("remove the codes of an unfinished save (%s): %w", e.Key, err)
 				}
 				n++
 			}
@@ -721,7 +736,7 @@ func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (int, error
 			k, err := dropLeftRecord(ctx, h, m.OldKey, m.Index, stored)
 			n += k
 			if err != nil {
-				return n, fmt.Errorf("finish the unfinished save %s: %w", e.Key, err)
+				return n, skipped, fmt.Errorf("finish the unfinished save %s: %w", e.Key, err)
 			}
 		}
 		if m.NewKey != "" && m.NewKey != storedKey {
@@ -731,14 +746,21 @@ func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (int, error
 			k, err := dropLeftRecord(ctx, h, m.NewKey, m.Index, stored)
 			n += k
 			if err != nil {
-				return n, fmt.Errorf("finish the unfinished save %s: %w", e.Key, err)
+				return n, skipped, fmt.Errorf("finish the unfinished save %s: %w", e.Key, err)
 			}
 		}
 		if err := h.Delete(ctx, e.Key); err != nil {
-			return n, fmt.Errorf("remove the listing %s of a document's save: %w", e.Key, err)
+			return n, skipped, fmt.Errorf("remove the listing %s of a document's save: %w", e.Key, err)
 		}
 	}
-	return n, nil
+	return n, skipped, nil
+}
+
+// unreadableListing is a codesave/ listing dropOrphanCodes skipped, and
+// why. Its key holds a time and a codes version, no personal data; its
+// value is never shown.
+type unreadableListing struct {
+	Key, Why string
 }
 
 // storedVersion returns the codes version and the log key of the record
