@@ -322,11 +322,23 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	// Forwarding records of moved documents no export can still need go,
 	// a bounded number a run; a failure is reported and the next run
 	// goes on.
-	if n, err := dropForwards(ctx, req.Host, a.now()); err != nil {
+	// A mark it cannot read is skipped (told once a run), not a stop.
+	fn, fskipped, err := dropForwards(ctx, req.Host, a.now())
+	if err != nil {
 		rds.Warn("", "state", "the forwarding records of documents whose date moved were not all removed",
 			fmt.Sprintf("%v; the next run of %s removes them", err, JobStockInSync))
-	} else if n > 0 {
-		published += fmt.Sprintf("; %d forwarding record(s) of moved documents removed", n)
+	}
+	if fn > 0 {
+		published += fmt.Sprintf("; %d forwarding record(s) of moved documents removed", fn)
+	}
+	if len(fskipped) > 0 {
+		first := fskipped[0]
+		a.log.Warn("unreadable marks of forwarding records are skipped; the others are removed", "site", req.Site, "job", JobStockInSync,
+			"skipped", len(fskipped), "first", first.Key, "why", first.Why)
+		rds.Warn(first.Key, "state", fmt.Sprintf("%d mark(s) of forwarding records of moved documents cannot be read and were skipped", len(fskipped)),
+			fmt.Sprintf("the first, %s: %s; the others were removed. Such a mark is left in place: "+
+				"if no medgate version writes it, delete it by hand from the plugin's state (it then stops being reported)", first.Key, first.Why))
+		published += fmt.Sprintf("; %d unreadable mark(s) of forwarding records skipped", len(fskipped))
 	}
 	// Codes of document saves that stopped before they were done (named
 	// by no record) go a day later, a bounded number a run.

@@ -207,3 +207,68 @@ func TestStockInSyncSkipsUnreadableSaveListings(t *testing.T) {
 		})
 	}
 }
+
+// TestStockInSyncSkipsUnreadableForwardingMarks: a moved/ mark the sync
+// could not read (a key whose time is no time, or that names no log key)
+// stopped its removal of forwarding records at that mark, and, the marks
+// read oldest first, every later run stopped at the same one: every
+// forwarding record after it stayed for good. The sync now skips it, tells
+// of it once a run, leaves it in place and removes the records after it.
+func TestStockInSyncSkipsUnreadableForwardingMarks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, key string }{ // sorted before the move's mark
+		{"a key whose time is no time", "moved/2026112/log/doc/20261124/x"},
+		{"a key naming no log key", "moved/20261101T000000.000000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs syncBuffer
+			e, _ := newWriteFaultEnvLog(t, &logs)
+			doc := func(day string) map[string]any {
+				b := bill("RK-M2", "102", line(1, "1", drugCode("8100001", 61)))
+				b["billTime"] = day + " 09:30:00"
+				return b
+			}
+			e.sim.Fail("upload", tracecode.FailHTTP500, 1)
+			if r := e.send(adapter.OpStockInUpload, doc("2026-11-24")); r.Status == sdk.StatusOK {
+				t.Fatalf("the first upload was to fail: %s", r.Payload)
+			}
+			must[uploadReply](t, e.send(adapter.OpStockInUpload, doc("2026-11-26")), sdk.StatusOK)
+			if _, err := e.host.Put(t.Context(), site, tc.key, []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			marks := func() []string {
+				var ks []string
+				for _, s := range e.state("moved/") {
+					ks = append(ks, s.Key)
+				}
+				return ks
+			}
+			if ks := marks(); len(ks) != 2 || ks[0] != tc.key {
+				t.Fatalf("marks %v, want the unreadable one first, then the move's: the test does not test", ks)
+			}
+			e.clock.Add(25 * time.Hour)
+			for run := 1; run <= 2; run++ {
+				before := strings.Count(logs.String(), "unreadable marks of forwarding records are skipped")
+				job, err := e.plugin.RunJob(t.Context(), &sdk.RunJobRequest{Site: site, Job: adapter.JobStockInSync, Now: e.clock.Now(), TraceID: "sync"})
+				if err != nil {
+					t.Fatalf("run %d of the stock-in sync: %v", run, err)
+				}
+				for _, s := range e.state("log/doc/20261124/") {
+					if strings.Contains(string(s.Value), "movedTo") {
+						t.Errorf("run %d: the forwarding record %s is left (%s; %v)", run, s.Key, job.Summary, job.Diagnostics)
+					}
+				}
+				if ks := marks(); len(ks) != 1 || ks[0] != tc.key {
+					t.Errorf("run %d: marks left %v, want the unreadable one alone, in place", run, ks)
+				}
+				if !strings.Contains(job.Summary, "1 unreadable mark(s) of forwarding records skipped") || !strings.Contains(job.Diagnostics.String(), tc.key) {
+					t.Errorf("run %d: the sync does not tell of the mark it skipped: %s; %v", run, job.Summary, job.Diagnostics)
+				}
+				if n := strings.Count(logs.String(), "unreadable marks of forwarding records are skipped") - before; n != 1 {
+					t.Errorf("run %d logged the skipped marks %d times, want once:\n%s", run, n, logs.String())
+				}
+			}
+		})
+	}
+}

@@ -631,18 +631,25 @@ func forwardMarkKey(at time.Time, oldKey string) string {
 
 // dropForwards removes the forwarding records (and their marks) listed
 // more than forwardKeep before now, the oldest first, at most
-// forwardBatch a call. It returns how many it removed.
-func dropForwards(ctx context.Context, h sdk.Host, now time.Time) (int, error) {
+// forwardBatch a call. It returns how many it removed, and the marks it
+// could not read (skipped).
+//
+// A mark whose key is not moved/<time>/<log key> is skipped and left in
+// place, and the run goes on with the next, as dropOrphanCodes skips a
+// listing it cannot read: it stopped the run before, so that every later
+// run stopped at the same mark and no forwarding record after it was
+// ever removed. The record it may name cannot be told, so it stays too.
+func dropForwards(ctx context.Context, h sdk.Host, now time.Time) (n int, skipped []unreadableListing, err error) {
 	es, err := h.Scan(ctx, "moved/", forwardBatch)
 	if err != nil {
-		return 0, fmt.Errorf("list the forwarding records of moved documents: %w", err)
+		return 0, nil, fmt.Errorf("list the forwarding records of moved documents: %w", err)
 	}
-	n := 0
 	for _, e := range es {
 		stamp, oldKey, ok := strings.Cut(strings.TrimPrefix(e.Key, "moved/"), "/")
 		at, err := time.Parse(markTimeLayout, stamp)
-		if !ok || err != nil {
-			return n, fmt.Errorf("read the mark %s of a forwarding record: want moved/<time>/<log key>", e.Key)
+		if !ok || err != nil || oldKey == "" {
+			skipped = append(skipped, unreadableListing{Key: e.Key, Why: "its key is not moved/<time>/<log key> (time " + markTimeLayout + " UTC)"})
+			continue
 		}
 		if now.Sub(at) < forwardKeep {
 			break // the rest are younger
@@ -651,23 +658,23 @@ func dropForwards(ctx context.Context, h sdk.Host, now time.Time) (int, error) {
 		switch {
 		case errors.Is(err, sdk.ErrNotFound):
 		case err != nil:
-			return n, fmt.Errorf("read the forwarding record %s: %w", oldKey, err)
+			return n, skipped, fmt.Errorf("read the forwarding record %s: %w", oldKey, err)
 		default:
 			// Only a forwarding record goes: a record at a log key never
 			// becomes one again once it forwards (notMoved), so this
 			// guards against a mark naming something else.
 			if notMoved(rec.Value, "", oldKey) != nil {
 				if err := h.Delete(ctx, oldKey); err != nil {
-					return n, fmt.Errorf("remove the forwarding record %s: %w", oldKey, err)
+					return n, skipped, fmt.Errorf("remove the forwarding record %s: %w", oldKey, err)
 				}
 				n++
 			}
 		}
 		if err := h.Delete(ctx, e.Key); err != nil {
-			return n, fmt.Errorf("remove the mark %s of a forwarding record: %w", e.Key, err)
+			return n, skipped, fmt.Errorf("remove the mark %s of a forwarding record: %w", e.Key, err)
 		}
 	}
-	return n, nil
+	return n, skipped, nil
 }
 
 // orphanChunkBudget bounds the code chunks one stock-in sync removes for
@@ -756,8 +763,9 @@ func dropOrphanCodes(ctx context.Context, h sdk.Host, now time.Time) (n int, ski
 	return n, skipped, nil
 }
 
-// unreadableListing is a codesave/ listing dropOrphanCodes skipped, and
-// why. Its key holds a time and a codes version, no personal data; its
+// unreadableListing is a codesave/ listing dropOrphanCodes skipped, or a
+// moved/ mark dropForwards skipped, and why. Its key holds a time and a
+// codes version or log key (a date and a number), no personal data; its
 // value is never shown.
 type unreadableListing struct {
 	Key, Why string
