@@ -307,6 +307,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var uds sdk.Diagnostics
 		fileURLs, uds = fileLinks(doc)
 		ds = append(ds, uds...)
+		// Base64 content wrapped in lines goes without its line breaks
+		// (attachformat.go).
+		if unwrapContents(doc) {
+			raw = nil
+		}
 	}
 	if a.defaults(c, code, doc) {
 		raw = nil
