@@ -307,6 +307,11 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		var uds sdk.Diagnostics
 		fileURLs, uds = fileLinks(doc)
 		ds = append(ds, uds...)
+		// Base64 content wrapped in lines goes without its line breaks
+		// (attachformat.go).
+		if unwrapContents(doc) {
+			raw = nil
+		}
 	}
 	if a.defaults(c, code, doc) {
 		raw = nil
@@ -542,9 +547,19 @@ func (a *Adapter) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Hand
 		}
 		if out.kind == kindOK && code == "GYD054" {
 			// The attachment asked for, whole, or nothing (attachanswer.go).
-			if _, _, problem := attachmentAnswer(str(doc, "attachment_id"), out.output); problem != "" {
+			aid := str(doc, "attachment_id")
+			f, content, problem := attachmentAnswer(aid, out.output)
+			if problem != "" {
 				a.log.Warn("a GYD054 answer is not the attachment asked for; not passed on", "site", c.code, "message", req.MessageID, "serial", out.serial, "problem", problem)
-				return attachmentQuery(str(doc, "attachment_id"), out.serial, problem), nil
+				return attachmentQuery(aid, out.serial, problem), nil
+			}
+			// Content that is not what its name says is passed on
+			// marked, with an ALERT (attachanswer.go).
+			if fp := downloadedFormat(str(f, "file_name"), str(f, "file_format"), content); fp != "" {
+				a.attachmentFormatAlert(ctx, req.Host, c, aid, out.serial, fp, content, map[string]any{"messageId": req.MessageID})
+				resp := a.respond(code, out)
+				resp.Diagnostics = append(resp.Diagnostics, formatWarning(aid, out.serial, fp))
+				return resp, nil
 			}
 		}
 		return a.respond(code, out), nil

@@ -97,3 +97,31 @@ func describeContent(head []byte) string {
 	n := min(len(head), 8)
 	return fmt.Sprintf("%s, starting % X", ct, head[:n])
 }
+
+// lineBreaks removes CR and LF.
+var lineBreaks = strings.NewReplacer("\r", "", "\n", "")
+
+// unwrapContents removes the line breaks (CR, LF) from the file_content of
+// each GYU002 item and reports whether it changed one. Base64 wrapped in
+// lines (MIME, RFC 2045: 76 characters a line, as many encoders write it)
+// is the same bytes without them; Go's decoder, which the rules use,
+// skips them, but the national system's decoder is strict and refuses the
+// request. Nothing signs or hashes the content as the platform gave it
+// (the national request is signed as sent; a linked document's SHA-256 is
+// of its decoded bytes), so the content is sent in the canonical form, one
+// line. Any other character that is not base64 (a space, a tab) is still
+// refused by the rules (file_content is not standard base64).
+func unwrapContents(doc map[string]any) bool {
+	atts, _ := doc["attachments"].([]any)
+	changed := false
+	for _, x := range atts {
+		att, _ := x.(map[string]any)
+		s, ok := att["file_content"].(string)
+		if !ok || !strings.ContainsAny(s, "\r\n") {
+			continue
+		}
+		att["file_content"] = lineBreaks.Replace(s)
+		changed = true
+	}
+	return changed
+}

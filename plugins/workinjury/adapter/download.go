@@ -1578,6 +1578,12 @@ func (a *Adapter) event(ctx context.Context, h sdk.Host, c *siteConfig, messageI
 			"file_name": str(f, "file_name"), "file_format": str(f, "file_format"),
 			"size": len(content), "sha256": hex.EncodeToString(sum[:]),
 		}
+		// Content that is not what its name says is delivered marked,
+		// with an ALERT (attachanswer.go).
+		if fp := downloadedFormat(str(f, "file_name"), str(f, "file_format"), content); fp != "" {
+			a.attachmentFormatAlert(ctx, h, c, aid, serial, fp, content, map[string]any{"downloadCode": st.Code, "batchNo": st.BatchNo, "recordId": id})
+			entry["format_problem"] = "attachment " + aid + " is not what its name says: " + fp + "; " + formatFix + " (serial " + serial + ")"
+		}
 		if c.attachmentDir != "" {
 			dir := filepath.Join(c.attachmentDir, unsafeName.ReplaceAllString(c.code, "_"), st.Code)
 			name := unsafeName.ReplaceAllString(aid, "_")

@@ -2049,7 +2049,7 @@ func (a *Adapter) deductionDownloaded(ctx context.Context, h sdk.Host, rec map[s
 		return nil
 	}
 	if s == nil {
-		return pendDownloaded(ctx, h, dl.Visit, no)
+		return a.pendDownloaded(ctx, h, no, dl)
 	}
 	return attachDownloaded(ctx, h, no, dl, s)
 }
@@ -2102,36 +2102,75 @@ func attachDownloaded(ctx context.Context, h sdk.Host, no string, dl dlDeduction
 	return addMonthItem(ctx, h, s.AKB020, monthOf(dl.RevokeTime), monthItem{Type: itemDeductRevoke, Ref: no, Settle: dl.SettleNo, Amount: dl.Amount, Time: dl.RevokeTime})
 }
 
-// pendDownloaded keeps downloaded deduction no, of a settlement not known
-// here, for visit ykc700 when that visit was admitted here: the settlement
-// may be the visit's, uploaded with a GYU103 whose outcome is not known
-// yet; attachPending attaches it once it is. A deduction of a visit not
-// admitted here is of another institution's settlement: nothing is kept.
-func pendDownloaded(ctx context.Context, h sdk.Host, ykc700, no string) error {
-	if ykc700 == "" {
+// pendDownloaded keeps downloaded deduction no (dl), of a settlement not
+// known here, for its visit (dl.Visit) when that visit was admitted here:
+// the settlement may be the visit's, uploaded with a GYU103 whose outcome
+// is not known yet; attachPending attaches it once it is. A deduction of a
+// visit not admitted here, or of a visit whose settlement is known here and
+// is another one, is of another settlement, never attached: nothing is
+// kept.
+//
+// The visit's settlement may become known while the deduction is added
+// (dlvisit/<ykc700>), its attachPending having read the list before (or
+// removed it since): so the visit is read again once the deduction is in
+// the list, and a settlement stored by then attaches the deduction here
+// (when it is that settlement's) and the list is settled as attachPending
+// does. The GYU103's effects store the visit's settlement number, then the
+// settlement, then run attachPending: whichever way the two interleave,
+// one of them, or both (attaching is idempotent), attaches it.
+func (a *Adapter) pendDownloaded(ctx context.Context, h sdk.Host, no string, dl dlDeduction) error {
+	if dl.Visit == "" {
 		return nil
 	}
 	var v visitState
-	if ver, err := getJSON(ctx, h, "visit/"+ykc700, &v); err != nil || ver == 0 {
+	if ver, err := getJSON(ctx, h, "visit/"+dl.Visit, &v); err != nil || ver == 0 {
 		return err
 	}
-	return update(ctx, h, "dlvisit/"+ykc700, func(nos *[]string, _ bool) error {
+	if v.SettleNo != "" && v.SettleNo != dl.SettleNo {
+		return nil
+	}
+	if err := update(ctx, h, pendingKey(dl.Visit), func(nos *[]string, _ bool) error {
 		if slices.Contains(*nos, no) {
 			return errSkip
 		}
 		*nos = append(*nos, no)
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	var now visitState
+	if ver, err := getJSON(ctx, h, "visit/"+dl.Visit, &now); err != nil || ver == 0 || now.SettleNo == "" {
+		return err
+	}
+	var s settleState
+	if ver, err := getJSON(ctx, h, "settle/"+now.SettleNo, &s); err != nil || ver == 0 {
+		return err
+	}
+	if now.SettleNo == dl.SettleNo {
+		if err := attachPendingOne(ctx, h, no, dl, &s); err != nil {
+			return err
+		}
+	}
+	return a.attachPending(ctx, h, dl.Visit, now.SettleNo)
 }
 
+// pendingKey is the key of the deductions downloaded for visit ykc700
+// before its settlement was known here (pendDownloaded).
+func pendingKey(ykc700 string) string { return "dlvisit/" + ykc700 }
+
 // attachPending attaches the deductions downloaded for visit ykc700 before
-// its settlement sn was known here (pendDownloaded), now that it is.
+// its settlement sn was known here (pendDownloaded), now that it is, and
+// then removes their list: every deduction in it is attached, or is of
+// another settlement, which the visit (settled with sn) never has. The
+// list goes only once every attach is made, so a stop in between leaves
+// it whole, and the effects of the GYU103, applied again, attach again
+// (idempotent: nothing twice).
 func (a *Adapter) attachPending(ctx context.Context, h sdk.Host, ykc700, sn string) error {
 	if ykc700 == "" {
 		return nil
 	}
 	var nos []string
-	if ver, err := getJSON(ctx, h, "dlvisit/"+ykc700, &nos); err != nil || ver == 0 {
+	if ver, err := getJSON(ctx, h, pendingKey(ykc700), &nos); err != nil || ver == 0 {
 		return err
 	}
 	var s settleState
@@ -2145,18 +2184,62 @@ func (a *Adapter) attachPending(ctx context.Context, h sdk.Host, ykc700, sn stri
 		} else if ver == 0 || dl.SettleNo != sn {
 			continue
 		}
-		if err := attachDownloaded(ctx, h, no, dl, &s); err != nil {
+		if err := attachPendingOne(ctx, h, no, dl, &s); err != nil {
 			return err
 		}
-		if dl.Revoked && dl.RevokeTime == "" {
-			// Given as revoked by GYD004, its revocation not downloaded:
-			// as deductionDownloaded does for a known settlement.
-			if err := revocationUndated(ctx, h, s.AKB020, no, monthOf(dl.DeductTime), true); err != nil {
-				return err
-			}
-		}
+	}
+	if err := a.at("dlvisit-attached"); err != nil {
+		return err
+	}
+	return dropPending(ctx, h, ykc700, nos)
+}
+
+// attachPendingOne attaches downloaded deduction no (dl) of settlement s,
+// kept by pendDownloaded, as deductionDownloaded does for a settlement
+// known when the deduction is downloaded (idempotent).
+func attachPendingOne(ctx context.Context, h sdk.Host, no string, dl dlDeduction, s *settleState) error {
+	if err := attachDownloaded(ctx, h, no, dl, s); err != nil {
+		return err
+	}
+	if dl.Revoked && dl.RevokeTime == "" {
+		// Given as revoked by GYD004, its revocation not downloaded:
+		// as deductionDownloaded does for a known settlement.
+		return revocationUndated(ctx, h, s.AKB020, no, monthOf(dl.DeductTime), true)
 	}
 	return nil
+}
+
+// dropPending removes done, the deductions attachPending attached (or
+// found of another settlement), from the list of visit ykc700, and the
+// list once nothing else is in it. A deduction added after the list was
+// read stays (compare-and-set on the version read): its own
+// pendDownloaded attaches it, finding the settlement known. The host has
+// no conditional delete: one added between the last read and the delete
+// is removed with the list, which loses nothing, since that
+// pendDownloaded, which added it after the settlement was stored, finds
+// the settlement and attaches it itself.
+func dropPending(ctx context.Context, h sdk.Host, ykc700 string, done []string) error {
+	key := pendingKey(ykc700)
+	for range 8 {
+		var nos []string
+		ver, err := getJSON(ctx, h, key, &nos)
+		if err != nil || ver == 0 {
+			return err
+		}
+		rest := slices.DeleteFunc(nos, func(no string) bool { return slices.Contains(done, no) })
+		if len(rest) == 0 {
+			if err := h.Delete(ctx, key); err != nil {
+				return fmt.Errorf("remove state %s: %w", key, err)
+			}
+			return nil
+		}
+		if _, err := casJSON(ctx, h, key, ver, rest); errors.Is(err, sdk.ErrConflict) {
+			continue
+		} else {
+			return err
+		}
+	}
+	return fmt.Errorf("state %s changes too often; try again", key)
 }
 
 // deductionRevocationDownloaded records the revocation of a deduction
@@ -2194,7 +2277,7 @@ func (a *Adapter) deductionRevocationDownloaded(ctx context.Context, h sdk.Host,
 		return revokeDeduction(ctx, h, no, rt)
 	}
 	if s == nil {
-		return pendDownloaded(ctx, h, dl.Visit, no)
+		return a.pendDownloaded(ctx, h, no, dl)
 	}
 	return attachDownloaded(ctx, h, no, dl, s)
 }

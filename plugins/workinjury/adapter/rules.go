@@ -127,7 +127,7 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			}
 			raw, err := base64.StdEncoding.DecodeString(content)
 			if err != nil {
-				ds.Error(fmt.Sprintf("$.attachments[%d].file_content", i), "type", "file_content is not standard base64", "encode the file with base64 (RFC 4648, with padding)")
+				ds.Error(fmt.Sprintf("$.attachments[%d].file_content", i), "type", "file_content is not standard base64", "encode the file with standard base64 (RFC 4648, with padding) and nothing else in it: no spaces or tabs (line breaks are removed before sending)")
 				continue
 			}
 			if size := str(att, "file_size"); size != "" {

@@ -73,7 +73,8 @@ import (
 //	                            yet; GYU003 of that month or later is refused meanwhile
 //	dlvisit/<ykc700>            deduction numbers downloaded for a settlement not known
 //	                            here yet, of a visit admitted here (its GYU103 without a
-//	                            known outcome): attached once the settlement is
+//	                            known outcome): attached once the settlement is, then
+//	                            removed (attachPending, dropPending)
 //	redl/<code>/<key>           a complete re-download still to run (after GYD401/GYD404)
 //	                            (its input, with medgate_refusals: refusals so far)
 //	redeliver/<code>            redelivery: a date-range GYR005 whose records are still handed out again

@@ -166,7 +166,8 @@
 //	E0004 未知交易                       unknown transaction code
 //	E1001 参数校验失败                   the input breaks the schema (a required value
 //	                                     of white space alone is missing)
-//	E1002 附件内容与大小不符             GYU002 file_size or file_content wrong
+//	E1002 附件内容与大小不符             GYU002 file_size or file_content wrong (file_content
+//	                                     not base64 on one line: a strict decoder)
 //	E2001 上一批次尚未反馈               a download while a batch is unacknowledged
 //	E2003 批次不存在或已反馈             GYU008 for a batch that is not outstanding
 //	E2004 反馈记录与批次不符             GYU008 records do not match the batch

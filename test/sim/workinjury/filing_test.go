@@ -2,6 +2,7 @@ package workinjury
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 )
@@ -112,6 +113,13 @@ func TestFilingRules(t *testing.T) {
 		"GYU002 size mismatch": {"GYU002", func(c *chain) map[string]any {
 			return map[string]any{"biz_type": "1", "biz_no": "X", "attachments": []any{map[string]any{"attachment_type": "01", "file_name": "a.pdf",
 				"file_format": "pdf", "file_size": 99, "file_content": base64.StdEncoding.EncodeToString([]byte("abc"))}}}
+		}, "E1002"},
+		"GYU002 content in MIME lines": {"GYU002", func(c *chain) map[string]any {
+			content := []byte(strings.Repeat("%PDF-1.4 line ", 10))
+			wrapped := base64.StdEncoding.EncodeToString(content)
+			wrapped = wrapped[:76] + "\r\n" + wrapped[76:]
+			return map[string]any{"biz_type": "1", "biz_no": "X", "attachments": []any{map[string]any{"attachment_type": "01", "file_name": "a.pdf",
+				"file_format": "pdf", "file_size": len(content), "file_content": wrapped}}}
 		}, "E1002"},
 		"GYD054 unknown attachment": {"GYD054", func(c *chain) map[string]any { return map[string]any{"attachment_id": "FJNOSUCH"} }, "E4001"},
 		"GYD054 uploaded attachment": {"GYD054", func(c *chain) map[string]any {

@@ -398,9 +398,11 @@ func (s *Server) gyu002(_ *simspec.Tx, serial string, in map[string]any, now tim
 	var stored []*attachment
 	for i, x := range atts {
 		r, _ := x.(map[string]any)
+		// The national decoder is strict: base64 wrapped in lines (MIME)
+		// is refused, though Go's decoder would skip the line breaks.
 		content, err := base64.StdEncoding.DecodeString(str(r, "file_content"))
-		if err != nil {
-			return nil, bizErr("E1002", "附件 %d 的 file_content 不是 Base64", i)
+		if err != nil || strings.ContainsAny(str(r, "file_content"), "\r\n") {
+			return nil, bizErr("E1002", "附件 %d 的 file_content 不是 Base64（须为一行，不含换行）", i)
 		}
 		if n, _ := strconv.Atoi(str(r, "file_size")); n != len(content) {
 			return nil, bizErr("E1002", "附件 %d 的 file_size 与文件内容不符", i)
