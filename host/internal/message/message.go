@@ -86,6 +86,9 @@ func Parse(data []byte) (*Envelope, []ReplyError) {
 		return env, errs
 	}
 	add := func(field, rule, msg string) { errs = append(errs, ReplyError{Field: field, Rule: rule, Message: msg}) }
+	if !utf8.Valid(data) {
+		errs = append(errs, notUTF8Error(data))
+	}
 	switch {
 	case env.ID == "":
 		add("$.id", "required", "id is required: a unique message id, used to deduplicate redeliveries")
