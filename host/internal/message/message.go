@@ -129,10 +129,17 @@ func Parse(data []byte) (*Envelope, []ReplyError) {
 	return env, errs
 }
 
+// utf8BOM is the UTF-8 byte order mark some platforms (.NET's
+// UTF8Encoding with its preamble, Windows editors) write before a JSON text.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // decode decodes data into an envelope (decodeFast, or encoding/json for
 // what it leaves) and reports a syntax problem. The envelope is never nil;
 // with a problem it holds what a lenient decode recovered (for the id).
+// A UTF-8 byte order mark before the JSON is ignored, as RFC 8259 §8.1
+// allows: it was refused as `invalid character 'ï'`, with no request id.
 func decode(data []byte) (*Envelope, []ReplyError) {
+	data = bytes.TrimPrefix(data, utf8BOM)
 	var env Envelope
 	if decodeFast(data, &env) {
 		return &env, nil

@@ -55,3 +55,27 @@ func TestRequestNotUTF8(t *testing.T) {
 		t.Errorf("UTF-8 request: errors %+v", errs)
 	}
 }
+
+// TestRequestWithByteOrderMark: a request whose JSON starts with a UTF-8
+// byte order mark (a .NET platform writing with the encoding's preamble)
+// is read as without it, as RFC 8259 allows: it was answered invalid,
+// "invalid character 'ï'", with an empty requestId the platform could not
+// match. It is the same message as the one without the mark.
+func TestRequestWithByteOrderMark(t *testing.T) {
+	t.Parallel()
+	plain := `{"id":"a","site":"s","type":"p.o","payload":{"name":"张三丰"}}`
+	env, errs := Parse([]byte("\xef\xbb\xbf" + plain))
+	if len(errs) != 0 || env.ID != "a" || string(env.PayloadBytes()) != `{"name":"张三丰"}` {
+		t.Fatalf("envelope %+v, errors %+v", env, errs)
+	}
+	if id, ok := Admit([]byte("\xef\xbb\xbf"+plain), "k", 1<<20); !ok || id != "a" {
+		t.Errorf("Admit = %q, %v", id, ok)
+	}
+	if !SameRequest([]byte(plain), []byte("\xef\xbb\xbf"+plain)) || !SameRequest([]byte("\xef\xbb\xbf"+plain), []byte(plain)) {
+		t.Error("the message with the mark is not the same as without it")
+	}
+	// A mark anywhere else is not one to ignore.
+	if _, errs := Parse([]byte(`{"id":"a","site":"s","type":"p.o","payload":` + "\xef\xbb\xbf" + `{}}`)); len(errs) == 0 {
+		t.Error("a byte order mark inside the JSON was accepted")
+	}
+}
