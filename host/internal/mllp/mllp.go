@@ -1372,34 +1372,11 @@ func warnSegments(warns []message.ReplyError, d hl7.Delimiters, eld bool) []stri
 
 // errSegmentsOf is errSegments with ERR-4 severity.
 func errSegmentsOf(errs []message.ReplyError, severity string, d hl7.Delimiters, eld bool) []string {
-	esc := func(s string) string { return hl7.Escape(s, d) }
-	fs, cs, ss := string(d.Field), string(d.Component), string(d.Subcomponent)
 	out := make([]string, 0, len(errs))
 	for _, e := range errs {
-		err1 := ""
-		if eld {
-			code, text := table0357(e.Rule)
-			err1 = cs + cs + cs + code + ss + text + ss + "HL70357"
-		}
-		out = append(out, strings.Join([]string{"ERR", err1, "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", severity, "", "", "", esc(e.Message)}, fs))
+		out = append(out, hl7.ProblemSegment(e.Rule, e.Field, severity, e.Message, d, eld))
 	}
 	return out
-}
-
-// table0357 is the HL7 table 0357 code (and its text) closest to a
-// reply error's rule: 101 for a required field missing, 102 for a value
-// of the wrong type or length, or a message that cannot be read, 103 for
-// a value not in its code table, 207 for every other refusal.
-func table0357(rule string) (code, text string) {
-	switch rule {
-	case "required":
-		return "101", "Required field missing"
-	case "length", "type", "format":
-		return "102", "Data type error"
-	case "enum":
-		return "103", "Table value not found"
-	}
-	return "207", "Application internal error"
 }
 
 // headerText returns v, escaped text for the ACK's MSH line, as the ACK
