@@ -8,13 +8,19 @@ import "strings"
 // warning), ERR-8 the text, all escaped. With eld (an acknowledgment to or
 // of a version before v2.5, whose ERR has ERR-1 alone, required), ERR-1 is
 // the rule's code in HL7 table 0357 as an ELD: ^^^code&text&HL70357 (no
-// segment or field: the problems name JSON paths, in ERR-3).
+// segment or field: the problems name JSON paths, in ERR-3); a warning's
+// is 0, Message accepted.
 func ProblemSegment(rule, field, severity, text string, d Delimiters, eld bool) string {
 	esc := func(s string) string { return Escape(s, d) }
 	fs, cs, ss := string(d.Field), string(d.Component), string(d.Subcomponent)
 	err1 := ""
 	if eld {
 		code, name := table0357(rule)
+		if severity == "W" {
+			// Not refused: a pre-v2.5 receiver, which reads no ERR-4, must
+			// not take the warning for an error.
+			code, name = "0", "Message accepted"
+		}
 		err1 = cs + cs + cs + code + ss + name + ss + "HL70357"
 	}
 	return strings.Join([]string{"ERR", err1, "", esc(rule) + cs + esc(field) + cs + "MEDGATE", severity, "", "", "", esc(text)}, fs)

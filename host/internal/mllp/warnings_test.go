@@ -41,6 +41,24 @@ func TestACKCarriesWarnings(t *testing.T) {
 			"MSH MSA ERR", []string{"W mismatch mapped warning"}},
 		"no warnings": {message.Reply{Status: message.StatusOK}, head + "MSA|AA|x\rZEC|E1\r", "MSH MSA ZEC", nil},
 	}
+	// A v2.3 sender reads ERR-1 alone: a warning is not an error there.
+	t.Run("v2.3 plain AA", func(t *testing.T) {
+		t.Parallel()
+		proc := &fakeProc{answer: func(env map[string]any) (*message.Reply, error) {
+			return &message.Reply{ID: "r1", RequestID: env["id"].(string), Site: "demo", Type: "ecard.register", Status: message.StatusOK, Warnings: []message.ReplyError{mismatch}}, nil
+		}}
+		s, err := New(listenerConfig(), proc, fakeMaps{}, quiet, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks := exchange(t, s, frame(strings.Replace(strings.Replace(a28, "%s", "1", 1), "|P|2.5", "|P|2.3", 1)))
+		if len(acks) != 1 || len(acks[0].All("ERR")) != 1 {
+			t.Fatalf("ACKs %+v", acks)
+		}
+		if got := acks[0].All("ERR")[0].Value(1, 1, 4, 1); got != "0" {
+			t.Errorf("ERR-1.4 %q, want 0 (Message accepted)", got)
+		}
+	})
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
