@@ -161,3 +161,42 @@ func lastPublished(t *testing.T, pub *memPub, topic string) message.Reply {
 	}
 	return r
 }
+
+// TestUnconfiguredSaysResendUnderNewID: the refusal of a message whose
+// site, plugin or operation is not configured says that it is stored
+// under the message's id and that, once configured, the message goes
+// again under a new id, which is what happens: the same id gets the
+// stored refusal after the configuration is fixed. The replies said only
+// "enable the plugin for the site", and a platform that had it enabled
+// and resent got the refusal for good.
+func TestUnconfiguredSaysResendUnderNewID(t *testing.T) {
+	t.Parallel()
+	for name, value := range map[string]string{
+		"unknown site":      `{"id":"g","site":"zz","type":"x.do","payload":{}}`,
+		"disabled plugin":   `{"id":"h","site":"s1","type":"off.do","payload":{}}`,
+		"unknown plugin":    `{"id":"n","site":"s1","type":"nope.do","payload":{}}`,
+		"unknown operation": `{"id":"i","site":"s1","type":"x.nope","payload":{}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}}
+			p, _, _ := newProc(t, h, false)
+			r, err := p.Process(t.Context(), Input{Value: []byte(value), Key: "k"})
+			if err != nil || len(r.Errors) != 1 {
+				t.Fatalf("reply %+v, %v", r, err)
+			}
+			msg := r.Errors[0].Message
+			if !strings.Contains(msg, "send the message again under a new id") || !strings.Contains(msg, "请用新的消息 ID 重发") {
+				t.Errorf("the refusal does not say to resend under a new id: %s", msg)
+			}
+			// Configured now, the same id still gets the stored refusal.
+			ops := map[string]sdk.Operation{"x.do": {Type: "x.do"}, "x.nope": {Type: "x.nope"}, "off.do": {Type: "off.do"}, "nope.do": {Type: "nope.do"}}
+			all := map[string]*Target{"x": {Plugin: "x", Handler: h, Operations: ops}, "off": {Plugin: "off", Handler: h, Operations: ops}, "nope": {Plugin: "nope", Handler: h, Operations: ops}}
+			p.SetRoutes(&Routes{Sites: map[string]map[string]*Target{"s1": all, "zz": all}})
+			again, err := p.Process(t.Context(), Input{Value: []byte(value), Key: "k"})
+			if err != nil || again.Status != message.StatusInvalid || again.ID != r.ID || len(h.calls) != 0 {
+				t.Errorf("the same id once configured: %+v, %v, %d calls; want the stored refusal", again, err, len(h.calls))
+			}
+		})
+	}
+}
