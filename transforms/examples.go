@@ -142,7 +142,7 @@ func (s *Set) Run(ex Example, tables Tables) Result {
 	res.Got = encodeJSON(got)
 	switch {
 	case ex.Want == nil:
-		res.Diffs = []string{fmt.Sprintf("%s does not exist; run the golden tests with -update to write it", ex.WantFile)}
+		res.Diffs = []string{missingWant(ex, len(problems) > 0)}
 	case strings.HasSuffix(ex.WantFile, ".problems.json") && len(problems) == 0:
 		res.Diffs = []string{"the mapping was expected to reject the input but accepted it"}
 	case !strings.HasSuffix(ex.WantFile, ".problems.json") && len(problems) > 0:
@@ -154,6 +154,21 @@ func (s *Set) Run(ex Example, tables Tables) Result {
 		res.Diffs = DiffJSON(ex.Want, res.Got)
 	}
 	return res
+}
+
+// missingWant says that an example has no expected output, and how to
+// give it one: the output printed below it, checked, saved beside the
+// input as <case>.out.json (.out.hl7 for an outbound HL7 v2 mapping), or,
+// when the mapping refused the input, as <case>.problems.json if it must.
+// It used to say to run the golden tests with -update, which a site's
+// examples (medgate transform test -dir) have no way to.
+func missingWant(ex Example, refused bool) string {
+	want := ex.WantFile
+	if refused {
+		want = path.Join(path.Dir(ex.WantFile), ex.Case+".problems.json")
+		return fmt.Sprintf("%s has no expected output, and the mapping refused it: if it must, check the problems below and save them as %s; if not, fix the mapping or the input", ex.InputFile, want)
+	}
+	return fmt.Sprintf("%s has no expected output: check the output below and save it as %s (for the built-in examples, go test ./transforms -run 'TestGolden|TestOutboundGolden' -update writes them)", ex.InputFile, want)
 }
 
 // encodeJSON writes v as indented JSON without HTML escaping, ending in a

@@ -262,6 +262,13 @@ func layoutOf(s string) string {
 	return s
 }
 
+// layoutExample is a time written in layout, for an error to show what
+// the layout's name alone does not ("RFC3339": 2026-04-01T10:15:30+08:00),
+// in the mapping's time zone loc.
+func layoutExample(layout string, loc *time.Location) string {
+	return time.Date(2026, 4, 1, 10, 15, 30, 0, loc).Format(layoutOf(layout))
+}
+
 // parseAnyTime reads a time written as RFC 3339 (medgate's own times), a
 // date and time ("2006-01-02 15:04:05"), a date, or an HL7 date/time;
 // times without an offset are in loc.
@@ -444,7 +451,7 @@ func funcOptions(loc *time.Location) []expr.Option {
 			}
 			t, err := time.ParseInLocation(layoutOf(layout), strings.TrimSpace(s), loc)
 			if err != nil {
-				return nil, valueErrorOn(s, "%q does not match the layout %q", s, layout)
+				return nil, valueErrorOn(s, "%q does not match the layout %q (write it like %s)", s, layout, layoutExample(layout, loc))
 			}
 			return t.In(loc), nil
 		}, new(func(any, string) any)),

@@ -274,12 +274,18 @@ func TestOverlay(t *testing.T) {
 	if m, _ := set.Find("demo", FormatJSON, "ecard.register"); m.Site != "demo" {
 		t.Errorf("the demo site's own mapping must win over default, got %s", m.Name)
 	}
+	// An example without expected output fails, saying where to save
+	// what it printed: a site's examples (medgate transform test -dir)
+	// cannot be written with go test -update, which the message told.
+	write("testdata/xm01/json/ecard.register/b.in.json", `{"n":"张三","id":"X1"}`)
 	exs, err := Examples(os.DirFS(filepath.Join(dir, "testdata")))
-	if err != nil || len(exs) != 1 {
+	if err != nil || len(exs) != 2 {
 		t.Fatalf("examples = %v, %v", exs, err)
 	}
-	if res := set.Run(exs[0], nil); res.Passed() || !strings.Contains(strings.Join(res.Diffs, "\n"), "does not exist") {
-		t.Errorf("an example without expected output must fail and say so, got %+v", res.Diffs)
+	for i, want := range []string{"save it as xm01/json/ecard.register/a.out.json", "save them as xm01/json/ecard.register/b.problems.json"} {
+		if res := set.Run(exs[i], nil); res.Passed() || !strings.Contains(strings.Join(res.Diffs, "\n"), want) {
+			t.Errorf("example %s without expected output must fail and say %q, got %+v", exs[i].Case, want, res.Diffs)
+		}
 	}
 
 	write("xm01/json/selfpay.4202.yaml", "fields:\n  nope: $.x\n")

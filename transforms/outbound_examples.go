@@ -77,7 +77,7 @@ func (s *Set) RunOutbound(ex Example, tables Tables) Result {
 	}
 	switch {
 	case ex.Want == nil:
-		res.Diffs = []string{fmt.Sprintf("%s does not exist; run the golden tests with -update to write it", ex.WantFile)}
+		res.Diffs = []string{missingWant(ex, len(problems) > 0)}
 	case strings.HasSuffix(ex.WantFile, ".problems.json") && len(problems) == 0:
 		res.Diffs = []string{"the mapping was expected to refuse the input but rendered it"}
 	case !strings.HasSuffix(ex.WantFile, ".problems.json") && len(problems) > 0:

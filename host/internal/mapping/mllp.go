@@ -79,7 +79,11 @@ func (m *Mappings) ReplyHL7(site, typ string, doc []byte) (ack []byte, mapping s
 // does not hold the query, so it cannot.
 func (m *Mappings) OutboundReply(site, typ string, request, doc []byte, headers map[string]string) []byte {
 	out := m.Outbound(transforms.KindReply, site, typ, doc, headers)
-	if headers[message.HeaderFormat] != transforms.FormatHL7v2 || !bytes.Contains(out, []byte("\rQAK")) {
+	if headers[message.HeaderFormat] != transforms.FormatHL7v2 {
+		return out
+	}
+	out = withWarnings(out, doc)
+	if !bytes.Contains(out, []byte("\rQAK")) {
 		return out
 	}
 	tag := requestQueryTag(request)
@@ -129,4 +133,49 @@ func echoQueryTag(out []byte, tag string) []byte {
 		segs[i] = strings.Join(f, fs)
 	}
 	return []byte(strings.Join(segs, "\r"))
+}
+
+// withWarnings adds the reply's warnings (doc, medgate's reply JSON) to a
+// rendered HL7 v2 acknowledgment (one with an MSA) whose mapping wrote
+// none, as the MLLP listener does: one ERR of severity W (ERR-4) per
+// warning, after the ACK's last ERR, else after its MSA. The demo's reply
+// mappings write ERR from the errors alone (a mapping writes one segment
+// entry per ID), so an AA on the replies topic left out an ecard.register's
+// name mismatch or a GYU102's refused fee line.
+func withWarnings(out, doc []byte) []byte {
+	var r message.Reply
+	if json.Unmarshal(doc, &r) != nil || len(r.Warnings) == 0 {
+		return out
+	}
+	rendered, err := hl7.ParseWith(out, hl7.Options{Text: true})
+	if err != nil || len(rendered.Segments) == 0 {
+		return out
+	}
+	d := rendered.Delimiters
+	fs := string(d.Field)
+	segs := strings.Split(string(out), "\r")
+	at := -1
+	for i, seg := range segs {
+		switch {
+		case strings.HasPrefix(seg, "MSA"+fs) || seg == "MSA":
+			if at < 0 {
+				at = i + 1
+			}
+		case at >= 0 && (strings.HasPrefix(seg, "ERR"+fs) || seg == "ERR"):
+			if f := strings.Split(seg, fs); len(f) > 4 && f[4] == "W" {
+				return out // the mapping wrote the warnings itself
+			}
+			at = i + 1
+		}
+	}
+	if at < 0 {
+		return out // not an acknowledgment
+	}
+	version := rendered.Segments[0].Value(12, 1, 1, 1)
+	eld := strings.HasPrefix(version, "2.") && len(version) >= 3 && version[2] < '5' && (len(version) == 3 || version[3] == '.')
+	warns := make([]string, 0, len(r.Warnings))
+	for _, w := range r.Warnings {
+		warns = append(warns, hl7.ProblemSegment(w.Rule, w.Field, "W", w.Message, d, eld))
+	}
+	return []byte(strings.Join(slices.Insert(segs, at, warns...), "\r"))
 }

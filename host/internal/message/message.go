@@ -86,50 +86,60 @@ func Parse(data []byte) (*Envelope, []ReplyError) {
 		return env, errs
 	}
 	add := func(field, rule, msg string) { errs = append(errs, ReplyError{Field: field, Rule: rule, Message: msg}) }
+	if !utf8.Valid(data) {
+		errs = append(errs, notUTF8Error(data))
+	}
 	switch {
 	case env.ID == "":
-		add("$.id", "required", "id is required: a unique message id, used to deduplicate redeliveries")
+		add("$.id", "required", "缺少消息 ID（id）：每条消息须有唯一的 ID，用于去重。id is required: a unique message id, used to deduplicate redeliveries")
 	case !ValidID(env.ID):
-		add("$.id", "format", "id must be 1 to 128 printable ASCII characters without spaces")
+		add("$.id", "format", "消息 ID（id）须为 1 到 128 个可打印 ASCII 字符，不含空格。id must be 1 to 128 printable ASCII characters without spaces")
 	}
 	if env.Site == "" {
-		add("$.site", "required", "site is required: the site code from the medgate configuration")
+		add("$.site", "required", "缺少院区（site）：填 medgate 配置中的院区代码。site is required: the site code from the medgate configuration")
 	}
 	switch {
 	case env.Type == "":
-		add("$.type", "required", `type is required: "<plugin>.<operation>", one of the operations `+"`medgate plugins`"+` lists`)
+		add("$.type", "required", `缺少消息类型（type）：格式为 "<插件>.<操作>"。type is required: "<plugin>.<operation>", one of the operations `+"`medgate plugins`"+` lists`)
 	case !validType(env.Type):
-		add("$.type", "format", fmt.Sprintf(`type %q must be "<plugin>.<operation>", one of the operations `+"`medgate plugins`"+` lists`, env.Type))
+		add("$.type", "format", fmt.Sprintf(`消息类型 %[1]q 格式不对，须为 "<插件>.<操作>"。type %[1]q must be "<plugin>.<operation>", one of the operations `+"`medgate plugins`"+` lists`, env.Type))
 	}
 	if env.OccurredAt != "" {
 		if _, err := time.Parse(time.RFC3339Nano, env.OccurredAt); err != nil {
-			add("$.occurredAt", "format", fmt.Sprintf("occurredAt %q is not an RFC 3339 time such as 2026-11-26T08:30:00+08:00", env.OccurredAt))
+			add("$.occurredAt", "format", fmt.Sprintf("业务发生时间 occurredAt %[1]q 不是 RFC 3339 时间，应写成 2026-11-26T08:30:00+08:00 这样。occurredAt %[1]q is not an RFC 3339 time such as 2026-11-26T08:30:00+08:00", env.OccurredAt))
 		}
 	}
 	if env.ReplyTo != "" && !validTopic(env.ReplyTo) {
-		add("$.replyTo", "format", "replyTo is not a topic name (1 to 249 letters, digits, '.', '_' or '-'); name a topic listed in kafka.topics.replyTo, or leave replyTo out to get the reply on the replies topic")
+		add("$.replyTo", "format", "回复主题 replyTo 不是主题名：填 kafka.topics.replyTo 中列出的主题，或去掉 replyTo。replyTo is not a topic name (1 to 249 letters, digits, '.', '_' or '-'); name a topic listed in kafka.topics.replyTo, or leave replyTo out to get the reply on the replies topic")
 	}
 	switch env.Format {
 	case "", "json":
 		env.Format = "json"
 		if len(bytes.TrimSpace(env.Payload)) == 0 || string(bytes.TrimSpace(env.Payload)) == "null" {
-			add("$.payload", "required", `payload is required: the message's data as a JSON value (with format "hl7v2", the HL7 v2 message as one JSON string)`)
+			add("$.payload", "required", `缺少消息内容（payload）。payload is required: the message's data as a JSON value (with format "hl7v2", the HL7 v2 message as one JSON string)`)
 		}
 	case "hl7v2":
 		var s string
 		if err := json.Unmarshal(env.Payload, &s); err != nil || strings.TrimSpace(s) == "" {
-			add("$.payload", "type", `with format "hl7v2" the payload is the HL7 v2 message as one JSON string ("MSH|^~\\&|…")`)
+			add("$.payload", "type", `格式 format 为 "hl7v2" 时，payload 须是一个 JSON 字符串，内容为整条 HL7 v2 消息。with format "hl7v2" the payload is the HL7 v2 message as one JSON string ("MSH|^~\\&|…")`)
 		}
 	default:
-		add("$.format", "enum", fmt.Sprintf("format %q is not supported; use json or hl7v2", env.Format))
+		add("$.format", "enum", fmt.Sprintf("不支持格式（format）%[1]q，请用 json 或 hl7v2。format %[1]q is not supported; use json or hl7v2", env.Format))
 	}
 	return env, errs
 }
 
+// utf8BOM is the UTF-8 byte order mark some platforms (.NET's
+// UTF8Encoding with its preamble, Windows editors) write before a JSON text.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // decode decodes data into an envelope (decodeFast, or encoding/json for
 // what it leaves) and reports a syntax problem. The envelope is never nil;
 // with a problem it holds what a lenient decode recovered (for the id).
+// A UTF-8 byte order mark before the JSON is ignored, as RFC 8259 §8.1
+// allows: it was refused as `invalid character 'ï'`, with no request id.
 func decode(data []byte) (*Envelope, []ReplyError) {
+	data = bytes.TrimPrefix(data, utf8BOM)
 	var env Envelope
 	if decodeFast(data, &env) {
 		return &env, nil
@@ -145,10 +155,10 @@ func decode(data []byte) (*Envelope, []ReplyError) {
 		if !utf8.Valid(data) {
 			msg = "the message is not UTF-8 text"
 		}
-		return &loose, []ReplyError{{Field: "$", Rule: "syntax", Message: "the message is not a valid request envelope: " + msg + "; send a JSON object with the members id, site, type, occurredAt, replyTo, format and payload (no others)"}}
+		return &loose, []ReplyError{{Field: "$", Rule: "syntax", Message: "消息不是有效的请求信封（JSON 对象，成员只能有 id、site、type、occurredAt、replyTo、format、payload）。the message is not a valid request envelope: " + msg + "; send a JSON object with the members id, site, type, occurredAt, replyTo, format and payload (no others)"}}
 	}
 	if dec.More() {
-		return &env, []ReplyError{{Field: "$", Rule: "syntax", Message: "extra data after the JSON object; send exactly one envelope per message"}}
+		return &env, []ReplyError{{Field: "$", Rule: "syntax", Message: "消息的 JSON 对象之后还有多余内容：每条消息只能是一个信封。extra data after the JSON object; send exactly one envelope per message"}}
 	}
 	return &env, nil
 }

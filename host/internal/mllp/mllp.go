@@ -1209,7 +1209,7 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 		segs[0] = strings.Join(f, fs)
 	}
 	tag := req.QueryTag()
-	msa, hasERR := -1, false
+	msa, hasERR, lastERR, hasWarning := -1, false, -1, false
 	var msaFields []string
 	for i, seg := range segs {
 		switch {
@@ -1229,6 +1229,10 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 			segs[i] = strings.Join(f, fs)
 		case strings.HasPrefix(seg, "ERR"+fs) || seg == "ERR":
 			hasERR = true
+			lastERR = i
+			if f := strings.Split(seg, fs); len(f) > 4 && f[4] == "W" {
+				hasWarning = true
+			}
 		}
 	}
 	if msa < 0 {
@@ -1250,6 +1254,18 @@ func withMSA(ack []byte, r *message.Reply, req *hl7.Message, control, code strin
 	}
 	segs[msa] = strings.Join(msaFields, fs)
 	segs = slices.Insert(segs, msa+1, errSegs...)
+	// The reply's warnings, when the mapping wrote none (no ERR of
+	// severity W), follow the errors: after the mapping's last ERR (its
+	// errors, when it wrote some: then errSegs is empty), else after the
+	// ones added here.
+	if !hasWarning && len(r.Warnings) > 0 {
+		at := msa + 1 + len(errSegs)
+		if lastERR > msa {
+			at = lastERR + 1
+		}
+		warns := warnSegments(r.Warnings, d, before(ackVersion, 5) || before(req.Segments[0].Value(12, 1, 1, 1), 5))
+		segs = slices.Insert(segs, at, warns...)
+	}
 	return []byte(strings.Join(segs, "\r")), msa1, true
 }
 
@@ -1341,34 +1357,26 @@ func ackControlID(id string, max int) string {
 // error's code in HL7 table 0357 as an ELD: ^^^code&text&HL70357 (no
 // segment or field: the errors name JSON paths, in ERR-3).
 func errSegments(errs []message.ReplyError, d hl7.Delimiters, eld bool) []string {
-	esc := func(s string) string { return hl7.Escape(s, d) }
-	fs, cs, ss := string(d.Field), string(d.Component), string(d.Subcomponent)
-	out := make([]string, 0, len(errs))
-	for _, e := range errs {
-		err1 := ""
-		if eld {
-			code, text := table0357(e.Rule)
-			err1 = cs + cs + cs + code + ss + text + ss + "HL70357"
-		}
-		out = append(out, strings.Join([]string{"ERR", err1, "", esc(e.Rule) + cs + esc(e.Field) + cs + "MEDGATE", "E", "", "", "", esc(e.Message)}, fs))
-	}
-	return out
+	return errSegmentsOf(errs, "E", d, eld)
 }
 
-// table0357 is the HL7 table 0357 code (and its text) closest to a
-// reply error's rule: 101 for a required field missing, 102 for a value
-// of the wrong type or length, or a message that cannot be read, 103 for
-// a value not in its code table, 207 for every other refusal.
-func table0357(rule string) (code, text string) {
-	switch rule {
-	case "required":
-		return "101", "Required field missing"
-	case "length", "type", "format":
-		return "102", "Data type error"
-	case "enum":
-		return "103", "Table value not found"
+// warnSegments are the ERR segments of a reply's warnings: as
+// errSegments, with ERR-4 (severity, HL7 table 0516) W. A warning is
+// what the plugin noticed without refusing the message (an ecard.register
+// of an ID number registered under another name, a fee line the national
+// system refused inside an accepted GYU102): an AA without it would tell
+// the sender all went as sent.
+func warnSegments(warns []message.ReplyError, d hl7.Delimiters, eld bool) []string {
+	return errSegmentsOf(warns, "W", d, eld)
+}
+
+// errSegmentsOf is errSegments with ERR-4 severity.
+func errSegmentsOf(errs []message.ReplyError, severity string, d hl7.Delimiters, eld bool) []string {
+	out := make([]string, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, hl7.ProblemSegment(e.Rule, e.Field, severity, e.Message, d, eld))
 	}
-	return "207", "Application internal error"
+	return out
 }
 
 // headerText returns v, escaped text for the ACK's MSH line, as the ACK
@@ -1484,7 +1492,7 @@ func plainAck(r *message.Reply, req *hl7.Message, control, code string) []byte {
 		text = errs[0].Message
 	}
 	seg("MSA", code, esc(control), fitText(esc(text), d, msa3Max(version)))
-	for _, e := range errSegments(errs, d, before(version, 5)) {
+	for _, e := range append(errSegments(errs, d, before(version, 5)), warnSegments(r.Warnings, d, before(version, 5))...) {
 		b.WriteString(e)
 		b.WriteByte('\r')
 	}

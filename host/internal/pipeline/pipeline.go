@@ -1751,6 +1751,18 @@ func (rt *Routes) query(site, typ string) bool {
 	return t != nil && t.Operations[typ].Query
 }
 
+// resendZH and resendEN end the reply to a message whose site, plugin or
+// operation is not configured: its refusal is stored under its id, like
+// any invalid outcome, so the same id sent again once the configuration is
+// fixed gets that refusal again (and `medgate replay` refuses an invalid
+// message): the message goes again under a new id. The replies said only
+// to enable the plugin, and a platform that did so and resent got the
+// stored refusal for good.
+const (
+	resendZH = "本条的拒绝已按其消息 ID 保存：配置好后请用新的消息 ID 重发。"
+	resendEN = "This refusal is stored under the message's id: once that is configured, send the message again under a new id"
+)
+
 func (rt *Routes) resolve(site, typ string) (*Target, *message.ReplyError) {
 	plugins, ok := rt.Sites[site]
 	if !ok {
@@ -1759,15 +1771,15 @@ func (rt *Routes) resolve(site, typ string) (*Target, *message.ReplyError) {
 			known = append(known, s)
 		}
 		sort.Strings(known)
-		return nil, &message.ReplyError{Field: "$.site", Rule: "unknown", Message: fmt.Sprintf("院区 %[1]q 未配置；已配置的院区：%[2]s。site %[1]q is not configured; known sites: %[2]s", site, strings.Join(known, ", "))}
+		return nil, &message.ReplyError{Field: "$.site", Rule: "unknown", Message: fmt.Sprintf("院区 %[1]q 未配置；已配置的院区：%[2]s。"+resendZH+"site %[1]q is not configured; known sites: %[2]s. "+resendEN, site, strings.Join(known, ", "))}
 	}
 	name := message.Plugin(typ)
 	t, ok := plugins[name]
 	if !ok {
 		if rt.Disabled[site][name] {
-			return nil, &message.ReplyError{Field: "$.type", Rule: "disabled", Message: fmt.Sprintf("插件 %[1]q 在院区 %[2]q 已停用，由管理员在院区配置中启用。plugin %[1]q is disabled for site %[2]q; an administrator enables it in the site configuration", name, site)}
+			return nil, &message.ReplyError{Field: "$.type", Rule: "disabled", Message: fmt.Sprintf("插件 %[1]q 在院区 %[2]q 已停用，由管理员在院区配置中启用。"+resendZH+"plugin %[1]q is disabled for site %[2]q; an administrator enables it in the site configuration. "+resendEN, name, site)}
 		}
-		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("院区 %[2]q 未启用插件 %[1]q，请检查消息类型或为院区启用该插件。no plugin %[1]q is enabled for site %[2]q; check the type or enable the plugin for the site", name, site)}
+		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("院区 %[2]q 未启用插件 %[1]q，请检查消息类型或为院区启用该插件。"+resendZH+"no plugin %[1]q is enabled for site %[2]q; check the type or enable the plugin for the site. "+resendEN, name, site)}
 	}
 	if _, ok := t.Operations[typ]; !ok {
 		ops := make([]string, 0, len(t.Operations))
@@ -1775,7 +1787,7 @@ func (rt *Routes) resolve(site, typ string) (*Target, *message.ReplyError) {
 			ops = append(ops, o)
 		}
 		sort.Strings(ops)
-		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("插件 %[1]q 没有操作 %[2]q；它提供：%[3]s。plugin %[1]q has no operation %[2]q; it offers: %[3]s", name, typ, strings.Join(ops, ", "))}
+		return nil, &message.ReplyError{Field: "$.type", Rule: "unknown", Message: fmt.Sprintf("插件 %[1]q 没有操作 %[2]q；它提供：%[3]s。"+resendZH+"plugin %[1]q has no operation %[2]q; it offers: %[3]s. "+resendEN, name, typ, strings.Join(ops, ", "))}
 	}
 	return t, nil
 }

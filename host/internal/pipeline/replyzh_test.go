@@ -47,11 +47,22 @@ func TestHostReplyErrorsLeadInChinese(t *testing.T) {
 			rule: "plugin", english: `the plugin returned an unknown status "maybe"`},
 		"invalid without why": {value: msg("w", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){answer(&sdk.HandleResponse{Status: sdk.StatusInvalid})},
 			rule: "invalid", english: "the plugin rejected the input without saying why"},
-		"too large":         {value: append([]byte(`{"id":"big","x":"`), make([]byte, 2000)...), rule: "size", english: "the limit is 1024 (processing.maxPayloadBytes)"},
-		"unknown site":      {value: []byte(`{"id":"g","site":"zz","type":"x.do","payload":{}}`), rule: "unknown", english: `site "zz" is not configured; known sites: s1`},
-		"disabled plugin":   {value: []byte(`{"id":"h","site":"s1","type":"off.do","payload":{}}`), rule: "disabled", english: `plugin "off" is disabled for site "s1"`},
-		"unknown plugin":    {value: []byte(`{"id":"n","site":"s1","type":"nope.do","payload":{}}`), rule: "unknown", english: `no plugin "nope" is enabled for site "s1"`},
-		"unknown operation": {value: []byte(`{"id":"i","site":"s1","type":"x.nope","payload":{}}`), rule: "unknown", english: `plugin "x" has no operation "x.nope"; it offers: x.do`},
+		"not JSON":             {value: []byte(`hello`), rule: "syntax", english: "the message is not a valid request envelope"},
+		"two envelopes":        {value: []byte(`{"id":"a2","site":"s1","type":"x.do","payload":{}} {}`), rule: "syntax", english: "extra data after the JSON object"},
+		"id missing":           {value: []byte(`{"site":"s1","type":"x.do","payload":{}}`), rule: "required", english: "id is required"},
+		"id malformed":         {value: []byte(`{"id":"a b","site":"s1","type":"x.do","payload":{}}`), rule: "format", english: "id must be 1 to 128"},
+		"site missing":         {value: []byte(`{"id":"a3","type":"x.do","payload":{}}`), rule: "required", english: "site is required"},
+		"type malformed":       {value: []byte(`{"id":"a4","site":"s1","type":"xdo","payload":{}}`), rule: "format", english: `type "xdo" must be`},
+		"occurredAt malformed": {value: []byte(`{"id":"a5","site":"s1","type":"x.do","occurredAt":"2026-04-01 10:15","payload":{}}`), rule: "format", english: `occurredAt "2026-04-01 10:15" is not an RFC 3339 time`},
+		"payload missing":      {value: []byte(`{"id":"a6","site":"s1","type":"x.do"}`), rule: "required", english: "payload is required"},
+		"format unknown":       {value: []byte(`{"id":"a7","site":"s1","type":"x.do","format":"xml","payload":{}}`), rule: "enum", english: `format "xml" is not supported`},
+		"hl7 not a string":     {value: []byte(`{"id":"a8","site":"s1","type":"x.do","format":"hl7v2","payload":{}}`), rule: "type", english: `with format "hl7v2" the payload is`},
+		"not UTF-8":            {value: []byte(`{"id":"a9","site":"s1","type":"x.do","payload":{"n":"` + "\xd5\xc5" + `"}}`), rule: "encoding", english: "the message is not UTF-8 text"},
+		"too large":            {value: append([]byte(`{"id":"big","x":"`), make([]byte, 2000)...), rule: "size", english: "the limit is 1024 (processing.maxPayloadBytes)"},
+		"unknown site":         {value: []byte(`{"id":"g","site":"zz","type":"x.do","payload":{}}`), rule: "unknown", english: `site "zz" is not configured; known sites: s1`},
+		"disabled plugin":      {value: []byte(`{"id":"h","site":"s1","type":"off.do","payload":{}}`), rule: "disabled", english: `plugin "off" is disabled for site "s1"`},
+		"unknown plugin":       {value: []byte(`{"id":"n","site":"s1","type":"nope.do","payload":{}}`), rule: "unknown", english: `no plugin "nope" is enabled for site "s1"`},
+		"unknown operation":    {value: []byte(`{"id":"i","site":"s1","type":"x.nope","payload":{}}`), rule: "unknown", english: `plugin "x" has no operation "x.nope"; it offers: x.do`},
 		"plugin crashes": {value: msg("p", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
 			return nil, &pluginhost.CrashError{Plugin: "x", Err: errors.New("connection is shut down")}
 		}}, rule: RulePluginCrash, english: "the x plugin process died during 4 calls handling this message, 3 of them with no other message in the plugin"},
@@ -160,4 +171,43 @@ func lastPublished(t *testing.T, pub *memPub, topic string) message.Reply {
 		t.Fatalf("reply on %s is not JSON: %v", topic, err)
 	}
 	return r
+}
+
+// TestUnconfiguredSaysResendUnderNewID: the refusal of a message whose
+// site, plugin or operation is not configured says that it is stored
+// under the message's id and that, once configured, the message goes
+// again under a new id, which is what happens: the same id gets the
+// stored refusal after the configuration is fixed. The replies said only
+// "enable the plugin for the site", and a platform that had it enabled
+// and resent got the refusal for good.
+func TestUnconfiguredSaysResendUnderNewID(t *testing.T) {
+	t.Parallel()
+	for name, value := range map[string]string{
+		"unknown site":      `{"id":"g","site":"zz","type":"x.do","payload":{}}`,
+		"disabled plugin":   `{"id":"h","site":"s1","type":"off.do","payload":{}}`,
+		"unknown plugin":    `{"id":"n","site":"s1","type":"nope.do","payload":{}}`,
+		"unknown operation": `{"id":"i","site":"s1","type":"x.nope","payload":{}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := &scripted{answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){ok}}
+			p, _, _ := newProc(t, h, false)
+			r, err := p.Process(t.Context(), Input{Value: []byte(value), Key: "k"})
+			if err != nil || len(r.Errors) != 1 {
+				t.Fatalf("reply %+v, %v", r, err)
+			}
+			msg := r.Errors[0].Message
+			if !strings.Contains(msg, "send the message again under a new id") || !strings.Contains(msg, "请用新的消息 ID 重发") {
+				t.Errorf("the refusal does not say to resend under a new id: %s", msg)
+			}
+			// Configured now, the same id still gets the stored refusal.
+			ops := map[string]sdk.Operation{"x.do": {Type: "x.do"}, "x.nope": {Type: "x.nope"}, "off.do": {Type: "off.do"}, "nope.do": {Type: "nope.do"}}
+			all := map[string]*Target{"x": {Plugin: "x", Handler: h, Operations: ops}, "off": {Plugin: "off", Handler: h, Operations: ops}, "nope": {Plugin: "nope", Handler: h, Operations: ops}}
+			p.SetRoutes(&Routes{Sites: map[string]map[string]*Target{"s1": all, "zz": all}})
+			again, err := p.Process(t.Context(), Input{Value: []byte(value), Key: "k"})
+			if err != nil || again.Status != message.StatusInvalid || again.ID != r.ID || len(h.calls) != 0 {
+				t.Errorf("the same id once configured: %+v, %v, %d calls; want the stored refusal", again, err, len(h.calls))
+			}
+		})
+	}
 }
