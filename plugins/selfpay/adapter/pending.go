@@ -441,7 +441,20 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 			rep.Reason += " (its last failure, before it was given up: " + p.Reason + ")"
 		}
 	}
-	if listed, ok := listedAmount(f["medfee_sumamt"]); ok {
+	other, err := r.anotherPerson(ctx, f["certno"], p)
+	if err != nil {
+		return rep, err
+	}
+	if other {
+		// The list's patient was not uploaded under this visit id, whatever
+		// became of the upload of the other person (nor is the list's
+		// total to be compared with that upload's).
+		rep.Status = statusFailed
+		rep.Reason = fmt.Sprintf("medgate uploaded visit %s for another person (%s, ID number %s, message %s), not for the list's: "+
+			"this row's patient has not been uploaded under this visit id. Check the visit id in the HIS against the list; "+
+			"if the HIS sent the visit with the wrong patient, correct it there and upload the visit again (with \"reupload\": true once it is complete); "+
+			"medgate's record of that upload: %s", p.MdtrtID, p.Name, p.Certno, p.MessageID, rep.Reason)
+	} else if listed, ok := listedAmount(f["medfee_sumamt"]); ok {
 		if up, ok := rat(p.MedfeeSumamt); ok && up.Cmp(listed) != 0 {
 			rep.UploadedSumamt = p.MedfeeSumamt
 			rep.Reason += fmt.Sprintf("; the list's total (医疗总费用) %s is not the %s medgate uploaded (medfee_sumamt, message %s): check the visit's fee lines against the list and, "+
@@ -450,6 +463,23 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 	}
 	rep.Reason += parts + note
 	return rep, nil
+}
+
+// anotherPerson reports whether the visit p, which a row names by its
+// visit id, was uploaded for another person than the row's: the row's ID
+// number (certno), whole, hashes otherwise than the one p was uploaded
+// with. A row without an ID number, or with one the list masks, and a
+// record kept without the hash, are not compared.
+func (r *run) anotherPerson(ctx context.Context, certno string, p *patientRecord) (bool, error) {
+	certno = strings.TrimSpace(certno)
+	if certno == "" || p.CertHash == "" || strings.ContainsFunc(certno, isMask) {
+		return false, nil
+	}
+	h, err := r.certHash(ctx, certno)
+	if err != nil {
+		return false, err
+	}
+	return h != p.CertHash, nil
 }
 
 // listedAmount reads a pending list's total as a decimal, as the list may
