@@ -117,6 +117,10 @@ func (r *run) importPending(ctx context.Context) (*sdk.HandleResponse, error) {
 	if len(data) > maxPendingBytes {
 		return sdk.Invalid(sdk.Diagnostic{Field: "$.content", Rule: "length", Summary: "the file is too large", Detail: fmt.Sprintf("%d bytes; split the list into files of at most %d bytes", len(data), maxPendingBytes)}), nil
 	}
+	if kind := unreadableWorkbook(data); kind != "" {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.content", Rule: "format", Summary: "the file " + req.Filename + " is " + kind + ", which medgate does not read",
+			Detail: "open it in Excel or WPS and save it as an Excel workbook (.xlsx) or as CSV (UTF-8 or GB18030), then import that file"}), nil
+	}
 	format := pendingFormat(req.Format, req.Filename, data)
 	rows, err := readTable(format, data, req.Sheet)
 	if err != nil {
@@ -153,6 +157,24 @@ func (r *run) importPending(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	r.a.log.Info("pending list imported", "site", r.s.code, "message", r.req.MessageID, "rows", len(list), "summary", fmt.Sprint(summary))
 	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload}, nil
+}
+
+// unreadableWorkbook names what data is when it is a spreadsheet medgate
+// cannot read, else "": an Excel 97–2003 workbook (.xls, and WPS's .et,
+// both OLE2 compound files), or an HTML page, as some systems export
+// tables named .xls. Read as CSV, either gave a refusal to find the
+// list's columns, as if the headers were at fault.
+func unreadableWorkbook(data []byte) string {
+	if bytes.HasPrefix(data, []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")) {
+		return "an Excel 97-2003 workbook (.xls) or a WPS spreadsheet (.et)"
+	}
+	head := bytes.ToLower(bytes.TrimLeft(bytes.TrimPrefix(data[:min(len(data), 512)], []byte("\xef\xbb\xbf")), " \t\r\n"))
+	for _, p := range []string{"<!doctype html", "<html", "<table", "<?xml"} {
+		if bytes.HasPrefix(head, []byte(p)) {
+			return "a web page or XML file (an HTML table saved as .xls, or Excel's XML spreadsheet)"
+		}
+	}
+	return ""
 }
 
 // pendingFormat decides between xlsx and csv: the format given, the file
