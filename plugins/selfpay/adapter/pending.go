@@ -149,7 +149,7 @@ func (r *run) importPending(ctx context.Context) (*sdk.HandleResponse, error) {
 		summary[rep.Status]++
 		reports = append(reports, rep)
 	}
-	out := map[string]any{"file": req.Filename, "format": format, "rows": len(list), "columns": mapping, "summary": summary, "patients": reports, "verified": req.Verify,
+	out := map[string]any{"file": req.Filename, "format": format, "rows": len(list), "columns": columnList(mapping), "summary": summary, "patients": reports, "verified": req.Verify,
 		"headline": pendingHeadline(req.Filename, len(list), summary)}
 	payload, err := marshalReport(out)
 	if err != nil {
@@ -502,6 +502,26 @@ func (r *run) anotherPerson(ctx context.Context, certno string, p *patientRecord
 		return false, err
 	}
 	return h != p.CertHash, nil
+}
+
+// pendingColumn says from which header of the list a field was read.
+type pendingColumn struct {
+	Field  string `json:"field"`
+	Header string `json:"header"`
+}
+
+// columnList is a report's mapping of fields to the list's headers, in
+// field order. It is a list of {field, header}, not an object keyed by
+// field: medgate masks the values under certno and psn_name wherever it
+// shows a reply (pii.PersonalKey), which made their headers read 身***
+// and 姓*.
+func columnList(mapping map[string]string) []pendingColumn {
+	out := make([]pendingColumn, 0, len(mapping))
+	for f, h := range mapping {
+		out = append(out, pendingColumn{Field: f, Header: h})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
 }
 
 // listedAmount reads a pending list's total as a decimal, as the list may
