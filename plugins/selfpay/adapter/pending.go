@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -376,8 +377,16 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		rep.Status, rep.Reason = statusInvalid, "the row has neither a visit id (fixmedins_mdtrt_id) nor an ID number; check the pendingColumns setting"
 		return rep, nil
 	}
+	mangled := numberMangled(f["certno"])
+	if rep.MdtrtID == "" && mangled {
+		rep.Status, rep.Reason = statusInvalid, "the row has no visit id and its ID number cannot be read: "+mangledNote
+		return rep, nil
+	}
 	var p *patientRecord
 	note := ""
+	if mangled {
+		note = "; its ID number was not compared: " + mangledNote
+	}
 	if rep.MdtrtID != "" {
 		var err error
 		if p, err = r.patient(ctx, rep.MdtrtID); err != nil {
@@ -431,6 +440,7 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		if rep.MdtrtID == "" {
 			rep.Reason = "no selfpay.upload has been received for this ID number" + map[bool]string{true: " and admission date", false: ""}[f["begntime"] != ""]
 		}
+		rep.Reason += note
 		return rep, nil
 	}
 	rep.MessageID, rep.UpdatedAt = p.MessageID, shownTime(p.UpdatedAt)
@@ -494,7 +504,7 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 // record kept without the hash, are not compared.
 func (r *run) anotherPerson(ctx context.Context, certno string, p *patientRecord) (bool, error) {
 	certno = strings.TrimSpace(certno)
-	if certno == "" || p.CertHash == "" || strings.ContainsFunc(certno, isMask) {
+	if certno == "" || p.CertHash == "" || strings.ContainsFunc(certno, isMask) || numberMangled(certno) {
 		return false, nil
 	}
 	h, err := r.certHash(ctx, certno)
@@ -502,6 +512,43 @@ func (r *run) anotherPerson(ctx context.Context, certno string, p *patientRecord
 		return false, err
 	}
 	return h != p.CertHash, nil
+}
+
+// mangledNote says what became of an ID number numberMangled accepts and
+// what to do.
+const mangledNote = "it is a number in scientific notation or with its last digits turned to 0 " +
+	"(the list was saved from Excel or WPS with the ID number column as numbers, which keep 15 digits); " +
+	"format the column as text (设置单元格格式 → 文本), export or type the ID numbers again and import the list again"
+
+// numberMangled reports whether certno, an ID number as a list's cell
+// reads, is one a spreadsheet stored as a number: in scientific notation
+// (3.50203198001011E+17), or 16 to 19 digits whose digits after the 15th
+// are all 0 (350203198001011000, a number's 15 significant digits),
+// unless it is an 18-digit resident ID number whose check character
+// (GB 11643) is right, as a real one ending in 000 is.
+func numberMangled(certno string) bool {
+	s := strings.TrimSpace(certno)
+	if i := strings.IndexAny(s, "eE"); i > 0 && i < len(s)-1 {
+		mant, exp := s[:i], strings.TrimPrefix(s[i+1:], "+")
+		if _, err := strconv.ParseFloat(mant, 64); err == nil && exp != "" && strings.Trim(exp, "0123456789") == "" {
+			return true
+		}
+	}
+	if len(s) < 16 || len(s) > 19 || strings.Trim(s, "0123456789") != "" || strings.Trim(s[15:], "0") != "" {
+		return false
+	}
+	return !(len(s) == 18 && residentCheckOK(s))
+}
+
+// residentCheckOK reports whether the 18th character of a resident ID
+// number is the check character of its first 17 digits (GB 11643-1999).
+func residentCheckOK(id string) bool {
+	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, w := range weights {
+		sum += int(id[i]-'0') * w
+	}
+	return id[17] == "10X98765432"[sum%11]
 }
 
 // pendingColumn says from which header of the list a field was read.
@@ -539,6 +586,10 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 	f := row.fields
 	if f["certno"] == "" {
 		rep.Platform = "not checked: 4208 needs the ID number column"
+		return nil
+	}
+	if numberMangled(f["certno"]) {
+		rep.Platform = "not checked: the list's ID number was stored as a number (see the reason)"
 		return nil
 	}
 	if strings.ContainsFunc(f["certno"], isMask) {
