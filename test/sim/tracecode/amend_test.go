@@ -1,6 +1,7 @@
 package tracecode
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -46,6 +47,37 @@ func TestAmend(t *testing.T) {
 	s.mu.Unlock()
 	if n := len(listed); n != len(after.Lines[0].Codes)+codesOfLines(after.Lines[1:]) {
 		t.Errorf("the document's codes query lists %d codes", n)
+	}
+	if before.Lines[0].Qty != l0.Qty {
+		t.Errorf("the document StockIn returned before changed: qty %d, was %d", before.Lines[0].Qty, l0.Qty)
+	}
+	// A line every code of which leaves is taken off the document; a
+	// document keeps a line.
+	var multi, single *Bill
+	for _, b := range s.StockIn(day) {
+		switch {
+		case len(b.Lines) > 1 && multi == nil:
+			multi = &b
+		case len(b.Lines) == 1 && single == nil:
+			single = &b
+		}
+	}
+	if multi == nil || single == nil {
+		t.Fatalf("the day has no document of one line and one of several: %v", s.StockIn(day))
+	}
+	last := multi.Lines[len(multi.Lines)-1]
+	if w := post(fmt.Sprintf(`{"billNo":%q,"lineNo":%d,"dropCodes":%d}`, multi.BillNo, last.LineNo, len(last.Codes))); w.Code != 200 {
+		t.Fatalf("amend: %d %s", w.Code, w.Body)
+	}
+	for _, b := range s.StockIn(day) {
+		if b.BillNo == multi.BillNo && len(b.Lines) != len(multi.Lines)-1 {
+			t.Errorf("%s has %d lines after every code of line %d left, want %d", b.BillNo, len(b.Lines), last.LineNo, len(multi.Lines)-1)
+		}
+	}
+	only := single.Lines[0]
+	if w := post(fmt.Sprintf(`{"billNo":%q,"lineNo":%d,"dropCodes":%d}`, single.BillNo, only.LineNo, len(only.Codes))); w.Code != http.StatusBadRequest ||
+		!strings.Contains(w.Body.String(), fmt.Sprintf("dropCodes must be 1 to %d", len(only.Codes)-1)) {
+		t.Errorf("every code of a document's only line: %d %s", w.Code, w.Body)
 	}
 	for body, want := range map[string]string{
 		`{"billNo":"NOPE","lineNo":1,"dropCodes":1}`:                     "no delivery",

@@ -389,11 +389,13 @@ func (s *Sim) StockIn(day time.Time) []Bill {
 // Amend corrects a delivery the platform lists, as a supplier does when a
 // shipment is found short: the last drop shipped codes of line lineNo
 // leave the document, and the line's quantity loses the smallest units
-// they hold. The document is listed so from then on (its date's listings,
-// its codes, its smallest sub-codes), which is what a hospital's draft
-// receipt of it must notice. It returns the document as amended; a
-// document not generated yet (its day never listed), a line it has not, or
-// drop not between 1 and the line's codes is an error.
+// they hold; when every code of the line leaves, so does the line (not
+// the document's only one). The document is listed so from then on (its
+// date's listings, its codes, its smallest sub-codes), which is what a
+// hospital's draft receipt of it must notice; documents StockIn returned
+// before keep their lines. It returns the document as amended; a document
+// not generated yet (its day never listed), a line it has not, or drop
+// not between 1 and the line's codes is an error.
 func (s *Sim) Amend(billNo string, lineNo, drop int) (Bill, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -402,13 +404,24 @@ func (s *Sim) Amend(billNo string, lineNo, drop int) (Bill, error) {
 		return Bill{}, fmt.Errorf("no delivery %q: list its day first (GET /_sim/stockin?date=…)", billNo)
 	}
 	for i := range b.Lines {
-		l := &b.Lines[i]
-		if l.LineNo != lineNo {
+		if b.Lines[i].LineNo != lineNo {
 			continue
 		}
-		if drop < 1 || drop > len(l.Codes) {
-			return Bill{}, fmt.Errorf("delivery %s line %d ships %d code(s): dropCodes must be 1 to %d", billNo, lineNo, len(l.Codes), len(l.Codes))
+		l := &b.Lines[i]
+		if drop < 1 || drop > len(l.Codes) || drop == len(l.Codes) && len(b.Lines) == 1 {
+			most := len(l.Codes)
+			if len(b.Lines) == 1 {
+				most-- // a document keeps a line
+			}
+			return Bill{}, fmt.Errorf("delivery %s line %d ships %d code(s): dropCodes must be 1 to %d", billNo, lineNo, len(l.Codes), most)
 		}
+		if drop == len(l.Codes) {
+			// Every code of the line leaves: so does the line.
+			b.Lines = append(b.Lines[:i:i], b.Lines[i+1:]...)
+			return *b, nil
+		}
+		b.Lines = append([]Line(nil), b.Lines...) // StockIn's copies share the old
+		l = &b.Lines[i]
 		for _, c := range l.Codes[len(l.Codes)-drop:] {
 			l.Qty -= s.countSmallest(c.Code)
 		}
