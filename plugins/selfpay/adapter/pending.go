@@ -514,6 +514,20 @@ func (r *run) anotherPerson(ctx context.Context, certno string, p *patientRecord
 	return h != p.CertHash, nil
 }
 
+// certTypeCode reports whether v is written as a psn_cert_type code is
+// (01, 90, up to 6 letters or digits), not by the type's name.
+func certTypeCode(v string) bool {
+	if v == "" || len(v) > 6 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
 // mangledNote says what became of an ID number numberMangled accepts and
 // what to do.
 const mangledNote = "it is a number in scientific notation or with its last digits turned to 0 " +
@@ -604,9 +618,20 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 	// it carries the old one; searched by either, the platform lists
 	// nothing of a visit it holds.
 	q := map[string]any{"certno": f["certno"]}
-	if v := f["psn_cert_type"]; v != "" {
+	typeNote := ""
+	if v := strings.TrimSpace(f["psn_cert_type"]); certTypeCode(v) {
 		q["psn_cert_type"] = v
+	} else if v != "" {
+		// A list for people to read names the type (居民身份证): sent as
+		// psn_cert_type, it matched no visit, and the visit was reported
+		// absent. The ID number alone finds it.
+		typeNote = fmt.Sprintf(" (证件类型 %q is not a code: searched by the ID number alone)", v)
 	}
+	defer func() {
+		if typeNote != "" && !strings.HasPrefix(rep.Platform, "error") {
+			rep.Platform += typeNote
+		}
+	}()
 	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4208", q, r.s.opts.pageSize, 0)
 	if err != nil {
 		rep.Platform = "error: " + hsa.MaskText(err.Error())
