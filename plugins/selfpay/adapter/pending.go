@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -117,6 +118,10 @@ func (r *run) importPending(ctx context.Context) (*sdk.HandleResponse, error) {
 	if len(data) > maxPendingBytes {
 		return sdk.Invalid(sdk.Diagnostic{Field: "$.content", Rule: "length", Summary: "the file is too large", Detail: fmt.Sprintf("%d bytes; split the list into files of at most %d bytes", len(data), maxPendingBytes)}), nil
 	}
+	if kind := unreadableWorkbook(data); kind != "" {
+		return sdk.Invalid(sdk.Diagnostic{Field: "$.content", Rule: "format", Summary: "the file " + req.Filename + " is " + kind + ", which medgate does not read",
+			Detail: "open it in Excel or WPS and save it as an Excel workbook (.xlsx) or as CSV (UTF-8 or GB18030), then import that file"}), nil
+	}
 	format := pendingFormat(req.Format, req.Filename, data)
 	rows, err := readTable(format, data, req.Sheet)
 	if err != nil {
@@ -145,7 +150,7 @@ func (r *run) importPending(ctx context.Context) (*sdk.HandleResponse, error) {
 		summary[rep.Status]++
 		reports = append(reports, rep)
 	}
-	out := map[string]any{"file": req.Filename, "format": format, "rows": len(list), "columns": mapping, "summary": summary, "patients": reports, "verified": req.Verify,
+	out := map[string]any{"file": req.Filename, "format": format, "rows": len(list), "columns": columnList(mapping), "summary": summary, "patients": reports, "verified": req.Verify,
 		"headline": pendingHeadline(req.Filename, len(list), summary)}
 	payload, err := marshalReport(out)
 	if err != nil {
@@ -153,6 +158,24 @@ func (r *run) importPending(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	r.a.log.Info("pending list imported", "site", r.s.code, "message", r.req.MessageID, "rows", len(list), "summary", fmt.Sprint(summary))
 	return &sdk.HandleResponse{Status: sdk.StatusOK, Payload: payload}, nil
+}
+
+// unreadableWorkbook names what data is when it is a spreadsheet medgate
+// cannot read, else "": an Excel 97–2003 workbook (.xls, and WPS's .et,
+// both OLE2 compound files), or an HTML page, as some systems export
+// tables named .xls. Read as CSV, either gave a refusal to find the
+// list's columns, as if the headers were at fault.
+func unreadableWorkbook(data []byte) string {
+	if bytes.HasPrefix(data, []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")) {
+		return "an Excel 97-2003 workbook (.xls) or a WPS spreadsheet (.et)"
+	}
+	head := bytes.ToLower(bytes.TrimLeft(bytes.TrimPrefix(data[:min(len(data), 512)], []byte("\xef\xbb\xbf")), " \t\r\n"))
+	for _, p := range []string{"<!doctype html", "<html", "<table", "<?xml"} {
+		if bytes.HasPrefix(head, []byte(p)) {
+			return "a web page or XML file (an HTML table saved as .xls, or Excel's XML spreadsheet)"
+		}
+	}
+	return ""
 }
 
 // pendingFormat decides between xlsx and csv: the format given, the file
@@ -354,8 +377,16 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		rep.Status, rep.Reason = statusInvalid, "the row has neither a visit id (fixmedins_mdtrt_id) nor an ID number; check the pendingColumns setting"
 		return rep, nil
 	}
+	mangled := numberMangled(f["certno"])
+	if rep.MdtrtID == "" && mangled {
+		rep.Status, rep.Reason = statusInvalid, "the row has no visit id and its ID number cannot be read: "+mangledNote
+		return rep, nil
+	}
 	var p *patientRecord
 	note := ""
+	if mangled {
+		note = "; its ID number was not compared: " + mangledNote
+	}
 	if rep.MdtrtID != "" {
 		var err error
 		if p, err = r.patient(ctx, rep.MdtrtID); err != nil {
@@ -409,6 +440,7 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 		if rep.MdtrtID == "" {
 			rep.Reason = "no selfpay.upload has been received for this ID number" + map[bool]string{true: " and admission date", false: ""}[f["begntime"] != ""]
 		}
+		rep.Reason += note
 		return rep, nil
 	}
 	rep.MessageID, rep.UpdatedAt = p.MessageID, shownTime(p.UpdatedAt)
@@ -441,7 +473,20 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 			rep.Reason += " (its last failure, before it was given up: " + p.Reason + ")"
 		}
 	}
-	if listed, ok := listedAmount(f["medfee_sumamt"]); ok {
+	other, err := r.anotherPerson(ctx, f["certno"], p)
+	if err != nil {
+		return rep, err
+	}
+	if other {
+		// The list's patient was not uploaded under this visit id, whatever
+		// became of the upload of the other person (nor is the list's
+		// total to be compared with that upload's).
+		rep.Status = statusFailed
+		rep.Reason = fmt.Sprintf("medgate uploaded visit %s for another person (%s, ID number %s, message %s), not for the list's: "+
+			"this row's patient has not been uploaded under this visit id. Check the visit id in the HIS against the list; "+
+			"if the HIS sent the visit with the wrong patient, correct it there and upload the visit again (with \"reupload\": true once it is complete); "+
+			"medgate's record of that upload: %s", p.MdtrtID, p.Name, p.Certno, p.MessageID, rep.Reason)
+	} else if listed, ok := listedAmount(f["medfee_sumamt"]); ok {
 		if up, ok := rat(p.MedfeeSumamt); ok && up.Cmp(listed) != 0 {
 			rep.UploadedSumamt = p.MedfeeSumamt
 			rep.Reason += fmt.Sprintf("; the list's total (医疗总费用) %s is not the %s medgate uploaded (medfee_sumamt, message %s): check the visit's fee lines against the list and, "+
@@ -450,6 +495,94 @@ func (r *run) pendingStatus(ctx context.Context, row pendingRow) (pendingReport,
 	}
 	rep.Reason += parts + note
 	return rep, nil
+}
+
+// anotherPerson reports whether the visit p, which a row names by its
+// visit id, was uploaded for another person than the row's: the row's ID
+// number (certno), whole, hashes otherwise than the one p was uploaded
+// with. A row without an ID number, or with one the list masks, and a
+// record kept without the hash, are not compared.
+func (r *run) anotherPerson(ctx context.Context, certno string, p *patientRecord) (bool, error) {
+	certno = strings.TrimSpace(certno)
+	if certno == "" || p.CertHash == "" || strings.ContainsFunc(certno, isMask) || numberMangled(certno) {
+		return false, nil
+	}
+	h, err := r.certHash(ctx, certno)
+	if err != nil {
+		return false, err
+	}
+	return h != p.CertHash, nil
+}
+
+// certTypeCode reports whether v is written as a psn_cert_type code is
+// (01, 90, up to 6 letters or digits), not by the type's name.
+func certTypeCode(v string) bool {
+	if v == "" || len(v) > 6 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// mangledNote says what became of an ID number numberMangled accepts and
+// what to do.
+const mangledNote = "it is a number in scientific notation or with its last digits turned to 0 " +
+	"(the list was saved from Excel or WPS with the ID number column as numbers, which keep 15 digits); " +
+	"format the column as text (设置单元格格式 → 文本), export or type the ID numbers again and import the list again"
+
+// numberMangled reports whether certno, an ID number as a list's cell
+// reads, is one a spreadsheet stored as a number: in scientific notation
+// (3.50203198001011E+17), or 16 to 19 digits whose digits after the 15th
+// are all 0 (350203198001011000, a number's 15 significant digits),
+// unless it is an 18-digit resident ID number whose check character
+// (GB 11643) is right, as a real one ending in 000 is.
+func numberMangled(certno string) bool {
+	s := strings.TrimSpace(certno)
+	if i := strings.IndexAny(s, "eE"); i > 0 && i < len(s)-1 {
+		mant, exp := s[:i], strings.TrimPrefix(s[i+1:], "+")
+		if _, err := strconv.ParseFloat(mant, 64); err == nil && exp != "" && strings.Trim(exp, "0123456789") == "" {
+			return true
+		}
+	}
+	if len(s) < 16 || len(s) > 19 || strings.Trim(s, "0123456789") != "" || strings.Trim(s[15:], "0") != "" {
+		return false
+	}
+	return !(len(s) == 18 && residentCheckOK(s))
+}
+
+// residentCheckOK reports whether the 18th character of a resident ID
+// number is the check character of its first 17 digits (GB 11643-1999).
+func residentCheckOK(id string) bool {
+	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, w := range weights {
+		sum += int(id[i]-'0') * w
+	}
+	return id[17] == "10X98765432"[sum%11]
+}
+
+// pendingColumn says from which header of the list a field was read.
+type pendingColumn struct {
+	Field  string `json:"field"`
+	Header string `json:"header"`
+}
+
+// columnList is a report's mapping of fields to the list's headers, in
+// field order. It is a list of {field, header}, not an object keyed by
+// field: medgate masks the values under certno and psn_name wherever it
+// shows a reply (pii.PersonalKey), which made their headers read 身***
+// and 姓*.
+func columnList(mapping map[string]string) []pendingColumn {
+	out := make([]pendingColumn, 0, len(mapping))
+	for f, h := range mapping {
+		out = append(out, pendingColumn{Field: f, Header: h})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
 }
 
 // listedAmount reads a pending list's total as a decimal, as the list may
@@ -469,6 +602,10 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 		rep.Platform = "not checked: 4208 needs the ID number column"
 		return nil
 	}
+	if numberMangled(f["certno"]) {
+		rep.Platform = "not checked: the list's ID number was stored as a number (see the reason)"
+		return nil
+	}
 	if strings.ContainsFunc(f["certno"], isMask) {
 		rep.Platform = "not checked: the ID number is masked in the list; 4208 searches by the whole number"
 		return nil
@@ -481,9 +618,20 @@ func (r *run) verifyPending(ctx context.Context, row pendingRow, rep *pendingRep
 	// it carries the old one; searched by either, the platform lists
 	// nothing of a visit it holds.
 	q := map[string]any{"certno": f["certno"]}
-	if v := f["psn_cert_type"]; v != "" {
+	typeNote := ""
+	if v := strings.TrimSpace(f["psn_cert_type"]); certTypeCode(v) {
 		q["psn_cert_type"] = v
+	} else if v != "" {
+		// A list for people to read names the type (居民身份证): sent as
+		// psn_cert_type, it matched no visit, and the visit was reported
+		// absent. The ID number alone finds it.
+		typeNote = fmt.Sprintf(" (证件类型 %q is not a code: searched by the ID number alone)", v)
 	}
+	defer func() {
+		if typeNote != "" && !strings.HasPrefix(rep.Platform, "error") {
+			rep.Platform += typeNote
+		}
+	}()
 	recs, err := r.s.client.QueryAll(ctx, r.h, r.req.MessageID, "4208", q, r.s.opts.pageSize, 0)
 	if err != nil {
 		rep.Platform = "error: " + hsa.MaskText(err.Error())

@@ -518,7 +518,7 @@ func TestImportPendingColumnPreference(t *testing.T) {
 			r := e.must(OpImportPending, "cp-"+name, map[string]any{"filename": "p.csv", "content": base64.StdEncoding.EncodeToString([]byte(list))}, 1)
 			wantStatus(t, r, sdk.StatusOK)
 			p := payloadOf(t, r)
-			if got := p["columns"].(map[string]any)["fixmedins_mdtrt_id"]; got != "医药机构就诊ID" {
+			if got := columnHeader(p, "fixmedins_mdtrt_id"); got != "医药机构就诊ID" {
 				t.Errorf("visit id column %v, want 医药机构就诊ID", got)
 			}
 			pat := p["patients"].([]any)[0].(map[string]any)

@@ -442,7 +442,8 @@ type draftView struct {
 	// names them.
 	History []adjustmentView `json:"history"`
 	// StatusName is Status in Chinese, the code after it, for the
-	// console's draft page ("待确认 open").
+	// console's draft page ("待审核 open"), named as the export's drafts
+	// sheet and the work list's title name it.
 	StatusName string `json:"statusName"`
 	// BillAt is BillTime, the platform's time without a zone, read in the
 	// site's timezone, so the console shows it with its offset; absent
@@ -461,7 +462,7 @@ func billAt(s string, zone *time.Location) *time.Time {
 }
 
 // draftStatusNames name the draft states in Chinese.
-var draftStatusNames = map[string]string{draftOpen: "待确认 open", draftConfirmed: "已确认 confirmed"}
+var draftStatusNames = map[string]string{draftOpen: draftStates[draftOpen] + " open", draftConfirmed: draftStates[draftConfirmed] + " confirmed"}
 
 // adjustmentView is one adjustment with its Chinese names.
 type adjustmentView struct {

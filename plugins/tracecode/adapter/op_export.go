@@ -87,10 +87,13 @@ type exportReply struct {
 	InlineNote string `json:"inlineNote,omitempty"`
 }
 
-// sheetRows is the row count of one sheet of an export.
+// sheetRows is the row count of one sheet of an export. The tab name is
+// under "title", not "name": medgate masks every value under "name" as a
+// person's name (pii.PersonalKey), which made 令牌操作日志 read 令****志
+// in the console's result table and in medgate tracecode export.
 type sheetRows struct {
 	Sheet string `json:"sheet"`
-	Name  string `json:"name"`
+	Title string `json:"title"`
 	Rows  int64  `json:"rows"`
 }
 
@@ -294,7 +297,7 @@ func (h *handler) writeExport(ctx context.Context, p exportPayload, from, to tim
 		}
 		rep.Sheets = append(rep.Sheets, s)
 		rep.Rows[s] = sh.Rows()
-		rep.SheetRows = append(rep.SheetRows, sheetRows{Sheet: s, Name: sheetNames[s], Rows: sh.Rows()})
+		rep.SheetRows = append(rep.SheetRows, sheetRows{Sheet: s, Title: sheetNames[s], Rows: sh.Rows()})
 	}
 	res, err := wb.Save(path)
 	if err != nil {

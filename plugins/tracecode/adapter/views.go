@@ -21,7 +21,7 @@ func forms() []sdk.Form {
 		Result: sdk.Display{
 			Fields:  []sdk.Column{{Field: "site", Title: "站点 site"}, {Field: "from", Title: "开始 from"}, {Field: "to", Title: "结束 to"}},
 			Rows:    "sheetRows",
-			Columns: []sdk.Column{{Field: "name", Title: "工作表 sheet"}, {Field: "rows", Title: "行数 rows"}},
+			Columns: []sdk.Column{{Field: "title", Title: "工作表 sheet"}, {Field: "rows", Title: "行数 rows"}},
 			File:    &sdk.FileResult{ArtifactField: "artifact"},
 		},
 	}}

@@ -102,9 +102,17 @@ func Parse(s string, p Policy) (Code, error) {
 	if len(v) > MaxLength {
 		return Code{}, fmt.Errorf("%w: %d bytes, longer than the %d allowed; check that two codes were not scanned into one field", ErrFormat, len(v), MaxLength)
 	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x21 || c > 0x7e {
-			return Code{}, fmt.Errorf("%w: character %q at position %d is not printable ASCII; configure the scanner to send plain text (GS1 codes with parentheses)", ErrFormat, rune(c), i+1)
+	pos := 0
+	for _, c := range v {
+		pos++
+		switch {
+		case c >= 0x21 && c <= 0x7e:
+		case c >= 0xff01 && c <= 0xff5e:
+			return Code{}, fmt.Errorf("%w: character %q at position %d is a full-width (全角) character, %q in half-width; switch the input method or the scanner to half-width (半角) and scan again", ErrFormat, c, pos, c-0xfee0)
+		case c == 0x1d:
+			return Code{}, fmt.Errorf("%w: character at position %d is the GS1 group separator (GS, 0x1D) of a raw DataMatrix read; configure the scanner to send GS1 codes in their human-readable form, with parentheses: (01)…(17)…(21)…", ErrFormat, pos)
+		default:
+			return Code{}, fmt.Errorf("%w: character %q at position %d is not printable ASCII; configure the scanner to send plain text (GS1 codes with parentheses)", ErrFormat, c, pos)
 		}
 	}
 	if allDigits(v) {
@@ -117,6 +125,8 @@ func Parse(s string, p Policy) (Code, error) {
 			return Code{Value: v, Kind: KindOther}, nil
 		case v[0] == '8':
 			return Code{}, fmt.Errorf("%w: drug trace codes are 20 digits, %q has %d; scan the whole code", ErrFormat, v, len(v))
+		case len(v) > 16 && strings.HasPrefix(v, "01") && gtinCheckOK(v[2:16]):
+			return Code{}, fmt.Errorf("%w: %q looks like a GS1 code without its parentheses: (01)%s followed by %q; configure the scanner to send GS1 codes in their human-readable form, with parentheses, e.g. (01)%s(17)…(21)…", ErrFormat, v, v[2:16], v[16:], v[2:16])
 		default:
 			return Code{}, fmt.Errorf("%w: %q is not a drug trace code (20 digits starting with 8); scan the trace code (追溯码), not the product barcode", ErrFormat, v)
 		}

@@ -147,7 +147,7 @@ func (s *Sim) generateDay(day time.Time) []string {
 				if partial && c == cases-1 {
 					missing = 1 + rng.IntN(3)
 				}
-				top := s.buildCase(p, missing, l+1)
+				top := s.buildCase(p, day, missing, l+1)
 				line.Codes = append(line.Codes, BillCode{Code: top.Code, CodeLevel: top.CodeLevel})
 				line.Qty += s.countSmallest(top.Code)
 			}
@@ -160,23 +160,44 @@ func (s *Sim) generateDay(day time.Time) []string {
 	return nos
 }
 
-// newCode returns a fresh code of a product; the caller holds s.mu.
-func (s *Sim) newCode(productCode string) string {
-	s.serials[productCode]++
-	first16 := productCode + fmt.Sprintf("%09d", s.serials[productCode])
+// maxCodesPerDay is how many codes of one product one day's deliveries
+// may hold: the serial's last five digits (a case holds at most 111
+// codes, a line two cases, a document a product once, so BillsPerDay up
+// to 450).
+const maxCodesPerDay = 99999
+
+// newCode returns a fresh code of a product shipped on day; the caller
+// holds s.mu. Its 9-digit serial is the day's number (days since
+// 2020-01-01, four digits, so through 2047) and the day's count of the
+// product's codes (five digits): a day's deliveries have the same codes
+// whichever days were listed before, in this run or before a restart, as
+// a platform's documents keep their codes, and no two days share one.
+func (s *Sim) newCode(productCode string, day time.Time) string {
+	key := productCode + "/" + day.Format("20060102")
+	s.serials[key]++
+	n := s.serials[key]
+	if n > maxCodesPerDay {
+		panic(fmt.Sprintf("tracecode simulator: more than %d codes of product %s on %s: lower BillsPerDay", maxCodesPerDay, productCode, day.Format("2006-01-02")))
+	}
+	epoch := time.Date(2020, 1, 1, 0, 0, 0, 0, day.Location())
+	dayNo := int(day.Sub(epoch).Hours()/24) % 10000
+	if dayNo < 0 {
+		dayNo += 10000
+	}
+	first16 := productCode + fmt.Sprintf("%04d%05d", dayNo, n)
 	return first16 + checkPart(first16)
 }
 
-// buildCase creates the codes of one largest package of p with missing
-// smallest units left out; the caller holds s.mu.
-func (s *Sim) buildCase(p product, missing, lineNo int) *node {
+// buildCase creates the codes of one largest package of p shipped on day
+// with missing smallest units left out; the caller holds s.mu.
+func (s *Sim) buildCase(p product, day time.Time, missing, lineNo int) *node {
 	parts := ratioParts(p.ratio)
 	levels := len(parts)
 	status := "0"
 	if missing > 0 {
 		status = "2"
 	}
-	top := &node{Code: s.newCode(p.code), CodeLevel: 1, CodePackLevel: levels, PkgRatio: p.ratio, BoxStatus: status, IsSmallest: levels == 1, LineNo: lineNo}
+	top := &node{Code: s.newCode(p.code, day), CodeLevel: 1, CodePackLevel: levels, PkgRatio: p.ratio, BoxStatus: status, IsSmallest: levels == 1, LineNo: lineNo}
 	s.nodes[top.Code] = top
 	// Children per package at each level, from the cumulative ratio.
 	per := make([]int, levels)
@@ -193,7 +214,7 @@ func (s *Sim) buildCase(p product, missing, lineNo int) *node {
 				missing--
 				continue
 			}
-			n := &node{Code: s.newCode(p.code), CodeLevel: level, CodePackLevel: levels - level + 1, ParentCode: parent.Code,
+			n := &node{Code: s.newCode(p.code, day), CodeLevel: level, CodePackLevel: levels - level + 1, ParentCode: parent.Code,
 				PkgRatio: p.ratio, BoxStatus: "0", IsSmallest: level == levels, LineNo: lineNo}
 			s.nodes[n.Code] = n
 			parent.children = append(parent.children, n.Code)

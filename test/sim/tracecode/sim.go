@@ -42,7 +42,8 @@
 //
 // Control endpoints for manual use: POST /_sim/expire-tokens,
 // POST /_sim/fail {"op","kind","times"}, GET /_sim/stats,
-// GET /_sim/stockin?date=2006-01-02.
+// GET /_sim/stockin?date=2006-01-02, POST /_sim/amend
+// {"billNo","lineNo","dropCodes"} (Amend).
 package tracecode
 
 import (
@@ -98,7 +99,8 @@ type Options struct {
 	TokenTTL time.Duration
 	// Seed makes the generated documents reproducible.
 	Seed int64
-	// BillsPerDay is the number of deliveries generated per day (default 3).
+	// BillsPerDay is the number of deliveries generated per day (default 3,
+	// at most 450: see maxCodesPerDay).
 	BillsPerDay int
 	// MaxPageSize bounds the page size of the stock-in listing (default 100).
 	MaxPageSize int
@@ -296,6 +298,23 @@ func New(o Options) *Sim {
 		s.Fail(f.Op, f.Kind, f.Times)
 		writeJSON(w, 200, map[string]string{"status": "armed"})
 	})
+	s.mux.HandleFunc("POST /_sim/amend", func(w http.ResponseWriter, r *http.Request) {
+		var a struct {
+			BillNo    string `json:"billNo"`
+			LineNo    int    `json:"lineNo"`
+			DropCodes int    `json:"dropCodes"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
+			http.Error(w, `send {"billNo":"PS20261126001","lineNo":1,"dropCodes":1}`, http.StatusBadRequest)
+			return
+		}
+		bill, err := s.Amend(a.BillNo, a.LineNo, a.DropCodes)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, 200, bill)
+	})
 	s.mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.Stats()) })
 	s.mux.HandleFunc("GET /_sim/stockin", func(w http.ResponseWriter, r *http.Request) {
 		d, err := time.ParseInLocation("2006-01-02", r.URL.Query().Get("date"), s.opts.Zone)
@@ -365,6 +384,51 @@ func (s *Sim) StockIn(day time.Time) []Bill {
 		out = append(out, *s.bills[no])
 	}
 	return out
+}
+
+// Amend corrects a delivery the platform lists, as a supplier does when a
+// shipment is found short: the last drop shipped codes of line lineNo
+// leave the document, and the line's quantity loses the smallest units
+// they hold; when every code of the line leaves, so does the line (not
+// the document's only one). The document is listed so from then on (its
+// date's listings, its codes, its smallest sub-codes), which is what a
+// hospital's draft receipt of it must notice; documents StockIn returned
+// before keep their lines. It returns the document as amended; a document
+// not generated yet (its day never listed), a line it has not, or drop
+// not between 1 and the line's codes is an error.
+func (s *Sim) Amend(billNo string, lineNo, drop int) (Bill, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.bills[billNo]
+	if !ok {
+		return Bill{}, fmt.Errorf("no delivery %q: list its day first (GET /_sim/stockin?date=…)", billNo)
+	}
+	for i := range b.Lines {
+		if b.Lines[i].LineNo != lineNo {
+			continue
+		}
+		l := &b.Lines[i]
+		if drop < 1 || drop > len(l.Codes) || drop == len(l.Codes) && len(b.Lines) == 1 {
+			most := len(l.Codes)
+			if len(b.Lines) == 1 {
+				most-- // a document keeps a line
+			}
+			return Bill{}, fmt.Errorf("delivery %s line %d ships %d code(s): dropCodes must be 1 to %d", billNo, lineNo, len(l.Codes), most)
+		}
+		if drop == len(l.Codes) {
+			// Every code of the line leaves: so does the line.
+			b.Lines = append(b.Lines[:i:i], b.Lines[i+1:]...)
+			return *b, nil
+		}
+		b.Lines = append([]Line(nil), b.Lines...) // StockIn's copies share the old
+		l = &b.Lines[i]
+		for _, c := range l.Codes[len(l.Codes)-drop:] {
+			l.Qty -= s.countSmallest(c.Code)
+		}
+		l.Codes = append([]BillCode(nil), l.Codes[:len(l.Codes)-drop]...)
+		return *b, nil
+	}
+	return Bill{}, fmt.Errorf("delivery %s has no line %d", billNo, lineNo)
 }
 
 // Uploaded returns an uploaded document.
