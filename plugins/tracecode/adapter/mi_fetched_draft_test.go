@@ -58,6 +58,11 @@ func TestMIUploadOfAFetchedDocumentSendsTheConfirmedReceipt(t *testing.T) {
 				dl.LineNo, r.Cnt, r.FixmedinsID, len(r.TraceCodes), dl.Qty, dl.ItemCode, len(dl.Codes))
 		}
 	}
+	for _, dl := range d.Lines {
+		if r := recs[out.bchno(dl.LineNo)]; r.OpterName != "pharm02" {
+			t.Errorf("line %d: 3502 inv_chg_opter_name %q, want pharm02, who confirmed the receipt (the stock change's operator)", dl.LineNo, r.OpterName)
+		}
+	}
 	if r := recs[out.bchno(l.LineNo)]; r.Cnt != qty || slices.Contains(r.TraceCodes, removed) || r.FixmedinsID != "HIS-001" {
 		t.Errorf("line %d sent as cnt %s item %s (removed code sent: %v); want the staff's cnt %s, item HIS-001, without %s",
 			l.LineNo, r.Cnt, r.FixmedinsID, slices.Contains(r.TraceCodes, removed), qty, removed)

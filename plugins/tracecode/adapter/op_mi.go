@@ -188,6 +188,9 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	// lines and codes are what is sent: the document uploaded, or for a
 	// fetched document the hospital's confirmed receipt (its draft).
 	lines := rec.Lines
+	// opter is the stock change's operator (inv_chg_opter_name): the
+	// uploaded document's, or who confirmed a fetched one's receipt.
+	opter := rec.Operator
 	var fetched map[int]string // a fetched line's content, by line number
 	what := "document " + rec.DocNo
 	if rec.Source == sourcePlatform {
@@ -215,6 +218,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 			fetched[l.LineNo] = h.miContent(l, codes[l.LineNo])
 		}
 		lines, codes = h.receiptLines(rec, d)
+		opter = d.ConfirmedBy // who took the delivery into stock
 		what = "confirmed receipt " + d.ReceiptNo
 		fix = "a confirmed receipt's line takes a missing medical-insurance list code from the fetched document's line of the same number and product, and a missing item code from productItemMap: " +
 			"correct the line in HIS and on the medical-insurance side, or map the product in productItemMap, then send again"
@@ -230,7 +234,7 @@ func (h *handler) miUpload(ctx context.Context) (*sdk.HandleResponse, error) {
 	var ds sdk.Diagnostics
 	for i, l := range lines {
 		bchnos[l.LineNo] = st.batchNo(rec, l.LineNo)
-		in := h.miInput(rec, l, codes[l.LineNo], bchnos[l.LineNo])
+		in := h.miInput(rec, l, codes[l.LineNo], bchnos[l.LineNo], opter)
 		for _, fe := range sc.ValidateInput(in) {
 			ds.Error(fmt.Sprintf("$.lines[%d]%s", i, fe.Path[1:]), fe.Rule, fmt.Sprintf("line %d cannot be sent to medical insurance: %s", l.LineNo, fe.Message), fix)
 		}
@@ -578,13 +582,12 @@ func (st *miState) batchNo(rec *docRecord, lineNo int) string {
 }
 
 // miInput builds the 3502 input of one line, sent under batch number
-// bchno.
-func (h *handler) miInput(rec *docRecord, l docLine, codes []string, bchno string) map[string]any {
+// bchno, its operator opter (the hospital's name when "").
+func (h *handler) miInput(rec *docRecord, l docLine, codes []string, bchno, opter string) map[string]any {
 	trdn := l.SplitFlag
 	if trdn == "" {
 		trdn = "0"
 	}
-	opter := rec.Operator
 	if opter == "" {
 		opter = h.cfg.orgName
 	}

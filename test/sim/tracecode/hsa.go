@@ -18,13 +18,15 @@ import (
 // HSARecord is one 3502 record the simulated medical-insurance platform
 // accepted.
 type HSARecord struct {
-	MsgID        string
-	Bchno        string
-	MedListCodg  string
-	Cnt          string
-	TraceCodes   []string
-	InvChgType   string
-	FixmedinsID  string
+	MsgID       string
+	Bchno       string
+	MedListCodg string
+	Cnt         string
+	TraceCodes  []string
+	InvChgType  string
+	FixmedinsID string
+	// OpterName is the stock change's operator (inv_chg_opter_name).
+	OpterName    string
 	ReceivedAtMS int64
 }
 
@@ -163,6 +165,7 @@ func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
 			MedListCodg string      `json:"med_list_codg"`
 			InvChgType  string      `json:"inv_chg_type"`
 			FixmedinsID string      `json:"fixmedins_hilist_id"`
+			OpterName   string      `json:"inv_chg_opter_name"`
 			Bchno       string      `json:"fixmedins_bchno"`
 			Cnt         json.Number `json:"cnt"`
 			Trace       []struct {
@@ -172,7 +175,7 @@ func (s *Sim) hsaCall(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.Unmarshal(env.Input, &typed)
 	rec := HSARecord{MsgID: env.MsgID, Bchno: typed.Invinfo.Bchno, MedListCodg: typed.Invinfo.MedListCodg, Cnt: typed.Invinfo.Cnt.String(),
-		InvChgType: typed.Invinfo.InvChgType, FixmedinsID: typed.Invinfo.FixmedinsID, ReceivedAtMS: now.UnixMilli()}
+		InvChgType: typed.Invinfo.InvChgType, FixmedinsID: typed.Invinfo.FixmedinsID, OpterName: typed.Invinfo.OpterName, ReceivedAtMS: now.UnixMilli()}
 	for _, t := range typed.Invinfo.Trace {
 		if !validCode(t.Code) {
 			s.hsaAnswer(w, now, -1, "药品追溯码格式错误: "+t.Code)
