@@ -126,6 +126,15 @@ func CheckWarn(ctx context.Context, cfgPath string) (warnings []config.Problem, 
 			}
 		}
 	}
+	// The SQLite database is checked as medgate run will open it, as
+	// this user (the unit's, with sudo -u medgate), creating nothing: a
+	// directory it cannot write or a file it cannot read otherwise shows
+	// only once the unit has started.
+	if cfg.Store.Driver == "sqlite" && cfg.Store.Path != "" && !reported["store.path"] {
+		if err := store.CheckSQLitePath(cfg.Store.Path); err != nil {
+			problems = append(problems, cfg.Problem("store.path", "%v", err))
+		}
+	}
 	// The Kafka TLS files are read as medgate run reads them (a CA file
 	// without a certificate, a certificate with another's key, an expired
 	// client certificate refuse the start), unless one is missing already.
