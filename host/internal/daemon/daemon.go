@@ -72,6 +72,9 @@ type Daemon struct {
 	// retired counts their Retire calls (guarded by mu).
 	retiring map[*pluginhost.Instance]bool
 	retired  sync.WaitGroup
+	// storeLock is the hold on the SQLite database (nil on PostgreSQL):
+	// one instance per file (lockSQLite).
+	storeLock *storeLock
 
 	store    store.Store
 	refusals *storeRefusals  // the writes the store refuses, made loud
@@ -166,6 +169,11 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	d.refusals = newStoreRefusals(log, time.Now)
 	if d.store, err = openStore(ctx, cfg, store.WithRefusals(d.refusals.heard)); err != nil {
 		return nil, err
+	}
+	if cfg.Store.Driver == store.DriverSQLite {
+		if d.storeLock, err = lockSQLite(cfg.Store.Path, cfg.Node); err != nil {
+			return nil, err
+		}
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
 	if err := d.refusals.register(d.metrics.Registry); err != nil {
@@ -1230,6 +1238,7 @@ func (d *Daemon) Close() error {
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 	}
+	errs = append(errs, d.storeLock.release())
 	return errors.Join(errs...)
 }
 
