@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -285,26 +286,63 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if typ == "" {
 			fmt.Fprintf(stdout, "No site enables a plugin with operations yet: enable one under sites[].plugins, then reload.\n")
 		} else {
-			firstMessageHint(stdout, *cfgPath, d.HTTPAddr(), site, typ)
+			firstMessageHint(stdout, os.Args[0], *cfgPath, d.HTTPAddr(), site, typ, ingressAuth(cfg, site))
 		}
 		fmt.Fprintf(stdout, "Stop with Ctrl-C. Reload the configuration with: kill -HUP %d\n", os.Getpid())
 	}})
 }
 
 // firstMessageHint prints how to send a first message of type typ to site
-// from another terminal, with the configuration medgate runs with.
-func firstMessageHint(w io.Writer, cfgPath, addr, site, typ string) {
+// from another terminal, with the configuration medgate runs with: the
+// commands name the medgate binary as it was started (prog, os.Args[0]:
+// /opt/medgate/bin/medgate on a server, where there is no bin/medgate),
+// and the curl line sends the ingress token (auth, see ingressAuth) when
+// the ingress needs one, else it is answered 401.
+func firstMessageHint(w io.Writer, prog, cfgPath, addr, site, typ, auth string) {
 	fmt.Fprintf(w, "Send a first message from another terminal (an invalid reply lists every field the payload lacks):\n")
-	fmt.Fprintf(w, "  bin/medgate send -config %s -site %s -type %s -payload '{}'\n", cfgPath, site, typ)
-	fmt.Fprintf(w, "  %s\n", curlHint(addr, site, typ))
-	fmt.Fprintf(w, "Every operation of the running plugins: bin/medgate plugins -config %s\n", cfgPath)
+	fmt.Fprintf(w, "  %s send -config %s -site %s -type %s -payload '{}'\n", prog, cfgPath, site, typ)
+	fmt.Fprintf(w, "  %s\n", curlHint(addr, site, typ, auth))
+	fmt.Fprintf(w, "Every operation of the running plugins: %s plugins -config %s\n", prog, cfgPath)
 }
 
 // curlHint is the command line that posts a first message to the HTTP
-// ingress, which takes only JSON bodies sent as application/json.
-func curlHint(addr, site, typ string) string {
+// ingress, which takes only JSON bodies sent as application/json, with
+// the header auth (none when empty).
+func curlHint(addr, site, typ, auth string) string {
 	body := fmt.Sprintf(`{"id":"m-1","site":%q,"type":%q,"payload":{}}`, site, typ)
-	return fmt.Sprintf("curl -s http://%s/v1/messages -H 'Content-Type: application/json' -d '%s'", addr, body)
+	if auth != "" {
+		auth += " "
+	}
+	return fmt.Sprintf("curl -s http://%s/v1/messages %s-H 'Content-Type: application/json' -d '%s'", addr, auth, body)
+}
+
+// ingressAuth is the curl option that sends an ingress token site's
+// messages are accepted with (the first http.clients entry allowed the
+// site, else http.ingressToken), the shell reading it where the
+// configuration keeps it, so the hint shows no secret: -H "Authorization:
+// Bearer $(cat 'FILE')" or "… $VARIABLE". Empty when the ingress needs no
+// token, or none is allowed the site.
+func ingressAuth(cfg *config.Config, site string) string {
+	ref := ""
+	for _, c := range cfg.HTTP.Clients {
+		if len(c.Sites) == 0 || slices.Contains(c.Sites, site) {
+			ref = c.Token
+			break
+		}
+	}
+	if ref == "" {
+		ref = cfg.HTTP.IngressToken
+	}
+	if name, ok := strings.CutPrefix(ref, "env:"); ok && name != "" {
+		return `-H "Authorization: Bearer $` + name + `"`
+	}
+	if path, ok := strings.CutPrefix(ref, "file:"); ok && path != "" {
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(cfg.File), path)
+		}
+		return `-H "Authorization: Bearer $(cat '` + strings.ReplaceAll(path, "'", `'\''`) + `')"`
+	}
+	return ""
 }
 
 // firstOperation picks the message type of the first-message hint: the
