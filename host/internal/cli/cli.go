@@ -496,11 +496,34 @@ func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout i
 	}
 	var pretty any
 	if json.Unmarshal(a.body, &pretty) == nil {
-		_ = printJSON(stdout, pretty)
+		_ = printJSON(stdout, inZone(pretty, a.loc))
 	} else {
 		stdout.Write(a.body)
 	}
 	return a.err()
+}
+
+// inZone returns the decoded JSON v with every time in it (a string that
+// is a whole RFC 3339 time, as the admin API writes them in UTC) written
+// in loc, console.timeZone, with its offset: the same instant, still RFC
+// 3339, so that `medgate jobs` shows a Xiamen operator 10:54+08:00 as
+// the console does, not 02:54Z.
+func inZone(v any, loc *time.Location) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = inZone(e, loc)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = inZone(e, loc)
+		}
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && loc != nil {
+			return t.In(loc).Format(time.RFC3339Nano)
+		}
+	}
+	return v
 }
 
 // adminAnswer is the running medgate's answer to one admin API request.
