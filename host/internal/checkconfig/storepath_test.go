@@ -24,7 +24,7 @@ func TestCheckSQLiteStorePath(t *testing.T) {
 		{"directory to be made", nil, "data/medgate.db", nil},
 		{"directory of its own", func(t *testing.T, dir string) { mkdir(t, filepath.Join(dir, "data"), 0o700) }, "data/medgate.db", nil},
 		{"directory is a file", func(t *testing.T, dir string) { write(t, filepath.Join(dir, "data")) }, "data/medgate.db",
-			[]string{"store.path: data directory", "is not a directory", "set store.path"}},
+			[]string{"store.path: data directory", "is not a directory", "point it at a directory"}},
 		{"missing directory under a file", func(t *testing.T, dir string) { write(t, filepath.Join(dir, "data")) }, "data/db/medgate.db",
 			[]string{"store.path: data directory", "cannot be created", "is not a directory"}},
 		{"directory others may write", func(t *testing.T, dir string) { mkdir(t, filepath.Join(dir, "shared"), 0o777) }, "shared/medgate.db",
@@ -60,6 +60,51 @@ func TestCheckSQLiteStorePath(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), "medgate.yaml:5: store.path") {
 				t.Errorf("the problem is not reported at the line of store.path:\n%v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Check error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckArtifactsDir: check-config reports an artifacts.dir medgate run
+// could not create or use (a file; a directory to be made under a file),
+// creating nothing; it said "configuration OK" and the start then failed
+// with "artifact store: create …".
+func TestCheckArtifactsDir(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dir  string // artifacts.dir, relative to the configuration
+		want []string
+	}{
+		{"to be made", "state/artifacts", nil},
+		{"a file", "afile", []string{"medgate.yaml:6: artifacts.dir: directory", "afile is not a directory", "point it at a directory"}},
+		{"under a file", "afile/artifacts", []string{"medgate.yaml:6: artifacts.dir: directory", "does not exist and cannot be created", "afile is not a directory"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "afile"))
+			src := "kafka:\n  embedded: {}\nstore:\n  path: db/medgate.db\nartifacts:\n  dir: " + tc.dir + "\n"
+			cfgPath := filepath.Join(dir, "medgate.yaml")
+			if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			before := listing(t, dir)
+			err := Check(t.Context(), cfgPath)
+			if after := listing(t, dir); after != before {
+				t.Errorf("check-config changed the directory:\nbefore %s\nafter  %s", before, after)
+			}
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Check refused a usable artifacts.dir: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Check accepted artifacts.dir %s", tc.dir)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
