@@ -131,8 +131,10 @@ func TestREADMEInstallsWhatTheUnitNeeds(t *testing.T) {
 		"install the configuration at " + start[2]:      {"install", start[2]},
 		"create the EnvironmentFile " + env:             {env},
 		"install the unit":                              {"install", "deploy/systemd/medgate.service", "/etc/systemd/system/"},
-		"check the configuration as " + user:            {"sudo -u " + user, start[1], "check-config", start[2]},
-		"enable and start it":                           {"systemctl enable --now medgate"},
+		// As the unit runs it: its user and its EnvironmentFile (sudo -u
+		// alone reports every env: reference written there as not set).
+		"check the configuration as " + user + " with " + env: {"runuser -u " + user, ". " + env, start[1], "check-config", start[2]},
+		"enable and start it": {"systemctl enable --now medgate"},
 	}
 	secrets, plugins := exampleFileRefs(t)
 	if len(secrets) < 3 || len(plugins) == 0 {

@@ -126,6 +126,23 @@ func CheckWarn(ctx context.Context, cfgPath string) (warnings []config.Problem, 
 			}
 		}
 	}
+	// The SQLite database is checked as medgate run will open it, as
+	// this user (the unit's, with sudo -u medgate), creating nothing: a
+	// directory it cannot write or a file it cannot read otherwise shows
+	// only once the unit has started.
+	if cfg.Store.Driver == "sqlite" && cfg.Store.Path != "" && !reported["store.path"] {
+		if err := store.CheckSQLitePath(cfg.Store.Path); err != nil {
+			problems = append(problems, cfg.Problem("store.path", "%v", err))
+		}
+	}
+	// So is artifacts.dir, which medgate run creates (or fails to start):
+	// the default, beside the configuration, is read-only under the
+	// systemd unit.
+	if cfg.Artifacts.Dir != "" && !reported["artifacts.dir"] {
+		if err := store.CheckPrivateDir("directory", cfg.Artifacts.Dir); err != nil {
+			problems = append(problems, cfg.Problem("artifacts.dir", "%v (medgate keeps the files plugins hand over there; under the systemd unit it must be under /var/lib/medgate)", err))
+		}
+	}
 	// The Kafka TLS files are read as medgate run reads them (a CA file
 	// without a certificate, a certificate with another's key, an expired
 	// client certificate refuse the start), unless one is missing already.

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -285,26 +286,63 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if typ == "" {
 			fmt.Fprintf(stdout, "No site enables a plugin with operations yet: enable one under sites[].plugins, then reload.\n")
 		} else {
-			firstMessageHint(stdout, *cfgPath, d.HTTPAddr(), site, typ)
+			firstMessageHint(stdout, os.Args[0], *cfgPath, d.HTTPAddr(), site, typ, ingressAuth(cfg, site))
 		}
 		fmt.Fprintf(stdout, "Stop with Ctrl-C. Reload the configuration with: kill -HUP %d\n", os.Getpid())
 	}})
 }
 
 // firstMessageHint prints how to send a first message of type typ to site
-// from another terminal, with the configuration medgate runs with.
-func firstMessageHint(w io.Writer, cfgPath, addr, site, typ string) {
+// from another terminal, with the configuration medgate runs with: the
+// commands name the medgate binary as it was started (prog, os.Args[0]:
+// /opt/medgate/bin/medgate on a server, where there is no bin/medgate),
+// and the curl line sends the ingress token (auth, see ingressAuth) when
+// the ingress needs one, else it is answered 401.
+func firstMessageHint(w io.Writer, prog, cfgPath, addr, site, typ, auth string) {
 	fmt.Fprintf(w, "Send a first message from another terminal (an invalid reply lists every field the payload lacks):\n")
-	fmt.Fprintf(w, "  bin/medgate send -config %s -site %s -type %s -payload '{}'\n", cfgPath, site, typ)
-	fmt.Fprintf(w, "  %s\n", curlHint(addr, site, typ))
-	fmt.Fprintf(w, "Every operation of the running plugins: bin/medgate plugins -config %s\n", cfgPath)
+	fmt.Fprintf(w, "  %s send -config %s -site %s -type %s -payload '{}'\n", prog, cfgPath, site, typ)
+	fmt.Fprintf(w, "  %s\n", curlHint(addr, site, typ, auth))
+	fmt.Fprintf(w, "Every operation of the running plugins: %s plugins -config %s\n", prog, cfgPath)
 }
 
 // curlHint is the command line that posts a first message to the HTTP
-// ingress, which takes only JSON bodies sent as application/json.
-func curlHint(addr, site, typ string) string {
+// ingress, which takes only JSON bodies sent as application/json, with
+// the header auth (none when empty).
+func curlHint(addr, site, typ, auth string) string {
 	body := fmt.Sprintf(`{"id":"m-1","site":%q,"type":%q,"payload":{}}`, site, typ)
-	return fmt.Sprintf("curl -s http://%s/v1/messages -H 'Content-Type: application/json' -d '%s'", addr, body)
+	if auth != "" {
+		auth += " "
+	}
+	return fmt.Sprintf("curl -s http://%s/v1/messages %s-H 'Content-Type: application/json' -d '%s'", addr, auth, body)
+}
+
+// ingressAuth is the curl option that sends an ingress token site's
+// messages are accepted with (the first http.clients entry allowed the
+// site, else http.ingressToken), the shell reading it where the
+// configuration keeps it, so the hint shows no secret: -H "Authorization:
+// Bearer $(cat 'FILE')" or "… $VARIABLE". Empty when the ingress needs no
+// token, or none is allowed the site.
+func ingressAuth(cfg *config.Config, site string) string {
+	ref := ""
+	for _, c := range cfg.HTTP.Clients {
+		if len(c.Sites) == 0 || slices.Contains(c.Sites, site) {
+			ref = c.Token
+			break
+		}
+	}
+	if ref == "" {
+		ref = cfg.HTTP.IngressToken
+	}
+	if name, ok := strings.CutPrefix(ref, "env:"); ok && name != "" {
+		return `-H "Authorization: Bearer $` + name + `"`
+	}
+	if path, ok := strings.CutPrefix(ref, "file:"); ok && path != "" {
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(cfg.File), path)
+		}
+		return `-H "Authorization: Bearer $(cat '` + strings.ReplaceAll(path, "'", `'\''`) + `')"`
+	}
+	return ""
 }
 
 // firstOperation picks the message type of the first-message hint: the
@@ -458,11 +496,34 @@ func adminCall(ctx context.Context, cfgPath, addr, method, path string, stdout i
 	}
 	var pretty any
 	if json.Unmarshal(a.body, &pretty) == nil {
-		_ = printJSON(stdout, pretty)
+		_ = printJSON(stdout, inZone(pretty, a.loc))
 	} else {
 		stdout.Write(a.body)
 	}
 	return a.err()
+}
+
+// inZone returns the decoded JSON v with every time in it (a string that
+// is a whole RFC 3339 time, as the admin API writes them in UTC) written
+// in loc, console.timeZone, with its offset: the same instant, still RFC
+// 3339, so that `medgate jobs` shows a Xiamen operator 10:54+08:00 as
+// the console does, not 02:54Z.
+func inZone(v any, loc *time.Location) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = inZone(e, loc)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = inZone(e, loc)
+		}
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && loc != nil {
+			return t.In(loc).Format(time.RFC3339Nano)
+		}
+	}
+	return v
 }
 
 // adminAnswer is the running medgate's answer to one admin API request.

@@ -1639,7 +1639,7 @@ func ResolveSecret(ref string) (string, error) {
 		v, ok := os.LookupEnv(name)
 		switch {
 		case !ok:
-			return "", fmt.Errorf("environment variable %s is not set; set it in medgate's environment (the systemd unit's EnvironmentFile, the pod's env)", name)
+			return "", fmt.Errorf("environment variable %s is not set; set it in medgate's environment (the systemd unit's EnvironmentFile, the pod's env); a command run by hand, check-config among them, sees only its shell's environment, not the unit's EnvironmentFile: load it first, sudo sh -c 'set -a; . /etc/medgate/environment; exec runuser -u medgate -- medgate check-config -config FILE'", name)
 		case v == "":
 			return "", fmt.Errorf("environment variable %s is set but empty; put the secret in it", name)
 		}

@@ -72,6 +72,12 @@ type Daemon struct {
 	// retired counts their Retire calls (guarded by mu).
 	retiring map[*pluginhost.Instance]bool
 	retired  sync.WaitGroup
+	// httpRead fingerprints the HTTP tokens the server started with
+	// (httpFingerprint), which a reload does not put in force.
+	httpRead map[string][sha256.Size]byte
+	// storeLock is the hold on the SQLite database (nil on PostgreSQL):
+	// one instance per file (lockSQLite).
+	storeLock *storeLock
 
 	store    store.Store
 	refusals *storeRefusals  // the writes the store refuses, made loud
@@ -166,6 +172,11 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	d.refusals = newStoreRefusals(log, time.Now)
 	if d.store, err = openStore(ctx, cfg, store.WithRefusals(d.refusals.heard)); err != nil {
 		return nil, err
+	}
+	if cfg.Store.Driver == store.DriverSQLite {
+		if d.storeLock, err = lockSQLite(cfg.Store.Path, cfg.Node); err != nil {
+			return nil, err
+		}
 	}
 	d.metrics = metrics.New(d.store.OldestPending, time.Now)
 	if err := d.refusals.register(d.metrics.Registry); err != nil {
@@ -329,6 +340,7 @@ func Start(ctx context.Context, cfgPath string, o Options) (_ *Daemon, err error
 	if err := d.startHTTP(cfg); err != nil {
 		return nil, err
 	}
+	d.httpRead = httpFingerprint(cfg)
 	if err := d.startMLLP(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -815,6 +827,18 @@ func (d *Daemon) ReloadNotes(ctx context.Context) (keys, warnings []string, err 
 	// comes again at each reload until a restart, and not for a change
 	// written back to what runs.
 	keys = notApplied(d.started, cfg)
+	// An HTTP token rotated in its file (the reference unchanged) is
+	// read only at a restart too: listed, or the reload would answer
+	// that nothing is pending while the old token still works.
+	httpKeys, httpWarning := d.httpRotated(cfg)
+	for _, k := range httpKeys {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	if httpWarning != "" {
+		warnings = append(warnings, httpWarning)
+	}
 	for _, k := range rotated {
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
@@ -1230,6 +1254,7 @@ func (d *Daemon) Close() error {
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 	}
+	errs = append(errs, d.storeLock.release())
 	return errors.Join(errs...)
 }
 
