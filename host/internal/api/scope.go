@@ -101,10 +101,14 @@ func outsideScope(u access.User, asked []string) []string {
 	return out
 }
 
+// notFoundMessage says that no message has an id, and the commonest
+// mistake: a reply's own id given for the id of its request.
+const notFoundMessage = "no message with this id has been received: give the id the platform sent the message under (a reply names it in requestId; the reply's own id names no message)"
+
 // messageNotFound is the answer for a message that does not exist or is
 // of a site the caller does not see: the same, so an id reveals nothing.
 func messageNotFound(refused bool) *Error {
-	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no message with this id has been received", refused: refused}
+	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: notFoundMessage, refused: refused}
 }
 
 // jobSite is the site of a job id (plugin/site/job).

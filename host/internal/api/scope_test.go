@@ -171,11 +171,12 @@ func TestSiteScopedUsers(t *testing.T) {
 
 		{route: "POST /admin/messages/{id}/replay", method: "POST", path: "/admin/messages/m-s1/replay", user: "o-s1", code: 202, has: []string{"replayed"}},
 		{route: "POST /admin/messages/{id}/replay", method: "POST", path: "/admin/messages/m-s2/replay", user: "o-s1", code: 404,
-			sameAs: `{"code":"not_found","message":"no message with this id has been received"}` + "\n"},
+			sameAs: `{"code":"not_found","message":"` + notFoundMessage + `"}` + "\n"},
 		{route: "POST /admin/messages/replay", method: "POST", path: "/admin/messages/replay?site=s2", user: "o-s1", code: 403, has: []string{"site_scoped", "site s2 is not one of the sites o-s1 sees (s1)"}},
 		{route: "POST /admin/messages/replay", method: "POST", path: "/admin/messages/replay", user: "v-s1", code: 403, has: []string{"forbidden"}},
-		{route: "POST /admin/messages/{id}/replay", method: "POST", path: "/admin/messages/no-such/replay", user: "o-s1", code: 404,
-			sameAs: `{"code":"not_found","message":"no message with this id has been received"}` + "\n"},
+		// A reply's own id given for its request's: the answer says which id to give.
+		{route: "POST /admin/messages/{id}/replay", method: "POST", path: "/admin/messages/no-such/replay", user: "o-s1", code: 404, has: []string{"requestId"},
+			sameAs: `{"code":"not_found","message":"` + notFoundMessage + `"}` + "\n"},
 	}
 	// A command's role check: a user with sites is never an admin, and
 	// the command line asks only for admin commands.
