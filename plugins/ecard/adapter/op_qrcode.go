@@ -100,6 +100,9 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 		return nil, fmt.Errorf("render the QR code of card %s: %w", rec.CardNo, err)
 	}
 	label := card.Label(rec.CardNo, rec.Name, expires, nil)
+	if rec.Guardian != nil {
+		label = label.WithNewborn(rec.BirthOrder, rec.Gender)
+	}
 	reply := qrReply{CardNo: rec.CardNo, Text: text, ExpiresAt: expires, PNG: png, Label: labelReply{LabelText: label, Lines: label.Lines()}}
 	if p.PrintLabel {
 		reply.LabelPNG, err = card.LabelPNG(text, label, size)
