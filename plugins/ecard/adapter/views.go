@@ -18,6 +18,9 @@ const (
 	FormRevoke = "revoke"
 	// FormPhone is the correction of the phone on a card.
 	FormPhone = "phone"
+	// FormLookup looks a card up by its number or a temporary card's
+	// (ecard.get, masked).
+	FormLookup = "lookup"
 )
 
 // CmdRename is `medgate ecard rename`; CmdRevoke `medgate ecard revoke`.
@@ -240,6 +243,30 @@ func forms() []sdk.Form {
 		Fields:      revokeArguments,
 		Result:      revokeResult,
 		Role:        sdk.RoleAdmin,
+	}, {
+		Name:        FormLookup,
+		Title:       "电子卡查询 Look up an e-card",
+		Description: "按卡号或临时卡号查看电子卡：状态、患者（已遮蔽）、关联的临时卡；不打印二维码。Look a card up by its number or a temporary card's: its status, the patient (masked) and linked temporary cards; prints no code.",
+		Operation:   OpGet,
+		Key:         "cardNo",
+		Fields:      []sdk.Argument{{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号：电子卡号或临时卡号 the e-card number or a temporary-card number"}},
+		Result: sdk.Display{
+			Fields: []sdk.Column{
+				{Field: "cardNo", Title: "卡号 card number"},
+				{Field: "matchedTempCardNo", Title: "查询的临时卡号 temporary card looked up"},
+				{Field: "status", Title: "卡状态 card status", Codes: cardStatusCodes},
+				{Field: "replacedBy", Title: "已由此卡取代 replaced by"},
+				{Field: "name", Title: "姓名 name", Personal: true},
+				{Field: "idType", Title: "证件类型 document type", Codes: idTypeCodes},
+				{Field: "idNumber", Title: "证件号 document number", Personal: true},
+				{Field: "phone", Title: "手机号 phone", Personal: true},
+				{Field: "guardian.name", Title: "监护人 guardian (newborn)", Personal: true},
+				{Field: "birthOrder", Title: "胎次 birth order (newborn)"},
+				{Field: "tempCards", Title: "关联的临时卡 linked temporary cards"},
+				{Field: "registeredAt", Title: "登记时间 registered"},
+				{Field: "revokedAt", Title: "注销时间 revoked"},
+			},
+		},
 	}, {
 		Name:        FormScan,
 		Title:       "扫码 Scan",
