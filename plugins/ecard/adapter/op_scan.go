@@ -344,7 +344,9 @@ func refuse(c card.Claims, err error) (*sdk.HandleResponse, error) {
 		return invalid("$.text", ResultTampered, "the e-card code was sealed with an unknown key", detail(err, card.ErrUnknownKey),
 			scanRefusal{Result: ResultTampered, Reason: "unknown-key"})
 	case errors.Is(err, card.ErrTampered):
-		return invalid("$.text", ResultTampered, "the e-card code failed authentication", detail(err, card.ErrTampered)+"; treat it as possible fraud",
+		return invalid("$.text", ResultTampered, "the e-card code failed authentication", detail(err, card.ErrTampered)+
+			"; or it is another hospital's e-card code, sealed by its own medgate with its own key: scan again, and if it fails again, "+
+			"check the patient's identity and register a patient of another hospital here for a card of this hospital; otherwise treat it as possible fraud",
 			scanRefusal{Result: ResultTampered, Reason: "authentication"})
 	case errors.Is(err, card.ErrLegacyCode):
 		// No card number either: a version-1 code may be another site's.
