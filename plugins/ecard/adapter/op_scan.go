@@ -341,7 +341,8 @@ func refuse(c card.Claims, err error) (*sdk.HandleResponse, error) {
 		return invalid("$.text", ResultNotECard, "the text is not a hospital e-card code", detail(err, card.ErrNotECard),
 			scanRefusal{Result: ResultNotECard, LooksLike: kindName(notECard.Kind)})
 	case errors.Is(err, card.ErrUnknownKey):
-		return invalid("$.text", ResultTampered, "the e-card code was sealed with an unknown key", detail(err, card.ErrUnknownKey),
+		return invalid("$.text", ResultTampered, "the e-card code was sealed with an unknown key", detail(err, card.ErrUnknownKey)+
+			"; or it is another hospital's e-card code, sealed by its own medgate under a key id of its own: register a patient of another hospital here",
 			scanRefusal{Result: ResultTampered, Reason: "unknown-key"})
 	case errors.Is(err, card.ErrTampered):
 		return invalid("$.text", ResultTampered, "the e-card code failed authentication", detail(err, card.ErrTampered)+

@@ -121,7 +121,7 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 		case "retired-key":
 			return KindECard, "电子卡二维码用已停用的密钥在停用后签发，本院未签发过此码，可能为伪造：请核实患者身份并重新打印二维码。"
 		case "unknown-key":
-			return KindECard, "电子卡二维码的密钥已停用，请为患者重新打印二维码。"
+			return KindECard, "电子卡二维码的密钥本院未配置：本院已停用的密钥签发的，请为患者重新打印二维码；外院签发的，请在本院登记电子卡。"
 		}
 		return KindECard, "电子卡二维码不完整或格式错误，请重新扫描。"
 	case ResultRevoked:
