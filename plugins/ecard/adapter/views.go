@@ -196,6 +196,9 @@ func forms() []sdk.Form {
 			// left out of the payload.
 			{Name: "issuingCountry", Type: sdk.SettingString, Description: "护照签发国（仅证件类型 03 护照）：机读区 P< 之后的 3 个字母，如 GBR、USA、CHN passport's issuing state (03 only): the 3 letters after P< in the machine-readable zone, e.g. GBR, USA, CHN"},
 			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号：11 位手机号码；证件类型不是 01/02 时也可填国际号码，如 +85291234567 11-digit mobile number; with a document other than 01/02 also an international number such as +85291234567"},
+			// Not Required: only a patient who holds a temporary card has
+			// one. An empty field is left out of the payload.
+			{Name: "tempCardNo", Type: sdk.SettingString, Description: "临时卡号（选填）：患者持有的临时卡，登记后关联到电子卡 the temporary card the patient holds (optional): linked to the e-card"},
 			// No Default: an empty validity is left out of the payload,
 			// so the site's qrValidity applies (a Default would be sent
 			// for every site).
@@ -209,6 +212,7 @@ func forms() []sdk.Form {
 				{Field: "label.name", Title: "姓名 name", Personal: true},
 				{Field: "storedName", Title: "卡上登记的姓名 name on the card", Personal: true},
 				{Field: "idTypeName", Title: "证件类型 document type"},
+				{Field: "tempCardNo", Title: "已关联的临时卡 temporary card linked"},
 				{Field: "expiresAt", Title: "二维码有效期至 code valid until"},
 			},
 			Images:     []sdk.Column{{Field: "png", Title: "电子就诊卡二维码 e-card QR code"}, {Field: "labelPng", Title: "标签图片 Label image (for label printers without a Chinese font)"}},
