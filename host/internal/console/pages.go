@@ -660,7 +660,8 @@ func orderedObject(raw json.RawMessage) ([]field, error) {
 
 // cellText shows a JSON value in a table cell. Strings keep their masking
 // (and ID or mobile numbers that slipped through are masked); times are
-// shown in the console's zone loc, with its offset.
+// shown in the console's zone loc, with its offset; a list of strings shows
+// its items, each so masked, joined by 、 (an empty list shows nothing).
 func cellText(v json.RawMessage, loc *time.Location) string {
 	var s string
 	if json.Unmarshal(v, &s) == nil {
@@ -676,11 +677,19 @@ func cellText(v json.RawMessage, loc *time.Location) string {
 		}
 		return "否"
 	}
-	t := strings.TrimSpace(string(v))
-	if t == "null" {
+	var t string
+	if list := []string(nil); json.Unmarshal(v, &list) == nil && list != nil {
+		// A list of texts (an e-card's linked temporary cards): the items,
+		// each masked, not JSON; an empty list shows nothing, as null does.
+		for i, s := range list {
+			list[i] = logging.Mask(s)
+		}
+		t = strings.Join(list, "、")
+	} else if t = strings.TrimSpace(string(v)); t == "null" {
 		return ""
+	} else {
+		t = logging.Mask(t)
 	}
-	t = logging.Mask(t)
 	if utf8.RuneCountInString(t) > 200 {
 		t = string([]rune(t)[:200]) + "…"
 	}

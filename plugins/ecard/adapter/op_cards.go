@@ -182,7 +182,7 @@ func (h handler) link(ctx context.Context) (*sdk.HandleResponse, error) {
 	p.CardNo, p.TempCardNo, p.PreviousCardNo = h.readCardNo(strings.TrimSpace(halfWidth(p.CardNo))), strings.TrimSpace(halfWidth(p.TempCardNo)), h.readCardNo(strings.TrimSpace(halfWidth(p.PreviousCardNo)))
 	ds := checkNumber("$.cardNo", "cardNo", p.CardNo)
 	if len(ds) == 0 && h.cfg.rule.IsTemporary(p.CardNo) {
-		ds.Error("$.cardNo", "temporary-card", fmt.Sprintf("%s is a temporary-card number", p.CardNo), "give the e-card number in cardNo and the temporary-card number in tempCardNo")
+		ds.Error("$.cardNo", "temporary-card", zhSummary("$.cardNo", "temporary-card", fmt.Sprintf("%s is a temporary-card number", p.CardNo)), "give the e-card number in cardNo and the temporary-card number in tempCardNo")
 	}
 	ds = append(ds, h.checkTempCardNo(p.TempCardNo)...)
 	if p.PreviousCardNo != "" {
@@ -219,7 +219,7 @@ func (h handler) linkCards(ctx context.Context, p linkPayload) (*sdk.HandleRespo
 		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
 			return nil, err
 		}
-		return invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
+		return invalid("$.cardNo", "revoked", zhSummary("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo)), revokedDetail(rec), nil)
 	}
 	now := h.a.now().UTC().Truncate(time.Second)
 	already := false
@@ -473,7 +473,7 @@ func (h handler) get(ctx context.Context) (*sdk.HandleResponse, error) {
 		var tr tempRecord
 		_, err := getJSON(ctx, host, keyTemp+number, &tr)
 		if errors.Is(err, sdk.ErrNotFound) {
-			return invalid(field, "unknown-card", fmt.Sprintf("temporary card %s is not linked to an e-card", number),
+			return invalid(field, "unknown-card", zhSummary(field, "unlinked", fmt.Sprintf("temporary card %s is not linked to an e-card", number)),
 				"link it with ecard.link, or look up the e-card by its own number", map[string]string{"result": "unknown-card", "tempCardNo": number})
 		}
 		if err != nil {

@@ -38,6 +38,9 @@ type deskPayload struct {
 	// typed: the clerk has checked that the card is this person's (see
 	// deskMismatch).
 	ConfirmName bool `json:"confirmName,omitempty"`
+	// TempCardNo is the temporary card the patient holds, linked to the
+	// card once the desk has found it this patient's (see desk).
+	TempCardNo string `json:"tempCardNo,omitempty"`
 }
 
 // deskRefusal is the payload of a desk call refused because the card found
@@ -60,6 +63,8 @@ type deskReply struct {
 	Status       string    `json:"status"`
 	RegisteredAt time.Time `json:"registeredAt"`
 	IDTypeName   string    `json:"idTypeName"`
+	// TempCardNo is the temporary card linked to the card by this call.
+	TempCardNo string `json:"tempCardNo,omitempty"`
 }
 
 // desk serves ecard.desk. The validity is checked before anything is
@@ -77,16 +82,23 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 	id := card.Identity{Name: p.Name, IDType: p.IDType, IDNumber: p.IDNumber, IssuingCountry: p.IssuingCountry, Phone: p.Phone, Gender: p.Gender, BirthDate: p.BirthDate,
 		Guardian: p.Guardian, BirthOrder: p.BirthOrder}
 	id = halfWidthIdentity(id)
+	p.TempCardNo = strings.TrimSpace(halfWidth(p.TempCardNo))
+	var ds sdk.Diagnostics
 	if v := p.Validity; v != "" {
 		if _, rule, sum, det := readValidity(v); rule != "" {
-			ds := sdk.Diagnostics{{Field: "$.validity", Rule: rule, Summary: sum, Detail: det}}
-			// Report the identity's problems too: every problem at once.
-			for _, fe := range card.ValidateIdentityAt(id, h.a.now()) {
-				sum, det := splitMessage(fe.Message)
-				ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: zhSummary(fe.Field, fe.Rule, sum), Detail: det})
-			}
-			return sdk.Invalid(ds...), nil
+			ds = append(ds, sdk.Diagnostic{Field: "$.validity", Rule: rule, Summary: sum, Detail: det})
 		}
+	}
+	if p.TempCardNo != "" {
+		ds = append(ds, h.checkTempCardNo(p.TempCardNo)...)
+	}
+	if ds.HasError() {
+		// Report the identity's problems too: every problem at once.
+		for _, fe := range card.ValidateIdentityAt(id, h.a.now()) {
+			sum, det := splitMessage(fe.Message)
+			ds = append(ds, sdk.Diagnostic{Severity: sdk.SeverityError, Field: fe.Field, Rule: fe.Rule, Summary: zhSummary(fe.Field, fe.Rule, sum), Detail: det})
+		}
+		return sdk.Invalid(ds...), nil
 	}
 	sub := func(payload any) handler {
 		raw, _ := json.Marshal(payload)
@@ -107,11 +119,23 @@ func (h handler) desk(ctx context.Context) (*sdk.HandleResponse, error) {
 			return refused, err
 		}
 	}
+	// The temporary card is linked only now, once the card is known to be
+	// this patient's: linked by the registration, it would be linked to
+	// the card of another person whose ID number was typed.
+	var linked string
+	if p.TempCardNo != "" {
+		if reg, err = h.linkRegistered(ctx, reg, p.TempCardNo); err != nil {
+			return nil, err
+		}
+		var lr registerReply
+		_ = json.Unmarshal(reg.Payload, &lr)
+		linked = lr.TempCardNo
+	}
 	qr, err := sub(qrPayload{CardNo: r.CardNo, Validity: p.Validity, PrintLabel: true}).qrcode(ctx)
 	if err != nil || qr.Status != sdk.StatusOK {
 		return qr, err
 	}
-	out := deskReply{Created: r.Created, Status: r.Status, RegisteredAt: r.RegisteredAt, IDTypeName: card.IDTypeName(id.IDType)}
+	out := deskReply{Created: r.Created, Status: r.Status, RegisteredAt: r.RegisteredAt, IDTypeName: card.IDTypeName(id.IDType), TempCardNo: linked}
 	if id.Guardian != nil {
 		out.IDTypeName = "新生儿，监护人" + card.IDTypeName(id.Guardian.IDType) + " newborn under a guardian"
 	}

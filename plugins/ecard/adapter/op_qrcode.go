@@ -72,7 +72,7 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 		return sdk.Invalid(ds...), nil
 	}
 	if h.cfg.rule.IsTemporary(p.CardNo) {
-		return invalid("$.cardNo", "temporary-card", fmt.Sprintf("%s is a temporary-card number", p.CardNo),
+		return invalid("$.cardNo", "temporary-card", zhSummary("$.cardNo", "temporary-card", fmt.Sprintf("%s is a temporary-card number", p.CardNo)),
 			"QR codes are issued for e-cards; find the linked e-card with ecard.get {\"tempCardNo\": ...} and use its number", nil)
 	}
 	rec, _, err := getCard(ctx, h.host(), p.CardNo)
@@ -86,7 +86,7 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
 			return nil, err
 		}
-		return invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
+		return invalid("$.cardNo", "revoked", zhSummary("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo)), revokedDetail(rec), nil)
 	}
 	text, expires, err := h.cfg.sealer.Seal(rec.CardNo, validity)
 	if err != nil {
@@ -100,6 +100,9 @@ func (h handler) qrcode(ctx context.Context) (*sdk.HandleResponse, error) {
 		return nil, fmt.Errorf("render the QR code of card %s: %w", rec.CardNo, err)
 	}
 	label := card.Label(rec.CardNo, rec.Name, expires, nil)
+	if rec.Guardian != nil {
+		label = label.WithNewborn(rec.BirthOrder, rec.Gender)
+	}
 	reply := qrReply{CardNo: rec.CardNo, Text: text, ExpiresAt: expires, PNG: png, Label: labelReply{LabelText: label, Lines: label.Lines()}}
 	if p.PrintLabel {
 		reply.LabelPNG, err = card.LabelPNG(text, label, size)
@@ -145,7 +148,7 @@ func (h handler) unknownCard(field, cardNo string) (*sdk.HandleResponse, error) 
 	if err != nil {
 		detail = "no e-card with this number is registered at this site, and " + err.Error()
 	}
-	return invalid(field, "unknown-card", fmt.Sprintf("card %s is unknown", cardNo), detail, map[string]string{"result": "unknown-card", "cardNo": cardNo})
+	return invalid(field, "unknown-card", zhSummary(field, "unknown-card", fmt.Sprintf("card %s is unknown", cardNo)), detail, map[string]string{"result": "unknown-card", "cardNo": cardNo})
 }
 
 // revokedDetail says what to do with revoked card rec, whose ReplacedBy is

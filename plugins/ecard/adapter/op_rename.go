@@ -211,7 +211,7 @@ func (h handler) correctedCard(ctx context.Context, cardNo string, rec cardRecor
 		if rec, err = h.withLiveReplacement(ctx, rec); err != nil {
 			return rec, nil, err
 		}
-		resp, err := invalid("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo), revokedDetail(rec), nil)
+		resp, err := invalid("$.cardNo", "revoked", zhSummary("$.cardNo", "revoked", fmt.Sprintf("card %s is revoked", rec.CardNo)), revokedDetail(rec), nil)
 		return rec, resp, err
 	}
 	return rec, nil, nil

@@ -187,7 +187,7 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 		return invalid("$.text", "length", fmt.Sprintf("text has %d bytes", len(p.Text)),
 			fmt.Sprintf("a scanned code is at most %d bytes; check the scanner configuration", maxScanText), nil)
 	}
-	p.Text = halfWidth(p.Text)
+	p.Text = withoutSymbologyID(halfWidth(p.Text))
 	if p.Reveal && !h.cfg.revealAllowed {
 		// Refused before the text is looked at: the same for QR codes and
 		// temporary cards.
@@ -233,6 +233,25 @@ func (h handler) scanText(ctx context.Context) (*sdk.HandleResponse, error) {
 	}
 	return ok(scanReply{Result: ResultOK, cardView: view, IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt})
 }
+
+// withoutSymbologyID returns s without the AIM symbology identifier a
+// scanner set to transmit it puts before what it read (ISO/IEC 15424: "]",
+// the symbology's letter and a modifier character, such as "]Q1" for a QR
+// code, "]C0" for a Code 128 temporary card), and without whitespace around
+// it. No e-card code, card number, ID number or trace code starts with "]",
+// so nothing else could be meant; without this, every scan at a counter
+// whose scanner sends it was answered not-ecard, "无法识别的码", and scanning
+// again could not help.
+func withoutSymbologyID(s string) string {
+	t := strings.TrimSpace(s)
+	if len(t) > 3 && t[0] == ']' && isASCIILetter(t[1]) && (isASCIILetter(t[2]) || (t[2] >= '0' && t[2] <= '9')) {
+		return strings.TrimSpace(t[3:])
+	}
+	return s
+}
+
+// isASCIILetter reports whether c is A–Z or a–z.
+func isASCIILetter(c byte) bool { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') }
 
 // halfWidth returns s with the full-width forms of ASCII characters
 // (U+FF01–U+FF5E: Ａ, ２, ｘ) and the ideographic space (U+3000) as the
@@ -322,10 +341,13 @@ func refuse(c card.Claims, err error) (*sdk.HandleResponse, error) {
 		return invalid("$.text", ResultNotECard, "the text is not a hospital e-card code", detail(err, card.ErrNotECard),
 			scanRefusal{Result: ResultNotECard, LooksLike: kindName(notECard.Kind)})
 	case errors.Is(err, card.ErrUnknownKey):
-		return invalid("$.text", ResultTampered, "the e-card code was sealed with an unknown key", detail(err, card.ErrUnknownKey),
+		return invalid("$.text", ResultTampered, "the e-card code was sealed with an unknown key", detail(err, card.ErrUnknownKey)+
+			"; or it is another hospital's e-card code, sealed by its own medgate under a key id of its own: register a patient of another hospital here",
 			scanRefusal{Result: ResultTampered, Reason: "unknown-key"})
 	case errors.Is(err, card.ErrTampered):
-		return invalid("$.text", ResultTampered, "the e-card code failed authentication", detail(err, card.ErrTampered)+"; treat it as possible fraud",
+		return invalid("$.text", ResultTampered, "the e-card code failed authentication", detail(err, card.ErrTampered)+
+			"; or it is another hospital's e-card code, sealed by its own medgate with its own key: scan again, and if it fails again, "+
+			"check the patient's identity and register a patient of another hospital here for a card of this hospital; otherwise treat it as possible fraud",
 			scanRefusal{Result: ResultTampered, Reason: "authentication"})
 	case errors.Is(err, card.ErrLegacyCode):
 		// No card number either: a version-1 code may be another site's.

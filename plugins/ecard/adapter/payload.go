@@ -111,6 +111,10 @@ var rulePhrases = map[string]string{
 	"placeholder": "不是真实信息", "check_digit": "校验位不对，请与证件核对", "region": "地区码不对", "birth_date": "出生日期不对",
 	"mismatch": "与证件号码不一致", "exclusive": "此情况下不填", "range": "超出范围", "code": "不在可选代码中", "id_type": "不支持",
 	"superseded": "已有更晚的更正，本次未更改",
+	// Of a card number the card's state refuses: the print, look-up and
+	// correction pages, where the cashier types it.
+	"unknown-card": "查无此电子卡，请核对号码", "unlinked": "是未关联电子卡的临时卡号",
+	"temporary-card": "是临时卡号，请填电子卡号", "revoked": "对应的电子卡已注销",
 }
 
 // zhSummary leads the English summary of a refusal at field with the

@@ -10,7 +10,7 @@ import (
 // ecard.phone) and revoking a card (ecard.revoke, wrongId or not) change
 // what another patient's record says or whether it scans, so their
 // console forms and commands declare the admin role; the desk's own work
-// (register and print, scan, reprint) stays the operator's. The host
+// (register and print, scan, reprint, look up) stays the operator's. The host
 // enforces what is declared (console, command line).
 func TestCorrectionsNeedAdmin(t *testing.T) {
 	t.Parallel()
@@ -19,7 +19,7 @@ func TestCorrectionsNeedAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{OpRename: sdk.RoleAdmin, OpRevoke: sdk.RoleAdmin, OpPhone: sdk.RoleAdmin,
-		OpDesk: sdk.RoleOperator, OpQRCode: sdk.RoleOperator, OpScan: sdk.RoleOperator}
+		OpDesk: sdk.RoleOperator, OpQRCode: sdk.RoleOperator, OpScan: sdk.RoleOperator, OpGet: sdk.RoleOperator}
 	seen := map[string]bool{}
 	for _, f := range d.Forms {
 		w, ok := want[f.Operation]

@@ -117,11 +117,11 @@ func scanMessage(f scanFacts, rule string) (kind, msg string) {
 	case ResultTampered:
 		switch f.Reason {
 		case "authentication":
-			return KindECard, "电子卡二维码校验失败：可能被改动、误读或伪造，请重新扫描；仍失败请核实患者身份。"
+			return KindECard, "电子卡二维码校验失败：可能是外院签发的电子卡二维码，或被改动、误读、伪造。请重新扫描；仍失败请核实患者身份，外院患者请在本院登记电子卡。"
 		case "retired-key":
 			return KindECard, "电子卡二维码用已停用的密钥在停用后签发，本院未签发过此码，可能为伪造：请核实患者身份并重新打印二维码。"
 		case "unknown-key":
-			return KindECard, "电子卡二维码的密钥已停用，请为患者重新打印二维码。"
+			return KindECard, "电子卡二维码的密钥本院未配置：本院已停用的密钥签发的，请为患者重新打印二维码；外院签发的，请在本院登记电子卡。"
 		}
 		return KindECard, "电子卡二维码不完整或格式错误，请重新扫描。"
 	case ResultRevoked:

@@ -37,7 +37,7 @@ func TestScanMessages(t *testing.T) {
 		"expired QR code": {text: expired, kind: "ecard",
 			message: "电子卡 " + cardNo + " 的二维码已于 2026-11-26 20:00 过期，请患者刷新或重新打印二维码。"},
 		"altered QR code": {text: tampered, kind: "ecard",
-			message: "电子卡二维码校验失败：可能被改动、误读或伪造，请重新扫描；仍失败请核实患者身份。"},
+			message: "电子卡二维码校验失败：可能是外院签发的电子卡二维码，或被改动、误读、伪造。请重新扫描；仍失败请核实患者身份，外院患者请在本院登记电子卡。"},
 		"e-card number": {text: cardNo, kind: "ecard-number",
 			message: "这是电子卡号 " + cardNo + "，不是二维码：卡号不能证明患者在场，请出示电子卡二维码。"},
 		"resident ID of a card holder": {text: testResidentID, kind: "resident-id",

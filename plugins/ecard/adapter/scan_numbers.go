@@ -82,7 +82,7 @@ func (h handler) scanNumber(ctx context.Context, text string, reveal bool) (*sdk
 	}
 	if no := upperCheckX(text); h.cfg.rule.Check(no) == nil {
 		r, err := invalid("$.text", ResultNotECard, fmt.Sprintf("%s is an e-card number, not its QR code", no),
-			"a card number alone does not prove the patient is present; ask for the QR code (ecard.qrcode prints a new one), or look the card up with ecard.get",
+			"a card number alone does not prove the patient is present; ask for the QR code (ecard.qrcode prints a new one), or look the card up with ecard.get (the console's 电子卡查询 page)",
 			scanRefusal{Result: ResultNotECard, LooksLike: lookECardNumber, CardNo: no})
 		return r, true, err
 	}

@@ -18,6 +18,9 @@ const (
 	FormRevoke = "revoke"
 	// FormPhone is the correction of the phone on a card.
 	FormPhone = "phone"
+	// FormLookup looks a card up by its number or a temporary card's
+	// (ecard.get, masked).
+	FormLookup = "lookup"
 )
 
 // CmdRename is `medgate ecard rename`; CmdRevoke `medgate ecard revoke`.
@@ -193,6 +196,9 @@ func forms() []sdk.Form {
 			// left out of the payload.
 			{Name: "issuingCountry", Type: sdk.SettingString, Description: "护照签发国（仅证件类型 03 护照）：机读区 P< 之后的 3 个字母，如 GBR、USA、CHN passport's issuing state (03 only): the 3 letters after P< in the machine-readable zone, e.g. GBR, USA, CHN"},
 			{Name: "phone", Type: sdk.SettingString, Required: true, Description: "手机号：11 位手机号码；证件类型不是 01/02 时也可填国际号码，如 +85291234567 11-digit mobile number; with a document other than 01/02 also an international number such as +85291234567"},
+			// Not Required: only a patient who holds a temporary card has
+			// one. An empty field is left out of the payload.
+			{Name: "tempCardNo", Type: sdk.SettingString, Description: "临时卡号（选填）：患者持有的临时卡，登记后关联到电子卡 the temporary card the patient holds (optional): linked to the e-card"},
 			// No Default: an empty validity is left out of the payload,
 			// so the site's qrValidity applies (a Default would be sent
 			// for every site).
@@ -206,6 +212,7 @@ func forms() []sdk.Form {
 				{Field: "label.name", Title: "姓名 name", Personal: true},
 				{Field: "storedName", Title: "卡上登记的姓名 name on the card", Personal: true},
 				{Field: "idTypeName", Title: "证件类型 document type"},
+				{Field: "tempCardNo", Title: "已关联的临时卡 temporary card linked"},
 				{Field: "expiresAt", Title: "二维码有效期至 code valid until"},
 			},
 			Images:     []sdk.Column{{Field: "png", Title: "电子就诊卡二维码 e-card QR code"}, {Field: "labelPng", Title: "标签图片 Label image (for label printers without a Chinese font)"}},
@@ -240,6 +247,30 @@ func forms() []sdk.Form {
 		Fields:      revokeArguments,
 		Result:      revokeResult,
 		Role:        sdk.RoleAdmin,
+	}, {
+		Name:        FormLookup,
+		Title:       "电子卡查询 Look up an e-card",
+		Description: "按卡号或临时卡号查看电子卡：状态、患者（已遮蔽）、关联的临时卡；不打印二维码。Look a card up by its number or a temporary card's: its status, the patient (masked) and linked temporary cards; prints no code.",
+		Operation:   OpGet,
+		Key:         "cardNo",
+		Fields:      []sdk.Argument{{Name: "cardNo", Type: sdk.SettingString, Required: true, Description: "卡号：电子卡号或临时卡号 the e-card number or a temporary-card number"}},
+		Result: sdk.Display{
+			Fields: []sdk.Column{
+				{Field: "cardNo", Title: "卡号 card number"},
+				{Field: "matchedTempCardNo", Title: "查询的临时卡号 temporary card looked up"},
+				{Field: "status", Title: "卡状态 card status", Codes: cardStatusCodes},
+				{Field: "replacedBy", Title: "已由此卡取代 replaced by"},
+				{Field: "name", Title: "姓名 name", Personal: true},
+				{Field: "idType", Title: "证件类型 document type", Codes: idTypeCodes},
+				{Field: "idNumber", Title: "证件号 document number", Personal: true},
+				{Field: "phone", Title: "手机号 phone", Personal: true},
+				{Field: "guardian.name", Title: "监护人 guardian (newborn)", Personal: true},
+				{Field: "birthOrder", Title: "胎次 birth order (newborn)"},
+				{Field: "tempCards", Title: "关联的临时卡 linked temporary cards"},
+				{Field: "registeredAt", Title: "登记时间 registered"},
+				{Field: "revokedAt", Title: "注销时间 revoked"},
+			},
+		},
 	}, {
 		Name:        FormScan,
 		Title:       "扫码 Scan",

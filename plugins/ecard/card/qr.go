@@ -96,11 +96,43 @@ type LabelText struct {
 	// ValidUntilASCII is "VALID UNTIL " + Expires, for printers without a CJK
 	// font.
 	ValidUntilASCII string `json:"validUntilAscii"`
+	// Newborn is set on the label of a newborn registered under its
+	// guardian (see WithNewborn): its birth order and sex, such as
+	// "新生儿 胎次 2 男", which tell twins apart when their provisional
+	// names (李梅之女) mask alike. Empty for anyone else.
+	Newborn string `json:"newborn,omitempty"`
+	// NewbornASCII is Newborn for printers without a CJK font, such as
+	// "NEWBORN 2 M".
+	NewbornASCII string `json:"newbornAscii,omitempty"`
 }
 
 // Lines returns the label lines in print order: card number, masked name,
-// validity.
-func (l LabelText) Lines() []string { return []string{l.CardNo, l.Name, l.ValidUntil} }
+// for a newborn its birth order and sex, validity.
+func (l LabelText) Lines() []string {
+	if l.Newborn != "" {
+		return []string{l.CardNo, l.Name, l.Newborn, l.ValidUntil}
+	}
+	return []string{l.CardNo, l.Name, l.ValidUntil}
+}
+
+// WithNewborn returns l with the line of a newborn registered under its
+// guardian: "新生儿 胎次 " and the birth order, then the sex of GB/T 2261.1
+// gender code 1 (男) or 2 (女); an unknown (0) or unspecified (9) gender
+// adds none. Twins, whose masked names are often the same (李**女 for
+// 李梅之女), then get labels that say which child each is.
+func (l LabelText) WithNewborn(birthOrder int, gender string) LabelText {
+	l.Newborn = fmt.Sprintf("新生儿 胎次 %d", birthOrder)
+	l.NewbornASCII = fmt.Sprintf("NEWBORN %d", birthOrder)
+	switch gender {
+	case "1":
+		l.Newborn += " 男"
+		l.NewbornASCII += " M"
+	case "2":
+		l.Newborn += " 女"
+		l.NewbornASCII += " F"
+	}
+	return l
+}
 
 // chinaTime is UTC+8 without a tz database lookup.
 var chinaTime = time.FixedZone("CST", 8*60*60)
@@ -122,13 +154,17 @@ func Label(cardNo, name string, expires time.Time, loc *time.Location) LabelText
 }
 
 // LabelPNG renders a printable label: the QR code for qrText at sizePx, with
-// three ASCII lines beneath it (card number, "VALID UNTIL", the expiry) in
-// the 7×13 font of golang.org/x/image/font/basicfont, enlarged for big
-// labels. The masked name is not drawn, because that font has no Chinese
-// glyphs: print label.Name with the printer's own font. The image is widened
-// if a line does not fit in sizePx.
+// three ASCII lines beneath it (card number, "VALID UNTIL", the expiry), and
+// for a newborn its NewbornASCII line after the card number, in the 7×13
+// font of golang.org/x/image/font/basicfont, enlarged for big labels. The
+// masked name is not drawn, because that font has no Chinese glyphs: print
+// label.Name with the printer's own font. The image is widened if a line
+// does not fit in sizePx.
 func LabelPNG(qrText string, label LabelText, sizePx int) ([]byte, error) {
 	lines := []string{label.CardNo, "VALID UNTIL", label.Expires}
+	if label.NewbornASCII != "" {
+		lines = []string{label.CardNo, label.NewbornASCII, "VALID UNTIL", label.Expires}
+	}
 	face := basicfont.Face7x13
 	scale := max(1, sizePx/128)
 	margin := face.Advance * scale

@@ -1,7 +1,9 @@
 package card
 
 import (
+	"bytes"
 	"image"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +204,48 @@ func BenchmarkQRPNG(b *testing.B) {
 		if _, err := QRPNG(text, 256); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLabelWithNewborn: a newborn's label gets a line with its birth order
+// and sex (none for an unknown or unspecified gender), between the name
+// and the validity, and the ASCII label image one more line.
+func TestLabelWithNewborn(t *testing.T) {
+	t.Parallel()
+	l := Label("88010000000003X", "李梅之女", time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), nil)
+	testCases := map[string]struct {
+		order           int
+		gender          string
+		want, wantASCII string
+	}{
+		"first twin, girl": {order: 1, gender: "2", want: "新生儿 胎次 1 女", wantASCII: "NEWBORN 1 F"},
+		"second twin, boy": {order: 2, gender: "1", want: "新生儿 胎次 2 男", wantASCII: "NEWBORN 2 M"},
+		"unknown gender":   {order: 1, gender: "0", want: "新生儿 胎次 1", wantASCII: "NEWBORN 1"},
+		"unspecified (9)":  {order: 3, gender: "9", want: "新生儿 胎次 3", wantASCII: "NEWBORN 3"},
+	}
+	plain, err := LabelPNG("MGE1ABCDEFGH", l, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := l.WithNewborn(tc.order, tc.gender)
+			if got.Newborn != tc.want || got.NewbornASCII != tc.wantASCII {
+				t.Errorf("WithNewborn(%d, %q) = %q / %q, want %q / %q", tc.order, tc.gender, got.Newborn, got.NewbornASCII, tc.want, tc.wantASCII)
+			}
+			if diff := cmp.Diff([]string{l.CardNo, l.Name, tc.want, l.ValidUntil}, got.Lines()); diff != "" {
+				t.Errorf("Lines (-want +got):\n%s", diff)
+			}
+			b, err := LabelPNG("MGE1ABCDEFGH", got, 256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, _ := png.Decode(bytes.NewReader(b))
+			base, _ := png.Decode(bytes.NewReader(plain))
+			if img == nil || base == nil || img.Bounds().Dy() <= base.Bounds().Dy() {
+				t.Errorf("the newborn's label image is no taller than the plain one: the line %q is not drawn", tc.wantASCII)
+			}
+		})
 	}
 }

@@ -352,6 +352,13 @@ func (s *Sealer) Open(text string) (Claims, error) {
 	if n < minBodyLen {
 		return Claims{}, &NotECardError{Kind: KindECard, Reason: "body is too short; the code was cut off"}
 	}
+	if kid := body[0]; !(kid >= '0' && kid <= '9') && !(kid >= 'A' && kid <= 'Z') {
+		// No key can have this id (0–9, A–Z): the code was misread or
+		// altered, not sealed with a key removed since. Scanning again
+		// helps; reprinting, which ErrUnknownKey asks for, does not.
+		return Claims{}, &NotECardError{Kind: KindECard,
+			Reason: fmt.Sprintf("its key id byte %#02x is no key id (0–9, A–Z); the code was misread or altered", kid)}
+	}
 	k, ok := s.keys[body[0]]
 	if !ok {
 		return Claims{}, fmt.Errorf("%w: key id %q is not configured; ask the patient to refresh the code, or configure the key again",

@@ -801,3 +801,47 @@ func TestOpenMalformedPayload(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenKeyIDThatIsNoKeyID: a code whose key id byte is not a key id at
+// all (keys are named 0–9 or A–Z), as a misread or altered character at
+// the start of the body makes it, is a malformed e-card code (scan again),
+// not ErrUnknownKey, whose reply asks to reprint the code as for a key
+// removed from the ring. A key id that could name a key still gives
+// ErrUnknownKey.
+func TestOpenKeyIDThatIsNoKeyID(t *testing.T) {
+	t.Parallel()
+	s := newTestSealer(t, newFakeClock(testT0), []Key{testKey("A", 1)}, "A")
+	text, _, err := s.Seal("88010000000003X", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := b32.DecodeString(text[4:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCases := map[string]struct {
+		kid            byte
+		wantUnknownKey bool
+	}{
+		"a control byte":        {kid: 0x11},
+		"a lower-case letter":   {kid: 'a'},
+		"a high byte":           {kid: 0xC1},
+		"key B, not configured": {kid: 'B', wantUnknownKey: true},
+		"key 7, not configured": {kid: '7', wantUnknownKey: true},
+	}
+	for name, tc := range testCases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			v := append([]byte(nil), body...)
+			v[0] = tc.kid
+			_, err := s.Open(text[:4] + b32.EncodeToString(v))
+			var ne *NotECardError
+			switch {
+			case tc.wantUnknownKey && !errors.Is(err, ErrUnknownKey):
+				t.Errorf("Open with key id %q = %v, want ErrUnknownKey", tc.kid, err)
+			case !tc.wantUnknownKey && (!errors.As(err, &ne) || ne.Kind != KindECard || errors.Is(err, ErrUnknownKey)):
+				t.Errorf("Open with key id byte %#02x = %v, want a malformed e-card code (NotECardError of KindECard)", tc.kid, err)
+			}
+		})
+	}
+}
