@@ -12,6 +12,7 @@ var personalKeys = map[string]bool{
 	"phone": true, "mobile": true, "tel": true, "telephone": true, "aae005": true, "conertel": true,
 	"aae006": true, "aaz500": true, // 联系地址, 社会保障卡卡号 (work injury)
 	"bankcard": true, "bankcardno": true, "bankcardnumber": true,
+	"birthdate": true, "birthday": true, "dateofbirth": true, "brdy": true, "aac006": true, // 出生日期 (national medical insurance, work injury)
 }
 
 // personalSuffixes end the Chinese keys whose values are personal data.
@@ -19,7 +20,7 @@ var personalKeys = map[string]bool{
 // before the colon (请核对患者姓名：…) and is matched by its end.
 var personalSuffixes = []string{
 	"姓名", "身份证", "身份证号", "身份证号码", "证件号", "证件号码", "电话", "电话号码", "手机", "手机号", "手机号码",
-	"地址", "住址", "银行卡号", "社保卡号", "社会保障卡号", "社会保障卡卡号",
+	"地址", "住址", "银行卡号", "社保卡号", "社会保障卡号", "社会保障卡卡号", "出生日期",
 }
 
 // PersonalKey reports whether medgate masks the values under the key k
@@ -28,11 +29,12 @@ var personalSuffixes = []string{
 // medgate send, its log): k is, ignoring case, '_', '-', '.' and spaces,
 // one of name, patientName, patName, psnName, idNumber, idNo, idCard,
 // idCardNo, certNo, psnCertNo, certificate, phone, mobile, tel,
-// telephone, bankCard, bankCardNo, bankCardNumber, conerName, conerTel
-// and the work-injury codes aac002, aac003, aac044, aae005, aae006,
+// telephone, bankCard, bankCardNo, bankCardNumber, conerName, conerTel,
+// birthDate, birthday, dateOfBirth, the national medical-insurance brdy
+// and the work-injury codes aac002, aac003, aac006, aac044, aae005, aae006,
 // aaz500; or it ends in "address" or "addr"; or it is Chinese text
 // ending in 姓名, 身份证(号/号码), 证件号(码), 电话(号码), 手机(号/号码),
-// 地址, 住址, 银行卡号, 社保卡号 or 社会保障卡(卡)号. Every string and
+// 地址, 住址, 银行卡号, 社保卡号, 社会保障卡(卡)号 or 出生日期. Every string and
 // number under such a key is masked, in nested objects and arrays too.
 //
 // medgate also masks, per operation, the values of the fields the plugin

@@ -14,20 +14,23 @@ func TestPersonalKey(t *testing.T) {
 		key  string
 		want bool
 	}{
-		"name":                 {"name", true},
-		"camel case":           {"patientName", true},
-		"snake case":           {"psn_name", true},
-		"dashes and capitals":  {"ID-Number", true},
-		"work-injury code":     {"aac003", true},
-		"address suffix":       {"homeAddr", true},
-		"chinese suffix":       {"患者姓名", true},
-		"chinese phone":        {"联系电话", true},
-		"greeting":             {"greeting", false},
-		"pinyin abbreviation":  {"xm", false},
-		"full name":            {"fullName", false},
-		"card number is shown": {"cardNo", false},
-		"business key":         {"key", false},
-		"empty":                {"", false},
+		"name":                  {"name", true},
+		"camel case":            {"patientName", true},
+		"snake case":            {"psn_name", true},
+		"dashes and capitals":   {"ID-Number", true},
+		"work-injury code":      {"aac003", true},
+		"address suffix":        {"homeAddr", true},
+		"chinese suffix":        {"患者姓名", true},
+		"chinese phone":         {"联系电话", true},
+		"birth date":            {"birthDate", true},
+		"birth date, insurance": {"brdy", true},
+		"birth date, chinese":   {"患者出生日期", true},
+		"greeting":              {"greeting", false},
+		"pinyin abbreviation":   {"xm", false},
+		"full name":             {"fullName", false},
+		"card number is shown":  {"cardNo", false},
+		"business key":          {"key", false},
+		"empty":                 {"", false},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
