@@ -193,6 +193,9 @@
 //	                                     outside the place of treatment
 //	E3012 备案类型与协议机构类型不符     GYU006 of a device filing elsewhere than at a device institution,
 //	                                     or of another filing at one
+//	E3013 备案截止日期早于开始日期       GYU007 extension (change type 1) to an end before the
+//	                                     filing's start; GYU001 approval whose period (the audit's
+//	                                     dates over the application's) ends before it starts
 //	E4001 附件不存在                     GYD054 of an unknown attachment, or of one revoked
 //	                                     with the settlement it served (GYR003)
 //	E5001 二维码无效或已过期             GYU010 of an unknown or expired code

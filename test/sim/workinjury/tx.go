@@ -386,6 +386,9 @@ func (s *Server) gyu001(_ *simspec.Tx, serial string, in map[string]any, now tim
 			rec[k] = v
 		}
 	}
+	if e := periodOrder(rec, "备案申请 "+no+" 审核通过的备案"); status == "1" && e != nil {
+		return nil, e
+	}
 	a.audited = true
 	s.putFiling(&filing{rec: rec})
 	s.record("GYU001", serial, no, now)
@@ -487,6 +490,9 @@ func (s *Server) gyu007(_ *simspec.Tx, serial string, in map[string]any, now tim
 	switch ct {
 	case "1":
 		rec["aae031"] = str(in, "aae031")
+		if e := periodOrder(rec, "备案 "+no+" 延长后"); e != nil {
+			return nil, e
+		}
 	case "2":
 		akb020 := str(in, "akb020")
 		if s.insts[akb020] == nil {
@@ -672,4 +678,14 @@ func (s *Server) gyu010(_ *simspec.Tx, serial string, in map[string]any, now tim
 	s.record("GYU010", serial, code, now)
 	return map[string]any{"aac002": c.AAC002, "aac003": c.AAC003, "aac043": "01", "aac044": c.AAC002, "aaz500": c.AAZ500,
 		"essc_no": q.essc, "aab301": c.AAB301, "filing_valid": s.hasValidFiling(c.AAC002, day(now))}, nil
+}
+
+// periodOrder refuses a filing period that ends before it starts
+// (E3013): an approval whose audit gives an end before the application's
+// start, an extension to an end before the filing's start.
+func periodOrder(rec map[string]any, what string) *bizError {
+	if from, to := str(rec, "aae030"), str(rec, "aae031"); from != "" && to != "" && to < from {
+		return bizErr("E3013", "%s的截止日期 %s 早于开始日期 %s", what, to, from)
+	}
+	return nil
 }
