@@ -1441,7 +1441,11 @@ func (l *lifecycle) monthly() error {
 			l.fail("$.person_count", "consistency", fmt.Sprintf("rule person-count: person_count is %d but settlements − revocations is %d − %d = %d", n, counts[1], counts[2], counts[1]-counts[2]), "")
 		}
 		if n <= 0 {
-			l.fail("$.person_count", "range", fmt.Sprintf("rule person-count>0: person_count is %d", n), "a monthly settlement needs at least one settled person-time")
+			l.fail("$.person_count", "range", fmt.Sprintf("rule person-count>0: person_count is %d (the month's settlements − its settlement revocations, %d − %d; a revocation counts in the month it is dated, whatever month its settlement was in)", n, counts[1], counts[2]),
+				"月结人次为本月结算笔数减本月结算撤销笔数（撤销计入撤销时间所在月），须大于0，未发送；本月全部结算均已撤销则无可月结人次，撤销的是以前月份的结算则请向经办机构确认如何月结，不要改动记录日期；"+
+					"a monthly settlement needs at least one settled person-time net of revocations, and the national system refuses it as well: nothing was sent. "+
+					"If the settle_count and revoke_count are the month's records, the month has nothing to settle as they stand: a month whose settlements were all revoked has no person-time; "+
+					"one whose revocations are of earlier months' settlements needs the social-security agency (经办机构) to say how to settle it; do not redate records to get round it")
 		}
 	}
 	// Uploads of the month whose outcome is not known yet: the month's
