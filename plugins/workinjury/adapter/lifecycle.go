@@ -34,7 +34,7 @@ import (
 //	        cannot tell which lines were taken records none (unaccountedLines)
 //	GYU103  every fee detail uploaded (none in flight, at least one);
 //	        akc264, fund_pay, self_pay = sums of the valid details;
-//	        full_own_pay ≤ self_pay; discharge not before admission;
+//	        full_own_pay ≤ self_pay; discharge and settle_time not before admission;
 //	        rehab_plan_id only for rehabilitation stays, uploaded with GYU002;
 //	        GYD051 precondition
 //	GYU101  (also) not at an assistive-device institution (type 3)
@@ -817,6 +817,13 @@ func (l *lifecycle) settlement() error {
 	}
 	if dis := str(d, "akc194"); dis != "" && v.Admitted != "" && dis < v.Admitted {
 		l.fail("$.akc194", "consistency", fmt.Sprintf("rule discharge-after-admission: discharge %s is before admission %s", dis, v.Admitted), "")
+	}
+	// The settlement of a stay is made during or after it: dated before
+	// the admission (a mistyped year or month) it would fall into an
+	// earlier month's monthly settlement (GYU003) than the stay's.
+	if st := str(d, "settle_time"); st != "" && v.Admitted != "" && st < v.Admitted {
+		l.fail("$.settle_time", "consistency", fmt.Sprintf("rule settle-after-admission: settle_time %s is before visit %s's admission %s", st, ykc700, v.Admitted),
+			"核对结算时间；give the time the stay was settled, at or after its admission: the month of settle_time is the monthly settlement (GYU003) that counts it")
 	}
 	if id := str(d, "rehab_plan_id"); id != "" {
 		if v.AKA130 != "2" {
