@@ -286,15 +286,17 @@ func (s *Server) gyr005(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if len(again) == 0 {
 		return map[string]any{"accept_flag": "0", "message": fmt.Sprintf("%s 至 %s 没有已确认的 %s 下载批次，无需重复下载", from, to, q.code)}, nil
 	}
-	n := 0
+	// A record handed out in several batches of the range (downloaded,
+	// asked for again, downloaded again) is handed out again once.
+	ids := map[string]bool{}
 	for _, b := range again {
 		for _, id := range b.ids {
 			v.acked[id] = 0
-			n++
+			ids[id] = true
 		}
 	}
 	s.record("GYR005", serial, from+"~"+to, now)
-	return map[string]any{"accept_flag": "1", "message": fmt.Sprintf("%d 条记录将重新下发", n)}, nil
+	return map[string]any{"accept_flag": "1", "message": fmt.Sprintf("%d 条记录将重新下发", len(ids))}, nil
 }
 
 func (s *Server) gyd053(_ *simspec.Tx, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
