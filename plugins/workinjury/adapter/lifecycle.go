@@ -471,6 +471,20 @@ func (l *lifecycle) admission() error {
 	}
 	if ver > 0 && cl.MessageID != l.msgID && !cl.Revoked {
 		detail := "an inpatient/outpatient number is used once per institution; revoke the wrong admission with GYR002 first"
+		// A settled stay's admission is not revoked with GYR002 (its
+		// settlement holds it): a new stay needs a number of its own, and
+		// only a wrong settlement is revoked, with GYR003, which revokes
+		// the admission with it.
+		var v visitState
+		if cl.Done && cl.Ref != "" {
+			if _, err := getJSON(l.ctx, l.h, "visit/"+cl.Ref, &v); err != nil {
+				return err
+			}
+		}
+		if v.Status == visitSettled {
+			detail = fmt.Sprintf("住院号/门诊号在同一机构只能使用一次，且就诊 %s 已结算（结算 %s），不能用 GYR002 撤销：新的住院请使用新的住院号/门诊号；仅当本消息就是该次住院且其结算有误时，先用 GYR003 撤销结算（入院登记随之撤销）再重新入院登记；"+
+				"an inpatient/outpatient number is used once per institution, and visit %s is settled (settlement %s), so GYR002 cannot revoke it: admit a new stay under a number of its own; only if this is that stay and its settlement is wrong, revoke the settlement with GYR003 (which revokes the admission with it), then admit it again", cl.Ref, v.SettleNo, cl.Ref, v.SettleNo)
+		}
 		if cl.Done {
 			l.fail("$.akc190", "state", fmt.Sprintf("rule unique-inpatient-number: %s was already used at %s (visit %s)", akc190, akb020, cl.Ref), detail)
 		} else {
