@@ -609,7 +609,14 @@ func (l *lifecycle) openVisit(ykc700, rule string) (visitState, bool, error) {
 	}
 	switch v.Status {
 	case visitRevoked:
-		l.fail("$.ykc700", "state", "rule "+rule+": the admission of visit "+ykc700+" was revoked", "admit the patient again with GYU101")
+		fix := "admit the patient again with GYU101"
+		if rule == "admission-revocable" {
+			// A revocation of a revoked admission is most often that
+			// revocation sent again: re-admitting would undo it.
+			fix = "入院登记已撤销，无需再撤销：若本消息是同一撤销的再次发送（另一经办人，或平台未收到应答），撤销已生效，无需任何操作；" +
+				"there is nothing left to revoke: if this message is that revocation sent again (another clerk, or a platform that lost the reply), it has taken effect and nothing is to be done; admit the patient again with GYU101 only if the stay goes on"
+		}
+		l.fail("$.ykc700", "state", "rule "+rule+": the admission of visit "+ykc700+" was revoked", fix)
 		return v, false, nil
 	case visitSettled:
 		return v, false, l.settledVisit(ykc700, rule, v)

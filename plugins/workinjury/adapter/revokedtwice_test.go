@@ -1,0 +1,54 @@
+package adapter
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medgate/medgate/plugins/sdk"
+)
+
+// TestAdmissionRevokedTwiceSaysItTookEffect: an admission revocation
+// (GYR002) of a visit whose admission is already revoked – most often
+// the same revocation sent again under a new message id, by a second
+// clerk or a platform that lost the reply – is refused saying there is
+// nothing left to revoke and that the revocation took effect, and not,
+// as before, "admit the patient again with GYU101", which would have the
+// clerk undo the revocation. A fee upload (GYU102) to the revoked visit
+// keeps that advice: there it fits.
+func TestAdmissionRevokedTwiceSaysItTookEffect(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v := c.admit("ZY0992")
+	gyr002 := map[string]any{"ykc700": v, "revoke_reason": "登记有误", "revoke_time": stampT(admitDay.Add(3 * time.Hour)), "aae011": "王五"}
+	c.mustOK(c.send("GYR002", gyr002))
+	tests := []struct {
+		name, code string
+		in         map[string]any
+		want, not  string
+	}{
+		{"the revocation again", "GYR002", gyr002, "nothing left to revoke", "was revoked: admit the patient again"},
+		{"fee lines to the revoked visit", "GYU102", fees(v, "ZY0992", line("0001", "1", "1", "0")), "admit the patient again with GYU101", "nothing left to revoke"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(c.sim.Received(tc.code))
+			r := c.send(tc.code, tc.in)
+			if r.Status != sdk.StatusInvalid || !hasField(r, "$.ykc700", "state") {
+				t.Fatalf("status %s %v, want invalid at $.ykc700", r.Status, fields(r))
+			}
+			var msg string
+			for _, d := range r.Diagnostics {
+				if d.Field == "$.ykc700" {
+					msg = d.Message()
+				}
+			}
+			if !strings.Contains(msg, tc.want) || strings.Contains(msg, tc.not) {
+				t.Errorf("refusal %q: want it to say %q and not %q", msg, tc.want, tc.not)
+			}
+			if n := len(c.sim.Received(tc.code)); n != before {
+				t.Fatalf("%s reached the national system although invalid", tc.code)
+			}
+		})
+	}
+}
