@@ -1091,7 +1091,10 @@ func (l *lifecycle) detailRevocationsOpen(ykc700 string, ids []string, then stri
 	return true, nil
 }
 
-func (l *lifecycle) settlementOf(path, no string) (settleState, bool, error) {
+// settlementOf reads settlement no, uploaded here and not revoked, for the
+// field at path; revoking tells a settlement revocation (GYR003), whose
+// refusal of a revoked settlement says the revocation took effect.
+func (l *lifecycle) settlementOf(path, no string, revoking bool) (settleState, bool, error) {
 	var s settleState
 	ver, err := getJSON(l.ctx, l.h, "settle/"+no, &s)
 	if err != nil {
@@ -1103,7 +1106,15 @@ func (l *lifecycle) settlementOf(path, no string) (settleState, bool, error) {
 		return s, false, nil
 	}
 	if s.Revoked {
-		l.fail(path, "state", "rule settlement-uploaded: settlement "+no+" was revoked at "+s.RevokeTime, "")
+		fix := ""
+		if revoking {
+			// Most often the same revocation sent again; a settlement
+			// number "not revoked" would be the stay's new settlement,
+			// which is right.
+			fix = "结算已撤销，无需再撤销：若本消息是同一撤销的再次发送（另一经办人，或平台未收到应答），撤销已生效，无需任何操作；不要改为撤销该次住院重新结算的结算号；" +
+				"there is nothing left to revoke: if this message is that revocation sent again (another clerk, or a platform that lost the reply), it has taken effect and nothing is to be done; do not send it with the number of the stay's new settlement instead"
+		}
+		l.fail(path, "state", "rule settlement-uploaded: settlement "+no+" was revoked at "+s.RevokeTime, fix)
 		return s, false, nil
 	}
 	return s, true, nil
@@ -1111,7 +1122,7 @@ func (l *lifecycle) settlementOf(path, no string) (settleState, bool, error) {
 
 func (l *lifecycle) revokeSettlement() error {
 	no := str(l.doc, "settle_no")
-	s, ok, err := l.settlementOf("$.settle_no", no)
+	s, ok, err := l.settlementOf("$.settle_no", no, true)
 	if err != nil || !ok {
 		return err
 	}
@@ -1240,7 +1251,7 @@ func (l *lifecycle) deductions() error {
 			if err := l.a.at("deductions-open"); err != nil {
 				return err
 			}
-			s, found, err := l.settlementOf(at+".settle_no", sn)
+			s, found, err := l.settlementOf(at+".settle_no", sn, false)
 			if err != nil {
 				return err
 			}

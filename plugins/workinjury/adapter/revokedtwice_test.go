@@ -52,3 +52,46 @@ func TestAdmissionRevokedTwiceSaysItTookEffect(t *testing.T) {
 		})
 	}
 }
+
+// TestSettlementRevokedTwiceSaysItTookEffect: a settlement revocation
+// (GYR003) of a settlement already revoked is refused saying the
+// revocation took effect and not to revoke the stay's new settlement in
+// its place; before, it said to give a settlement number that is not
+// revoked, which after the stay was settled again is the right one. A
+// deduction (GYU004) on the revoked settlement keeps that advice.
+func TestSettlementRevokedTwiceSaysItTookEffect(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v, s := c.settle("ZY0993")
+	gyr003 := map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误", "revoke_time": revokeT(100), "aae011": "王五"}
+	c.mustOK(c.send("GYR003", gyr003))
+	tests := []struct {
+		name, code, field string
+		in                map[string]any
+		want, not         string
+	}{
+		{"the revocation again", "GYR003", "$.settle_no", gyr003, "nothing left to revoke", "that is not revoked"},
+		{"a deduction of the revoked settlement", "GYU004", "$.deductions[0].settle_no", deductions(deduction("KK0993", s, "1.00")), "that is not revoked", "nothing left to revoke"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(c.sim.Received(tc.code))
+			r := c.send(tc.code, tc.in)
+			if r.Status != sdk.StatusInvalid || !hasField(r, tc.field, "state") {
+				t.Fatalf("status %s %v, want invalid at %s", r.Status, fields(r), tc.field)
+			}
+			var msg string
+			for _, d := range r.Diagnostics {
+				if d.Field == tc.field {
+					msg = d.Message()
+				}
+			}
+			if !strings.Contains(msg, tc.want) || strings.Contains(msg, tc.not) {
+				t.Errorf("refusal %q: want it to say %q and not %q", msg, tc.want, tc.not)
+			}
+			if n := len(c.sim.Received(tc.code)); n != before {
+				t.Fatalf("%s reached the national system although invalid", tc.code)
+			}
+		})
+	}
+}
