@@ -1192,6 +1192,11 @@ func (l *lifecycle) revokeDeductions() error {
 
 // ---- GYU004 ----
 
+// deductResentFix is the advice of a deduction number in use: most often
+// the same deduction sent again, which a new number would deduct twice.
+const deductResentFix = "扣款编号已使用：若本消息是同一笔扣款的再次发送（另一经办人，或平台未收到应答），该扣款已在国家系统，无需任何操作，不要换新编号重发（会重复扣款）；只有另一笔扣款才使用新的扣款编号；" +
+	"if this message is that deduction sent again (another clerk, or a platform that lost the reply), it is at the national system already and nothing is to be done: do not send it again under a new deduct_no, which would deduct it twice; only a different deduction takes a deduct_no of its own"
+
 func (l *lifecycle) deductions() error {
 	list, _ := l.doc["deductions"].([]any)
 	seen := map[string]int{}
@@ -1211,14 +1216,18 @@ func (l *lifecycle) deductions() error {
 					return err
 				}
 				if ver > 0 {
-					l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" was already uploaded", "every deduction has its own number")
+					state := ""
+					if st.Revoked {
+						state = ", revoked at " + st.RevokeTime
+					}
+					l.fail(at+".deduct_no", "unique", fmt.Sprintf("rule unique-deduct-no: deduction %s was already uploaded (settlement %s, amount %s, deduct_time %s%s)", no, st.SettleNo, st.Amount, st.DeductTime, state), deductResentFix)
 				} else {
 					var dl dlDeduction
 					if ver, err := getJSON(l.ctx, l.h, "dldeduct/"+no, &dl); err != nil {
 						return err
 					} else if ver > 0 {
 						l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" exists at the national system already (downloaded with GYD004, settlement "+dl.SettleNo+")",
-							"every deduction has its own number: give this one a new deduct_no")
+							deductResentFix)
 					} else if open, err := deductionMsgsOpen(l.ctx, l.h, no, l.msgID); err != nil {
 						return err
 					} else if len(open) > 0 && l.xwait == nil {

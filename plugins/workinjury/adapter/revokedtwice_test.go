@@ -95,3 +95,36 @@ func TestSettlementRevokedTwiceSaysItTookEffect(t *testing.T) {
 		})
 	}
 }
+
+// TestDeductionResentSaysNotToRenumber: a deduction (GYU004) whose
+// deduct_no is already uploaded – most often the same deduction sent
+// again under a new message id – is refused naming the deduction as
+// uploaded (settlement, amount, time) and saying not to send it again
+// under a new number, which would deduct it twice. Before, it said only
+// "every deduction has its own number", which reads as "renumber it".
+func TestDeductionResentSaysNotToRenumber(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	_, s := c.settle("ZY0994")
+	in := deductions(deduction("KK0994", s, "1.25"))
+	c.mustOK(c.send("GYU004", in))
+	before := len(c.sim.Received("GYU004"))
+	r := c.send("GYU004", in)
+	if r.Status != sdk.StatusInvalid || !hasField(r, "$.deductions[0].deduct_no", "unique") {
+		t.Fatalf("status %s %v, want invalid at $.deductions[0].deduct_no", r.Status, fields(r))
+	}
+	var msg string
+	for _, d := range r.Diagnostics {
+		if d.Field == "$.deductions[0].deduct_no" {
+			msg = d.Message()
+		}
+	}
+	for _, want := range []string{s, "1.25", "do not send it again under a new deduct_no", "不要换新编号重发"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("refusal %q does not say %q", msg, want)
+		}
+	}
+	if n := len(c.sim.Received("GYU004")); n != before {
+		t.Fatalf("GYU004 reached the national system although invalid")
+	}
+}
