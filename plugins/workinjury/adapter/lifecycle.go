@@ -758,7 +758,9 @@ func (l *lifecycle) feeDetails() error {
 			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is also line %d of this call", no, j), "detail serials are unique per visit")
 		} else if old[no] {
 			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is a valid fee detail of visit %s already", no, ykc700),
-				"a detail number names one valid line of the stay: to correct that line, revoke it with GYR001 first, then upload it again")
+				"明细流水号已是本次就诊的有效明细：若本消息是同一明细的再次发送（平台未收到应答），该明细已上传，无需任何操作；要更正该明细，先用 GYR001 撤销再重新上传；"+
+					"if this is the same line sent again (a platform that lost the reply), it is uploaded already and nothing is to be done; "+
+					"a detail number names one valid line of the stay: to correct that line, revoke it with GYR001 first, then upload it again")
 		}
 		seen[no] = i
 	}

@@ -128,3 +128,33 @@ func TestDeductionResentSaysNotToRenumber(t *testing.T) {
 		t.Fatalf("GYU004 reached the national system although invalid")
 	}
 }
+
+// TestFeeLineResentSaysItIsUploaded: a fee upload (GYU102) of a line
+// whose detail_no is a valid line of the stay already – most often the
+// same upload sent again under a new message id – is refused saying that
+// the same line sent again is uploaded and nothing is to be done, beside
+// how a wrong line is corrected (GYR001, then upload again); before, it
+// gave only the correction, so a clerk revoked and re-uploaded a line that
+// was right.
+func TestFeeLineResentSaysItIsUploaded(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v := c.admit("ZY0995")
+	in := fees(v, "ZY0995", line("0001", "10.00", "2", "5.00"))
+	c.mustOK(c.send("GYU102", in))
+	r := c.send("GYU102", in)
+	if r.Status != sdk.StatusInvalid || !hasField(r, "$.fee[0].detail_no", "unique") {
+		t.Fatalf("status %s %v, want invalid at $.fee[0].detail_no", r.Status, fields(r))
+	}
+	var msg string
+	for _, d := range r.Diagnostics {
+		if d.Field == "$.fee[0].detail_no" {
+			msg = d.Message()
+		}
+	}
+	for _, want := range []string{"same line sent again", "uploaded already and nothing is to be done", "GYR001", "无需任何操作"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("refusal %q does not say %q", msg, want)
+		}
+	}
+}
