@@ -34,7 +34,7 @@ import (
 //	        cannot tell which lines were taken records none (unaccountedLines)
 //	GYU103  every fee detail uploaded (none in flight, at least one);
 //	        akc264, fund_pay, self_pay = sums of the valid details;
-//	        full_own_pay ≤ self_pay; discharge not before admission;
+//	        full_own_pay ≤ self_pay; discharge and settle_time not before admission;
 //	        rehab_plan_id only for rehabilitation stays, uploaded with GYU002;
 //	        GYD051 precondition
 //	GYU101  (also) not at an assistive-device institution (type 3)
@@ -471,6 +471,20 @@ func (l *lifecycle) admission() error {
 	}
 	if ver > 0 && cl.MessageID != l.msgID && !cl.Revoked {
 		detail := "an inpatient/outpatient number is used once per institution; revoke the wrong admission with GYR002 first"
+		// A settled stay's admission is not revoked with GYR002 (its
+		// settlement holds it): a new stay needs a number of its own, and
+		// only a wrong settlement is revoked, with GYR003, which revokes
+		// the admission with it.
+		var v visitState
+		if cl.Done && cl.Ref != "" {
+			if _, err := getJSON(l.ctx, l.h, "visit/"+cl.Ref, &v); err != nil {
+				return err
+			}
+		}
+		if v.Status == visitSettled {
+			detail = fmt.Sprintf("住院号/门诊号在同一机构只能使用一次，且就诊 %s 已结算（结算 %s），不能用 GYR002 撤销：新的住院请使用新的住院号/门诊号；仅当本消息就是该次住院且其结算有误时，先用 GYR003 撤销结算（入院登记随之撤销）再重新入院登记；"+
+				"an inpatient/outpatient number is used once per institution, and visit %s is settled (settlement %s), so GYR002 cannot revoke it: admit a new stay under a number of its own; only if this is that stay and its settlement is wrong, revoke the settlement with GYR003 (which revokes the admission with it), then admit it again", cl.Ref, v.SettleNo, cl.Ref, v.SettleNo)
+		}
 		if cl.Done {
 			l.fail("$.akc190", "state", fmt.Sprintf("rule unique-inpatient-number: %s was already used at %s (visit %s)", akc190, akb020, cl.Ref), detail)
 		} else {
@@ -595,7 +609,14 @@ func (l *lifecycle) openVisit(ykc700, rule string) (visitState, bool, error) {
 	}
 	switch v.Status {
 	case visitRevoked:
-		l.fail("$.ykc700", "state", "rule "+rule+": the admission of visit "+ykc700+" was revoked", "admit the patient again with GYU101")
+		fix := "admit the patient again with GYU101"
+		if rule == "admission-revocable" {
+			// A revocation of a revoked admission is most often that
+			// revocation sent again: re-admitting would undo it.
+			fix = "入院登记已撤销，无需再撤销：若本消息是同一撤销的再次发送（另一经办人，或平台未收到应答），撤销已生效，无需任何操作；" +
+				"there is nothing left to revoke: if this message is that revocation sent again (another clerk, or a platform that lost the reply), it has taken effect and nothing is to be done; admit the patient again with GYU101 only if the stay goes on"
+		}
+		l.fail("$.ykc700", "state", "rule "+rule+": the admission of visit "+ykc700+" was revoked", fix)
 		return v, false, nil
 	case visitSettled:
 		return v, false, l.settledVisit(ykc700, rule, v)
@@ -737,7 +758,9 @@ func (l *lifecycle) feeDetails() error {
 			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is also line %d of this call", no, j), "detail serials are unique per visit")
 		} else if old[no] {
 			l.fail(at(), "unique", fmt.Sprintf("rule unique-detail-no: detail_no %s is a valid fee detail of visit %s already", no, ykc700),
-				"a detail number names one valid line of the stay: to correct that line, revoke it with GYR001 first, then upload it again")
+				"明细流水号已是本次就诊的有效明细：若本消息是同一明细的再次发送（平台未收到应答），该明细已上传，无需任何操作；要更正该明细，先用 GYR001 撤销再重新上传；"+
+					"if this is the same line sent again (a platform that lost the reply), it is uploaded already and nothing is to be done; "+
+					"a detail number names one valid line of the stay: to correct that line, revoke it with GYR001 first, then upload it again")
 		}
 		seen[no] = i
 	}
@@ -817,6 +840,13 @@ func (l *lifecycle) settlement() error {
 	}
 	if dis := str(d, "akc194"); dis != "" && v.Admitted != "" && dis < v.Admitted {
 		l.fail("$.akc194", "consistency", fmt.Sprintf("rule discharge-after-admission: discharge %s is before admission %s", dis, v.Admitted), "")
+	}
+	// The settlement of a stay is made during or after it: dated before
+	// the admission (a mistyped year or month) it would fall into an
+	// earlier month's monthly settlement (GYU003) than the stay's.
+	if st := str(d, "settle_time"); st != "" && v.Admitted != "" && st < v.Admitted {
+		l.fail("$.settle_time", "consistency", fmt.Sprintf("rule settle-after-admission: settle_time %s is before visit %s's admission %s", st, ykc700, v.Admitted),
+			"核对结算时间；give the time the stay was settled, at or after its admission: the month of settle_time is the monthly settlement (GYU003) that counts it")
 	}
 	if id := str(d, "rehab_plan_id"); id != "" {
 		if v.AKA130 != "2" {
@@ -1063,7 +1093,10 @@ func (l *lifecycle) detailRevocationsOpen(ykc700 string, ids []string, then stri
 	return true, nil
 }
 
-func (l *lifecycle) settlementOf(path, no string) (settleState, bool, error) {
+// settlementOf reads settlement no, uploaded here and not revoked, for the
+// field at path; revoking tells a settlement revocation (GYR003), whose
+// refusal of a revoked settlement says the revocation took effect.
+func (l *lifecycle) settlementOf(path, no string, revoking bool) (settleState, bool, error) {
 	var s settleState
 	ver, err := getJSON(l.ctx, l.h, "settle/"+no, &s)
 	if err != nil {
@@ -1075,7 +1108,15 @@ func (l *lifecycle) settlementOf(path, no string) (settleState, bool, error) {
 		return s, false, nil
 	}
 	if s.Revoked {
-		l.fail(path, "state", "rule settlement-uploaded: settlement "+no+" was revoked at "+s.RevokeTime, "")
+		fix := ""
+		if revoking {
+			// Most often the same revocation sent again; a settlement
+			// number "not revoked" would be the stay's new settlement,
+			// which is right.
+			fix = "结算已撤销，无需再撤销：若本消息是同一撤销的再次发送（另一经办人，或平台未收到应答），撤销已生效，无需任何操作；不要改为撤销该次住院重新结算的结算号；" +
+				"there is nothing left to revoke: if this message is that revocation sent again (another clerk, or a platform that lost the reply), it has taken effect and nothing is to be done; do not send it with the number of the stay's new settlement instead"
+		}
+		l.fail(path, "state", "rule settlement-uploaded: settlement "+no+" was revoked at "+s.RevokeTime, fix)
 		return s, false, nil
 	}
 	return s, true, nil
@@ -1083,7 +1124,7 @@ func (l *lifecycle) settlementOf(path, no string) (settleState, bool, error) {
 
 func (l *lifecycle) revokeSettlement() error {
 	no := str(l.doc, "settle_no")
-	s, ok, err := l.settlementOf("$.settle_no", no)
+	s, ok, err := l.settlementOf("$.settle_no", no, true)
 	if err != nil || !ok {
 		return err
 	}
@@ -1153,6 +1194,11 @@ func (l *lifecycle) revokeDeductions() error {
 
 // ---- GYU004 ----
 
+// deductResentFix is the advice of a deduction number in use: most often
+// the same deduction sent again, which a new number would deduct twice.
+const deductResentFix = "扣款编号已使用：若本消息是同一笔扣款的再次发送（另一经办人，或平台未收到应答），该扣款已在国家系统，无需任何操作，不要换新编号重发（会重复扣款）；只有另一笔扣款才使用新的扣款编号；" +
+	"if this message is that deduction sent again (another clerk, or a platform that lost the reply), it is at the national system already and nothing is to be done: do not send it again under a new deduct_no, which would deduct it twice; only a different deduction takes a deduct_no of its own"
+
 func (l *lifecycle) deductions() error {
 	list, _ := l.doc["deductions"].([]any)
 	seen := map[string]int{}
@@ -1172,14 +1218,18 @@ func (l *lifecycle) deductions() error {
 					return err
 				}
 				if ver > 0 {
-					l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" was already uploaded", "every deduction has its own number")
+					state := ""
+					if st.Revoked {
+						state = ", revoked at " + st.RevokeTime
+					}
+					l.fail(at+".deduct_no", "unique", fmt.Sprintf("rule unique-deduct-no: deduction %s was already uploaded (settlement %s, amount %s, deduct_time %s%s)", no, st.SettleNo, st.Amount, st.DeductTime, state), deductResentFix)
 				} else {
 					var dl dlDeduction
 					if ver, err := getJSON(l.ctx, l.h, "dldeduct/"+no, &dl); err != nil {
 						return err
 					} else if ver > 0 {
 						l.fail(at+".deduct_no", "unique", "rule unique-deduct-no: deduction "+no+" exists at the national system already (downloaded with GYD004, settlement "+dl.SettleNo+")",
-							"every deduction has its own number: give this one a new deduct_no")
+							deductResentFix)
 					} else if open, err := deductionMsgsOpen(l.ctx, l.h, no, l.msgID); err != nil {
 						return err
 					} else if len(open) > 0 && l.xwait == nil {
@@ -1212,7 +1262,7 @@ func (l *lifecycle) deductions() error {
 			if err := l.a.at("deductions-open"); err != nil {
 				return err
 			}
-			s, found, err := l.settlementOf(at+".settle_no", sn)
+			s, found, err := l.settlementOf(at+".settle_no", sn, false)
 			if err != nil {
 				return err
 			}
@@ -1441,7 +1491,11 @@ func (l *lifecycle) monthly() error {
 			l.fail("$.person_count", "consistency", fmt.Sprintf("rule person-count: person_count is %d but settlements − revocations is %d − %d = %d", n, counts[1], counts[2], counts[1]-counts[2]), "")
 		}
 		if n <= 0 {
-			l.fail("$.person_count", "range", fmt.Sprintf("rule person-count>0: person_count is %d", n), "a monthly settlement needs at least one settled person-time")
+			l.fail("$.person_count", "range", fmt.Sprintf("rule person-count>0: person_count is %d (the month's settlements − its settlement revocations, %d − %d; a revocation counts in the month it is dated, whatever month its settlement was in)", n, counts[1], counts[2]),
+				"月结人次为本月结算笔数减本月结算撤销笔数（撤销计入撤销时间所在月），须大于0，未发送；本月全部结算均已撤销则无可月结人次，撤销的是以前月份的结算则请向经办机构确认如何月结，不要改动记录日期；"+
+					"a monthly settlement needs at least one settled person-time net of revocations, and the national system refuses it as well: nothing was sent. "+
+					"If the settle_count and revoke_count are the month's records, the month has nothing to settle as they stand: a month whose settlements were all revoked has no person-time; "+
+					"one whose revocations are of earlier months' settlements needs the social-security agency (经办机构) to say how to settle it; do not redate records to get round it")
 		}
 	}
 	// Uploads of the month whose outcome is not known yet: the month's

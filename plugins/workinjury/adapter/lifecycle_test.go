@@ -453,6 +453,7 @@ func TestRulesGYU103(t *testing.T) {
 		"full_own_pay over self_pay":     {code: "GYU103", prepare: settlement("full_own_pay", json.Number("5.01")), field: "$.full_own_pay", rule: "rule full-own-pay≤self-pay"},
 		"full_own_pay equal to self_pay": {code: "GYU103", prepare: settlement("full_own_pay", json.Number("5.00")), ok: true},
 		"discharge before admission":     {code: "GYU103", prepare: settlement("akc194", "2025-04-30 23:59:59"), field: "$.akc194", rule: "rule discharge-after-admission"},
+		"settled before admission":       {code: "GYU103", prepare: settlement("settle_time", "2025-04-30 23:59:59"), field: "$.settle_time", rule: "rule settle-after-admission"},
 		"no fee details": {code: "GYU103", prepare: func(c *chain) map[string]any {
 			v := c.admit("ZY0301")
 			return c.settlementOf(v, "ZY0301", []map[string]any{line("0001", "1", "1", "0")})

@@ -116,3 +116,35 @@ func TestMonthRefusalNamesTheRecordHere(t *testing.T) {
 		})
 	}
 }
+
+// TestMonthWithoutPersonTimeSaysWhy: a monthly settlement refused for
+// 「月结人次大于0」 says how its person_count came about (the month's
+// settlements − its settlement revocations, which count in the month they
+// are dated in) and what the clerk can do, since the month's records are
+// not wrong: before, it said only that a settlement needs a settled
+// person-time, which a month with a settlement in it seems to have.
+func TestMonthWithoutPersonTimeSaysWhy(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	v, s := c.settle("ZY0991")
+	c.mustOK(c.send("GYR003", map[string]any{"settle_no": s, "ykc700": v, "akb020": hospital, "revoke_reason": "结算有误", "revoke_time": revokeT(100), "aae011": "王五"}))
+	before := len(c.sim.Received("GYU003"))
+	r := c.send("GYU003", c.monthly(hospital, "202505"))
+	if r.Status != sdk.StatusInvalid {
+		t.Fatalf("status %s %v, want invalid", r.Status, fields(r))
+	}
+	var msg string
+	for _, d := range r.Diagnostics {
+		if d.Field == "$.person_count" && d.Rule == "range" {
+			msg = d.Message()
+		}
+	}
+	for _, want := range []string{"业务规则「月结人次大于0」未通过", "1 − 1", "revocations", "月结人次为本月结算笔数减本月结算撤销笔数", "经办机构", "nothing was sent"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("person_count refusal %q does not say %q", msg, want)
+		}
+	}
+	if n := len(c.sim.Received("GYU003")); n != before {
+		t.Fatalf("GYU003 reached the national system although invalid")
+	}
+}

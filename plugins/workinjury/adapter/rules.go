@@ -109,6 +109,8 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 							"approve the filing at an institution in "+st.AAB299+" (akb020), or refuse the application (audit_result 2) so that the worker applies for the other place")
 					}
 				}
+				periodOrder(&ds, doc, "the filing approved for application "+no, st.AAE030, st.AAE031,
+					"give the period the filing is approved for (aae030 and aae031) in the audit, or leave both out to approve the application's")
 				if err := a.oneValidFiling(ctx, h, &ds, aac002, akb020, st.FilingType, func(fno, it string, f filingState) {
 					ds.Error("$.aac002", "state", "the applicant of application "+no+" already has a valid filing "+fno+" for institution type "+it,
 						fmt.Sprintf("one valid filing per person per institution type (valid until %s): refuse the application (audit_result 2, with an audit_opinion), or change or terminate filing %s with GYU007 first", orOpen(f.AAE031), fno))
@@ -247,6 +249,12 @@ func (a *Adapter) checkRules(ctx context.Context, h sdk.Host, c *siteConfig, msg
 			ver, err := getJSON(ctx, h, "filing/"+no, &f)
 			if err != nil {
 				return nil, err
+			}
+			// An extension keeps the filing's start: a new end before it
+			// would leave the filing without a single valid day.
+			if ver > 0 && ct == "1" {
+				periodOrder(&ds, doc, "filing "+no, f.AAE030, "",
+					"give an end date on or after the filing's start; to end the filing now, terminate it (change_type 5)")
 			}
 			if ver > 0 && f.invalid() && ct != "4" {
 				ds.Error("$.change_type", "state", "filing "+no+" is invalid (status "+f.Status+") and its status may never return to valid",
@@ -515,6 +523,31 @@ func dateOrder(ds *sdk.Diagnostics, doc map[string]any, from, to string) {
 	tt, err2 := time.Parse("2006-01-02", t)
 	if err1 == nil && err2 == nil && tt.Before(ft) {
 		ds.Error("$."+to, "consistency", to+" "+t+" is before "+from+" "+f, "the end date must not be before the start date")
+	}
+}
+
+// periodOrder refuses a period that ends before it starts when the
+// message gives only part of it and the rest is the record's (what of
+// $.aae030 and $.aae031 the message leaves out is from and to): an
+// extension (GYU007) keeps the filing's start, an approval (GYU001) the
+// application's period. Both dates given are dateOrder's. what names the
+// period's filing, fix says how to correct it.
+func periodOrder(ds *sdk.Diagnostics, doc map[string]any, what, from, to, fix string) {
+	f, t := str(doc, "aae030"), str(doc, "aae031")
+	if f != "" && t != "" {
+		return
+	}
+	at := "$.aae031"
+	if f == "" {
+		f = from
+	}
+	if t == "" {
+		t, at = to, "$.aae030"
+	}
+	ft, err1 := time.Parse("2006-01-02", f)
+	tt, err2 := time.Parse("2006-01-02", t)
+	if err1 == nil && err2 == nil && tt.Before(ft) {
+		ds.Error(at, "consistency", fmt.Sprintf("%s would end (aae031 %s) before it starts (aae030 %s): it would never be valid", what, t, f), fix)
 	}
 }
 

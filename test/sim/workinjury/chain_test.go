@@ -405,6 +405,8 @@ func TestSettlementRules(t *testing.T) {
 		"full own pay all of self-paid":         {prep: upload(three), change: map[string]string{"full_own_pay": "15.00"}, want: "0"},
 		"discharge before admission":            {prep: upload(three), change: map[string]string{"akc194": "2025-04-01 09:59:59"}, want: "E6205"},
 		"discharge at admission":                {prep: upload(three), change: map[string]string{"akc194": "2025-04-01 10:00:00"}, want: "0"},
+		"settled before admission":              {prep: upload(three), change: map[string]string{"settle_time": "2025-03-31 10:30:00"}, want: "E6206"},
+		"settled at admission":                  {prep: upload(three), change: map[string]string{"settle_time": "2025-04-01 10:00:00"}, want: "0"},
 		"sums after a partial revoke": {prep: func(c *chain, v string) {
 			upload(lines("D", 1, 4))(c, v)
 			c.must("GYR001", map[string]any{"ykc700": v, "details": []any{map[string]any{"detail_no": "D00004"}}, "revoke_reason": "错", "revoke_time": stamp(day0), "aae011": "王五"})
@@ -424,7 +426,7 @@ func TestSettlementRules(t *testing.T) {
 			}
 			in := SampleSettlement(v, "ZY1", three, day0.AddDate(0, 0, 9))
 			for k, x := range tc.change {
-				if k == "rehab_plan_id" || k == "akc194" {
+				if k == "rehab_plan_id" || k == "akc194" || k == "settle_time" {
 					in[k] = x
 					continue
 				}

@@ -64,7 +64,7 @@
 //	        rehabilitation stay (aka130 2) and an uploaded attachment not
 //	        revoked, of type 07 (康复方案) and uploaded for this stay
 //	        (biz_type 2, biz_no its ykc700) (E6204); discharge akc194 not
-//	        before admission (E6205)
+//	        before admission (E6205), settle_time not before it (E6206)
 //	GYU303  approved filing valid on config_date (E6001, E6002, E6005) of
 //	        type 3 at an assistive-device institution (E6301) with a valid
 //	        agreement (E6003); lines as GYU102 (E6104, E6108); detail_no
@@ -193,6 +193,9 @@
 //	                                     outside the place of treatment
 //	E3012 备案类型与协议机构类型不符     GYU006 of a device filing elsewhere than at a device institution,
 //	                                     or of another filing at one
+//	E3013 备案截止日期早于开始日期       GYU007 extension (change type 1) to an end before the
+//	                                     filing's start; GYU001 approval whose period (the audit's
+//	                                     dates over the application's) ends before it starts
 //	E4001 附件不存在                     GYD054 of an unknown attachment, or of one revoked
 //	                                     with the settlement it served (GYR003)
 //	E5001 二维码无效或已过期             GYU010 of an unknown or expired code
@@ -213,6 +216,7 @@
 //	E6203 无费用明细                     GYU103 of a visit without details
 //	E6204 康复方案附件不存在             GYU103 rehab_plan_id unknown, revoked, not a plan of this stay, or not a rehabilitation stay
 //	E6205 出院早于入院                   GYU103 akc194 before ykc701
+//	E6206 结算早于入院                   GYU103 settle_time before ykc701
 //	E6301 非辅助器具配置备案或机构       GYU303 filing type or institution type
 //	E6302 辅具结算金额不符               GYU303 totals
 //	E7001 结算不存在                     GYR003 of an unknown settlement

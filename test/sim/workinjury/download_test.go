@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"testing"
+	"time"
 )
 
 // ledgerScene fills a chain with one record for each download:
@@ -212,5 +213,37 @@ func TestLedgerDownloadRecovery(t *testing.T) {
 	}
 	if b := s.c.srv.Batches("GYD103"); len(b) < 1 || b[0].Deliveries != 2 || b[0].Feedbacks != 1 {
 		t.Fatalf("batches %+v", b)
+	}
+}
+
+// TestRedownloadByDatesCountsRecords: GYR005 by dates counts in its
+// message the records it hands out again, each once: a record handed out
+// in two acknowledged batches of the range (downloaded, asked for again,
+// downloaded again) is one record, not two. Before, the answer said "4 条
+// 记录将重新下发" of two applications, and a clerk checking the next
+// download against it looked for records that never came.
+func TestRedownloadByDatesCountsRecords(t *testing.T) {
+	t.Parallel()
+	c := newChain(t, nil)
+	c.srv.AddApplication(SampleApplication("RD", 1, "350200"))
+	c.srv.AddApplication(SampleApplication("RD", 2, "350200"))
+	today := day(time.Now())
+	again := func() string {
+		t.Helper()
+		ans := c.must("GYR005", map[string]any{"download_code": "GYD001", "aae030": today, "aae031": today, "reason": "本地入库失败"})
+		if ans["accept_flag"] != "1" {
+			t.Fatalf("GYR005 = %v", ans)
+		}
+		return str(ans, "message")
+	}
+	for round := 1; round <= 3; round++ {
+		out := c.must("GYD001", map[string]any{"aab299": "350200"})
+		if n := len(records(out)); n != 2 {
+			t.Fatalf("round %d: GYD001 handed out %d records, want 2", round, n)
+		}
+		c.ack("GYD001", out)
+		if msg := again(); msg != "2 条记录将重新下发" {
+			t.Errorf("round %d: GYR005 answered %q, want 2 records", round, msg)
+		}
 	}
 }

@@ -82,6 +82,22 @@ func TestFilingRules(t *testing.T) {
 			delivered(c)
 			return with(audit(app, "1", ""), "akb020", rehab)
 		}, "0"},
+		"GYU001 approve with an end before the application's start": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "1", ""), "aae031", "2025-03-31")
+		}, "E3013"},
+		"GYU001 approve with a start after the application's end": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "1", ""), "aae030", "2027-01-01")
+		}, "E3013"},
+		"GYU001 approve ending on the application's start": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "1", ""), "aae031", "2025-04-01")
+		}, "0"},
+		"GYU001 refuse with an end before the application's start": {"GYU001", func(c *chain) map[string]any {
+			delivered(c)
+			return with(audit(app, "2", "材料不全"), "aae031", "2025-03-31")
+		}, "0"},
 		"GYU001 not downloaded": {"GYU001", func(c *chain) map[string]any {
 			c.srv.AddApplication(app)
 			return audit(app, "1", "")
@@ -102,6 +118,8 @@ func TestFilingRules(t *testing.T) {
 			return localFiling(5, id)
 		}, "E3001"},
 		"GYU007 extend": {"GYU007", func(c *chain) map[string]any { return change(c, "1", "aae031", "2027-06-30") }, "0"},
+		"GYU007 extend to an end before the filing's start": {"GYU007", func(c *chain) map[string]any { return change(c, "1", "aae031", "2024-12-31") }, "E3013"},
+		"GYU007 extend to the filing's start":               {"GYU007", func(c *chain) map[string]any { return change(c, "1", "aae031", "2025-01-01") }, "0"},
 		"GYU007 unknown filing": {"GYU007", func(c *chain) map[string]any {
 			return with(change(c, "1", "aae031", "2027-06-30"), "filing_no", "BANOSUCH")
 		}, "E3004"},

@@ -286,15 +286,17 @@ func (s *Server) gyr005(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if len(again) == 0 {
 		return map[string]any{"accept_flag": "0", "message": fmt.Sprintf("%s 至 %s 没有已确认的 %s 下载批次，无需重复下载", from, to, q.code)}, nil
 	}
-	n := 0
+	// A record handed out in several batches of the range (downloaded,
+	// asked for again, downloaded again) is handed out again once.
+	ids := map[string]bool{}
 	for _, b := range again {
 		for _, id := range b.ids {
 			v.acked[id] = 0
-			n++
+			ids[id] = true
 		}
 	}
 	s.record("GYR005", serial, from+"~"+to, now)
-	return map[string]any{"accept_flag": "1", "message": fmt.Sprintf("%d 条记录将重新下发", n)}, nil
+	return map[string]any{"accept_flag": "1", "message": fmt.Sprintf("%d 条记录将重新下发", len(ids))}, nil
 }
 
 func (s *Server) gyd053(_ *simspec.Tx, _ string, in map[string]any, _ time.Time) (map[string]any, *bizError) {
@@ -385,6 +387,9 @@ func (s *Server) gyu001(_ *simspec.Tx, serial string, in map[string]any, now tim
 		if v := str(in, k); v != "" {
 			rec[k] = v
 		}
+	}
+	if e := periodOrder(rec, "备案申请 "+no+" 审核通过的备案"); status == "1" && e != nil {
+		return nil, e
 	}
 	a.audited = true
 	s.putFiling(&filing{rec: rec})
@@ -487,6 +492,9 @@ func (s *Server) gyu007(_ *simspec.Tx, serial string, in map[string]any, now tim
 	switch ct {
 	case "1":
 		rec["aae031"] = str(in, "aae031")
+		if e := periodOrder(rec, "备案 "+no+" 延长后"); e != nil {
+			return nil, e
+		}
 	case "2":
 		akb020 := str(in, "akb020")
 		if s.insts[akb020] == nil {
@@ -672,4 +680,14 @@ func (s *Server) gyu010(_ *simspec.Tx, serial string, in map[string]any, now tim
 	s.record("GYU010", serial, code, now)
 	return map[string]any{"aac002": c.AAC002, "aac003": c.AAC003, "aac043": "01", "aac044": c.AAC002, "aaz500": c.AAZ500,
 		"essc_no": q.essc, "aab301": c.AAB301, "filing_valid": s.hasValidFiling(c.AAC002, day(now))}, nil
+}
+
+// periodOrder refuses a filing period that ends before it starts
+// (E3013): an approval whose audit gives an end before the application's
+// start, an extension to an end before the filing's start.
+func periodOrder(rec map[string]any, what string) *bizError {
+	if from, to := str(rec, "aae030"), str(rec, "aae031"); from != "" && to != "" && to < from {
+		return bizErr("E3013", "%s的截止日期 %s 早于开始日期 %s", what, to, from)
+	}
+	return nil
 }

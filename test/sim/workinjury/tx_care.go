@@ -359,6 +359,9 @@ func (s *Server) gyu103(_ *simspec.Tx, serial string, in map[string]any, now tim
 	if dis, ok := parseTime(str(in, "akc194")); ok && dis.Before(v.at) {
 		return nil, bizErr("E6205", "出院时间 %s 早于入院时间 %s", stamp(dis), stamp(v.at))
 	}
+	if st, ok := parseTime(str(in, "settle_time")); ok && st.Before(v.at) {
+		return nil, bizErr("E6206", "结算时间 %s 早于入院时间 %s", stamp(st), stamp(v.at))
+	}
 	var sum line
 	for _, d := range live {
 		var okA, okF, okS bool
