@@ -193,13 +193,46 @@ func TestProtocolVersions(t *testing.T) {
 	}
 }
 
+// TestRunCommandWithoutRunner: a plugin that declares a local command but
+// does not implement sdk.CommandRunner is refused at Describe (so medgate
+// refuses it at launch and check-config reports it), naming the command and
+// the method to add, instead of launching and failing only when an operator
+// runs the command; a plugin without local commands needs no runner.
 func TestRunCommandWithoutRunner(t *testing.T) {
 	t.Parallel()
 	c := sdktest.Connect(t, plain{&probe{}}, sdktest.NewMemoryHost())
-	_, err := c.RunCommand(t.Context(), &sdk.RunCommandRequest{Site: "s1", Command: "local"})
+	_, err := c.Describe(t.Context(), &sdk.DescribeRequest{})
+	for _, want := range []string{`"probe"`, `local command(s) "local"`, "does not implement sdk.CommandRunner", "add the method RunCommand", "drop Local"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Describe of a plugin with a local command and no runner: %v; want it to say %q", err, want)
+		}
+	}
+	_, err = c.RunCommand(t.Context(), &sdk.RunCommandRequest{Site: "s1", Command: "local"})
 	if err == nil || !strings.Contains(err.Error(), "does not implement sdk.CommandRunner") {
 		t.Fatalf("RunCommand on a plugin without a runner: %v", err)
 	}
+	remote := sdktest.Connect(t, plain{noLocal{&probe{}}}, sdktest.NewMemoryHost())
+	if d, err := remote.Describe(t.Context(), &sdk.DescribeRequest{}); err != nil || len(d.Commands) != 1 {
+		t.Fatalf("Describe of a plugin with no local command and no runner: %v, %+v", err, d)
+	}
+}
+
+// noLocal is the plugin it wraps without its local commands.
+type noLocal struct{ sdk.Plugin }
+
+func (p noLocal) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	d, err := p.Plugin.Describe(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var cs []sdk.Command
+	for _, c := range d.Commands {
+		if !c.Local {
+			cs = append(cs, c)
+		}
+	}
+	d.Commands = cs
+	return d, nil
 }
 
 // plain hides every optional interface of the plugin it wraps.
