@@ -112,3 +112,26 @@ func TestConfigureAsTheHost(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsetSettingsCrossTheProtocol: an optional setting without a default
+// that a site leaves unset reaches the plugin over the real protocol as "",
+// so sdk.Settings reads it without the diagnostic of an undeclared name,
+// while a misspelt name is reported.
+func TestUnsetSettingsCrossTheProtocol(t *testing.T) {
+	t.Parallel()
+	p := &declared{settings: []sdk.Setting{
+		{Name: "endpoint", Type: sdk.SettingURL, Required: true},
+		{Name: "note", Type: sdk.SettingString},
+		{Name: "retries", Type: sdk.SettingInt},
+		{Name: "apiKey", Type: sdk.SettingSecret},
+	}}
+	c := sdktest.Connect(t, p, sdktest.NewMemoryHost())
+	sdktest.Configure(t, c, "s1", map[string]string{"endpoint": "https://lab.example/api"})
+	s := sdk.NewSettings(p.got)
+	if s.String("note") != "" || s.Int("retries") != 0 || s.String("apiKey") != "" || s.URL("endpoint").Host != "lab.example" || len(s.Diagnostics()) != 0 {
+		t.Fatalf("reads of declared settings over the protocol: %v (settings given %q)", s.Diagnostics(), p.got)
+	}
+	if s.String("apikey"); !s.Diagnostics().HasError() || s.Diagnostics()[0].Field != "apikey" {
+		t.Fatalf("a misspelt setting read: %v", s.Diagnostics())
+	}
+}
