@@ -152,6 +152,13 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		if st.Type == sdk.SettingSecret && st.Default != "" {
 			errs = append(errs, fmt.Errorf("setting %q: a secret may have no Default: the host reads secrets only from the references the site's configuration writes; remove the Default and show the reference as Example", st.Name))
 		}
+		// A Default its own declaration refuses would refuse every site
+		// that leaves the setting unset, with a value the site never wrote.
+		if st.Type != sdk.SettingSecret && st.Default != "" {
+			if msg := checkValue(st, st.Default, nil); msg != "" {
+				errs = append(errs, fmt.Errorf("setting %q: its Default is refused by its own declaration: %s; every site that leaves the setting unset would be refused for a value it never wrote: correct the Default to one its Type and Enum accept", st.Name, msg))
+			}
+		}
 	}
 	seen := map[string]bool{}
 	for _, c := range d.Commands {

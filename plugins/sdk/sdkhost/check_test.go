@@ -342,3 +342,40 @@ func TestArgumentDefaultsAreChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestSettingDefaultsAreChecked: a setting's Default is checked against its
+// own declaration (Type, Enum) at launch. It used to be accepted, and every
+// site that left the setting unset was then refused for a value it never
+// wrote ("7d" is not a duration), which the hospital could not correct.
+func TestSettingDefaultsAreChecked(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		s    sdk.Setting
+		want string // "": accepted
+	}{
+		"duration in days":   {sdk.Setting{Name: "keep", Type: sdk.SettingDuration, Default: "7d"}, `setting "keep": its Default is refused by its own declaration: "7d" is not a duration`},
+		"outside its enum":   {sdk.Setting{Name: "mode", Default: "fast", Enum: []string{"test", "live"}}, `setting "mode": its Default is refused by its own declaration: "fast" is not allowed; use one of: test, live`},
+		"not a whole number": {sdk.Setting{Name: "retries", Type: sdk.SettingInt, Default: "three"}, `"three" is not a whole number`},
+		"not true or false":  {sdk.Setting{Name: "on", Type: sdk.SettingBool, Default: "yes"}, `"yes" is not true or false`},
+		"url without scheme": {sdk.Setting{Name: "endpoint", Type: sdk.SettingURL, Default: "lab.example/api"}, `"lab.example/api" is not an http(s) URL`},
+		"good duration":      {sdk.Setting{Name: "keep", Type: sdk.SettingDuration, Default: "168h"}, ""},
+		"good enum":          {sdk.Setting{Name: "mode", Default: "test", Enum: []string{"test", "live"}}, ""},
+		"good path":          {sdk.Setting{Name: "dir", Type: sdk.SettingPath, Default: "exports"}, ""},
+		"no default":         {sdk.Setting{Name: "mode", Enum: []string{"test"}}, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&sdk.DescribeResponse{Name: "p", Settings: []sdk.Setting{tc.s}})
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("CheckDescription = %v; want none", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), "correct the Default") {
+				t.Fatalf("CheckDescription = %v; want one error saying %q and what to do", errs, tc.want)
+			}
+		})
+	}
+}
