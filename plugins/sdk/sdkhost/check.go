@@ -35,6 +35,10 @@ var pluginNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 // a plugin runs only under the name its Describe answers.
 func ValidPluginName(name string) bool { return pluginNameRE.MatchString(name) }
 
+// formNameRE is what sdk.Form.Name documents: one word, lowercase, with
+// dashes (the rule of command and document view names).
+var formNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+
 // jobNameRE is what a job's name may be: it is the last part of the job's
 // id PLUGIN/SITE/JOB, which `medgate job run`, the admin API's path
 // /admin/jobs/{plugin}/{site}/{job}/run and the console carry as written.
@@ -180,6 +184,10 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("form %q is declared twice; give each form its own Name (its page is /console/form/<plugin>/<name>) or remove the copy", f.Name))
 		}
 		forms[f.Name] = true
+		if !formNameRE.MatchString(f.Name) {
+			errs = append(errs, fmt.Errorf("form %q: the name must be lowercase letters, digits and dashes, starting with a letter, at most 40 characters: "+
+				"it is the last part of the form's page, /console/form/<plugin>/<name>, which the navigation bar and work-list cells link to; rename it (and the Form of the columns that open it)", f.Name))
+		}
 		errs = append(errs, argumentTypes(fmt.Sprintf("form %q: field", f.Name), f.Fields, true)...)
 		errs = append(errs, consoleNames(fmt.Sprintf("form %q: field", f.Name), f.Fields, formInputs)...)
 		errs = append(errs, fileField(fmt.Sprintf("form %q", f.Name), f.Result)...)

@@ -1,6 +1,7 @@
 package sdkhost
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -375,6 +376,32 @@ func TestSettingDefaultsAreChecked(t *testing.T) {
 			}
 			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), "correct the Default") {
 				t.Fatalf("CheckDescription = %v; want one error saying %q and what to do", errs, tc.want)
+			}
+		})
+	}
+}
+
+// TestFormNamesAreChecked: a form's Name is what sdk.Form documents, one
+// lowercase word with dashes, as command and document view names are; it
+// used to be taken as it came, and a form without a Name launched with a
+// navigation entry linking to /console/form/<plugin>/, a page that does not
+// exist.
+func TestFormNamesAreChecked(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{"": false, "Lookup": false, "order lookup": false, "a/b": false, "1st": false,
+		"lookup": true, "order-lookup": true, "desk2": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{{Type: "p.a"}},
+				Forms: []sdk.Form{{Name: name, Title: "t", Operation: "p.a"}}})
+			if want {
+				if len(errs) > 0 {
+					t.Fatalf("form %q: CheckDescription = %v; want none", name, errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), fmt.Sprintf("form %q: the name must be lowercase letters", name)) || !strings.Contains(errs[0].Error(), "rename it") {
+				t.Fatalf("form %q: CheckDescription = %v; want one error naming the form, the rule and the fix", name, errs)
 			}
 		})
 	}
