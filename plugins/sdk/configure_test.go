@@ -72,6 +72,12 @@ func TestConfigureAsTheHost(t *testing.T) {
 	}{
 		"defaults filled in, secret as its value": {good, nil, map[string]string{"endpoint": "https://acme.example", "apiKey": "k-1"},
 			map[string]string{"endpoint": "https://acme.example", "apiKey": "k-1", "batch": "500", "label": ""}, ""},
+		"a secret given as medgate.yaml's env: reference": {good, nil, map[string]string{"endpoint": "https://acme.example", "apiKey": "env:ACME_KEY"},
+			nil, `setting "apiKey" of site "s1" is a secret given as the reference "env:ACME_KEY"`},
+		"a secret given as a file: reference": {good, nil, map[string]string{"endpoint": "https://acme.example", "apiKey": "file:/etc/medgate/acme-key"},
+			nil, `give the secret's value itself`},
+		"a plain setting that looks like a reference": {good, nil, map[string]string{"endpoint": "https://acme.example", "apiKey": "k-1", "label": "env:prod"},
+			map[string]string{"endpoint": "https://acme.example", "apiKey": "k-1", "batch": "500", "label": "env:prod"}, ""},
 		"a setting medgate refuses": {good, nil, map[string]string{"endpoint": "ftp://acme.example", "apiKey": "k-1", "batch": "many"},
 			nil, `medgate would refuse the settings of site "s1": endpoint: "ftp://acme.example" is not an http(s) URL; batch: "many" is not a whole number`},
 		"a declaration medgate refuses": {[]sdk.Setting{{Name: "apiKey", Type: "secert"}}, nil, nil,

@@ -17,7 +17,8 @@ import (
 // as medgate does at start, checks given against the declared settings,
 // fills in the defaults and calls Configure with every declared setting. A secret setting is given as its value (in
 // medgate the site names an env: or file: reference, which the host
-// resolves). What medgate would refuse, the plugin or the site's settings,
+// resolves; a secret given here as such a reference fails the test, since
+// the plugin would take the reference's text for the secret). What medgate would refuse, the plugin or the site's settings,
 // fails the test; the plugin's own diagnostics are in the response.
 //
 // Calling the client's Configure directly skips those checks: the plugin
@@ -40,6 +41,12 @@ func Configure(t testing.TB, c *sdkhost.Client, site string, given map[string]st
 			t.Fatalf("sdktest: medgate would refuse to start with plugin %q: the schema documents it declares (its Describe's Schemas) do not load: %v; correct them as schemas/README.md describes", d.Name, err)
 		}
 	}
+	for _, st := range d.Settings {
+		if v := given[st.Name]; st.Type == sdk.SettingSecret && isReference(v) {
+			t.Fatalf("sdktest: setting %q of site %q is a secret given as the reference %q: medgate resolves a site's env: or file: reference and hands the plugin the secret, "+
+				"but sdktest.Configure gives a secret as it is given, so the plugin would take the reference's text for the secret; give the secret's value itself (a test key)", st.Name, site, v)
+		}
+	}
 	secretAsValue := func(string) bool { return true }
 	resolve := func(v string) (string, error) { return v, nil }
 	settings, ps := sdkhost.CheckSettings(d.Settings, given, "", secretAsValue, resolve)
@@ -55,4 +62,10 @@ func Configure(t testing.TB, c *sdkhost.Client, site string, given map[string]st
 		t.Fatalf("sdktest: configure site %q: %v", site, err)
 	}
 	return r
+}
+
+// isReference reports whether v is written as medgate.yaml writes a
+// secret, an env: or file: reference (the host's config.IsSecretRef).
+func isReference(v string) bool {
+	return strings.HasPrefix(v, "env:") && len(v) > 4 || strings.HasPrefix(v, "file:") && len(v) > 5
 }
