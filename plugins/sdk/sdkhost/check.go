@@ -477,19 +477,38 @@ func undeclaredSchema(d *sdk.DescribeResponse, op sdk.Operation) []error {
 	if _, ok := d.Schemas[op.Schema+".yaml"]; ok && strings.Count(op.Schema, "/") == 1 {
 		return nil
 	}
-	var declared []string
+	var declared, elsewhere []string
 	for p := range d.Schemas {
-		if name, ok := strings.CutSuffix(p, ".yaml"); ok && strings.Count(name, "/") == 1 {
+		name, ok := strings.CutSuffix(p, ".yaml")
+		switch {
+		case ok && strings.Count(name, "/") == 1:
 			declared = append(declared, name)
+		case ok && strings.Count(name, "/") == 2 && strings.Split(name, "/")[1] == "codes":
+			// a code table, <system>/codes/<name>.yaml
+		default:
+			elsewhere = append(elsewhere, strconv.Quote(p))
 		}
 	}
+	slices.Sort(elsewhere)
+	// Documents keyed by another path (the embedded directory's own name
+	// in front, or no system directory) are declared, but not where the
+	// host looks: say so rather than that there are none.
+	misplaced := ""
+	if len(elsewhere) > 0 {
+		misplaced = fmt.Sprintf("; the Schemas also hold %s, which is no path <system>/<code>.yaml: key each document by its path under the schema root "+
+			"(fs.Sub the embedded directory first, as plugins/sdk/example's schemaDocuments does), so that this one is %q", strings.Join(elsewhere, ", "), op.Schema+".yaml")
+	}
 	if len(declared) == 0 {
+		if misplaced != "" {
+			return []error{fmt.Errorf("operation %q: its schema %q is not declared: the plugin declares no document at a path <system>/<code>.yaml, so medgate plugins would show a schema that does not exist%s",
+				op.Type, op.Schema, misplaced)}
+		}
 		return []error{fmt.Errorf("operation %q: its schema %q is not declared: the plugin declares no schema documents, so medgate plugins would show a schema that does not exist; "+
 			"declare the document %q in DescribeResponse.Schemas (schemas.Documents, or your own files), or leave Schema empty", op.Type, op.Schema, op.Schema+".yaml")}
 	}
 	slices.Sort(declared)
 	return []error{fmt.Errorf("operation %q: its schema %q is not among the schema documents the plugin declares (%s), so medgate plugins would show a schema that does not exist; "+
-		"fix the name, or declare the document %q in DescribeResponse.Schemas", op.Type, op.Schema, strings.Join(declared, ", "), op.Schema+".yaml")}
+		"fix the name, or declare the document %q in DescribeResponse.Schemas%s", op.Type, op.Schema, strings.Join(declared, ", "), op.Schema+".yaml", misplaced)}
 }
 
 // undeclared reports op, which the view or command what sends, when the
