@@ -203,6 +203,10 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("work list %q is declared twice; give each work list its own Name (views and document pages name it) or remove the copy", wl.Name))
 		}
 		lists[wl.Name] = true
+		if wl.ListOperation == "" {
+			errs = append(errs, fmt.Errorf("work list %q has no ListOperation: the console reads the list's items by sending that operation, so the page could only show an error; "+
+				"register the operation that answers {\"items\": [...]} (sdk.Mux, declared Query) and name it in ListOperation", wl.Name))
+		}
 		if wl.ListOperation != "" && !ops[wl.ListOperation] {
 			errs = append(errs, fmt.Errorf("work list %q: its ListOperation %q is not among the operations; register it (sdk.Mux) or fix the name", wl.Name, wl.ListOperation))
 		}

@@ -406,3 +406,27 @@ func TestFormNamesAreChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkListsNameTheirListOperation: a work list the console can read
+// names the operation that answers its items. One without a ListOperation
+// used to launch (check-config said OK), and its console page said only
+// that the plugin declares an operation of another plugin, "".
+func TestWorkListsNameTheirListOperation(t *testing.T) {
+	t.Parallel()
+	d := func(list string) *sdk.DescribeResponse {
+		return &sdk.DescribeResponse{Name: "lab", Operations: []sdk.Operation{{Type: "lab.pending", Query: true}},
+			WorkLists: []sdk.WorkList{{Name: "pending", Title: "Pending", ListOperation: list}}}
+	}
+	if errs := CheckDescription(d("lab.pending")); len(errs) > 0 {
+		t.Fatalf("a work list with its ListOperation: %v", errs)
+	}
+	errs := CheckDescription(d(""))
+	if len(errs) != 1 {
+		t.Fatalf("a work list without ListOperation: %v; want one problem", errs)
+	}
+	for _, w := range []string{`work list "pending" has no ListOperation`, `{"items": [...]}`, "name it in ListOperation"} {
+		if !strings.Contains(errs[0].Error(), w) {
+			t.Errorf("problem %q lacks %q", errs[0], w)
+		}
+	}
+}
