@@ -211,7 +211,25 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("work list %q: its ListOperation %q is not among the operations; register it (sdk.Mux) or fix the name", wl.Name, wl.ListOperation))
 		}
 	}
+	views := map[string]bool{}
 	for _, v := range d.WorkListViews {
+		// The console finds the view of a list, and the row action a
+		// button sends, by name: of two, one would show or send the
+		// other's columns and operation.
+		if views[v.List] {
+			errs = append(errs, fmt.Errorf("work list view %q is declared twice; declare one WorkListView per work list, with all its columns and actions (the console would show only one and send the other's actions)", v.List))
+		}
+		views[v.List] = true
+		actions := map[string]bool{}
+		for _, a := range v.Actions {
+			switch {
+			case a.Name == "":
+				errs = append(errs, fmt.Errorf("work list %q: a row action (label %q) has no Name; give each row action a Name of its own: the console finds the action a button sends by its name", v.List, a.Label))
+			case actions[a.Name]:
+				errs = append(errs, fmt.Errorf("work list %q: action %q is declared twice; give each row action its own Name: the console finds the action a button sends by its name, so both buttons would send the operation of one of them", v.List, a.Name))
+			}
+			actions[a.Name] = true
+		}
 		if !lists[v.List] {
 			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared; declare it in WorkLists or set List to the Name of a declared work list", v.List))
 		}

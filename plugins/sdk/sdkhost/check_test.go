@@ -430,3 +430,44 @@ func TestWorkListsNameTheirListOperation(t *testing.T) {
 		}
 	}
 }
+
+// TestRowActionsAndViewsAreDeclaredOnce: the console finds a work list's
+// view and the row action a button sends by name. Two actions of one name
+// (copied, then given another label and operation) used to launch, and the
+// button of the first sent the operation of the second; two views of one
+// list showed one and sent the other's actions. Each is refused now, as is
+// a row action without a name.
+func TestRowActionsAndViewsAreDeclaredOnce(t *testing.T) {
+	t.Parallel()
+	ops := []sdk.Operation{{Type: "lab.pending", Query: true}, {Type: "lab.resend"}, {Type: "lab.cancel"}}
+	resend := sdk.Action{Name: "resend", Label: "Resend", Operation: "lab.resend"}
+	cancel := sdk.Action{Name: "cancel", Label: "Cancel", Operation: "lab.cancel"}
+	copied := sdk.Action{Name: "resend", Label: "Cancel", Operation: "lab.cancel"}
+	unnamed := sdk.Action{Label: "Cancel", Operation: "lab.cancel"}
+	cases := map[string]struct {
+		views []sdk.WorkListView
+		want  string // "": accepted
+	}{
+		"actions of their own names": {[]sdk.WorkListView{{List: "pending", Actions: []sdk.Action{resend, cancel}}}, ""},
+		"an action name twice":       {[]sdk.WorkListView{{List: "pending", Actions: []sdk.Action{resend, copied}}}, `work list "pending": action "resend" is declared twice`},
+		"an action without a name":   {[]sdk.WorkListView{{List: "pending", Actions: []sdk.Action{resend, unnamed}}}, `work list "pending": a row action (label "Cancel") has no Name`},
+		"a list's view twice": {[]sdk.WorkListView{{List: "pending", Actions: []sdk.Action{resend}}, {List: "pending", Actions: []sdk.Action{cancel}}},
+			`work list view "pending" is declared twice`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&sdk.DescribeResponse{Name: "lab", Operations: ops,
+				WorkLists: []sdk.WorkList{{Name: "pending", Title: "Pending", ListOperation: "lab.pending"}}, WorkListViews: tc.views})
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("CheckDescription = %v; want none", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) {
+				t.Fatalf("CheckDescription = %v; want one problem saying %q", errs, tc.want)
+			}
+		})
+	}
+}
