@@ -96,8 +96,11 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		ops[op.Type] = true
 		// Without a name, every operation would be told to start with "."
 		// after the one error that says so.
-		if d.Name != "" && !strings.HasPrefix(op.Type, d.Name+".") {
+		switch {
+		case d.Name != "" && !strings.HasPrefix(op.Type, d.Name+"."):
 			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
+		case d.Name != "" && strings.TrimSpace(op.Type[len(d.Name)+1:]) == "":
+			errs = append(errs, fmt.Errorf("operation %q names no operation after %q: messages name it as their type, %q; give it a name", op.Type, d.Name+".", d.Name+".<operation>"))
 		}
 		if op.Query && op.Upload {
 			errs = append(errs, fmt.Errorf("operation %q is declared both Query and Upload: an upload has an external effect, so it is no query; drop Query", op.Type))
@@ -146,6 +149,9 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("setting %q is declared twice; declare each setting once (a site gives one value per name)", st.Name))
 		}
 		settings[st.Name] = true
+		if strings.TrimSpace(st.Name) == "" {
+			errs = append(errs, fmt.Errorf("a setting (type %q, %q) has no Name: a site gives a setting's value under its name (sites[].plugins.<plugin>.settings.<name>); give it one", st.Type, st.Description))
+		}
 		// A type the host does not know is checked as nothing: a
 		// misspelled secret would be taken in clear and never resolved.
 		if st.Type != "" && !slices.Contains(settingTypes, st.Type) {
@@ -203,6 +209,9 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("work list %q is declared twice; give each work list its own Name (views and document pages name it) or remove the copy", wl.Name))
 		}
 		lists[wl.Name] = true
+		if strings.TrimSpace(wl.Name) == "" {
+			errs = append(errs, fmt.Errorf("a work list (title %q) has no Name: its view, its document pages and its page's filter name it; give it one", wl.Title))
+		}
 		if wl.ListOperation == "" {
 			errs = append(errs, fmt.Errorf("work list %q has no ListOperation: the console reads the list's items by sending that operation, so the page could only show an error; "+
 				"register the operation that answers {\"items\": [...]} (sdk.Mux, declared Query) and name it in ListOperation", wl.Name))

@@ -471,3 +471,31 @@ func TestRowActionsAndViewsAreDeclaredOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestNamesAreNotEmpty: an operation with nothing after "<plugin>.", a
+// setting and a work list without a name used to launch: every site was
+// then refused for a setting it could not name (": is required"), and the
+// message type "lab." was offered to the platform. Each is refused, saying
+// what the name is for.
+func TestNamesAreNotEmpty(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want string
+	}{
+		"operation":           {sdk.DescribeResponse{Name: "lab", Operations: []sdk.Operation{{Type: "lab."}}}, `operation "lab." names no operation after "lab."`},
+		"operation of spaces": {sdk.DescribeResponse{Name: "lab", Operations: []sdk.Operation{{Type: "lab. "}}}, `operation "lab. " names no operation`},
+		"setting":             {sdk.DescribeResponse{Name: "lab", Settings: []sdk.Setting{{Type: sdk.SettingSecret, Required: true, Description: "API key"}}}, `a setting (type "secret", "API key") has no Name`},
+		"work list": {sdk.DescribeResponse{Name: "lab", Operations: []sdk.Operation{{Type: "lab.pending"}}, WorkLists: []sdk.WorkList{{Title: "Pending", ListOperation: "lab.pending"}}},
+			`a work list (title "Pending") has no Name`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) {
+				t.Fatalf("CheckDescription = %v; want one problem saying %q", errs, tc.want)
+			}
+		})
+	}
+}
