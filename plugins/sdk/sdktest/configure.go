@@ -18,7 +18,9 @@ import (
 // fills in the defaults and calls Configure with every declared setting. A secret setting is given as its value (in
 // medgate the site names an env: or file: reference, which the host
 // resolves; a secret given here as such a reference fails the test, since
-// the plugin would take the reference's text for the secret). What medgate would refuse, the plugin or the site's settings,
+// the plugin would take the reference's text for the secret). The schema
+// documents Configure returns for the site (ConfigureResponse.Schemas) are
+// loaded over the declared ones as medgate loads them. What medgate would refuse, the plugin or the site's settings,
 // fails the test; the plugin's own diagnostics are in the response.
 //
 // Calling the client's Configure directly skips those checks: the plugin
@@ -32,12 +34,9 @@ func Configure(t testing.TB, c *sdkhost.Client, site string, given map[string]st
 	if errs := sdkhost.CheckDescriptionAt(d, c.Version()); len(errs) > 0 {
 		t.Fatalf("sdktest: medgate would refuse to launch plugin %q: %v", d.Name, errors.Join(errs...))
 	}
+	base := schemas.Embedded()
 	if len(d.Schemas) > 0 && c.Version() >= sdkhost.ProtocolV2 {
-		fsys := fstest.MapFS{}
-		for p, data := range d.Schemas {
-			fsys[p] = &fstest.MapFile{Data: data, Mode: 0o444}
-		}
-		if _, err := schemas.Embedded().OverlayFS(fsys); err != nil {
+		if base, err = base.OverlayFS(mapFS(d.Schemas)); err != nil {
 			t.Fatalf("sdktest: medgate would refuse to start with plugin %q: the schema documents it declares (its Describe's Schemas) do not load: %v; correct them as schemas/README.md describes", d.Name, err)
 		}
 	}
@@ -61,7 +60,23 @@ func Configure(t testing.TB, c *sdkhost.Client, site string, given map[string]st
 	if err != nil {
 		t.Fatalf("sdktest: configure site %q: %v", site, err)
 	}
+	// medgate loads the site's documents over the declared ones and
+	// refuses the site (check-config, start, reload) when they do not load.
+	if len(r.Schemas) > 0 && c.Version() >= sdkhost.ProtocolV2 {
+		if _, err := base.OverlayFS(mapFS(r.Schemas)); err != nil {
+			t.Fatalf("sdktest: medgate would refuse site %q: the schema documents plugin %q's Configure returned for it (ConfigureResponse.Schemas, the site's overlay) do not load: %v; correct them as schemas/README.md describes", site, d.Name, err)
+		}
+	}
 	return r
+}
+
+// mapFS holds docs by path, as the host loads a plugin's documents.
+func mapFS(docs map[string][]byte) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for p, data := range docs {
+		fsys[p] = &fstest.MapFile{Data: data, Mode: 0o444}
+	}
+	return fsys
 }
 
 // isReference reports whether v is written as medgate.yaml writes a
