@@ -192,7 +192,9 @@ type Progress struct {
 	Done  string `json:"done"`
 }
 
-// CommandRunner is implemented by plugins that declare local commands.
+// CommandRunner is implemented by plugins that declare local commands. A
+// plugin that declares one (Command.Local) without implementing it is
+// refused at launch, naming its local commands.
 type CommandRunner interface {
 	// RunCommand runs one local command for one site. Settings are the
 	// site's settings, checked by the host as for Configure; Configure has

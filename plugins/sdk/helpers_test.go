@@ -109,7 +109,7 @@ func TestResponses(t *testing.T) {
 func TestSettings(t *testing.T) {
 	t.Parallel()
 	s := sdk.NewSettings(map[string]string{"n": "42", "b": "true", "d": "90s", "u": "https://x.example/api", "name": "a",
-		"badInt": "x", "badBool": "maybe", "badDur": "soon"})
+		"badInt": "x", "badBool": "maybe", "badDur": "soon", "unset": ""})
 	got := []any{s.String("name"), s.Int("n"), s.Bool("b"), s.Duration("d"), s.URL("u").Host, s.Int("unset"), s.Bool("unset"), s.Duration("unset"), s.URL("unset") == nil}
 	want := []any{"a", int64(42), true, 90 * time.Second, "x.example", int64(0), false, time.Duration(0), true}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -127,6 +127,52 @@ func TestSettings(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"badInt", "badBool", "badDur"}, fields); diff != "" || !s.Diagnostics().HasError() {
 		t.Errorf("diagnostics of wrongly typed reads (-want +got):\n%s", diff)
+	}
+}
+
+// TestSettingsReadUndeclared: medgate gives a plugin every setting it
+// declares, "" when unset, so a read of a name the map does not hold is a
+// setting the plugin does not declare, most often a misspelt one. It used to
+// read as "" (0, false) without a word, and the plugin ran with an empty API
+// key; each such read is now an error diagnostic naming the setting and the
+// names given, once per name, with no value.
+func TestSettingsReadUndeclared(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cret"
+	cases := map[string]struct {
+		read func(s *sdk.Settings)
+		want []string
+	}{
+		"declared, unset": {func(s *sdk.Settings) { s.String("endpoint"); s.Int("retries") }, nil},
+		"misspelt string": {func(s *sdk.Settings) { s.String("apikey") }, []string{"apikey"}},
+		"misspelt int":    {func(s *sdk.Settings) { s.Int("retry") }, []string{"retry"}},
+		"misspelt bool":   {func(s *sdk.Settings) { s.Bool("enabled") }, []string{"enabled"}},
+		"misspelt dur":    {func(s *sdk.Settings) { s.Duration("timeOut") }, []string{"timeOut"}},
+		"misspelt url":    {func(s *sdk.Settings) { s.URL("endpiont") }, []string{"endpiont"}},
+		"read twice":      {func(s *sdk.Settings) { s.String("apikey"); s.String("apikey") }, []string{"apikey"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := sdk.NewSettings(map[string]string{"apiKey": secret, "endpoint": "", "retries": ""})
+			tc.read(s)
+			ds := s.Diagnostics()
+			var fields []string
+			for _, d := range ds {
+				fields = append(fields, d.Field)
+				for _, w := range []string{"does not declare", "apiKey, endpoint, retries", "correct the name"} {
+					if !strings.Contains(d.Summary+" "+d.Detail, w) {
+						t.Errorf("diagnostic %v does not say %q", d, w)
+					}
+				}
+			}
+			if diff := cmp.Diff(tc.want, fields); diff != "" || ds.HasError() != (len(tc.want) > 0) {
+				t.Errorf("diagnostics %v (-want +got fields):\n%s", ds, diff)
+			}
+			if strings.Contains(ds.String(), secret) {
+				t.Errorf("diagnostics quote a value: %s", ds)
+			}
+		})
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/sdkhost"
@@ -193,13 +195,46 @@ func TestProtocolVersions(t *testing.T) {
 	}
 }
 
+// TestRunCommandWithoutRunner: a plugin that declares a local command but
+// does not implement sdk.CommandRunner is refused at Describe (so medgate
+// refuses it at launch and check-config reports it), naming the command and
+// the method to add, instead of launching and failing only when an operator
+// runs the command; a plugin without local commands needs no runner.
 func TestRunCommandWithoutRunner(t *testing.T) {
 	t.Parallel()
 	c := sdktest.Connect(t, plain{&probe{}}, sdktest.NewMemoryHost())
-	_, err := c.RunCommand(t.Context(), &sdk.RunCommandRequest{Site: "s1", Command: "local"})
+	_, err := c.Describe(t.Context(), &sdk.DescribeRequest{})
+	for _, want := range []string{`"probe"`, `local command(s) "local"`, "does not implement sdk.CommandRunner", "add the method RunCommand", "drop Local"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Describe of a plugin with a local command and no runner: %v; want it to say %q", err, want)
+		}
+	}
+	_, err = c.RunCommand(t.Context(), &sdk.RunCommandRequest{Site: "s1", Command: "local"})
 	if err == nil || !strings.Contains(err.Error(), "does not implement sdk.CommandRunner") {
 		t.Fatalf("RunCommand on a plugin without a runner: %v", err)
 	}
+	remote := sdktest.Connect(t, plain{noLocal{&probe{}}}, sdktest.NewMemoryHost())
+	if d, err := remote.Describe(t.Context(), &sdk.DescribeRequest{}); err != nil || len(d.Commands) != 1 {
+		t.Fatalf("Describe of a plugin with no local command and no runner: %v, %+v", err, d)
+	}
+}
+
+// noLocal is the plugin it wraps without its local commands.
+type noLocal struct{ sdk.Plugin }
+
+func (p noLocal) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	d, err := p.Plugin.Describe(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var cs []sdk.Command
+	for _, c := range d.Commands {
+		if !c.Local {
+			cs = append(cs, c)
+		}
+	}
+	d.Commands = cs
+	return d, nil
 }
 
 // plain hides every optional interface of the plugin it wraps.
@@ -215,5 +250,52 @@ func TestDiagnostics(t *testing.T) {
 	ds.Error("$.y", "required", "y is required", "send y")
 	if !ds.HasError() || ds.String() != "$.x: name differs\n$.y: y is required: send y" {
 		t.Fatalf("diagnostics = %q", ds.String())
+	}
+}
+
+// failing answers every call with a plain Go error, as a vendor's plugin
+// does when a call breaks.
+type failing struct{ probe }
+
+func (failing) Configure(context.Context, *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	return nil, errors.New("read the key file /etc/lab/key.pem: permission denied")
+}
+
+func (failing) Handle(context.Context, *sdk.HandleRequest) (*sdk.HandleResponse, error) {
+	return nil, errors.New("lab system answered 503")
+}
+
+func (failing) RunJob(context.Context, *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
+	return nil, errors.New("poll: lab system answered 503")
+}
+
+// TestPluginErrorsInPlainWords: an error a plugin's method returns reaches
+// the host as the plugin's words, naming the method ("its Handle returned
+// an error: lab system answered 503"), not wrapped in gRPC's "rpc error:
+// code = Internal desc = …", which check-config, replies and failed jobs
+// used to show; the gRPC code is kept for the host's own decisions.
+func TestPluginErrorsInPlainWords(t *testing.T) {
+	t.Parallel()
+	c := sdktest.Connect(t, &failing{}, sdktest.NewMemoryHost())
+	_, cerr := c.Configure(t.Context(), &sdk.ConfigureRequest{Site: "s1", Settings: map[string]string{"url": "https://x"}})
+	_, herr := c.Handle(t.Context(), &sdk.HandleRequest{Site: "s1", Type: "probe.do", MessageID: "m1"})
+	_, jerr := c.RunJob(t.Context(), &sdk.RunJobRequest{Site: "s1", Job: "tick"})
+	_, rerr := sdktest.Connect(t, plain{&probe{}}, sdktest.NewMemoryHost()).Describe(t.Context(), &sdk.DescribeRequest{})
+	cases := map[string]struct {
+		err  error
+		want string
+		code codes.Code
+	}{
+		"Configure": {cerr, "its Configure returned an error: read the key file /etc/lab/key.pem: permission denied", codes.Internal},
+		"Handle":    {herr, "its Handle returned an error: lab system answered 503", codes.Internal},
+		"RunJob":    {jerr, "its RunJob returned an error: poll: lab system answered 503", codes.Internal},
+		"Describe":  {rerr, `its Describe returned an error: plugin "probe" declares the local command(s) "local"`, codes.FailedPrecondition},
+	}
+	for name, tc := range cases {
+		var pe *sdkhost.PluginError
+		if tc.err == nil || !strings.HasPrefix(tc.err.Error(), tc.want) || strings.Contains(tc.err.Error(), "rpc error") ||
+			!errors.As(tc.err, &pe) || pe.Method != name || status.Code(tc.err) != tc.code {
+			t.Errorf("%s: error %v (code %v); want it to start %q, without gRPC's wording, code %v", name, tc.err, status.Code(tc.err), tc.want, tc.code)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,6 +137,9 @@ func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*p
 	if d == nil {
 		return &pb.DescribeResponse{}, nil
 	}
+	if err := s.checkRunner(d); err != nil {
+		return nil, err
+	}
 	out := &pb.DescribeResponse{Name: d.Name, Version: d.Version, Description: d.Description}
 	for _, o := range d.Operations {
 		out.Operations = append(out.Operations, &pb.Operation{Type: o.Type, Schema: o.Schema, Summary: o.Summary, Upload: o.Upload, Query: o.Query})
@@ -156,6 +160,34 @@ func (s *adapterServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*p
 		}
 	}
 	return out, nil
+}
+
+// checkRunner refuses a description that declares local commands of a
+// plugin that cannot run them: without sdk.CommandRunner each of them would
+// fail only when an operator runs it, after the plugin launched and
+// check-config accepted it. The host refuses the plugin at launch with
+// this error, which names the commands and what to add.
+func (s *adapterServer) checkRunner(d *DescribeResponse) error {
+	if s.version < wire.V2 {
+		return nil // version 1 carries no commands
+	}
+	if _, ok := s.impl.(CommandRunner); ok {
+		return nil
+	}
+	var local []string
+	for _, c := range d.Commands {
+		if c.Local {
+			local = append(local, strconv.Quote(c.Name))
+		}
+	}
+	if len(local) == 0 {
+		return nil
+	}
+	return status.Errorf(codes.FailedPrecondition,
+		"plugin %q declares the local command(s) %s but does not implement sdk.CommandRunner, so none of them could run: "+
+			"add the method RunCommand(ctx context.Context, req *sdk.RunCommandRequest) (*sdk.RunCommandResponse, error) to the type sdk.Serve is given "+
+			"(on the pointer receiver if the other methods are), or drop Local from those commands",
+		d.Name, strings.Join(local, ", "))
 }
 
 func (s *adapterServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
@@ -235,7 +267,7 @@ func (s *adapterServer) RunCommand(ctx context.Context, req *pb.RunCommandReques
 	}
 	runner, ok := s.impl.(CommandRunner)
 	if !ok {
-		return nil, status.Errorf(codes.Unimplemented, "the plugin declares no local commands (it does not implement sdk.CommandRunner), so it cannot run %q", req.Command)
+		return nil, status.Errorf(codes.Unimplemented, "the plugin does not implement sdk.CommandRunner, so it runs no local command such as %q: add the method RunCommand to the type sdk.Serve is given", req.Command)
 	}
 	r, err := runner.RunCommand(ctx, &RunCommandRequest{Site: req.Site, Command: req.Command, Settings: req.Settings, Arguments: req.Arguments})
 	if err != nil {

@@ -122,7 +122,7 @@ func TestCheckDescription(t *testing.T) {
 			WorkLists:     []sdk.WorkList{{Name: "l"}},
 			WorkListViews: []sdk.WorkListView{{List: "nope"}, {List: "l", Columns: []sdk.Column{{Field: "id", Form: "f"}}, Actions: []sdk.Action{{Name: "a", Operation: "q.a"}}}}},
 			[]string{`work list view "nope"`, `opens form "f", which is not declared`, `action "a": operation "q.a"`}},
-		"document view": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{{Type: "p.get"}, {Type: "p.adjust"}, {Type: "p.confirm"}}, WorkLists: []sdk.WorkList{{Name: "l"}}, Documents: []sdk.DocumentView{{Name: "doc", List: "l", ItemField: "id",
+		"document view": {sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{{Type: "p.get"}, {Type: "p.adjust"}, {Type: "p.confirm"}}, WorkLists: []sdk.WorkList{{Name: "l", ListOperation: "p.get"}}, Documents: []sdk.DocumentView{{Name: "doc", List: "l", ItemField: "id",
 			Get: "p.get", IDField: "id", Lines: "lines", LineKey: "n", Adjust: sdk.DocumentAdjust{Operation: "p.adjust", Changes: "changes", Kind: "op"},
 			Edits: []sdk.Edit{{Name: "set", PerLine: true}}, Confirm: &sdk.DocumentConfirm{Operation: "p.confirm"}}}}, nil},
 		"document view of an undeclared list, foreign operations, edits twice, a pick without items": {sdk.DescribeResponse{Name: "p",

@@ -35,6 +35,10 @@ var pluginNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 // a plugin runs only under the name its Describe answers.
 func ValidPluginName(name string) bool { return pluginNameRE.MatchString(name) }
 
+// formNameRE is what sdk.Form.Name documents: one word, lowercase, with
+// dashes (the rule of command and document view names).
+var formNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+
 // jobNameRE is what a job's name may be: it is the last part of the job's
 // id PLUGIN/SITE/JOB, which `medgate job run`, the admin API's path
 // /admin/jobs/{plugin}/{site}/{job}/run and the console carry as written.
@@ -92,8 +96,11 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		ops[op.Type] = true
 		// Without a name, every operation would be told to start with "."
 		// after the one error that says so.
-		if d.Name != "" && !strings.HasPrefix(op.Type, d.Name+".") {
+		switch {
+		case d.Name != "" && !strings.HasPrefix(op.Type, d.Name+"."):
 			errs = append(errs, fmt.Errorf("operation %q must start with %q", op.Type, d.Name+"."))
+		case d.Name != "" && strings.TrimSpace(op.Type[len(d.Name)+1:]) == "":
+			errs = append(errs, fmt.Errorf("operation %q names no operation after %q: messages name it as their type, %q; give it a name", op.Type, d.Name+".", d.Name+".<operation>"))
 		}
 		if op.Query && op.Upload {
 			errs = append(errs, fmt.Errorf("operation %q is declared both Query and Upload: an upload has an external effect, so it is no query; drop Query", op.Type))
@@ -142,6 +149,9 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("setting %q is declared twice; declare each setting once (a site gives one value per name)", st.Name))
 		}
 		settings[st.Name] = true
+		if strings.TrimSpace(st.Name) == "" {
+			errs = append(errs, fmt.Errorf("a setting (type %q, %q) has no Name: a site gives a setting's value under its name (sites[].plugins.<plugin>.settings.<name>); give it one", st.Type, st.Description))
+		}
 		// A type the host does not know is checked as nothing: a
 		// misspelled secret would be taken in clear and never resolved.
 		if st.Type != "" && !slices.Contains(settingTypes, st.Type) {
@@ -151,6 +161,13 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 		// site never gave the plugin (its tokens, another plugin's key).
 		if st.Type == sdk.SettingSecret && st.Default != "" {
 			errs = append(errs, fmt.Errorf("setting %q: a secret may have no Default: the host reads secrets only from the references the site's configuration writes; remove the Default and show the reference as Example", st.Name))
+		}
+		// A Default its own declaration refuses would refuse every site
+		// that leaves the setting unset, with a value the site never wrote.
+		if st.Type != sdk.SettingSecret && st.Default != "" {
+			if msg := checkValue(st, st.Default, nil); msg != "" {
+				errs = append(errs, fmt.Errorf("setting %q: its Default is refused by its own declaration: %s; every site that leaves the setting unset would be refused for a value it never wrote: correct the Default to one its Type and Enum accept", st.Name, msg))
+			}
 		}
 	}
 	seen := map[string]bool{}
@@ -173,6 +190,10 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("form %q is declared twice; give each form its own Name (its page is /console/form/<plugin>/<name>) or remove the copy", f.Name))
 		}
 		forms[f.Name] = true
+		if !formNameRE.MatchString(f.Name) {
+			errs = append(errs, fmt.Errorf("form %q: the name must be lowercase letters, digits and dashes, starting with a letter, at most 40 characters: "+
+				"it is the last part of the form's page, /console/form/<plugin>/<name>, which the navigation bar and work-list cells link to; rename it (and the Form of the columns that open it)", f.Name))
+		}
 		errs = append(errs, argumentTypes(fmt.Sprintf("form %q: field", f.Name), f.Fields, true)...)
 		errs = append(errs, consoleNames(fmt.Sprintf("form %q: field", f.Name), f.Fields, formInputs)...)
 		errs = append(errs, fileField(fmt.Sprintf("form %q", f.Name), f.Result)...)
@@ -188,11 +209,36 @@ func CheckDescriptionAt(d *sdk.DescribeResponse, protocol int) []error {
 			errs = append(errs, fmt.Errorf("work list %q is declared twice; give each work list its own Name (views and document pages name it) or remove the copy", wl.Name))
 		}
 		lists[wl.Name] = true
+		if strings.TrimSpace(wl.Name) == "" {
+			errs = append(errs, fmt.Errorf("a work list (title %q) has no Name: its view, its document pages and its page's filter name it; give it one", wl.Title))
+		}
+		if wl.ListOperation == "" {
+			errs = append(errs, fmt.Errorf("work list %q has no ListOperation: the console reads the list's items by sending that operation, so the page could only show an error; "+
+				"register the operation that answers {\"items\": [...]} (sdk.Mux, declared Query) and name it in ListOperation", wl.Name))
+		}
 		if wl.ListOperation != "" && !ops[wl.ListOperation] {
 			errs = append(errs, fmt.Errorf("work list %q: its ListOperation %q is not among the operations; register it (sdk.Mux) or fix the name", wl.Name, wl.ListOperation))
 		}
 	}
+	views := map[string]bool{}
 	for _, v := range d.WorkListViews {
+		// The console finds the view of a list, and the row action a
+		// button sends, by name: of two, one would show or send the
+		// other's columns and operation.
+		if views[v.List] {
+			errs = append(errs, fmt.Errorf("work list view %q is declared twice; declare one WorkListView per work list, with all its columns and actions (the console would show only one and send the other's actions)", v.List))
+		}
+		views[v.List] = true
+		actions := map[string]bool{}
+		for _, a := range v.Actions {
+			switch {
+			case a.Name == "":
+				errs = append(errs, fmt.Errorf("work list %q: a row action (label %q) has no Name; give each row action a Name of its own: the console finds the action a button sends by its name", v.List, a.Label))
+			case actions[a.Name]:
+				errs = append(errs, fmt.Errorf("work list %q: action %q is declared twice; give each row action its own Name: the console finds the action a button sends by its name, so both buttons would send the operation of one of them", v.List, a.Name))
+			}
+			actions[a.Name] = true
+		}
 		if !lists[v.List] {
 			errs = append(errs, fmt.Errorf("work list view %q: no work list of that name is declared; declare it in WorkLists or set List to the Name of a declared work list", v.List))
 		}
@@ -462,19 +508,38 @@ func undeclaredSchema(d *sdk.DescribeResponse, op sdk.Operation) []error {
 	if _, ok := d.Schemas[op.Schema+".yaml"]; ok && strings.Count(op.Schema, "/") == 1 {
 		return nil
 	}
-	var declared []string
+	var declared, elsewhere []string
 	for p := range d.Schemas {
-		if name, ok := strings.CutSuffix(p, ".yaml"); ok && strings.Count(name, "/") == 1 {
+		name, ok := strings.CutSuffix(p, ".yaml")
+		switch {
+		case ok && strings.Count(name, "/") == 1:
 			declared = append(declared, name)
+		case ok && strings.Count(name, "/") == 2 && strings.Split(name, "/")[1] == "codes":
+			// a code table, <system>/codes/<name>.yaml
+		default:
+			elsewhere = append(elsewhere, strconv.Quote(p))
 		}
 	}
+	slices.Sort(elsewhere)
+	// Documents keyed by another path (the embedded directory's own name
+	// in front, or no system directory) are declared, but not where the
+	// host looks: say so rather than that there are none.
+	misplaced := ""
+	if len(elsewhere) > 0 {
+		misplaced = fmt.Sprintf("; the Schemas also hold %s, which is no path <system>/<code>.yaml: key each document by its path under the schema root "+
+			"(fs.Sub the embedded directory first, as plugins/sdk/example's schemaDocuments does), so that this one is %q", strings.Join(elsewhere, ", "), op.Schema+".yaml")
+	}
 	if len(declared) == 0 {
+		if misplaced != "" {
+			return []error{fmt.Errorf("operation %q: its schema %q is not declared: the plugin declares no document at a path <system>/<code>.yaml, so medgate plugins would show a schema that does not exist%s",
+				op.Type, op.Schema, misplaced)}
+		}
 		return []error{fmt.Errorf("operation %q: its schema %q is not declared: the plugin declares no schema documents, so medgate plugins would show a schema that does not exist; "+
 			"declare the document %q in DescribeResponse.Schemas (schemas.Documents, or your own files), or leave Schema empty", op.Type, op.Schema, op.Schema+".yaml")}
 	}
 	slices.Sort(declared)
 	return []error{fmt.Errorf("operation %q: its schema %q is not among the schema documents the plugin declares (%s), so medgate plugins would show a schema that does not exist; "+
-		"fix the name, or declare the document %q in DescribeResponse.Schemas", op.Type, op.Schema, strings.Join(declared, ", "), op.Schema+".yaml")}
+		"fix the name, or declare the document %q in DescribeResponse.Schemas%s", op.Type, op.Schema, strings.Join(declared, ", "), op.Schema+".yaml", misplaced)}
 }
 
 // undeclared reports op, which the view or command what sends, when the

@@ -1,6 +1,7 @@
 package sdkhost
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -338,6 +339,162 @@ func TestArgumentDefaultsAreChecked(t *testing.T) {
 			}
 			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), "correct the Default") {
 				t.Fatalf("CheckDescription = %v; want one error saying %q and what to do", errs, tc.want)
+			}
+		})
+	}
+}
+
+// TestSettingDefaultsAreChecked: a setting's Default is checked against its
+// own declaration (Type, Enum) at launch. It used to be accepted, and every
+// site that left the setting unset was then refused for a value it never
+// wrote ("7d" is not a duration), which the hospital could not correct.
+func TestSettingDefaultsAreChecked(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		s    sdk.Setting
+		want string // "": accepted
+	}{
+		"duration in days":   {sdk.Setting{Name: "keep", Type: sdk.SettingDuration, Default: "7d"}, `setting "keep": its Default is refused by its own declaration: "7d" is not a duration`},
+		"outside its enum":   {sdk.Setting{Name: "mode", Default: "fast", Enum: []string{"test", "live"}}, `setting "mode": its Default is refused by its own declaration: "fast" is not allowed; use one of: test, live`},
+		"not a whole number": {sdk.Setting{Name: "retries", Type: sdk.SettingInt, Default: "three"}, `"three" is not a whole number`},
+		"not true or false":  {sdk.Setting{Name: "on", Type: sdk.SettingBool, Default: "yes"}, `"yes" is not true or false`},
+		"url without scheme": {sdk.Setting{Name: "endpoint", Type: sdk.SettingURL, Default: "lab.example/api"}, `"lab.example/api" is not an http(s) URL`},
+		"good duration":      {sdk.Setting{Name: "keep", Type: sdk.SettingDuration, Default: "168h"}, ""},
+		"good enum":          {sdk.Setting{Name: "mode", Default: "test", Enum: []string{"test", "live"}}, ""},
+		"good path":          {sdk.Setting{Name: "dir", Type: sdk.SettingPath, Default: "exports"}, ""},
+		"no default":         {sdk.Setting{Name: "mode", Enum: []string{"test"}}, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&sdk.DescribeResponse{Name: "p", Settings: []sdk.Setting{tc.s}})
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("CheckDescription = %v; want none", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.Contains(errs[0].Error(), "correct the Default") {
+				t.Fatalf("CheckDescription = %v; want one error saying %q and what to do", errs, tc.want)
+			}
+		})
+	}
+}
+
+// TestFormNamesAreChecked: a form's Name is what sdk.Form documents, one
+// lowercase word with dashes, as command and document view names are; it
+// used to be taken as it came, and a form without a Name launched with a
+// navigation entry linking to /console/form/<plugin>/, a page that does not
+// exist.
+func TestFormNamesAreChecked(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{"": false, "Lookup": false, "order lookup": false, "a/b": false, "1st": false,
+		"lookup": true, "order-lookup": true, "desk2": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&sdk.DescribeResponse{Name: "p", Operations: []sdk.Operation{{Type: "p.a"}},
+				Forms: []sdk.Form{{Name: name, Title: "t", Operation: "p.a"}}})
+			if want {
+				if len(errs) > 0 {
+					t.Fatalf("form %q: CheckDescription = %v; want none", name, errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), fmt.Sprintf("form %q: the name must be lowercase letters", name)) || !strings.Contains(errs[0].Error(), "rename it") {
+				t.Fatalf("form %q: CheckDescription = %v; want one error naming the form, the rule and the fix", name, errs)
+			}
+		})
+	}
+}
+
+// TestWorkListsNameTheirListOperation: a work list the console can read
+// names the operation that answers its items. One without a ListOperation
+// used to launch (check-config said OK), and its console page said only
+// that the plugin declares an operation of another plugin, "".
+func TestWorkListsNameTheirListOperation(t *testing.T) {
+	t.Parallel()
+	d := func(list string) *sdk.DescribeResponse {
+		return &sdk.DescribeResponse{Name: "lab", Operations: []sdk.Operation{{Type: "lab.pending", Query: true}},
+			WorkLists: []sdk.WorkList{{Name: "pending", Title: "Pending", ListOperation: list}}}
+	}
+	if errs := CheckDescription(d("lab.pending")); len(errs) > 0 {
+		t.Fatalf("a work list with its ListOperation: %v", errs)
+	}
+	errs := CheckDescription(d(""))
+	if len(errs) != 1 {
+		t.Fatalf("a work list without ListOperation: %v; want one problem", errs)
+	}
+	for _, w := range []string{`work list "pending" has no ListOperation`, `{"items": [...]}`, "name it in ListOperation"} {
+		if !strings.Contains(errs[0].Error(), w) {
+			t.Errorf("problem %q lacks %q", errs[0], w)
+		}
+	}
+}
+
+// TestRowActionsAndViewsAreDeclaredOnce: the console finds a work list's
+// view and the row action a button sends by name. Two actions of one name
+// (copied, then given another label and operation) used to launch, and the
+// button of the first sent the operation of the second; two views of one
+// list showed one and sent the other's actions. Each is refused now, as is
+// a row action without a name.
+func TestRowActionsAndViewsAreDeclaredOnce(t *testing.T) {
+	t.Parallel()
+	ops := []sdk.Operation{{Type: "lab.pending", Query: true}, {Type: "lab.resend"}, {Type: "lab.cancel"}}
+	resend := sdk.Action{Name: "resend", Label: "Resend", Operation: "lab.resend"}
+	cancel := sdk.Action{Name: "cancel", Label: "Cancel", Operation: "lab.cancel"}
+	copied := sdk.Action{Name: "resend", Label: "Cancel", Operation: "lab.cancel"}
+	unnamed := sdk.Action{Label: "Cancel", Operation: "lab.cancel"}
+	cases := map[string]struct {
+		views []sdk.WorkListView
+		want  string // "": accepted
+	}{
+		"actions of their own names": {[]sdk.WorkListView{{List: "pending", Actions: []sdk.Action{resend, cancel}}}, ""},
+		"an action name twice":       {[]sdk.WorkListView{{List: "pending", Actions: []sdk.Action{resend, copied}}}, `work list "pending": action "resend" is declared twice`},
+		"an action without a name":   {[]sdk.WorkListView{{List: "pending", Actions: []sdk.Action{resend, unnamed}}}, `work list "pending": a row action (label "Cancel") has no Name`},
+		"a list's view twice": {[]sdk.WorkListView{{List: "pending", Actions: []sdk.Action{resend}}, {List: "pending", Actions: []sdk.Action{cancel}}},
+			`work list view "pending" is declared twice`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&sdk.DescribeResponse{Name: "lab", Operations: ops,
+				WorkLists: []sdk.WorkList{{Name: "pending", Title: "Pending", ListOperation: "lab.pending"}}, WorkListViews: tc.views})
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("CheckDescription = %v; want none", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) {
+				t.Fatalf("CheckDescription = %v; want one problem saying %q", errs, tc.want)
+			}
+		})
+	}
+}
+
+// TestNamesAreNotEmpty: an operation with nothing after "<plugin>.", a
+// setting and a work list without a name used to launch: every site was
+// then refused for a setting it could not name (": is required"), and the
+// message type "lab." was offered to the platform. Each is refused, saying
+// what the name is for.
+func TestNamesAreNotEmpty(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		d    sdk.DescribeResponse
+		want string
+	}{
+		"operation":           {sdk.DescribeResponse{Name: "lab", Operations: []sdk.Operation{{Type: "lab."}}}, `operation "lab." names no operation after "lab."`},
+		"operation of spaces": {sdk.DescribeResponse{Name: "lab", Operations: []sdk.Operation{{Type: "lab. "}}}, `operation "lab. " names no operation`},
+		"setting":             {sdk.DescribeResponse{Name: "lab", Settings: []sdk.Setting{{Type: sdk.SettingSecret, Required: true, Description: "API key"}}}, `a setting (type "secret", "API key") has no Name`},
+		"work list": {sdk.DescribeResponse{Name: "lab", Operations: []sdk.Operation{{Type: "lab.pending"}}, WorkLists: []sdk.WorkList{{Title: "Pending", ListOperation: "lab.pending"}}},
+			`a work list (title "Pending") has no Name`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := CheckDescription(&tc.d)
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) {
+				t.Fatalf("CheckDescription = %v; want one problem saying %q", errs, tc.want)
 			}
 		})
 	}

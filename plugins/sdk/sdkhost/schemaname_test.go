@@ -14,7 +14,9 @@ import (
 // schema while nothing of it exists, so the host refuses the plugin at
 // launch, naming the operation, the schema and the schemas declared. A
 // plugin of protocol version 1, which cannot declare schema documents,
-// still launches with the names it shows.
+// still launches with the names it shows. Documents keyed by another path
+// (the embedded directory's name in front, no system directory) are named
+// with how to key them, not reported as no documents at all.
 func TestOperationSchemasAreDeclared(t *testing.T) {
 	t.Parallel()
 	doc := []byte("code: order\n")
@@ -30,6 +32,12 @@ func TestOperationSchemasAreDeclared(t *testing.T) {
 			want: []string{`operation "lab.order"`, `schema "lab/odrer"`, "lab/order, lab/result", "lab/odrer.yaml"}},
 		"none declared": {schema: "lab/order", schemas: nil,
 			want: []string{`operation "lab.order"`, `schema "lab/order"`, "declares no schema documents", "lab/order.yaml"}},
+		"keyed with the embedded directory's name": {schema: "lab/order", schemas: map[string][]byte{"schemas/lab/order.yaml": doc},
+			want: []string{`schema "lab/order"`, "declares no document at a path <system>/<code>.yaml", `"schemas/lab/order.yaml"`, "fs.Sub", `so that this one is "lab/order.yaml"`}},
+		"keyed without the system's directory": {schema: "lab/order", schemas: map[string][]byte{"order.yaml": doc},
+			want: []string{`schema "lab/order"`, `"order.yaml", which is no path <system>/<code>.yaml`}},
+		"one misplaced among the declared": {schema: "lab/order", schemas: map[string][]byte{"lab/result.yaml": doc, "schemas/lab/order.yaml": doc},
+			want: []string{"(lab/result)", `the Schemas also hold "schemas/lab/order.yaml"`}},
 		"a code table": {schema: "lab/codes/units", schemas: map[string][]byte{"lab/order.yaml": doc, "lab/codes/units.yaml": doc},
 			want: []string{`schema "lab/codes/units"`, "(lab/order)"}},
 		"another system's": {schema: "selfpay/4201A", schemas: map[string][]byte{"lab/order.yaml": doc},

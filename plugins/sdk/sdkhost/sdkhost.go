@@ -194,7 +194,7 @@ func (a *Client) Version() int { return a.version }
 func (a *Client) Describe(ctx context.Context, _ *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
 	r, err := a.c.Describe(ctx, &pb.DescribeRequest{})
 	if err != nil {
-		return nil, err
+		return nil, returned("Describe", err)
 	}
 	out := &sdk.DescribeResponse{Name: r.Name, Version: r.Version, Description: r.Description}
 	for _, o := range r.Operations {
@@ -240,7 +240,7 @@ func intervalFromMS(ms int64) time.Duration {
 func (a *Client) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
 	r, err := a.c.Configure(ctx, &pb.ConfigureRequest{Site: req.Site, Settings: req.Settings})
 	if err != nil {
-		return nil, err
+		return nil, returned("Configure", err)
 	}
 	return &sdk.ConfigureResponse{Diagnostics: diagsFromPB(r.Diagnostics), Schemas: r.Schemas}, nil
 }
@@ -270,7 +270,7 @@ func (a *Client) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 		r, err = a.c.Handle(ctx, preq)
 	}
 	if err != nil {
-		return nil, err
+		return nil, returned("Handle", err)
 	}
 	if a.host == nil {
 		r.Journal = nil // not asked for; a plugin does not send them unasked
@@ -293,7 +293,7 @@ func (a *Client) Handle(ctx context.Context, req *sdk.HandleRequest) (*sdk.Handl
 func (a *Client) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJobResponse, error) {
 	r, err := a.c.RunJob(ctx, &pb.RunJobRequest{Site: req.Site, Job: req.Job, NowUnixMs: wire.ToMS(req.Now), TraceId: req.TraceID})
 	if err != nil {
-		return nil, err
+		return nil, returned("RunJob", err)
 	}
 	return &sdk.RunJobResponse{Diagnostics: diagsFromPB(r.Diagnostics), Summary: r.Summary, Processed: r.Processed}, nil
 }
@@ -305,7 +305,7 @@ func (a *Client) RunCommand(ctx context.Context, req *sdk.RunCommandRequest) (*s
 	}
 	r, err := a.c.RunCommand(ctx, &pb.RunCommandRequest{Site: req.Site, Command: req.Command, Settings: req.Settings, Arguments: req.Arguments})
 	if err != nil {
-		return nil, err
+		return nil, returned("RunCommand", err)
 	}
 	return &sdk.RunCommandResponse{Diagnostics: diagsFromPB(r.Diagnostics), Output: r.Output, Payload: r.Payload}, nil
 }
@@ -566,3 +566,36 @@ var (
 	_ sdk.CommandRunner = (*Client)(nil)
 	_ HostServer        = noHost{}
 )
+
+// PluginError is an error a plugin's method returned instead of a response
+// (the SDK sends a plain Go error as gRPC Internal, and its own refusals,
+// such as local commands without a runner, as FailedPrecondition). Its
+// message is the plugin's own words, without gRPC's "rpc error: code =
+// Internal desc =" around them, for the operator and the vendor who read
+// it in check-config, a reply or a job's failure; it keeps the status, so
+// status.Code still tells it from a broken connection.
+type PluginError struct {
+	Method string // Describe, Configure, Handle, RunJob or RunCommand
+	st     *status.Status
+}
+
+func (e *PluginError) Error() string {
+	return "its " + e.Method + " returned an error: " + e.st.Message()
+}
+
+// GRPCStatus keeps the status the plugin answered with.
+func (e *PluginError) GRPCStatus() *status.Status { return e.st }
+
+// returned makes err a *PluginError when the plugin's method answered with
+// an error of its own; a broken or timed-out call stays as it is.
+func returned(method string, err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code() {
+	case codes.Unknown, codes.Internal, codes.FailedPrecondition:
+		return &PluginError{Method: method, st: st}
+	}
+	return err
+}
