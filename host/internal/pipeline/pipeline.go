@@ -90,6 +90,7 @@ import (
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
 	"github.com/medgate/medgate/plugins/sdk/pii"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
 )
 
 // ErrStopped is returned when processing was interrupted by shutdown; the
@@ -961,7 +962,13 @@ func (p *Processor) tryCalls(ctx context.Context, env *message.Envelope, in Inpu
 			// and birth dates in it are masked (pii.Text), which the
 			// logger's own masking cannot tell from other text.
 			p.log.Warn("plugin call failed; outcome unknown, will reconcile on retry", "id", env.ID, "type", env.Type, "attempt", n, "alone", alone, "err", pii.Text(err.Error()))
-			lastErrs = []message.ReplyError{{Rule: "unavailable", Message: "插件未应答。the plugin did not answer: " + err.Error()}}
+			said := "插件未应答。the plugin did not answer: "
+			if pe := (*sdkhost.PluginError)(nil); errors.As(err, &pe) {
+				// It answered, with an error of its own (a vendor's plain
+				// Go error from Handle): its words follow.
+				said = "插件返回错误。the plugin answered with an error: "
+			}
+			lastErrs = []message.ReplyError{{Rule: "unavailable", Message: said + err.Error()}}
 			if errors.Is(err, pluginhost.ErrSiteIsolated) {
 				// The plugin host runs the plugin without the site (its
 				// messages kept crashing it, or its Configure did): the

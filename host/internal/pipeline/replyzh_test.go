@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,9 @@ import (
 	"github.com/medgate/medgate/host/internal/pluginhost"
 	"github.com/medgate/medgate/host/internal/store"
 	"github.com/medgate/medgate/plugins/sdk"
+	"github.com/medgate/medgate/plugins/sdk/sdkhost"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestHostReplyErrorsLeadInChinese: the reply errors the host makes itself
@@ -41,6 +45,9 @@ func TestHostReplyErrorsLeadInChinese(t *testing.T) {
 			rule: "retries", english: "gave up after 4 attempt(s)"},
 		"plugin does not answer": {value: msg("u", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){broken},
 			rule: "unavailable", english: "the plugin did not answer: connection is shut down"},
+		"plugin answers with an error": {value: msg("ue", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){func(*sdk.HandleRequest) (*sdk.HandleResponse, error) {
+			return nil, fmt.Errorf("plugin %q: %w", "x", sdkhost.NewPluginError("Handle", status.New(codes.Internal, "lab: no result for sample S1")))
+		}}, rule: "unavailable", english: "the plugin answered with an error: plugin \"x\": its Handle returned an error: lab: no result for sample S1"},
 		"external system does not answer": {value: msg("t", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){answer(&sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true})},
 			rule: "transient", english: "the external system did not answer"},
 		"unknown status": {value: msg("s", "x.do"), answers: []func(*sdk.HandleRequest) (*sdk.HandleResponse, error){answer(&sdk.HandleResponse{Status: "maybe"})},

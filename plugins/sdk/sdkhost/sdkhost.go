@@ -583,6 +583,12 @@ func (e *PluginError) Error() string {
 	return "its " + e.Method + " returned an error: " + e.st.Message()
 }
 
+// NewPluginError is the error of a plugin's method that answered with
+// st (a host's own wrapper or test making the error sdkhost.Client makes).
+func NewPluginError(method string, st *status.Status) *PluginError {
+	return &PluginError{Method: method, st: st}
+}
+
 // GRPCStatus keeps the status the plugin answered with.
 func (e *PluginError) GRPCStatus() *status.Status { return e.st }
 
