@@ -45,9 +45,16 @@ var (
 	// after its label. A resident ID number there is masked as such
 	// already (idNumber).
 	cardAfter = regexp.MustCompile(`(社会保障卡卡号|社会保障卡号|社保卡卡号|社保卡号|社保卡|医保卡卡号|医保卡号|医保卡|护照号码|护照号|护照|证件号码|证件号)([:：]?\s*)([0-9A-Za-z]{6,})`)
+	// addressAfter: an address after its label, up to the next space or
+	// punctuation (4 characters at least: 地址不详 is no address).
+	addressAfter = regexp.MustCompile(`(联系地址|家庭住址|居住地址|通讯地址|户籍地址|地址|住址)([:：]?\s*)([^\s，,。;；、:：()（）]{4,})`)
 	// birthAfter: a birth date after its label, in any of the usual forms.
 	birthAfter = regexp.MustCompile(`(出生日期|出生年月日|出生年月|出生|生日)([:：]?\s*)(\d{4}\s*[-/.年]?\s*\d{1,2}\s*[-/.月]?\s*(?:\d{1,2}\s*日?)?)`)
 )
+
+// notAddress are words that follow 地址 in a refusal and are no address:
+// 地址信息不完整, 地址与证件不符, 地址格式错误.
+var notAddress = []string{"信息", "格式", "字段", "长度", "不", "无", "未", "已", "与", "和", "为", "是", "有", "须", "需", "应", "错", "过", "超"}
 
 // notName are words that follow 患者 or 姓名 in a refusal and are no
 // name: 患者身份证号…, 患者信息不存在, 姓名不一致.
@@ -59,7 +66,9 @@ var notName = []string{"身份", "证件", "社保", "社会", "医保", "电话
 // country code); a name after 姓名/患者/病人/参保人/就诊人 (or 患者姓名 …,
 // 姓名为 …) keeps its first character; a social-security or medical-insurance card
 // number, a passport number or another identity document's number
-// (证件号码) after its label keeps its first and last character; a birth date after 出生日期/出生/生日 is
+// (证件号码) after its label keeps its first and last character; an
+// address after 地址/住址 (联系地址 …) keeps its first 3 characters, up to
+// the next space or punctuation; a birth date after 出生日期/出生/生日 is
 // replaced with asterisks. Other numbers (visit ids, amounts, codes) are
 // kept.
 func Text(s string) string {
@@ -100,6 +109,16 @@ func Text(s string) string {
 	s = cardAfter.ReplaceAllStringFunc(s, func(m string) string {
 		g := cardAfter.FindStringSubmatch(m)
 		return g[1] + g[2] + keepEdges(g[3], 1, 1)
+	})
+	s = addressAfter.ReplaceAllStringFunc(s, func(m string) string {
+		g := addressAfter.FindStringSubmatch(m)
+		for _, w := range notAddress {
+			if strings.HasPrefix(g[3], w) {
+				return m
+			}
+		}
+		r := []rune(g[3])
+		return g[1] + g[2] + string(r[:3]) + strings.Repeat("*", len(r)-3)
 	})
 	s = birthAfter.ReplaceAllStringFunc(s, func(m string) string {
 		g := birthAfter.FindStringSubmatch(m)
