@@ -316,6 +316,58 @@ func TestTokenAsUserNameNotRecorded(t *testing.T) {
 	}
 }
 
+// TestClientTokenAsUserNameNotRecorded: an ingress client's token sent as
+// an HTTP Basic user name on the admin API (a HIS integrator's curl -u
+// TOKEN:) is refused like the admin token sent so: the token, a
+// 64-character hex string that passes for a user name, is in neither the
+// log nor the audit log, which name the client instead.
+func TestClientTokenAsUserNameNotRecorded(t *testing.T) {
+	t.Parallel()
+	const (
+		admin  = "tok-0123456789abcdef"
+		client = "8f3c2a1b9d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a" // openssl rand -hex 32
+	)
+	for _, tc := range []struct{ name, token, names string }{
+		{"admin token", admin, "the admin token"},
+		{"client token", client, "the token of the ingress client his-lab"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			users := access.NewUsers(st, access.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
+			if err := users.Add(t.Context(), "u-admin", access.Admin, "pw-0123456789", nil); err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, okBackend(), Options{AdminToken: admin, Clients: []Client{{Name: "his-lab", Token: client}}, Users: users, Audit: audit.New(st, nil)})
+			req, _ := http.NewRequest("GET", f.srv.URL+"/admin/plugins", nil)
+			req.SetBasicAuth(tc.token, "")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), tc.token) {
+				t.Errorf("HTTP %d %s; want 401 without the token", resp.StatusCode, body)
+			}
+			es, err := st.ListAudit(t.Context(), store.AuditFilter{Action: "login"})
+			if err != nil || len(es) != 1 {
+				t.Fatalf("audit: %+v %v; want one refused sign-in", es, err)
+			}
+			if e := es[0]; strings.Contains(e.Actor+e.Detail+e.Target, tc.token) || !strings.Contains(e.Actor, tc.names) {
+				t.Errorf("the audit entry holds the token or does not say whose it is (%s): %+v", tc.names, e)
+			}
+			if logs := f.logs.String(); strings.Contains(logs, tc.token) || !strings.Contains(logs, tc.names+" was sent as the user name") {
+				t.Errorf("the log holds the token or does not say whose it is (%s):\n%s", tc.names, logs)
+			}
+		})
+	}
+}
+
 // TestLostOutcomeIsLoggedAndCounted: when a change's attempt was written
 // but its outcome cannot be (the change was made already, and stands),
 // the answer is the change's own, the attempt stays in the audit log, and

@@ -185,15 +185,16 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 		}
-		if _, isToken := match(s.adminCreds, name); isToken {
-			// The admin token sent as the name: never recorded or logged;
-			// refused as any wrong password and counted by the limiter
-			// (a guess at the token).
+		if what, isToken := s.tokenAsName(name); isToken {
+			// A token sent as the name (the admin token, or an ingress
+			// client's, which a 64-character hex token passes for as a
+			// user name): never recorded or logged; refused as any wrong
+			// password and counted by the limiter (a guess at a token).
 			s.limit.fail(addr)
 			s.limit.failures.WithLabelValues("admin").Inc()
-			s.o.Logger.Warn("authentication failed: the admin token was sent as the user name", "endpoint", "admin", "remote", addr)
-			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: "(the admin token sent as the user name)", Remote: addr},
-				audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：用户名或密码错误，管理令牌被当作用户名发送。admin API: wrong user name or password: the admin token sent as the user name"})
+			s.o.Logger.Warn("authentication failed: "+what+" was sent as the user name", "endpoint", "admin", "remote", addr)
+			_ = s.o.Audit.Write(r.Context(), audit.Actor{Name: "(" + what + " sent as the user name)", Remote: addr},
+				audit.Entry{Action: "login", Outcome: audit.Refused, Detail: "管理 API：用户名或密码错误，令牌被当作用户名发送。admin API: wrong user name or password: " + what + " sent as the user name"})
 			return access.User{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "wrong user name or password; send HTTP Basic credentials of a medgate user (medgate user list) or Authorization: Bearer <admin token>"}
 		}
@@ -265,6 +266,20 @@ func (s *server) identify(r *http.Request) (access.User, error) {
 		return access.User{}, err
 	}
 	return access.User{Name: "admin-token", Role: access.Admin}, nil
+}
+
+// tokenAsName reports whether name, an HTTP Basic user name, is one of
+// medgate's tokens (the admin token, or an ingress client's from
+// http.clients, named by its client name) and says which, in words for
+// the log and the audit log that never hold the token itself.
+func (s *server) tokenAsName(name string) (string, bool) {
+	if _, ok := match(s.adminCreds, name); ok {
+		return "the admin token", true
+	}
+	if c, ok := match(s.ingressCreds, name); ok {
+		return "the token of the ingress client " + c.name, true
+	}
+	return "", false
 }
 
 // lockedUntil is when a sign-in lockout of wait ends, as the audit log

@@ -929,7 +929,7 @@ func (s *Server) handle(ctx context.Context, raw []byte) ([]byte, string) {
 		}
 	}
 	id := messageID(msh.Value(3, 1, 1, 1), msh.Value(4, 1, 1, 1), control)
-	key := firstNonEmpty(msg.Get(loc("PV1-19")), msg.Get(loc("PID-3")), id)
+	key := messageKey(msg, id)
 	occurred := time.Now().UTC().Format(time.RFC3339)
 	if t, ok := hl7Time(msh.Value(7, 1, 1, 1)); ok {
 		occurred = t.UTC().Format(time.RFC3339)
@@ -1076,6 +1076,35 @@ func messageID(app, facility, control string) string {
 func loc(s string) hl7.Location {
 	l, _ := hl7.ParseLocation(s)
 	return l
+}
+
+// patientNumberLocs are the PID-3 repetitions that hold the hospital's
+// own number for the patient: patient internal identifier (PI), medical
+// record number (MR), patient external identifier (PT).
+var patientNumberLocs = []hl7.Location{loc("PID-3(5=PI).1"), loc("PID-3(5=MR).1"), loc("PID-3(5=PT).1")}
+
+// messageKey is a message's key (its Kafka record key, stored with it and
+// shown on the admin API and the console): PV1-19 (the visit), else the
+// hospital's number for the patient in PID-3 (patientNumberLocs), else,
+// when PID-3 holds only a person's document (a resident ID card or a
+// passport number, or a number of no declared type), "pid:" and the
+// first 32 hex digits of its SHA-256, so the patient's messages keep one
+// key without the document's number being stored or shown; else the
+// message id.
+func messageKey(msg *hl7.Message, id string) string {
+	if v := msg.Get(loc("PV1-19")); v != "" {
+		return v
+	}
+	for _, l := range patientNumberLocs {
+		if v := msg.Get(l); v != "" {
+			return v
+		}
+	}
+	if v := msg.Get(loc("PID-3")); v != "" {
+		sum := sha256.Sum256([]byte(v))
+		return "pid:" + hex.EncodeToString(sum[:16])
+	}
+	return id
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -159,8 +159,8 @@ func TestACKAfterOutcome(t *testing.T) {
 				!strings.HasPrefix(env["payload"].(string), "MSH|^~\\&|HIS|") || env["occurredAt"] != "2026-12-03T02:15:00Z" {
 				t.Errorf("envelope %v", env)
 			}
-			if proc.keys[0] != "11010519491231002X" {
-				t.Errorf("key %q, want PID-3.1", proc.keys[0])
+			if proc.keys[0] != messageKeyOf("11010519491231002X") {
+				t.Errorf("key %q, want pid: and the SHA-256 of PID-3.1 (messageKey)", proc.keys[0])
 			}
 			if tc.status == message.StatusRejected {
 				if zex := acks[0].Segment(hl7.Location{Segment: "ZEX"}, 0, -1); zex == nil || zex.Value(2, 1, 1, 1) != "E9" {

@@ -36,6 +36,21 @@ func TestText(t *testing.T) {
 		"other 15 digits":       {"流水号 202504019999999 重复", "流水号 202504019999999 重复"},
 		"ascii only":            {"infcode -1: record 12345 not found", "infcode -1: record 12345 not found"},
 		"empty":                 {"", ""},
+		// A mobile number with the country code or in groups, and a name
+		// after 姓名为/姓名是, as external systems write them.
+		"mobile +86":           {"电话 +8613812345678 已绑定", "电话 +86138****5678 已绑定"},
+		"mobile 0086 space":    {"tel 0086 13812345678;", "tel 0086 138****5678;"},
+		"mobile 86 glued":      {"手机8613812345678重复", "手机86138****5678重复"},
+		"mobile dashes":        {"手机138-1234-5678不符", "手机138-****-5678不符"},
+		"mobile spaces":        {"mobile 138 1234 5678 taken", "mobile 138 **** 5678 taken"},
+		"name after 姓名为":       {"参保人姓名为张三丰，与证件不符", "参保人姓名为张**，与证件不符"},
+		"name after 姓名是":       {"姓名是：李四。", "姓名是：李*。"},
+		"no name after 姓名为":    {"姓名为空；患者为本院职工", "姓名为空；患者为本院职工"},
+		"no name 姓名为空值":        {"姓名为空值", "姓名为空值"},
+		"address":              {"联系地址：厦门市思明区湖滨南路1号，不符", "联系地址：厦门市*********，不符"},
+		"address no colon":     {"住址福建省厦门市湖里区 未备案", "住址福建省****** 未备案"},
+		"no address after 地址":  {"地址信息不完整；地址与证件不符；地址不详", "地址信息不完整；地址与证件不符；地址不详"},
+		"other grouped digits": {"单号 2025-1234-5678 重复", "单号 2025-1234-5678 重复"},
 	}
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
