@@ -310,7 +310,10 @@ func (c *Console) auth(need access.Role, next http.HandlerFunc) http.Handler {
 				redirect(w, r, Prefix+"login?next="+url.QueryEscape(r.URL.RequestURI()))
 				return
 			}
-			c.fail(w, r, http.StatusForbidden, "未登录 (not signed in)", "您的控制台会话已结束或从未开始。Your console session has ended or was never started.", "请在 "+Prefix+"login 重新登录后再操作。Sign in again at "+Prefix+"login, then repeat the action.")
+			c.render(w, r, http.StatusForbidden, "error", "未登录 (not signed in)", "", problem{What: "未登录 (not signed in)",
+				Detail: "您的控制台会话已结束或从未开始，这次操作没有执行。Your console session has ended or was never started; this action was not done.",
+				Fix:    "请点击下面的“登录”重新登录，回到原页面后再操作。Sign in again with the button below; it brings you back to the page, then repeat the action.",
+				SignIn: Prefix + "login?next=" + url.QueryEscape(formPage(r))})
 			return
 		}
 		ctx := audit.With(context.WithValue(r.Context(), ctxKey{}, s), c.o.Audit,
@@ -1107,4 +1110,16 @@ func safeNext(s string) string {
 func sameSecret(got, want string) bool {
 	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// formPage is the console page a form was sent from (its Referer, when
+// it is a console page of this host), or the overview: where to return
+// after signing in again, since the form's own address may answer only
+// POST.
+func formPage(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || !strings.HasPrefix(ref.Path, Prefix) || ref.Path == Prefix+"login" {
+		return Prefix
+	}
+	return (&url.URL{Path: ref.Path, RawQuery: ref.RawQuery}).RequestURI()
 }

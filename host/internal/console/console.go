@@ -460,6 +460,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 // problem is the data of the error page.
 type problem struct {
 	What, Detail, Fix string
+	// SignIn, when set, is the sign-in page that leads back to the page
+	// the refused form was on.
+	SignIn string
 }
 
 // fail shows an error page saying what failed and how to fix it.

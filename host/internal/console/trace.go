@@ -192,7 +192,7 @@ func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
 	}
 	f := &flash{OK: err == nil, Title: "已重发 (replayed): " + id, MessageID: id}
 	if err == nil {
-		f.Lines = []string{"The message is back in the pipeline; this page shows its new outcome once the plugin has answered (reload)."}
+		f.Lines = []string{"消息已重新进入处理：插件答复后本页显示新的结果（处理中时本页自动刷新）。The message is back in the pipeline; this page shows its new outcome once the plugin has answered (it reloads itself while the message is pending)."}
 	} else {
 		f.Title = "未重发 (not replayed): " + id
 		f.Lines = []string{c.replayProblem(r.Context(), r.URL.Path, id, err)}
@@ -217,21 +217,21 @@ func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) {
 // failed is named with its state and what to do instead, read from the
 // store (id), never with the store's own words.
 func (c *Console) replayProblem(ctx context.Context, path, id string, err error) string {
-	if line, down := c.outageLine(path, "The message was not replayed", err); down {
+	if line, down := c.outageLine(path, "消息未重发 The message was not replayed", err); down {
 		return line
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return "No message with this id is stored; search again."
+		return "没有存储这个编号的消息，请在消息查询中重新查找。No message with this id is stored; search again."
 	case errors.Is(err, store.ErrConflict):
 		// The message's state and what to do, never the store's own words.
 		var m *store.Message
 		if st := c.b.Store(); st != nil {
 			m, _ = st.GetMessage(ctx, id)
 		}
-		return store.WhyNotReplayable(id, m) + " (its reply is on this page)."
+		return "这条消息不是失败状态，不能重发（回复见该消息的页面）。" + store.WhyNotReplayable(id, m) + " (its reply is on this page)."
 	}
-	return err.Error() + "; check /readyz (store, Kafka) and try again."
+	return "消息未重发：请查看 /readyz（存储、Kafka）后重试。" + err.Error() + "; check /readyz (store, Kafka) and try again."
 }
 
 // bulk is one bulk replay and its progress.

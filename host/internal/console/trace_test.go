@@ -3,6 +3,8 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medgate/medgate/host/internal/access"
 	"github.com/medgate/medgate/host/internal/audit"
@@ -453,5 +457,42 @@ func TestDocumentPersonalColumnsMasked(t *testing.T) {
 		if !strings.Contains(r.body, masked) {
 			t.Errorf("the document page lacks the masked value %s", masked)
 		}
+	}
+}
+
+// TestReplayNoticeLeadsInChinese replays one message from its page, as a
+// duty operator does, in each way a replay can end: the notice's line
+// under its title says, in Chinese first, what happened and what to do.
+// The lines were English only (the message is back in the pipeline, no
+// message with this id, a message that is not failed, an error of the
+// pipeline), under a Chinese title.
+func TestReplayNoticeLeadsInChinese(t *testing.T) {
+	t.Parallel()
+	line := regexp.MustCompile(`(?s)<section class="notice[^>]*>\s*<h2>[^<]*</h2>\s*<p>([^<]*)</p>`)
+	for _, tc := range []struct {
+		name, id string
+		err      error
+		want     string // in the line, after the Chinese
+	}{
+		{"replayed", "his-fail-1", nil, "back in the pipeline"},
+		{"unknown id", "nope", nil, "No message with this id is stored"},
+		{"not failed", "console-list-aaa", nil, "nothing to replay"},
+		{"pipeline error", "his-fail-2", errors.New("kafka: produce medgate.requests: broker closed the connection"), "check /readyz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, c := traceFixture(t)
+			f.b.mu.Lock()
+			f.b.replayErr = tc.err
+			f.b.mu.Unlock()
+			r := c.action("/console/messages/replay", url.Values{"id": {tc.id}})
+			m := line.FindStringSubmatch(r.body)
+			if m == nil {
+				t.Fatalf("no notice with a line after replaying %s:\n%s", tc.id, r.body)
+			}
+			text := html.UnescapeString(m[1])
+			if first, _ := utf8.DecodeRuneInString(text); !unicode.Is(unicode.Han, first) || !strings.Contains(text, tc.want) {
+				t.Errorf("the notice after replaying %s says %q: want Chinese first, then %q", tc.id, text, tc.want)
+			}
+		})
 	}
 }
