@@ -214,28 +214,38 @@ func TestChangeEntryHoldsNoFormData(t *testing.T) {
 	}
 }
 
-// TestTokenTypedAsNameNotRecorded: the admin token typed in the user
-// field (with anything as the password) is a failed sign-in whose audit
-// entry, log line and page never hold the token: it is recorded under a
-// placeholder name.
+// TestTokenTypedAsNameNotRecorded: the admin token, or an ingress
+// client's token (64 hex characters pass for a user name), typed in the
+// user field (with anything as the password) is a failed sign-in whose
+// audit entry, log line and page never hold the token: it is recorded
+// under a placeholder name (the client's token was written in full).
 func TestTokenTypedAsNameNotRecorded(t *testing.T) {
 	t.Parallel()
-	var logs logBuffer
-	f := newFixture(t, testToken, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
-	c := f.client()
-	r := c.post("/console/login", url.Values{"user": {testToken}, "password": {"whatever-0123"}})
-	if r.code == http.StatusSeeOther || strings.Contains(r.body, testToken) {
-		t.Errorf("sign-in with the token as the name: HTTP %d, the page shows the token: %v", r.code, strings.Contains(r.body, testToken))
-	}
-	es, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "login"})
-	if err != nil || len(es) != 1 || es[0].Outcome != audit.Refused {
-		t.Fatalf("audit: %+v %v; want one refused sign-in", es, err)
-	}
-	if e := es[0]; strings.Contains(e.Actor+e.Detail+e.Target, testToken) {
-		t.Errorf("the audit entry holds the admin token: %+v", e)
-	}
-	if strings.Contains(logs.String(), testToken) {
-		t.Errorf("the log holds the admin token:\n%s", logs.String())
+	clientToken := strings.Repeat("3f9a", 16)
+	for name, typed := range map[string]string{"admin token": testToken, "an ingress client's token": clientToken} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var logs logBuffer
+			f := newFixture(t, testToken, func(o *Options) {
+				o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				o.ClientTokens = map[string]string{"his": clientToken}
+			})
+			c := f.client()
+			r := c.post("/console/login", url.Values{"user": {typed}, "password": {"whatever-0123"}})
+			if r.code == http.StatusSeeOther || strings.Contains(r.body, typed) {
+				t.Errorf("sign-in with the token as the name: HTTP %d, the page shows the token: %v", r.code, strings.Contains(r.body, typed))
+			}
+			es, err := f.st.ListAudit(t.Context(), store.AuditFilter{Action: "login"})
+			if err != nil || len(es) != 1 || es[0].Outcome != audit.Refused {
+				t.Fatalf("audit: %+v %v; want one refused sign-in", es, err)
+			}
+			if e := es[0]; strings.Contains(e.Actor+e.Detail+e.Target, typed) {
+				t.Errorf("the audit entry holds the token: %+v", e)
+			}
+			if strings.Contains(logs.String(), typed) {
+				t.Errorf("the log holds the token:\n%s", logs.String())
+			}
+		})
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -851,6 +853,20 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
 			return
 		}
+		if client, ok := c.clientTokenAsName(d.User); ok {
+			// An ingress client's token typed as the name (a 64-character
+			// hex token passes for one): never recorded, logged or shown
+			// back, refused as a wrong password and counted as a failed
+			// token sign-in, as the admin API does.
+			c.o.Lockout.Fail(tokenLockKey, addr)
+			what := "the token of the ingress client " + client
+			c.o.Logger.Warn("console: sign-in refused: "+what+" was typed as the user name", "remote", addr)
+			_ = c.o.Audit.Write(r.Context(), audit.Actor{Name: "(" + what + " typed as the user name)", Remote: addr}, audit.Entry{Action: "login", Outcome: audit.Refused,
+				Detail: "用户名或密码错误：接入令牌被填在用户名里。wrong user name or password: " + what + " typed as the user name"})
+			d.User = ""
+			show(http.StatusUnauthorized, "用户名或密码错误 (wrong user name or password). Ask an administrator to check your account (medgate user list).")
+			return
+		}
 		// A browser the user signed in in before counts apart from its
 		// address (device.go): a guesser sharing the address does not lock
 		// the user out of it.
@@ -1005,6 +1021,17 @@ const tokenLockKey = access.TokenLockUser
 // signInNotAudited is what a sign-in page says when the sign-in was not
 // made because its audit entry could not be written.
 const signInNotAudited = "Nobody was signed in: every sign-in is recorded in the audit log before its session starts, and the entry could not be written"
+
+// clientTokenAsName reports whether name, typed as a user name, is an
+// ingress client's token (Options.ClientTokens), and names the client.
+func (c *Console) clientTokenAsName(name string) (string, bool) {
+	for _, client := range slices.Sorted(maps.Keys(c.o.ClientTokens)) {
+		if tok := c.o.ClientTokens[client]; tok != "" && sameSecret(name, tok) {
+			return client, true
+		}
+	}
+	return "", false
+}
 
 // tokenAsName is the name a sign-in is recorded under when the admin
 // token was typed as the user name (the token is never recorded).

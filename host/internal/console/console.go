@@ -207,6 +207,10 @@ type Options struct {
 	// a user's (bootstrap: the first admin adds users with it). With no
 	// token and no users the console is open and asks only for a name.
 	AdminToken string
+	// ClientTokens are the ingress clients' tokens by client name
+	// (http.clients): one typed as the user name at the sign-in is never
+	// recorded, logged or shown back, as the admin token is not.
+	ClientTokens map[string]string
 	// Users are the console's users (nil: none, only the admin token).
 	Users *access.Users
 	// Proxy, when set, is a trusted reverse proxy: its X-Forwarded-For

@@ -32,8 +32,10 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 		return err
 	}
 	clients := make([]api.Client, len(creds.Clients))
+	clientTokens := map[string]string{}
 	for i, c := range creds.Clients {
 		clients[i] = api.Client{Name: c.Name, Token: c.Token, Sites: c.Sites}
+		clientTokens[c.Name] = c.Token
 	}
 	h := cfg.HTTP
 	cs := cfg.Console
@@ -64,7 +66,7 @@ func (d *Daemon) startHTTP(cfg *config.Config) error {
 	lockout := access.NewLockout(cs.Lockout.Failures, cs.Lockout.Duration.D(), nil).PerUser(cs.Lockout.UserFailures, cs.Lockout.UserMaxWait.D()).
 		OnLock(d.signInLockouts())
 	siteAdmin := siteadmin.New(siteHost{d})
-	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, Wait: h.IngressTimeout.D(),
+	con, err := console.New(consoleBackend{d}, console.Options{AdminToken: creds.Admin, ClientTokens: clientTokens, Wait: h.IngressTimeout.D(),
 		MaxCall: p.RetryBudget.D() + 2*p.CallTimeout.D(), Logger: d.log, Artifacts: d.arts, Origins: origins,
 		Users: users, Proxy: proxy, Lockout: lockout, Audit: rec, HTTPS: cs.HTTPS, HSTSMaxAge: cs.HSTSMaxAge.D(),
 		SessionIdle: cs.SessionIdle.D(), SessionMax: cs.SessionMax.D(), Sites: siteAdmin,
