@@ -94,7 +94,8 @@ func stateError(field, summary, detail string) (*sdk.HandleResponse, error) {
 	return invalid(sdk.Diagnostics{{Field: field, Rule: "state", Summary: summary, Detail: detail}})
 }
 
-// platformFailure turns an error of a platform call into a response:
+// platformFailure turns an error of a platform call into a response, its
+// summary in Chinese first for the console's staff, the English after it:
 // business answers are rejected (with the platform's code, and its message
 // with the personal data in it masked: shown), transport
 // failures are retried, configuration problems fail with the fix. Errors
@@ -110,23 +111,23 @@ func platformFailure(op string, err error) (*sdk.HandleResponse, error) {
 			ext.Code, ext.Message = be.Code, shown(be.Message)
 		}
 		return &sdk.HandleResponse{Status: sdk.StatusRejected, External: ext,
-			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform refused the hospital's credentials; " + op + " was not processed", Detail: err.Error()}}}, nil
+			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "追溯码平台拒绝了医院的凭据，" + op + " 未处理。the trace-code platform refused the hospital's credentials; " + op + " was not processed", Detail: err.Error()}}}, nil
 	case errors.As(err, &be):
 		return &sdk.HandleResponse{Status: sdk.StatusRejected,
 			External:    &sdk.External{System: System, Code: be.Code, Message: shown(be.Message)},
-			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform refused " + op, Detail: fmt.Sprintf("code %s: %s", be.Code, shown(be.Message))}}}, nil
+			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "追溯码平台拒绝了 " + op + "。the trace-code platform refused " + op, Detail: fmt.Sprintf("code %s: %s", be.Code, shown(be.Message))}}}, nil
 	case errors.Is(err, platform.ErrNotSent) && errors.Is(err, platform.ErrUnavailable):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
-			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "the trace-code platform issued no access token; " + op + " was not sent", Detail: err.Error()}}}, nil
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "追溯码平台未发放访问令牌，" + op + " 未发送，稍后自动重试。the trace-code platform issued no access token; " + op + " was not sent", Detail: err.Error()}}}, nil
 	case errors.Is(err, platform.ErrUnknownOutcome):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
-			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "no answer from the trace-code platform; the outcome is unknown", Detail: err.Error() + "; medgate reconciles by document number before sending again"}}}, nil
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "追溯码平台未应答，结果未知。no answer from the trace-code platform; the outcome is unknown", Detail: err.Error() + "; medgate reconciles by document number before sending again"}}}, nil
 	case errors.Is(err, platform.ErrUnavailable):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed, Retryable: true,
-			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "the trace-code platform is unavailable", Detail: err.Error()}}}, nil
+			Diagnostics: sdk.Diagnostics{{Rule: "transient", Summary: "追溯码平台暂不可用，稍后自动重试。the trace-code platform is unavailable", Detail: err.Error()}}}, nil
 	case errors.Is(err, platform.ErrProtocol):
 		return &sdk.HandleResponse{Status: sdk.StatusFailed,
-			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "the trace-code platform's answer was not understood", Detail: err.Error()}}}, nil
+			Diagnostics: sdk.Diagnostics{{Rule: "external", Summary: "追溯码平台的应答无法识别。the trace-code platform's answer was not understood", Detail: err.Error()}}}, nil
 	}
 	return nil, err
 }
