@@ -331,15 +331,11 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	if fn > 0 {
 		published += fmt.Sprintf("; %d forwarding record(s) of moved documents removed", fn)
 	}
-	if len(fskipped) > 0 {
-		first := fskipped[0]
-		a.log.Warn("unreadable marks of forwarding records are skipped; the others are removed", "site", req.Site, "job", JobStockInSync,
-			"skipped", len(fskipped), "first", first.Key, "why", first.Why)
-		rds.Warn(first.Key, "state", fmt.Sprintf("%d mark(s) of forwarding records of moved documents cannot be read and were skipped", len(fskipped)),
-			fmt.Sprintf("the first, %s: %s; the others were removed. Such a mark is left in place: "+
-				"if no medgate version writes it, delete it by hand from the plugin's state (it then stops being reported)", first.Key, first.Why))
-		published += fmt.Sprintf("; %d unreadable mark(s) of forwarding records skipped", len(fskipped))
-	}
+	published += a.tellSkipped(req.Site, &rds, fskipped, skippedKind{
+		log:     "unreadable marks of forwarding records are skipped; the others are removed",
+		what:    "mark(s) of forwarding records of moved documents",
+		others:  "the others were removed. Such a mark is left in place",
+		summary: "unreadable mark(s) of forwarding records"})
 	// Codes of document saves that stopped before they were done (named
 	// by no record) go a day later, a bounded number a run.
 	// A listing it cannot read is skipped (told once a run), not a stop.
@@ -351,15 +347,11 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 	if n > 0 {
 		published += fmt.Sprintf("; %d code chunk(s) of unfinished document saves removed", n)
 	}
-	if len(skipped) > 0 {
-		first := skipped[0]
-		a.log.Warn("unreadable listings of unfinished document saves are skipped; the others are cleaned up", "site", req.Site, "job", JobStockInSync,
-			"skipped", len(skipped), "first", first.Key, "why", first.Why)
-		rds.Warn(first.Key, "state", fmt.Sprintf("%d listing(s) of unfinished document saves cannot be read and were skipped", len(skipped)),
-			fmt.Sprintf("the first, %s: %s; the others were cleaned up. Such a listing is left in place, as the codes it names cannot be told: "+
-				"if no medgate version writes it, delete it by hand from the plugin's state (it then stops being reported)", first.Key, first.Why))
-		published += fmt.Sprintf("; %d unreadable listing(s) of unfinished document saves skipped", len(skipped))
-	}
+	published += a.tellSkipped(req.Site, &rds, skipped, skippedKind{
+		log:     "unreadable listings of unfinished document saves are skipped; the others are cleaned up",
+		what:    "listing(s) of unfinished document saves",
+		others:  "the others were cleaned up. Such a listing is left in place, as the codes it names cannot be told",
+		summary: "unreadable listing(s) of unfinished document saves"})
 	// Receipts whose confirming message could not publish them are
 	// published first, whatever the platform's state and the sync setting.
 	// One that cannot be published is reported and does not stop the fetch.
@@ -392,3 +384,22 @@ func (a *Adapter) RunJob(ctx context.Context, req *sdk.RunJobRequest) (*sdk.RunJ
 }
 
 var _ sdk.Plugin = (*Adapter)(nil)
+
+// skippedKind names, in the words of the stock-in sync's log line, its
+// warning and its summary, what a cleanup skipped (unreadableListing).
+type skippedKind struct{ log, what, others, summary string }
+
+// tellSkipped tells of the entries a cleanup of the stock-in sync could
+// not read and skipped, once a run: a log line (the count, the first key
+// and why; never a value), a warning and the summary's part it returns
+// ("" when none was skipped).
+func (a *Adapter) tellSkipped(site string, rds *sdk.Diagnostics, skipped []unreadableListing, k skippedKind) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	first := skipped[0]
+	a.log.Warn(k.log, "site", site, "job", JobStockInSync, "skipped", len(skipped), "first", first.Key, "why", first.Why)
+	rds.Warn(first.Key, "state", fmt.Sprintf("%d %s cannot be read and were skipped", len(skipped), k.what),
+		fmt.Sprintf("the first, %s: %s; %s: if no medgate version writes it, delete it by hand from the plugin's state (it then stops being reported)", first.Key, first.Why, k.others))
+	return fmt.Sprintf("; %d %s skipped", len(skipped), k.summary)
+}
